@@ -1,0 +1,37 @@
+//! # pulse-core
+//!
+//! The pure heart of LiteLLM Pulse. It turns LiteLLM's ever-growing Prometheus
+//! counters into exact per-scrape deltas and answers "how much, in which window,
+//! on which model" for any IANA time zone.
+//!
+//! Why it is shaped this way: the same code runs in the native server
+//! (`pulse-host`) and in the browser and Node (`pulse-wasm`), so it must not
+//! touch the outside world. It never does IO, never reads the environment and
+//! never reads the clock: the caller passes the scraped body, the time zone and
+//! "now" in. `clippy.toml` beside this crate bans the methods that would break
+//! that, chrono is built without its `clock` feature, and CI builds the crate
+//! for `wasm32-unknown-unknown`.
+//!
+//! Modules:
+//! - [`parse`]: Prometheus text 0.0.4 and OpenMetrics 1.0 parser into [`expo`] types.
+//! - [`write`]: the inverse, an exposition writer.
+//! - [`catalog`]: the tracked metrics (friendly names, LiteLLM families, breakdown dimensions).
+//! - [`track`]: per-series counter semantics: resets, `_created`, worker bounce, deltas.
+//! - [`window`]: day/week/month windows and chart buckets in a time zone.
+//! - [`num`]: presenting sums of floats without summation noise.
+#![deny(missing_docs)]
+#![deny(clippy::disallowed_methods)]
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod catalog;
+pub mod error;
+pub mod expo;
+pub mod num;
+pub mod parse;
+pub mod track;
+pub mod window;
+pub mod write;
+
+pub use error::{BodyError, LineError, LineErrorKind};
+pub use expo::{Exposition, Family, Format, Label, MetricType, Sample};
+

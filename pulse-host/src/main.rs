@@ -1,0 +1,2 @@
+//! `litellm-pulse` (being written).
+fn main() {}
