@@ -32,6 +32,8 @@ pub enum LineErrorKind {
     AfterEof,
     /// The line is not valid UTF-8.
     InvalidUtf8,
+    /// The body has only plain `#` comments: no sample and no metadata line.
+    CommentsOnly,
 }
 
 impl std::fmt::Display for LineErrorKind {
@@ -50,6 +52,7 @@ impl std::fmt::Display for LineErrorKind {
             LineErrorKind::InvalidMetadataLine => "invalid # HELP or # UNIT line",
             LineErrorKind::AfterEof => "content after # EOF",
             LineErrorKind::InvalidUtf8 => "line is not valid UTF-8",
+            LineErrorKind::CommentsOnly => "only comments: no sample and no # HELP/# TYPE line",
         };
         f.write_str(s)
     }

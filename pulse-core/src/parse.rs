@@ -1,1 +1,473 @@
-//! (being written)
+//! Prometheus text format 0.0.4 and OpenMetrics 1.0 text parser.
+//!
+//! Why it is shaped this way: a scraper must never lose a whole scrape to one
+//! odd line, and must never take an HTML error page for an empty exposition.
+//! So a bad line becomes a [`LineError`] and parsing goes on, while a body
+//! that is not exposition text at all is a [`BodyError`].
+//!
+//! The parser borrows from the body: names are slices of it and a label value
+//! is only copied when it contained an escape. All labels live in one flat
+//! vector ([`Exposition::labels`]), so a body costs a handful of allocations,
+//! not one per sample.
+//!
+//! Families follow the announced metadata: a `# TYPE`/`# HELP`/`# UNIT` line
+//! starts a family, and the samples that follow belong to it while their name
+//! is the family name or the family name plus a suffix its type allows
+//! (`_total`/`_created` for counters, `_bucket`/`_count`/`_sum`/`_created` for
+//! histograms, `_gcount`/`_gsum` for gauge histograms, `_count`/`_sum`/
+//! `_created` for summaries, `_info` for info). Any other sample starts an
+//! implicit `Unknown` family named after it.
+//!
+//! The format is OpenMetrics when the body has a `# EOF` line; that decides
+//! how timestamps are read (float seconds instead of integer milliseconds).
+//! Exemplars (` # {labels} value [timestamp]`) are validated and skipped.
+
+mod lex;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use memchr::{memchr, memmem, memrchr};
+
+use crate::error::{BodyError, LineError, LineErrorKind};
+use crate::expo::{Exposition, Family, Format, Label, MetricType, Sample};
+use lex::{Line, SampleLine, lex_line};
+
+/// Parses an exposition body.
+///
+/// Returns `Err` only when the body as a whole is not exposition text
+/// (empty, HTML, JSON, or not one valid line); individual bad lines are
+/// reported in [`Exposition::errors`]. A body with only `# HELP`/`# TYPE`
+/// lines and no samples (an idle LiteLLM) is valid.
+///
+/// ```
+/// let expo = pulse_core::parse::parse("# TYPE x_total counter\nx_total{model=\"a\"} 2.0\n").unwrap();
+/// assert_eq!(expo.samples[0].value, 2.0);
+/// assert_eq!(expo.label(&expo.samples[0], "model"), Some("a"));
+/// ```
+pub fn parse(body: &str) -> Result<Exposition<'_>, BodyError> {
+    parse_src(Src::Str(body))
+}
+
+/// Parses an exposition body given as bytes, as received from the network.
+///
+/// A line that is not valid UTF-8 becomes a [`LineErrorKind::InvalidUtf8`]
+/// error and the rest of the body still parses.
+pub fn parse_bytes(body: &[u8]) -> Result<Exposition<'_>, BodyError> {
+    match std::str::from_utf8(body) {
+        Ok(s) => parse_src(Src::Str(s)),
+        Err(_) => parse_src(Src::Bytes(body)),
+    }
+}
+
+/// The sum of sample values per sample name, in first-seen order.
+///
+/// This is what the Python reference's `/raw` returns, without its parsing
+/// faults: NaN samples are skipped (a name whose samples are all NaN is
+/// absent) and infinities propagate.
+pub fn sample_totals<'a>(expo: &Exposition<'a>) -> Vec<(&'a str, f64)> {
+    let mut totals = Totals::default();
+    for s in &expo.samples {
+        totals.add(s.name, s.value);
+    }
+    totals.out
+}
+
+/// The same result as `sample_totals(&parse(body)?)`, computed without
+/// decoding or storing labels (they are still validated, so exactly the same
+/// lines count).
+pub fn scan_sample_totals(body: &str) -> Result<Vec<(&str, f64)>, BodyError> {
+    let src = Src::Str(body);
+    classify(src.bytes())?;
+    let openmetrics = detect_openmetrics(src.bytes());
+    let mut v = TotalsVisitor {
+        totals: Totals::default(),
+        no_labels: Vec::new(),
+    };
+    drive(src, openmetrics, &mut v)?;
+    Ok(v.totals.out)
+}
+
+/// The body, as checked text or as bytes that may hold invalid lines.
+#[derive(Clone, Copy)]
+enum Src<'a> {
+    Str(&'a str),
+    Bytes(&'a [u8]),
+}
+
+impl<'a> Src<'a> {
+    fn bytes(self) -> &'a [u8] {
+        match self {
+            Src::Str(s) => s.as_bytes(),
+            Src::Bytes(b) => b,
+        }
+    }
+
+    /// The line at `r` as text, or its bytes when it is not UTF-8.
+    #[inline(always)]
+    fn line(self, r: Range<usize>) -> Result<&'a str, &'a [u8]> {
+        match self {
+            // Ranges end at `\n` or at the end, so they are char boundaries.
+            Src::Str(s) => s.get(r.clone()).ok_or(&s.as_bytes()[r]),
+            Src::Bytes(b) => {
+                let raw = &b[r];
+                std::str::from_utf8(raw).map_err(|_| raw)
+            }
+        }
+    }
+}
+
+fn parse_src(src: Src<'_>) -> Result<Exposition<'_>, BodyError> {
+    let body = src.bytes();
+    classify(body)?;
+    let openmetrics = detect_openmetrics(body);
+    let mut v = ExpoVisitor::with_capacity(body.len(), openmetrics);
+    drive(src, openmetrics, &mut v)?;
+    Ok(v.expo)
+}
+
+/// Rejects bodies that are clearly not exposition text.
+fn classify(body: &[u8]) -> Result<(), BodyError> {
+    let mut rest = body.trim_ascii_start();
+    // A UTF-8 byte order mark is not content.
+    if let Some(r) = rest.strip_prefix(b"\xEF\xBB\xBF") {
+        rest = r.trim_ascii_start();
+    }
+    match rest.first() {
+        None => Err(BodyError::Empty),
+        Some(b'<') => Err(BodyError::Html),
+        Some(b'{' | b'[' | b'"') => Err(BodyError::Json),
+        Some(_) => Ok(()),
+    }
+}
+
+/// True when some line of `body` is `# EOF` (blanks allowed around the
+/// tokens, as the lexer allows them).
+fn detect_openmetrics(body: &[u8]) -> bool {
+    memmem::find_iter(body, b"EOF").any(|pos| {
+        let start = memrchr(b'\n', &body[..pos]).map_or(0, |i| i + 1);
+        let end = memchr(b'\n', &body[pos..]).map_or(body.len(), |i| pos + i);
+        let line = body[start..end].trim_ascii();
+        line.strip_prefix(b"#")
+            .map(|r| r.trim_ascii_start() == b"EOF")
+            .unwrap_or(false)
+    })
+}
+
+/// Iterates over the line ranges of a body (without the `\n`).
+struct LineRanges<'a> {
+    body: &'a [u8],
+    pos: usize,
+}
+
+impl Iterator for LineRanges<'_> {
+    type Item = Range<usize>;
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<Range<usize>> {
+        if self.pos >= self.body.len() {
+            return None;
+        }
+        let start = self.pos;
+        let end = match memchr(b'\n', &self.body[start..]) {
+            Some(i) => start + i,
+            None => self.body.len(),
+        };
+        self.pos = end + 1;
+        Some(start..end)
+    }
+}
+
+/// What the driver reports to a consumer of lexed lines.
+trait Visitor<'a> {
+    /// The flat label vector the lexer appends to.
+    fn labels(&mut self) -> &mut Vec<Label<'a>>;
+    /// Lexes one line, decoding labels into [`Visitor::labels`] or not.
+    fn lex(&mut self, line: &'a str, openmetrics: bool) -> Result<Line<'a>, LineErrorKind>;
+    /// A `# HELP`, `# TYPE` or `# UNIT` line.
+    fn meta(&mut self, line: Line<'a>);
+    /// A sample whose labels start at `labels_start`.
+    fn sample(&mut self, s: SampleLine<'a>, labels_start: usize, line: u32);
+    /// A rejected line.
+    fn error(&mut self, e: LineError);
+}
+
+/// Runs the lexer over every line and applies the body-level rules
+/// (`# EOF`, "no valid line at all").
+fn drive<'a, V: Visitor<'a>>(src: Src<'a>, openmetrics: bool, v: &mut V) -> Result<(), BodyError> {
+    let mut eof = false;
+    let mut any_valid = false;
+    let mut first_error: Option<LineError> = None;
+    let mut first_comment: Option<LineError> = None;
+    let mut no: u32 = 0;
+    let mut report = |v: &mut V, e: LineError| {
+        if first_error.is_none() {
+            first_error = Some(e.clone());
+        }
+        v.error(e);
+    };
+    for range in (LineRanges {
+        body: src.bytes(),
+        pos: 0,
+    }) {
+        no = no.saturating_add(1);
+        let line = match src.line(range) {
+            Ok(line) => line,
+            Err(raw) => {
+                let e = line_error(
+                    no,
+                    LineErrorKind::InvalidUtf8,
+                    &String::from_utf8_lossy(raw),
+                );
+                report(v, e);
+                continue;
+            }
+        };
+        if eof {
+            if !line.trim_ascii().is_empty() {
+                report(v, line_error(no, LineErrorKind::AfterEof, line));
+            }
+            continue;
+        }
+        let mark = v.labels().len();
+        match v.lex(line, openmetrics) {
+            Ok(Line::Sample(s)) => {
+                any_valid = true;
+                v.sample(s, mark, no);
+            }
+            Ok(Line::Blank) => {}
+            Ok(Line::Comment) => {
+                if first_comment.is_none() {
+                    first_comment = Some(line_error(no, LineErrorKind::CommentsOnly, line));
+                }
+            }
+            Ok(Line::Eof) => {
+                any_valid = true;
+                eof = true;
+            }
+            Ok(meta) => {
+                any_valid = true;
+                v.meta(meta);
+            }
+            Err(kind) => {
+                v.labels().truncate(mark);
+                report(v, line_error(no, kind, line));
+            }
+        }
+    }
+    if any_valid {
+        return Ok(());
+    }
+    match first_error.or(first_comment) {
+        Some(e) => Err(BodyError::NoValidLines(e)),
+        None => Err(BodyError::Empty),
+    }
+}
+
+/// Builds a [`LineError`] with the start of the line as its snippet.
+fn line_error(line: u32, kind: LineErrorKind, text: &str) -> LineError {
+    let text = text.strip_suffix('\r').unwrap_or(text);
+    LineError {
+        line,
+        kind,
+        snippet: text.chars().take(80).collect(),
+    }
+}
+
+/// Saturating conversion for the `u32` indexes of the data model.
+#[inline(always)]
+fn idx(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// Builds the full [`Exposition`].
+struct ExpoVisitor<'a> {
+    expo: Exposition<'a>,
+    /// The last family was started by a sample, not by metadata.
+    implicit: bool,
+}
+
+impl<'a> ExpoVisitor<'a> {
+    fn with_capacity(body_len: usize, openmetrics: bool) -> Self {
+        // LiteLLM lines are 300-600 bytes with ~15 labels of ~25 bytes;
+        // smaller exporters just grow the vectors.
+        let expo = Exposition {
+            format: Some(if openmetrics {
+                Format::OpenMetrics
+            } else {
+                Format::PrometheusText
+            }),
+            families: Vec::with_capacity(body_len / 2048 + 4),
+            samples: Vec::with_capacity(body_len / 256 + 4),
+            labels: Vec::with_capacity(body_len / 28 + 4),
+            errors: Vec::new(),
+        };
+        ExpoVisitor {
+            expo,
+            implicit: false,
+        }
+    }
+
+    /// The family a metadata line for `name` applies to: the current one if
+    /// it was announced for the same name and has no samples yet, else a new one.
+    fn meta_family(&mut self, name: &'a str) -> &mut Family<'a> {
+        let n = idx(self.expo.samples.len());
+        let reuse = !self.implicit
+            && self
+                .expo
+                .families
+                .last()
+                .is_some_and(|f| f.name == name && f.samples.is_empty());
+        if !reuse {
+            self.expo.families.push(Family {
+                name,
+                kind: MetricType::Unknown,
+                help: None,
+                unit: None,
+                samples: n..n,
+            });
+            self.implicit = false;
+        }
+        let last = self.expo.families.len() - 1;
+        &mut self.expo.families[last]
+    }
+}
+
+/// True when a sample called `name` belongs to family `f`.
+#[inline(always)]
+fn belongs(f: &Family<'_>, implicit: bool, name: &str) -> bool {
+    let Some(suffix) = name.strip_prefix(f.name) else {
+        return false;
+    };
+    if suffix.is_empty() {
+        return true;
+    }
+    if implicit {
+        return false;
+    }
+    match f.kind {
+        MetricType::Counter => matches!(suffix, "_total" | "_created"),
+        MetricType::Histogram => matches!(suffix, "_bucket" | "_count" | "_sum" | "_created"),
+        MetricType::GaugeHistogram => matches!(suffix, "_bucket" | "_gcount" | "_gsum"),
+        MetricType::Summary => matches!(suffix, "_count" | "_sum" | "_created"),
+        MetricType::Info => suffix == "_info",
+        MetricType::Gauge | MetricType::StateSet | MetricType::Unknown => false,
+    }
+}
+
+impl<'a> Visitor<'a> for ExpoVisitor<'a> {
+    #[inline(always)]
+    fn labels(&mut self) -> &mut Vec<Label<'a>> {
+        &mut self.expo.labels
+    }
+
+    #[inline(always)]
+    fn lex(&mut self, line: &'a str, openmetrics: bool) -> Result<Line<'a>, LineErrorKind> {
+        lex_line::<true>(line, openmetrics, &mut self.expo.labels)
+    }
+
+    fn meta(&mut self, line: Line<'a>) {
+        match line {
+            Line::Help(name, text) => self.meta_family(name).help = Some(lex::unescape_help(text)),
+            Line::Type(name, kind) => self.meta_family(name).kind = kind,
+            Line::Unit(name, unit) => self.meta_family(name).unit = Some(unit),
+            _ => {}
+        }
+    }
+
+    #[inline(always)]
+    fn sample(&mut self, s: SampleLine<'a>, labels_start: usize, line: u32) {
+        let expo = &mut self.expo;
+        let fits = expo
+            .families
+            .last()
+            .is_some_and(|f| belongs(f, self.implicit, s.name));
+        if !fits {
+            let n = idx(expo.samples.len());
+            expo.families.push(Family {
+                name: s.name,
+                kind: MetricType::Unknown,
+                help: None,
+                unit: None,
+                samples: n..n,
+            });
+            self.implicit = true;
+        }
+        let family = expo.families.len() - 1;
+        expo.samples.push(Sample {
+            name: s.name,
+            labels: idx(labels_start)..idx(expo.labels.len()),
+            value: s.value,
+            timestamp_ms: s.timestamp_ms,
+            family: idx(family),
+            line,
+        });
+        let end = idx(expo.samples.len());
+        expo.families[family].samples.end = end;
+    }
+
+    fn error(&mut self, e: LineError) {
+        self.expo.errors.push(e);
+    }
+}
+
+/// Sums per sample name in first-seen order.
+#[derive(Default)]
+struct Totals<'a> {
+    out: Vec<(&'a str, f64)>,
+    index: HashMap<&'a str, usize>,
+    /// Index of the previous name: consecutive samples usually share it.
+    last: usize,
+}
+
+impl<'a> Totals<'a> {
+    #[inline(always)]
+    fn add(&mut self, name: &'a str, value: f64) {
+        if value.is_nan() {
+            return;
+        }
+        if let Some(entry) = self.out.get_mut(self.last)
+            && entry.0 == name
+        {
+            entry.1 += value;
+            return;
+        }
+        let out = &mut self.out;
+        let i = *self.index.entry(name).or_insert_with(|| {
+            out.push((name, 0.0));
+            out.len() - 1
+        });
+        out[i].1 += value;
+        self.last = i;
+    }
+}
+
+/// Computes totals without building an [`Exposition`].
+struct TotalsVisitor<'a> {
+    totals: Totals<'a>,
+    /// Stays empty: the lexer does not push labels when not decoding.
+    no_labels: Vec<Label<'a>>,
+}
+
+impl<'a> Visitor<'a> for TotalsVisitor<'a> {
+    #[inline(always)]
+    fn labels(&mut self) -> &mut Vec<Label<'a>> {
+        &mut self.no_labels
+    }
+
+    #[inline(always)]
+    fn lex(&mut self, line: &'a str, openmetrics: bool) -> Result<Line<'a>, LineErrorKind> {
+        lex_line::<false>(line, openmetrics, &mut self.no_labels)
+    }
+
+    fn meta(&mut self, _line: Line<'a>) {}
+
+    #[inline(always)]
+    fn sample(&mut self, s: SampleLine<'a>, _labels_start: usize, _line: u32) {
+        self.totals.add(s.name, s.value);
+    }
+
+    fn error(&mut self, _e: LineError) {}
+}
