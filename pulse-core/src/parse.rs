@@ -34,6 +34,7 @@ use memchr::{memchr, memmem, memrchr};
 use crate::error::{BodyError, LineError, LineErrorKind};
 use crate::expo::{Exposition, Family, Format, Label, MetricType, Sample};
 use lex::{Line, SampleLine, lex_line};
+pub use lex::{is_label_name, is_metric_name};
 
 /// Parses an exposition body.
 ///

@@ -99,14 +99,14 @@ fn scan_name(b: &[u8], i: usize, start: u8, cont: u8) -> usize {
     j
 }
 
-/// True when `s` is a valid metric name.
-pub(super) fn is_metric_name(s: &str) -> bool {
+/// True when `s` is a valid metric name (`[a-zA-Z_:][a-zA-Z0-9_:]*`).
+pub fn is_metric_name(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty() && scan_name(b, 0, METRIC_START, METRIC_CONT) == b.len()
 }
 
-/// True when `s` is a valid label name.
-pub(super) fn is_label_name(s: &str) -> bool {
+/// True when `s` is a valid label name (`[a-zA-Z_][a-zA-Z0-9_]*`).
+pub fn is_label_name(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty() && scan_name(b, 0, LABEL_START, LABEL_CONT) == b.len()
 }
