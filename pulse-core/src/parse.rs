@@ -29,11 +29,11 @@ mod tests;
 use std::collections::HashMap;
 use std::ops::Range;
 
-use memchr::{memchr, memmem, memrchr};
+use memchr::memchr;
 
 use crate::error::{BodyError, LineError, LineErrorKind};
 use crate::expo::{Exposition, Family, Format, Label, MetricType, Sample};
-use lex::{Line, SampleLine, lex_line};
+use lex::{Hints, Line, OmFlag, SampleLine, lex_line};
 pub use lex::{is_label_name, is_metric_name};
 
 /// Parses an exposition body.
@@ -82,12 +82,11 @@ pub fn sample_totals<'a>(expo: &Exposition<'a>) -> Vec<(&'a str, f64)> {
 pub fn scan_sample_totals(body: &str) -> Result<Vec<(&str, f64)>, BodyError> {
     let src = Src::Str(body);
     classify(src.bytes())?;
-    let openmetrics = detect_openmetrics(src.bytes());
     let mut v = TotalsVisitor {
         totals: Totals::default(),
         no_labels: Vec::new(),
     };
-    drive(src, openmetrics, &mut v)?;
+    drive(src, &mut v)?;
     Ok(v.totals.out)
 }
 
@@ -123,9 +122,13 @@ impl<'a> Src<'a> {
 fn parse_src(src: Src<'_>) -> Result<Exposition<'_>, BodyError> {
     let body = src.bytes();
     classify(body)?;
-    let openmetrics = detect_openmetrics(body);
-    let mut v = ExpoVisitor::with_capacity(body.len(), openmetrics);
-    drive(src, openmetrics, &mut v)?;
+    let mut v = ExpoVisitor::with_capacity(body.len());
+    let eof = drive(src, &mut v)?;
+    v.expo.format = Some(if eof {
+        Format::OpenMetrics
+    } else {
+        Format::PrometheusText
+    });
     Ok(v.expo)
 }
 
@@ -142,19 +145,6 @@ fn classify(body: &[u8]) -> Result<(), BodyError> {
         Some(b'{' | b'[' | b'"') => Err(BodyError::Json),
         Some(_) => Ok(()),
     }
-}
-
-/// True when some line of `body` is `# EOF` (blanks allowed around the
-/// tokens, as the lexer allows them).
-fn detect_openmetrics(body: &[u8]) -> bool {
-    memmem::find_iter(body, b"EOF").any(|pos| {
-        let start = memrchr(b'\n', &body[..pos]).map_or(0, |i| i + 1);
-        let end = memchr(b'\n', &body[pos..]).map_or(body.len(), |i| pos + i);
-        let line = body[start..end].trim_ascii();
-        line.strip_prefix(b"#")
-            .map(|r| r.trim_ascii_start() == b"EOF")
-            .unwrap_or(false)
-    })
 }
 
 /// Iterates over the line ranges of a body (without the `\n`).
@@ -186,7 +176,12 @@ trait Visitor<'a> {
     /// The flat label vector the lexer appends to.
     fn labels(&mut self) -> &mut Vec<Label<'a>>;
     /// Lexes one line, decoding labels into [`Visitor::labels`] or not.
-    fn lex(&mut self, line: &'a str, openmetrics: bool) -> Result<Line<'a>, LineErrorKind>;
+    fn lex(
+        &mut self,
+        line: &'a str,
+        openmetrics: &mut OmFlag<'_>,
+        hints: &mut Hints<'a>,
+    ) -> Result<Line<'a>, LineErrorKind>;
     /// A `# HELP`, `# TYPE` or `# UNIT` line.
     fn meta(&mut self, line: Line<'a>);
     /// A sample whose labels start at `labels_start`.
@@ -197,7 +192,10 @@ trait Visitor<'a> {
 
 /// Runs the lexer over every line and applies the body-level rules
 /// (`# EOF`, "no valid line at all").
-fn drive<'a, V: Visitor<'a>>(src: Src<'a>, openmetrics: bool, v: &mut V) -> Result<(), BodyError> {
+/// Returns whether a `# EOF` line was seen.
+fn drive<'a, V: Visitor<'a>>(src: Src<'a>, v: &mut V) -> Result<bool, BodyError> {
+    let mut openmetrics = OmFlag::new(src.bytes());
+    let mut hints = Hints::default();
     let mut eof = false;
     let mut any_valid = false;
     let mut first_error: Option<LineError> = None;
@@ -233,7 +231,7 @@ fn drive<'a, V: Visitor<'a>>(src: Src<'a>, openmetrics: bool, v: &mut V) -> Resu
             continue;
         }
         let mark = v.labels().len();
-        match v.lex(line, openmetrics) {
+        match v.lex(line, &mut openmetrics, &mut hints) {
             Ok(Line::Sample(s)) => {
                 any_valid = true;
                 v.sample(s, mark, no);
@@ -259,7 +257,7 @@ fn drive<'a, V: Visitor<'a>>(src: Src<'a>, openmetrics: bool, v: &mut V) -> Resu
         }
     }
     if any_valid {
-        return Ok(());
+        return Ok(eof);
     }
     match first_error.or(first_comment) {
         Some(e) => Err(BodyError::NoValidLines(e)),
@@ -291,15 +289,11 @@ struct ExpoVisitor<'a> {
 }
 
 impl<'a> ExpoVisitor<'a> {
-    fn with_capacity(body_len: usize, openmetrics: bool) -> Self {
+    fn with_capacity(body_len: usize) -> Self {
         // LiteLLM lines are 300-600 bytes with ~15 labels of ~25 bytes;
         // smaller exporters just grow the vectors.
         let expo = Exposition {
-            format: Some(if openmetrics {
-                Format::OpenMetrics
-            } else {
-                Format::PrometheusText
-            }),
+            format: None,
             families: Vec::with_capacity(body_len / 2048 + 4),
             samples: Vec::with_capacity(body_len / 256 + 4),
             labels: Vec::with_capacity(body_len / 28 + 4),
@@ -365,8 +359,13 @@ impl<'a> Visitor<'a> for ExpoVisitor<'a> {
     }
 
     #[inline(always)]
-    fn lex(&mut self, line: &'a str, openmetrics: bool) -> Result<Line<'a>, LineErrorKind> {
-        lex_line::<true>(line, openmetrics, &mut self.expo.labels)
+    fn lex(
+        &mut self,
+        line: &'a str,
+        openmetrics: &mut OmFlag<'_>,
+        hints: &mut Hints<'a>,
+    ) -> Result<Line<'a>, LineErrorKind> {
+        lex_line::<true>(line, openmetrics, &mut self.expo.labels, hints)
     }
 
     fn meta(&mut self, line: Line<'a>) {
@@ -459,8 +458,13 @@ impl<'a> Visitor<'a> for TotalsVisitor<'a> {
     }
 
     #[inline(always)]
-    fn lex(&mut self, line: &'a str, openmetrics: bool) -> Result<Line<'a>, LineErrorKind> {
-        lex_line::<false>(line, openmetrics, &mut self.no_labels)
+    fn lex(
+        &mut self,
+        line: &'a str,
+        openmetrics: &mut OmFlag<'_>,
+        hints: &mut Hints<'a>,
+    ) -> Result<Line<'a>, LineErrorKind> {
+        lex_line::<false>(line, openmetrics, &mut self.no_labels, hints)
     }
 
     fn meta(&mut self, _line: Line<'a>) {}

@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 
-use memchr::memchr2;
+use memchr::{memchr, memchr2, memmem, memrchr};
 
 use crate::error::LineErrorKind;
 use crate::expo::{Label, MetricType};
@@ -39,9 +39,85 @@ pub(super) struct SampleLine<'a> {
     pub(super) timestamp_ms: Option<i64>,
 }
 
+/// The names seen on the previous sample line.
+///
+/// Consecutive lines nearly always repeat the metric name and the label
+/// names in the same order, so comparing against them a word at a time is
+/// much cheaper than classifying every byte; a miss falls back to the scan.
+#[derive(Default)]
+pub(super) struct Hints<'a> {
+    name: &'a str,
+    labels: Vec<&'a str>,
+}
+
+/// Most label sets are shorter; longer ones simply are not predicted.
+const MAX_HINTED_LABELS: usize = 64;
+
+/// True when `hay` starts with `needle`, comparing eight bytes at a time.
+#[inline(always)]
+fn starts_with_words(hay: &[u8], needle: &[u8]) -> bool {
+    let n = needle.len();
+    let Some(hay) = hay.get(..n) else {
+        return false;
+    };
+    if n < 8 {
+        return hay == needle;
+    }
+    let word = |s: &[u8], at: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&s[at..at + 8]);
+        u64::from_le_bytes(w)
+    };
+    let mut at = 0;
+    while at + 8 < n {
+        if word(hay, at) != word(needle, at) {
+            return false;
+        }
+        at += 8;
+    }
+    // The last word may overlap the previous one.
+    word(hay, n - 8) == word(needle, n - 8)
+}
+
+/// Whether the body is OpenMetrics, decided on first need.
+///
+/// Only timestamps read differently in the two formats, and most bodies
+/// have none, so the search for a `# EOF` line runs only when the first
+/// timestamp is met.
+pub(super) struct OmFlag<'a> {
+    body: &'a [u8],
+    known: Option<bool>,
+}
+
+impl<'a> OmFlag<'a> {
+    /// An undecided flag for `body`.
+    pub(super) fn new(body: &'a [u8]) -> Self {
+        OmFlag { body, known: None }
+    }
+
+    /// True when the body has a `# EOF` line.
+    pub(super) fn get(&mut self) -> bool {
+        *self
+            .known
+            .get_or_insert_with(|| detect_openmetrics(self.body))
+    }
+}
+
+/// True when some line of `body` is `# EOF` (blanks allowed around the
+/// tokens, as the lexer allows them).
+fn detect_openmetrics(body: &[u8]) -> bool {
+    memmem::find_iter(body, b"EOF").any(|pos| {
+        let start = memrchr(b'\n', &body[..pos]).map_or(0, |i| i + 1);
+        let end = memchr(b'\n', &body[pos..]).map_or(body.len(), |i| pos + i);
+        let line = body[start..end].trim_ascii();
+        line.strip_prefix(b"#")
+            .is_some_and(|r| r.trim_ascii_start() == b"EOF")
+    })
+}
+
 /// Bit 0: may start a metric name; bit 1: may continue a metric name;
 /// bit 2: may start a label name; bit 3: may continue a label name.
-static NAME_CLASS: [u8; 256] = {
+const NAME_CLASS: [u8; 256] = {
     let mut t = [0u8; 256];
     let mut c = 0;
     while c < 256 {
@@ -89,14 +165,16 @@ fn skip_blank(b: &[u8], mut i: usize) -> usize {
 /// Index just past the name that starts at `i`, or `i` if there is none.
 #[inline(always)]
 fn scan_name(b: &[u8], i: usize, start: u8, cont: u8) -> usize {
-    if i >= b.len() || NAME_CLASS[b[i] as usize] & start == 0 {
-        return i;
+    match b.get(i) {
+        Some(&c) if NAME_CLASS[c as usize] & start != 0 => {}
+        _ => return i,
     }
-    let mut j = i + 1;
-    while j < b.len() && NAME_CLASS[b[j] as usize] & cont != 0 {
-        j += 1;
-    }
-    j
+    let rest = &b[i + 1..];
+    let len = rest
+        .iter()
+        .position(|&c| NAME_CLASS[c as usize] & cont == 0)
+        .unwrap_or(rest.len());
+    i + 1 + len
 }
 
 /// True when `s` is a valid metric name (`[a-zA-Z_:][a-zA-Z0-9_:]*`).
@@ -118,15 +196,16 @@ pub fn is_label_name(s: &str) -> bool {
 #[inline]
 pub(super) fn lex_line<'a, const DECODE: bool>(
     line: &'a str,
-    openmetrics: bool,
+    openmetrics: &mut OmFlag<'_>,
     labels: &mut Vec<Label<'a>>,
+    hints: &mut Hints<'a>,
 ) -> Result<Line<'a>, LineErrorKind> {
     let b = line.as_bytes();
     let i = skip_blank(b, 0);
     match b.get(i) {
         None | Some(b'\r') if rest_is_blank(b, i) => Ok(Line::Blank),
         Some(b'#') => lex_comment(line, i + 1),
-        _ => lex_sample::<DECODE>(line, i, openmetrics, labels).map(Line::Sample),
+        _ => lex_sample::<DECODE>(line, i, openmetrics, labels, hints).map(Line::Sample),
     }
 }
 
@@ -207,18 +286,30 @@ fn lex_comment(line: &str, i: usize) -> Result<Line<'_>, LineErrorKind> {
 fn lex_sample<'a, const DECODE: bool>(
     line: &'a str,
     i: usize,
-    openmetrics: bool,
+    openmetrics: &mut OmFlag<'_>,
     labels: &mut Vec<Label<'a>>,
+    hints: &mut Hints<'a>,
 ) -> Result<SampleLine<'a>, LineErrorKind> {
     let b = line.as_bytes();
-    let ne = scan_name(b, i, METRIC_START, METRIC_CONT);
-    if ne == i {
-        return Err(LineErrorKind::InvalidMetricName);
-    }
+    let hinted = i + hints.name.len();
+    let ne = if !hints.name.is_empty()
+        && starts_with_words(&b[i..], hints.name.as_bytes())
+        && b.get(hinted)
+            .is_none_or(|&c| NAME_CLASS[c as usize] & METRIC_CONT == 0)
+    {
+        hinted
+    } else {
+        let ne = scan_name(b, i, METRIC_START, METRIC_CONT);
+        if ne == i {
+            return Err(LineErrorKind::InvalidMetricName);
+        }
+        hints.name = &line[i..ne];
+        ne
+    };
     let name = &line[i..ne];
     let mut p = skip_blank(b, ne);
     if b.get(p) == Some(&b'{') {
-        p = lex_labels::<DECODE>(line, p + 1, labels)?;
+        p = lex_labels::<DECODE>(line, p + 1, labels, &mut hints.labels)?;
     } else if p == ne && p < b.len() && b[p] != b'\r' {
         // A character that can neither continue the name nor end it.
         return Err(LineErrorKind::InvalidMetricName);
@@ -234,7 +325,7 @@ fn lex_sample<'a, const DECODE: bool>(
     if ts < te && b[ts] != b'#' {
         let tok = &line[ts..te];
         timestamp_ms = Some(
-            if openmetrics {
+            if openmetrics.get() {
                 parse_om_timestamp(tok)
             } else {
                 tok.parse::<i64>().ok()
@@ -265,8 +356,8 @@ fn lex_exemplar(line: &str, i: usize) -> Result<(), LineErrorKind> {
         return Err(LineErrorKind::InvalidExemplar);
     }
     let mut none = Vec::new();
-    let p =
-        lex_labels::<false>(line, p + 1, &mut none).map_err(|_| LineErrorKind::InvalidExemplar)?;
+    let p = lex_labels::<false>(line, p + 1, &mut none, &mut Vec::new())
+        .map_err(|_| LineErrorKind::InvalidExemplar)?;
     let (vs, ve) = token(b, p);
     if vs == ve || parse_value(&line[vs..ve]).is_none() {
         return Err(LineErrorKind::InvalidExemplar);
@@ -288,19 +379,39 @@ fn lex_labels<'a, const DECODE: bool>(
     line: &'a str,
     i: usize,
     labels: &mut Vec<Label<'a>>,
+    hints: &mut Vec<&'a str>,
 ) -> Result<usize, LineErrorKind> {
     let b = line.as_bytes();
     let mut p = skip_blank(b, i);
+    let mut k = 0;
     loop {
         match b.get(p) {
             Some(b'}') => return Ok(p + 1),
             None => return Err(LineErrorKind::MalformedLabels),
             Some(_) => {}
         }
-        let ne = scan_name(b, p, LABEL_START, LABEL_CONT);
-        if ne == p {
-            return Err(LineErrorKind::InvalidLabelName);
-        }
+        // The `=` right after a predicted name proves the name ends there.
+        let ne = match hints.get(k) {
+            Some(h)
+                if starts_with_words(&b[p..], h.as_bytes())
+                    && b.get(p + h.len()) == Some(&b'=') =>
+            {
+                p + h.len()
+            }
+            _ => {
+                let ne = scan_name(b, p, LABEL_START, LABEL_CONT);
+                if ne == p {
+                    return Err(LineErrorKind::InvalidLabelName);
+                }
+                if k < hints.len() {
+                    hints[k] = &line[p..ne];
+                } else if k < MAX_HINTED_LABELS {
+                    hints.push(&line[p..ne]);
+                }
+                ne
+            }
+        };
+        k += 1;
         let name = &line[p..ne];
         p = skip_blank(b, ne);
         if b.get(p) != Some(&b'=') {
@@ -343,11 +454,9 @@ fn lex_labels<'a, const DECODE: bool>(
 fn scan_label_value(b: &[u8], mut i: usize) -> Result<(usize, bool), LineErrorKind> {
     let mut escaped = false;
     loop {
-        let rest = b.get(i..).unwrap_or(&[]);
-        let Some(k) = memchr2(b'"', b'\\', rest) else {
+        let Some(j) = find_quote_or_backslash(b, i) else {
             return Err(LineErrorKind::UnterminatedLabelValue);
         };
-        let j = i + k;
         if b[j] == b'"' {
             return Ok((j, escaped));
         }
@@ -358,6 +467,45 @@ fn scan_label_value(b: &[u8], mut i: usize) -> Result<(usize, bool), LineErrorKi
             None => return Err(LineErrorKind::UnterminatedLabelValue),
         }
     }
+}
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// Sets the high bit of each zero byte of `x`. Bits above the lowest zero
+/// byte may be false positives, so only the lowest set bit is meaningful.
+#[inline(always)]
+fn zero_bytes(x: u64) -> u64 {
+    x.wrapping_sub(LO) & !x & HI
+}
+
+/// Index of the first `"` or `\` at or after `i`.
+///
+/// Label values are short (10-70 bytes), where eight bytes at a time in a
+/// register beat a SIMD call; long values go to memchr.
+#[inline(always)]
+fn find_quote_or_backslash(b: &[u8], mut i: usize) -> Option<usize> {
+    let limit = i + 128;
+    while i + 8 <= b.len() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&b[i..i + 8]);
+        let x = u64::from_le_bytes(w);
+        let m = zero_bytes(x ^ (LO * u64::from(b'"'))) | zero_bytes(x ^ (LO * u64::from(b'\\')));
+        if m != 0 {
+            return Some(i + (m.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+        if i >= limit {
+            return memchr2(b'"', b'\\', &b[i..]).map(|k| i + k);
+        }
+    }
+    while i < b.len() {
+        if b[i] == b'"' || b[i] == b'\\' {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
 }
 
 /// Decodes `\\`, `\"` and `\n` in one left-to-right pass. The input was
