@@ -1,0 +1,182 @@
+//! The SQLite schema and its forward migrations.
+//!
+//! The schema version lives in `PRAGMA user_version`. Each migration moves the
+//! database from version `n` to `n + 1` inside its own transaction, so a crash
+//! half-way leaves the last complete version behind. A database written by a
+//! newer build (version above [`LATEST`]) is refused: guessing what its tables
+//! mean could corrupt the user's history.
+//!
+//! Every table is prefixed `pulse_`. The Python reference keeps `scrapes` and
+//! `model_snapshots` in the same file, and users upgrading point us at that
+//! file, so our names must never collide with its names.
+
+use rusqlite::{Connection, Transaction};
+
+use super::StoreError;
+
+/// The tracked metrics' stable names at schema version 1, in column order.
+///
+/// This list is frozen: a metric added to the core later needs a migration
+/// that adds its `live_`/`delta_` columns (a test fails until it exists).
+pub(crate) const V1_METRICS: [&str; 15] = [
+    "requests",
+    "failed_requests",
+    "tokens",
+    "input_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "cost",
+    "in_flight_requests",
+    "cache_hits",
+    "cache_misses",
+    "cached_tokens",
+    "input_cached_tokens",
+    "deployment_requests",
+    "deployment_success",
+    "deployment_failures",
+];
+
+/// One step from `version - 1` to `version`.
+pub(crate) struct Migration {
+    pub(crate) version: i64,
+    apply: fn(&Transaction<'_>) -> rusqlite::Result<()>,
+}
+
+/// All migrations, in order. Append new ones; never edit a released one.
+pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    apply: v1,
+}];
+
+/// The schema version this build writes.
+pub(crate) const LATEST: i64 = 1;
+
+/// Reads `PRAGMA user_version`.
+pub(crate) fn version(conn: &Connection) -> Result<i64, StoreError> {
+    Ok(conn.pragma_query_value(None, "user_version", |row| row.get(0))?)
+}
+
+/// Brings the database up to [`LATEST`], or refuses a newer one.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    migrate_to(conn, LATEST)
+}
+
+/// Applies migrations up to and including `target` (tests stop early to build
+/// old databases).
+pub(crate) fn migrate_to(conn: &mut Connection, target: i64) -> Result<(), StoreError> {
+    let found = version(conn)?;
+    if found > LATEST {
+        return Err(StoreError::NewerSchema {
+            found,
+            supported: LATEST,
+        });
+    }
+    for m in MIGRATIONS
+        .iter()
+        .filter(|m| m.version > found && m.version <= target)
+    {
+        let tx = conn.transaction()?;
+        (m.apply)(&tx)?;
+        // PRAGMA takes no bound parameters; the value is our own integer.
+        tx.execute_batch(&format!("PRAGMA user_version = {}", m.version))?;
+        tx.commit()?;
+        tracing::info!(version = m.version, "database schema migrated");
+    }
+    Ok(())
+}
+
+/// Version 1: the first Rust schema.
+fn v1(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    let mut metric_cols = String::new();
+    for name in V1_METRICS {
+        // Live values may be NaN, which SQLite stores as NULL.
+        metric_cols.push_str(&format!(", live_{name} REAL"));
+    }
+    for name in V1_METRICS {
+        metric_cols.push_str(&format!(", delta_{name} REAL NOT NULL DEFAULT 0"));
+    }
+    tx.execute_batch(&format!(
+        "
+        CREATE TABLE pulse_meta (
+            key   TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        ) WITHOUT ROWID;
+
+        -- Metrics are referred to by small ids; the name is the stable identity.
+        CREATE TABLE pulse_metrics (
+            id   INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE
+        );
+
+        -- A breakdown key. The grand total is dimension '' and key ''.
+        CREATE TABLE pulse_series (
+            id        INTEGER PRIMARY KEY,
+            dimension TEXT NOT NULL,
+            key       TEXT NOT NULL,
+            UNIQUE (dimension, key)
+        );
+
+        -- One row per successful scrape (or imported Python scrape).
+        CREATE TABLE pulse_scrapes (
+            id          INTEGER PRIMARY KEY,
+            at_ms       INTEGER NOT NULL,
+            duration_ms REAL,
+            is_reset    INTEGER NOT NULL,
+            source      TEXT NOT NULL DEFAULT 'pulse'
+            {metric_cols}
+        );
+        CREATE INDEX pulse_scrapes_at ON pulse_scrapes (at_ms);
+
+        -- Deltas summed per 15-minute UTC bucket. Windows and charts read only
+        -- this table, through the primary key, whatever the history length.
+        CREATE TABLE pulse_buckets (
+            series_id INTEGER NOT NULL,
+            start_ms  INTEGER NOT NULL,
+            metric_id INTEGER NOT NULL,
+            value     REAL NOT NULL,
+            PRIMARY KEY (series_id, start_ms, metric_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX pulse_buckets_start ON pulse_buckets (start_ms);
+
+        -- Running all-time sums; retention never touches them.
+        CREATE TABLE pulse_all_time (
+            series_id INTEGER NOT NULL,
+            metric_id INTEGER NOT NULL,
+            value     REAL NOT NULL,
+            PRIMARY KEY (series_id, metric_id)
+        ) WITHOUT ROWID;
+
+        -- Per-sample-name totals of the last good body (what /raw shows).
+        CREATE TABLE pulse_raw (
+            name  TEXT PRIMARY KEY,
+            value REAL
+        ) WITHOUT ROWID;
+
+        -- The tracker's per-series baselines, upserted only when they change.
+        CREATE TABLE pulse_tracker_series (
+            id           INTEGER PRIMARY KEY,
+            ident        TEXT NOT NULL UNIQUE,
+            sample       TEXT NOT NULL,
+            labels       TEXT NOT NULL,
+            created      REAL,
+            value        REAL,
+            last_seen_ms INTEGER NOT NULL
+        );
+
+        CREATE TABLE pulse_status (
+            id                   INTEGER PRIMARY KEY CHECK (id = 1),
+            last_attempt_ms      INTEGER,
+            last_success_ms      INTEGER,
+            last_error           TEXT,
+            consecutive_failures INTEGER NOT NULL DEFAULT 0,
+            last_duration_ms     REAL
+        );
+        INSERT INTO pulse_status (id) VALUES (1);
+        "
+    ))?;
+    let mut ins = tx.prepare("INSERT INTO pulse_metrics (name) VALUES (?1)")?;
+    for name in V1_METRICS {
+        ins.execute([name])?;
+    }
+    Ok(())
+}
