@@ -1,0 +1,293 @@
+//! Chart buckets: local hours, days, weeks and months, or fixed UTC steps.
+
+use chrono_tz::Tz;
+
+use super::local::{self, MAX_MS, MIN_MS};
+use super::{Period, TimeRange};
+
+/// One hour in milliseconds.
+const HOUR_MS: i64 = 3_600_000;
+
+/// The most buckets [`bucket_edges`] and [`bucketize`] produce for one range.
+///
+/// A range that needs more (an hourly chart over centuries, a 1 ms step over
+/// a year) is cut after this many buckets rather than exhausting memory.
+pub const MAX_BUCKETS: usize = 1 << 20;
+
+/// The width of the buckets the host stores deltas in: 15 minutes.
+///
+/// Every local midnight of every zone from 2000 to 2030 falls on a multiple
+/// of this step in UTC (tested over all of `chrono_tz::TZ_VARIANTS`), so day,
+/// week and month sums can be answered from 15-minute rows without splitting
+/// a row across two local days.
+pub const STORAGE_BUCKET_MS: i64 = 15 * 60 * 1000;
+
+/// The start of the 15-minute UTC storage bucket that holds `ts_ms`.
+///
+/// Floors towards negative infinity. Saturates at `i64::MIN` for the few
+/// instants within 15 minutes of it.
+pub fn storage_bucket(ts_ms: i64) -> i64 {
+    fixed_floor(ts_ms, STORAGE_BUCKET_MS)
+}
+
+/// The width of chart buckets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Step {
+    /// Local clock hours. A bucket never straddles an offset change, so a
+    /// repeated hour (fall-back) gives two buckets and a 30-minute shift
+    /// (Australia/Lord_Howe) gives two half-hour buckets.
+    Hour,
+    /// Local days, from the first instant of each date.
+    Day,
+    /// Local weeks, starting Monday.
+    Week,
+    /// Local calendar months.
+    Month,
+    /// A fixed number of milliseconds, aligned to the Unix epoch in UTC and
+    /// ignoring the zone. Values below 1 are treated as 1.
+    Fixed(i64),
+}
+
+impl From<Period> for Step {
+    fn from(p: Period) -> Self {
+        match p {
+            Period::Day => Step::Day,
+            Period::Week => Step::Week,
+            Period::Month => Step::Month,
+        }
+    }
+}
+
+impl Step {
+    /// The calendar period of a day, week or month step.
+    fn period(self) -> Option<Period> {
+        match self {
+            Step::Day => Some(Period::Day),
+            Step::Week => Some(Period::Week),
+            Step::Month => Some(Period::Month),
+            Step::Hour | Step::Fixed(_) => None,
+        }
+    }
+}
+
+/// Floors `ts_ms` to a multiple of `step` (at least 1), saturating at `i64::MIN`.
+fn fixed_floor(ts_ms: i64, step: i64) -> i64 {
+    let step = step.max(1);
+    ts_ms.saturating_sub(ts_ms.rem_euclid(step))
+}
+
+/// The start of the local hour bucket holding `ts_ms` (clamped).
+fn hour_floor(ts_ms: i64, tz: Tz) -> i64 {
+    let ts = local::clamp(ts_ms);
+    let off = local::offset_ms(ts, tz);
+    let wall = ts + off;
+    // The first hour of the supported range is cut at its start.
+    let candidate = (wall - wall.rem_euclid(HOUR_MS) - off).max(MIN_MS);
+    if local::offset_ms(candidate, tz) == off {
+        return candidate;
+    }
+    // The offset changed inside this clock hour: the bucket starts at the change.
+    // Search for the first instant of (candidate, ts] that has ts's offset.
+    let (mut lo, mut hi) = (candidate, ts);
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if local::offset_ms(mid, tz) == off {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    hi
+}
+
+/// The next local hour edge after `edge`: the next whole clock hour, or an
+/// earlier offset change.
+fn next_hour_edge(edge: i64, tz: Tz) -> i64 {
+    let off = local::offset_ms(edge, tz);
+    let wall = edge + off;
+    let candidate = wall - wall.rem_euclid(HOUR_MS) + HOUR_MS - off;
+    if local::offset_ms(candidate - 1, tz) == off {
+        return candidate;
+    }
+    // The offset changes before the next clock hour; that change is an edge.
+    // Search for the first instant of (edge, candidate) with another offset.
+    let (mut lo, mut hi) = (edge, candidate - 1);
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if local::offset_ms(mid, tz) == off {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    hi
+}
+
+/// The start of the bucket that holds `ts_ms`.
+///
+/// Hour, day, week and month buckets are local to `tz`; instants outside
+/// [`MIN_MS`]..=[`MAX_MS`] are clamped into it first, so the
+/// result saturates there. `Fixed` buckets are plain UTC arithmetic.
+pub fn bucket_start(ts_ms: i64, tz: Tz, step: Step) -> i64 {
+    match step {
+        Step::Fixed(ms) => fixed_floor(ts_ms, ms),
+        Step::Hour => hour_floor(ts_ms, tz),
+        Step::Day | Step::Week | Step::Month => {
+            let p = step.period().unwrap_or(Period::Day);
+            local::day_start(local::current_key(ts_ms, tz, p), tz)
+        }
+    }
+}
+
+/// The start of the hour or fixed bucket after the one starting at `edge`,
+/// or `None` when there is none inside the supported range.
+fn next_edge(edge: i64, tz: Tz, step: Step) -> Option<i64> {
+    let next = match step {
+        Step::Fixed(ms) => edge.checked_add(ms.max(1))?,
+        _ if edge >= MAX_MS => return None,
+        _ => next_hour_edge(edge, tz),
+    };
+    // Local edges stop at the supported range; its last bucket holds the rest.
+    let inside = matches!(step, Step::Fixed(_)) || next <= MAX_MS;
+    (next > edge && inside).then_some(next)
+}
+
+/// Collects bucket starts from `first` while `next` yields starts before `end`.
+///
+/// Returns the starts and the end of the last bucket: `end` unless the list
+/// was cut at [`MAX_BUCKETS`].
+fn collect_edges(
+    first: i64,
+    end: i64,
+    mut next: impl FnMut(i64) -> Option<i64>,
+) -> (Vec<i64>, i64) {
+    let mut edge = first;
+    let mut edges = vec![edge];
+    while let Some(n) = next(edge) {
+        if n >= end {
+            break;
+        }
+        if edges.len() == MAX_BUCKETS {
+            return (edges, n);
+        }
+        edges.push(n);
+        edge = n;
+    }
+    (edges, end)
+}
+
+/// The bucket starts covering `range` and the end of the last bucket.
+fn edges_and_end(range: TimeRange, tz: Tz, step: Step) -> (Vec<i64>, i64) {
+    if range.start_ms >= range.end_ms {
+        return (Vec::new(), range.end_ms);
+    }
+    let first = bucket_start(range.start_ms, tz, step);
+    let Some(p) = step.period() else {
+        return collect_edges(first, range.end_ms, |edge| next_edge(edge, tz, step));
+    };
+    // Walk the period keys rather than re-deriving each key from its edge.
+    let mut key = local::current_key(range.start_ms, tz, p);
+    collect_edges(first, range.end_ms, |edge| {
+        // A skipped date gives the same start as the next one; step over it.
+        for _ in 0..4 {
+            key = local::step_key(key, p, 1)?;
+            let start = local::day_start(key, tz);
+            if start > edge {
+                return (start <= MAX_MS).then_some(start);
+            }
+        }
+        None
+    })
+}
+
+/// The starts of the buckets that cover `range`, strictly increasing.
+///
+/// The first is `bucket_start(range.start_ms)`, which may lie before the
+/// range; each later one is the next bucket start before `range.end_ms`. A
+/// date a zone skipped (Pacific/Apia, 2011-12-30) has no bucket. Empty for an
+/// empty range; at most [`MAX_BUCKETS`] long.
+pub fn bucket_edges(range: TimeRange, tz: Tz, step: Step) -> Vec<i64> {
+    edges_and_end(range, tz, step).0
+}
+
+/// Sums point values into the buckets covering `range`.
+///
+/// Returns the bucket starts (as [`bucket_edges`]) and one sum per bucket.
+/// Points outside `range` and non-finite values are ignored. Runs in
+/// O(points + buckets) when the points are sorted by time; an unsorted point
+/// costs a binary search.
+pub fn bucketize(
+    points: &[(i64, f64)],
+    range: TimeRange,
+    tz: Tz,
+    step: Step,
+) -> (Vec<i64>, Vec<f64>) {
+    let (edges, end) = edges_and_end(range, tz, step);
+    let mut sums = vec![0.0; edges.len()];
+    // The first edge is above the range start only when the start was clamped.
+    let first = edges.first().map_or(end, |&e| e.max(range.start_ms));
+    let mut cursor = 0;
+    for &(ts, value) in points {
+        if ts < first || ts >= end || !value.is_finite() {
+            continue;
+        }
+        // Sorted input stays in the same bucket or moves to the next one.
+        let fits = |i: usize| edges[i] <= ts && edges.get(i + 1).is_none_or(|&next| ts < next);
+        if !fits(cursor) {
+            cursor = if cursor + 1 < edges.len() && fits(cursor + 1) {
+                cursor + 1
+            } else {
+                // Every point kept is at or after edges[0], so this is >= 1.
+                edges.partition_point(|&e| e <= ts).saturating_sub(1)
+            };
+        }
+        if let Some(sum) = sums.get_mut(cursor) {
+            *sum += value;
+        }
+    }
+    (edges, sums)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixed_floor_handles_negatives_and_extremes() {
+        assert_eq!(fixed_floor(-1, 900_000), -900_000);
+        assert_eq!(fixed_floor(899_999, 900_000), 0);
+        assert_eq!(fixed_floor(i64::MIN, 900_000), i64::MIN);
+        assert_eq!(fixed_floor(5, 0), 5);
+        assert_eq!(fixed_floor(5, -7), 5);
+    }
+
+    #[test]
+    fn bucketize_unsorted_points_use_binary_search() {
+        let range = TimeRange::new(0, 4 * HOUR_MS);
+        let points = [
+            (3 * HOUR_MS + 1, 1.0),
+            (0, 2.0),
+            (2 * HOUR_MS, 4.0),
+            (4 * HOUR_MS, 100.0),
+            (-1, 100.0),
+            (HOUR_MS, f64::NAN),
+            (HOUR_MS + 5, 8.0),
+        ];
+        let (edges, sums) = bucketize(&points, range, Tz::UTC, Step::Hour);
+        assert_eq!(edges, vec![0, HOUR_MS, 2 * HOUR_MS, 3 * HOUR_MS]);
+        assert_eq!(sums, vec![2.0, 8.0, 4.0, 1.0]);
+    }
+
+    #[test]
+    fn truncated_edges_do_not_absorb_later_points() {
+        let range = TimeRange::new(0, i64::MAX);
+        let last = (MAX_BUCKETS as i64 - 1) * 10;
+        let points = [(0, 1.0), (last + 9, 2.0), (last + 10, 4.0)];
+        let (edges, sums) = bucketize(&points, range, Tz::UTC, Step::Fixed(10));
+        assert_eq!(edges.len(), MAX_BUCKETS);
+        assert_eq!(edges.last().copied(), Some(last));
+        assert_eq!(sums[0], 1.0);
+        assert_eq!(sums[MAX_BUCKETS - 1], 2.0);
+        assert_eq!(sums.iter().sum::<f64>(), 3.0);
+    }
+}

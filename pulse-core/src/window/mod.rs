@@ -1,0 +1,241 @@
+//! Day, week and month windows and chart buckets in an IANA time zone.
+//!
+//! All instants are `i64` milliseconds since the Unix epoch (UTC) and ranges
+//! are half-open `[start, end)`. "Now" is always an argument: the core never
+//! reads the clock.
+//!
+//! **Invariants.**
+//! - A local day starts at the first instant that belongs to its date: the
+//!   first of two midnights after a fall-back at 24:00, the end of the gap
+//!   after a spring-forward at 24:00. A date the zone skipped entirely
+//!   (Pacific/Apia, 2011-12-30) is an empty range and never a bucket.
+//! - Periods tile time: each period ends where the next one starts, so every
+//!   instant belongs to exactly one day, one week (from Monday) and one month.
+//! - Nothing panics for any `i64`. Calendar functions clamp instants to
+//!   [`MIN_MS`]..=[`MAX_MS`] (UTC years 1 to 9999), so their results saturate
+//!   there; chrono's own range (±262,000 years) is never reached.
+
+mod bucket;
+mod local;
+mod zone;
+
+use std::fmt;
+use std::str::FromStr;
+
+pub use chrono_tz::{TZ_VARIANTS, Tz};
+use thiserror::Error;
+
+pub use bucket::{
+    MAX_BUCKETS, STORAGE_BUCKET_MS, Step, bucket_edges, bucket_start, bucketize, storage_bucket,
+};
+pub use local::{MAX_MS, MIN_MS};
+pub use zone::{TimeParseError, UnknownZone, format_rfc3339, parse_rfc3339, parse_tz};
+
+/// How many skipped (empty) periods [`period_range`] steps over at most.
+const MAX_EMPTY_SKIPS: usize = 4;
+
+/// A calendar period in the local zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Period {
+    /// A local date, from its first instant.
+    Day,
+    /// Monday 00:00 local to the next Monday 00:00.
+    Week,
+    /// The 1st 00:00 local to the next 1st 00:00.
+    Month,
+}
+
+/// A half-open span of time `[start_ms, end_ms)` in ms since the epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TimeRange {
+    /// The first instant inside the range.
+    pub start_ms: i64,
+    /// The first instant after the range.
+    pub end_ms: i64,
+}
+
+impl TimeRange {
+    /// A range from `start_ms` (inclusive) to `end_ms` (exclusive).
+    pub const fn new(start_ms: i64, end_ms: i64) -> Self {
+        TimeRange { start_ms, end_ms }
+    }
+
+    /// Whether `ts_ms` lies inside the range.
+    pub const fn contains(&self, ts_ms: i64) -> bool {
+        self.start_ms <= ts_ms && ts_ms < self.end_ms
+    }
+
+    /// Whether the range holds no instant.
+    pub const fn is_empty(&self) -> bool {
+        self.start_ms >= self.end_ms
+    }
+
+    /// The length in milliseconds (0 when empty), saturating at `i64::MAX`.
+    pub const fn len_ms(&self) -> i64 {
+        if self.is_empty() {
+            0
+        } else {
+            self.end_ms.saturating_sub(self.start_ms)
+        }
+    }
+}
+
+/// The start of the local day, week or month that contains `now_ms`.
+///
+/// `now_ms` is clamped to [`MIN_MS`]..=[`MAX_MS`].
+pub fn period_start(now_ms: i64, tz: Tz, p: Period) -> i64 {
+    local::day_start(local::current_key(now_ms, tz, p), tz)
+}
+
+/// The whole local period `offset` periods away from the one containing
+/// `now_ms`: 0 is the current one, -1 the previous (yesterday, last week, last
+/// month), 1 the next.
+///
+/// The range ends where the following period starts. If the period `offset`
+/// calendar steps away has no instants (a date the zone skipped, such as
+/// 2011-12-30 in Pacific/Apia), the next non-empty one further in the same
+/// direction is returned, so "yesterday" on Apia's 2011-12-31 is 2011-12-29.
+/// Offsets beyond the supported years give the first or last supported period.
+pub fn period_range(now_ms: i64, tz: Tz, p: Period, offset: i32) -> TimeRange {
+    let first = local::current_key(MIN_MS, tz, p);
+    let last = local::current_key(MAX_MS, tz, p);
+    let current = local::current_key(now_ms, tz, p);
+    let mut key = match local::step_key(current, p, i64::from(offset)) {
+        Some(key) => key.clamp(first, last),
+        None if offset < 0 => first,
+        None => last,
+    };
+    let direction = if offset < 0 { -1 } else { 1 };
+    let mut range = TimeRange::new(local::day_start(key, tz), local::next_start(key, tz, p));
+    for _ in 0..MAX_EMPTY_SKIPS {
+        if !range.is_empty() {
+            break;
+        }
+        match local::step_key(key, p, direction) {
+            Some(next) => key = next,
+            None => break,
+        }
+        range = TimeRange::new(local::day_start(key, tz), local::next_start(key, tz, p));
+    }
+    range
+}
+
+/// A named reporting window, relative to "now".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Window {
+    /// From local midnight to now.
+    Today,
+    /// The whole previous local day.
+    Yesterday,
+    /// From Monday 00:00 local to now.
+    ThisWeek,
+    /// The whole previous local week (Monday to Monday).
+    LastWeek,
+    /// From the 1st 00:00 local to now.
+    ThisMonth,
+    /// The whole previous local month.
+    LastMonth,
+    /// The last `n` hours (of 3,600,000 ms) up to now.
+    LastHours(u32),
+    /// The last `n` days of 24 hours up to now (elapsed time, not calendar days).
+    LastDays(u32),
+    /// Everything up to now, from [`MIN_MS`].
+    AllTime,
+    /// A fixed range, returned as is.
+    Range(TimeRange),
+}
+
+/// Text that does not name a [`Window`].
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error(
+    "unknown window {text:?}; expected today, yesterday, this_week, last_week, \
+     this_month, last_month, <n>h, <n>d or all"
+)]
+pub struct WindowParseError {
+    /// The text as given.
+    pub text: String,
+}
+
+impl FromStr for Window {
+    type Err = WindowParseError;
+
+    /// Accepts, case-insensitively: `today`/`day`/`daily`, `yesterday`,
+    /// `week`/`weekly`/`this_week`, `last_week`, `month`/`monthly`/`this_month`,
+    /// `last_month`, `<n>h` (e.g. `24h`), `<n>d` (e.g. `7d`) with n ≥ 1, and
+    /// `all`/`all_time`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let text = s.trim().to_ascii_lowercase();
+        let window = match text.as_str() {
+            "today" | "day" | "daily" => Window::Today,
+            "yesterday" => Window::Yesterday,
+            "week" | "weekly" | "this_week" => Window::ThisWeek,
+            "last_week" => Window::LastWeek,
+            "month" | "monthly" | "this_month" => Window::ThisMonth,
+            "last_month" => Window::LastMonth,
+            "all" | "all_time" => Window::AllTime,
+            other => {
+                let count = |digits: &str| {
+                    // Only plain digits: no sign, no spaces, no "0".
+                    digits
+                        .bytes()
+                        .all(|b| b.is_ascii_digit())
+                        .then(|| digits.parse::<u32>().ok())
+                        .flatten()
+                        .filter(|&n| n > 0)
+                };
+                if let Some(n) = other.strip_suffix('h').and_then(count) {
+                    Window::LastHours(n)
+                } else if let Some(n) = other.strip_suffix('d').and_then(count) {
+                    Window::LastDays(n)
+                } else {
+                    return Err(WindowParseError { text: s.to_owned() });
+                }
+            }
+        };
+        Ok(window)
+    }
+}
+
+impl fmt::Display for Window {
+    /// The canonical name, which [`Window::from_str`] parses back; a
+    /// [`Window::Range`] is written `start_ms..end_ms`, which it does not.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Window::Today => f.write_str("today"),
+            Window::Yesterday => f.write_str("yesterday"),
+            Window::ThisWeek => f.write_str("this_week"),
+            Window::LastWeek => f.write_str("last_week"),
+            Window::ThisMonth => f.write_str("this_month"),
+            Window::LastMonth => f.write_str("last_month"),
+            Window::LastHours(n) => write!(f, "{n}h"),
+            Window::LastDays(n) => write!(f, "{n}d"),
+            Window::AllTime => f.write_str("all_time"),
+            Window::Range(r) => write!(f, "{}..{}", r.start_ms, r.end_ms),
+        }
+    }
+}
+
+/// The range a window covers at `now_ms` in `tz`.
+///
+/// Windows that run up to now (`Today`, `ThisWeek`, `ThisMonth`, `LastHours`,
+/// `LastDays`, `AllTime`) end at `now_ms + 1`, so a sample stamped exactly
+/// `now_ms` counts and the range is never empty. `Yesterday`, `LastWeek` and
+/// `LastMonth` are whole periods from [`period_range`]. `AllTime` starts at
+/// [`MIN_MS`]. `now_ms` is clamped to [`MIN_MS`]..=[`MAX_MS`] first; `Range`
+/// is returned unchanged.
+pub fn window_range(w: &Window, now_ms: i64, tz: Tz) -> TimeRange {
+    let now = local::clamp(now_ms);
+    let up_to_now = |start_ms: i64| TimeRange::new(start_ms.max(MIN_MS), now + 1);
+    match *w {
+        Window::Today => up_to_now(period_start(now, tz, Period::Day)),
+        Window::ThisWeek => up_to_now(period_start(now, tz, Period::Week)),
+        Window::ThisMonth => up_to_now(period_start(now, tz, Period::Month)),
+        Window::Yesterday => period_range(now, tz, Period::Day, -1),
+        Window::LastWeek => period_range(now, tz, Period::Week, -1),
+        Window::LastMonth => period_range(now, tz, Period::Month, -1),
+        Window::LastHours(n) => up_to_now(now - i64::from(n) * 3_600_000),
+        Window::LastDays(n) => up_to_now(now - i64::from(n) * 86_400_000),
+        Window::AllTime => up_to_now(MIN_MS),
+        Window::Range(r) => r,
+    }
+}
