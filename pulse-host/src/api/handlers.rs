@@ -1,0 +1,441 @@
+//! One function per endpoint. Each asks the store thread for sums (never on
+//! the async executor), shapes them with `views` and raises [`ApiError`] for
+//! anything the caller got wrong.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use chrono_tz::Tz;
+use pulse_core::catalog::{Dimension, Metric};
+use pulse_core::window::{self, Step, TimeRange, Window};
+use serde_json::{Map, Value, json};
+use warp::Rejection;
+use warp::http::{Response, StatusCode};
+use warp::hyper::body::Bytes;
+
+use super::views::{self, KeyTotals, Totals};
+use super::{ApiError, json_response};
+use crate::app::{App, Live};
+use crate::store::{Store, StoreError, StoreMode};
+
+/// Default `limit` of `/api/v1/history`, as in the reference.
+pub const DEFAULT_HISTORY_LIMIT: usize = 168;
+/// Most points per series a chart request may ask for.
+pub const MAX_SERIES_POINTS: usize = 5_000;
+
+type Reply = Result<Response<Bytes>, Rejection>;
+
+/// Runs `f` on the store thread; both kinds of failure become a 503.
+async fn db<R: Send + 'static>(
+    app: &App,
+    f: impl FnOnce(&mut Store) -> Result<R, StoreError> + Send + 'static,
+) -> Result<R, Rejection> {
+    match app.store.call(f).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) | Err(e) => Err(ApiError::unavailable(e).into()),
+    }
+}
+
+fn ok(body: &Value) -> Reply {
+    Ok(json_response(StatusCode::OK, body))
+}
+
+/// The reference's day, week and month windows in the configured zone.
+fn current_windows(now_ms: i64, tz: Tz) -> [TimeRange; 3] {
+    [Window::Today, Window::ThisWeek, Window::ThisMonth]
+        .map(|w| window::window_range(&w, now_ms, tz))
+}
+
+async fn totals(app: &App) -> Result<Totals, Rejection> {
+    let ranges = current_windows(app.clock.now_ms(), app.settings.tz);
+    db(app, move |s| {
+        Ok(Totals {
+            all_time: s.all_time()?,
+            windows: [
+                s.window_totals(ranges[0])?,
+                s.window_totals(ranges[1])?,
+                s.window_totals(ranges[2])?,
+            ],
+        })
+    })
+    .await
+}
+
+fn summary_value(app: &App, totals: &Totals, live: &Live) -> Value {
+    views::summary(
+        totals,
+        live.live.as_ref(),
+        live.last_success_ms,
+        &app.settings.source,
+        live.error().as_deref(),
+        app.settings.tz,
+    )
+}
+
+/// `GET /`: the dashboard for browsers, the JSON summary for everything else
+/// (0.2.x clients polled `/`).
+pub async fn root(accept: Option<String>, app: Arc<App>) -> Reply {
+    if accept.is_some_and(|a| a.contains("text/html"))
+        && let Some(page) = crate::dashboard::file(crate::dashboard::INDEX)
+    {
+        return Ok(page);
+    }
+    metrics(app).await
+}
+
+/// `GET /api/v1/metrics`.
+pub async fn metrics(app: Arc<App>) -> Reply {
+    let totals = totals(&app).await?;
+    ok(&summary_value(&app, &totals, &app.live()))
+}
+
+/// `GET /api/v1/metrics/{name}`: one field of the summary.
+pub async fn metric(name: String, app: Arc<App>) -> Reply {
+    let base = views::WINDOW_SUFFIXES
+        .iter()
+        .find_map(|s| name.strip_suffix(&format!("_{s}")))
+        .unwrap_or(&name);
+    if !views::metric_names().contains(&base) {
+        return Ok(json_response(
+            StatusCode::NOT_FOUND,
+            &views::unknown_metric(&name),
+        ));
+    }
+    let totals = totals(&app).await?;
+    let live = app.live();
+    let summary = summary_value(&app, &totals, &live);
+    let value = summary.get(&name).cloned().unwrap_or(Value::Null);
+    ok(&json!({
+        "name": name,
+        "value": value,
+        "last_scrape": views::timestamp(live.last_success_ms, app.settings.tz),
+    }))
+}
+
+/// The wire name of a store mode.
+pub fn mode_name(mode: StoreMode) -> &'static str {
+    match mode {
+        StoreMode::Sqlite => "sqlite",
+        StoreMode::Memory => "memory",
+    }
+}
+
+/// Parses `limit` (default 168). Anything but an integer in `1..=max` is a
+/// 400 in every mode (the reference returned everything or nothing: fault 12).
+pub fn parse_limit(q: &HashMap<String, String>, max: usize) -> Result<usize, ApiError> {
+    let Some(raw) = q.get("limit") else {
+        return Ok(DEFAULT_HISTORY_LIMIT.min(max));
+    };
+    match raw.trim().parse::<usize>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(ApiError::bad_request(format!(
+            "limit must be an integer from 1 to {max}, got {raw:?}"
+        ))),
+    }
+}
+
+/// `GET /api/v1/history?limit=168`.
+pub async fn history(q: HashMap<String, String>, app: Arc<App>) -> Reply {
+    let limit = parse_limit(&q, app.settings.history_max_limit)?;
+    let rows = db(&app, move |s| s.history(limit)).await?;
+    let snapshots = views::history(&rows, app.settings.tz);
+    let count = snapshots.len();
+    // The reference's field order: snapshots, count, source.
+    let mut out = Map::new();
+    out.insert("snapshots".into(), Value::Array(snapshots));
+    out.insert("count".into(), Value::from(count));
+    out.insert("source".into(), Value::from(mode_name(app.store_mode)));
+    ok(&Value::Object(out))
+}
+
+async fn key_totals(app: &App, dim: Dimension) -> Result<Vec<(String, KeyTotals)>, Rejection> {
+    let ranges = current_windows(app.clock.now_ms(), app.settings.tz);
+    let (all, day, week, month) = db(app, move |s| {
+        Ok((
+            s.all_time_breakdown(dim)?,
+            s.window_breakdown(dim, ranges[0])?,
+            s.window_breakdown(dim, ranges[1])?,
+            s.window_breakdown(dim, ranges[2])?,
+        ))
+    })
+    .await?;
+    Ok(views::join_keys(all, [day, week, month]))
+}
+
+/// `GET /api/v1/models`: per model, sorted by name. Series without a model
+/// (rejected `/metrics` calls) are not a model and are left out.
+pub async fn models(app: Arc<App>) -> Reply {
+    let rows = key_totals(&app, Dimension::Model).await?;
+    let models: Vec<Value> = rows
+        .iter()
+        .filter(|(k, _)| !k.is_empty())
+        .map(|(k, t)| views::model(k, t))
+        .collect();
+    ok(&json!({
+        "models": models,
+        "last_scrape": views::timestamp(app.live().last_success_ms, app.settings.tz),
+    }))
+}
+
+/// `GET /raw`: every sample name of the last good scrape, summed.
+pub async fn raw(app: Arc<App>) -> Reply {
+    let last = db(&app, |s| s.last_raw()).await?;
+    let mut out = Map::new();
+    for (name, value) in last.map(|(_, v)| v).unwrap_or_default() {
+        out.insert(name, views::num(value));
+    }
+    ok(&Value::Object(out))
+}
+
+/// `GET /health`: `ok`, `starting` (no scrape yet) or `degraded` (the latest
+/// scrape or database write failed). Always HTTP 200 so that existing
+/// monitors keep reading the body; probes use `/livez` and `/readyz`.
+pub async fn health(app: Arc<App>) -> Reply {
+    ok(&health_value(&app.live(), app.settings.tz))
+}
+
+/// The `/health` body for a scraper status.
+pub fn health_value(live: &Live, tz: Tz) -> Value {
+    match live.error() {
+        None if live.last_success_ms.is_some() => json!({ "status": "ok" }),
+        None => json!({ "status": "starting" }),
+        Some(error) => json!({
+            "status": "degraded",
+            "error": error,
+            "last_scrape": views::timestamp(live.last_success_ms, tz),
+            "last_attempt": views::timestamp(live.last_attempt_ms, tz),
+            "consecutive_failures": live.consecutive_failures,
+        }),
+    }
+}
+
+/// `GET /readyz`: 200 when the store answers and a scrape succeeded within
+/// three intervals, else 503 with the reason.
+pub async fn readyz(app: Arc<App>) -> Reply {
+    let store_ok = tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        app.store.call(|s| s.mode()),
+    )
+    .await
+    .is_ok_and(|r| r.is_ok());
+    let live = app.live();
+    let now = app.clock.now_ms();
+    let horizon = i64::try_from(app.settings.scrape_interval.as_millis().saturating_mul(3))
+        .unwrap_or(i64::MAX);
+    let fresh = live
+        .last_success_ms
+        .is_some_and(|t| now.saturating_sub(t) <= horizon);
+    let reason = if !store_ok {
+        Some("the database does not answer".to_owned())
+    } else if let Some(e) = &live.store_error {
+        Some(format!("database write failed: {e}"))
+    } else if !fresh {
+        Some(match &live.last_error {
+            Some(e) => format!("no successful scrape within 3 intervals: {e}"),
+            None => "no successful scrape within 3 intervals".to_owned(),
+        })
+    } else {
+        None
+    };
+    Ok(match reason {
+        None => json_response(StatusCode::OK, &json!({ "status": "ready" })),
+        Some(r) => json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &json!({ "status": "not_ready", "error": r }),
+        ),
+    })
+}
+
+fn parse_dimension(q: &HashMap<String, String>) -> Result<Dimension, ApiError> {
+    let by = q.get("by").map_or("model", |s| s.as_str());
+    Dimension::from_name(by).ok_or_else(|| {
+        let all: Vec<&str> = Dimension::ALL.iter().map(|d| d.name()).collect();
+        ApiError::bad_request(format!("by must be one of {}, got {by:?}", all.join(", ")))
+    })
+}
+
+fn parse_window(q: &HashMap<String, String>, default: &str) -> Result<Window, ApiError> {
+    let w = q.get("window").map_or(default, |s| s.as_str());
+    Window::from_str(w).map_err(|_| {
+        ApiError::bad_request(format!(
+            "window must be today, yesterday, week, last_week, month, last_month, 24h, 7d, 30d, 90d or all, got {w:?}"
+        ))
+    })
+}
+
+/// `GET /api/v1/breakdown?by=model&window=today`: a sorted array (most
+/// expensive first), ready for Homepage's dynamic list.
+pub async fn breakdown(q: HashMap<String, String>, app: Arc<App>) -> Reply {
+    let dim = parse_dimension(&q)?;
+    let win = parse_window(&q, "today")?;
+    let rows = if matches!(win, Window::AllTime) {
+        db(&app, move |s| s.all_time_breakdown(dim)).await?
+    } else {
+        let range = window::window_range(&win, app.clock.now_ms(), app.settings.tz);
+        db(&app, move |s| s.window_breakdown(dim, range)).await?
+    };
+    ok(&Value::Array(views::breakdown(dim, rows)))
+}
+
+/// Parses `step`: `15m`, `1h`/`hour`, `1d`/`day`, `1w`/`week`, `1mo`/`month`.
+pub fn parse_step(s: &str) -> Option<Step> {
+    Some(match s.trim() {
+        "15m" => Step::Fixed(window::STORAGE_BUCKET_MS),
+        "30m" => Step::Fixed(2 * window::STORAGE_BUCKET_MS),
+        "1h" | "hour" | "hourly" => Step::Hour,
+        "1d" | "day" | "daily" => Step::Day,
+        "1w" | "week" | "weekly" => Step::Week,
+        "1mo" | "month" | "monthly" => Step::Month,
+        _ => return None,
+    })
+}
+
+fn step_name(step: Step) -> String {
+    match step {
+        Step::Hour => "1h".into(),
+        Step::Day => "1d".into(),
+        Step::Week => "1w".into(),
+        Step::Month => "1mo".into(),
+        Step::Fixed(ms) => format!("{}m", ms / 60_000),
+    }
+}
+
+/// An instant given as RFC 3339 or as milliseconds since the epoch.
+fn parse_instant(name: &str, s: &str) -> Result<i64, ApiError> {
+    if let Ok(ms) = s.trim().parse::<i64>() {
+        return Ok(ms);
+    }
+    chrono::DateTime::parse_from_rfc3339(s.trim())
+        .map(|t| t.timestamp_millis())
+        .map_err(|_| {
+            ApiError::bad_request(format!(
+                "{name} must be RFC 3339 or milliseconds since the epoch, got {s:?}"
+            ))
+        })
+}
+
+/// `GET /api/v1/series?metric=cost&window=7d&step=1d&by=model&tz=...`
+/// (or `from`/`to` instead of `window`): compact arrays for charts, bucketed
+/// in local hours or days by pulse-core.
+pub async fn series(q: HashMap<String, String>, app: Arc<App>) -> Reply {
+    let metric_name = q.get("metric").map_or("cost", |s| s.as_str());
+    let metric = Metric::from_name(metric_name)
+        .ok_or_else(|| ApiError::bad_request(format!("unknown metric {metric_name:?}")))?;
+    let by = match q.get("by").map(|s| s.as_str()) {
+        None | Some("") | Some("total") => None,
+        Some(_) => Some(parse_dimension(&q)?),
+    };
+    let tz = match q.get("tz") {
+        None => app.settings.tz,
+        Some(name) => window::parse_tz(name)
+            .map_err(|_| ApiError::bad_request(format!("unknown time zone {name:?}")))?,
+    };
+    let now = app.clock.now_ms();
+    let mut range = match (q.get("from"), q.get("to")) {
+        (Some(from), to) => {
+            let start_ms = parse_instant("from", from)?;
+            let end_ms = match to {
+                Some(t) => parse_instant("to", t)?,
+                None => now,
+            };
+            TimeRange { start_ms, end_ms }
+        }
+        (None, Some(_)) => return Err(ApiError::bad_request("to needs from").into()),
+        (None, None) => window::window_range(&parse_window(&q, "24h")?, now, tz),
+    };
+    if range.end_ms <= range.start_ms {
+        return Err(ApiError::bad_request("the range is empty: to must be after from").into());
+    }
+    let step = match q.get("step") {
+        Some(s) => parse_step(s).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "step must be 15m, 30m, 1h, 1d, 1w or 1mo, got {s:?}"
+            ))
+        })?,
+        None if range.end_ms - range.start_ms <= 2 * 86_400_000 => Step::Hour,
+        None if range.end_ms - range.start_ms <= 120 * 86_400_000 => Step::Day,
+        None => Step::Month,
+    };
+    let points = db(&app, move |s| {
+        if range.start_ms == i64::MIN || range.start_ms < 0 {
+            // "all": start at the first stored bucket rather than at the epoch.
+            let first = s
+                .bucket_points(metric, range, None)?
+                .iter()
+                .flat_map(|(_, pts)| pts.first().map(|p| p.0))
+                .min();
+            range.start_ms = first
+                .unwrap_or(range.end_ms.saturating_sub(86_400_000))
+                .min(range.end_ms - 1);
+        }
+        Ok((range, s.bucket_points(metric, range, by)?))
+    })
+    .await?;
+    let (range, points) = points;
+    let edges = window::bucket_edges(range, tz, step);
+    if edges.len() > MAX_SERIES_POINTS {
+        return Err(ApiError::bad_request(format!(
+            "{} points requested, at most {MAX_SERIES_POINTS}: use a larger step",
+            edges.len()
+        ))
+        .into());
+    }
+    let mut series = Vec::new();
+    for (key, pts) in &points {
+        let (_, values) = window::bucketize(pts, range, tz, step);
+        let key = match by {
+            None => "total".to_owned(),
+            Some(_) => views::key_name(key).to_owned(),
+        };
+        series.push(json!({ "key": key, "values": values.iter().map(|v| views::num(*v)).collect::<Vec<_>>() }));
+    }
+    if by.is_none() && series.is_empty() {
+        series.push(json!({ "key": "total", "values": vec![views::num(0.0); edges.len()] }));
+    }
+    ok(&json!({
+        "metric": metric.name(),
+        "by": by.map(|d| d.name()),
+        "step": step_name(step),
+        "tz": tz.name(),
+        "from": window::format_rfc3339(range.start_ms, tz),
+        "to": window::format_rfc3339(range.end_ms, tz),
+        "t": edges,
+        "series": series,
+    }))
+}
+
+/// `GET /api/v2/summary`: nested windows for Homepage dot paths
+/// (`today.cost`, `month.tokens`, ...).
+pub async fn summary_v2(app: Arc<App>) -> Reply {
+    let totals = totals(&app).await?;
+    let live = app.live();
+    let status = health_value(&live, app.settings.tz);
+    ok(&json!({
+        "today": views::window_object(&totals.windows[0]),
+        "week": views::window_object(&totals.windows[1]),
+        "month": views::window_object(&totals.windows[2]),
+        "all_time": views::window_object(&totals.all_time),
+        "in_flight_requests": views::num(live.live.map_or(0.0, |v| v.get(Metric::InFlightRequests))),
+        "last_scrape": views::timestamp(live.last_success_ms, app.settings.tz),
+        "status": status.get("status").cloned().unwrap_or(Value::Null),
+        "error": live.error(),
+    }))
+}
+
+/// `GET /metrics`: Pulse's own Prometheus exposition.
+pub async fn own_metrics(app: Arc<App>) -> Reply {
+    let all_time = db(&app, |s| s.all_time()).await?;
+    let body = crate::selfmetrics::render(
+        &app.live(),
+        &all_time,
+        app.store_mode,
+        app.started.elapsed(),
+    );
+    let mut resp = Response::new(Bytes::from(body));
+    resp.headers_mut().insert(
+        "content-type",
+        warp::http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    Ok(resp)
+}

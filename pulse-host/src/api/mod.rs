@@ -1,0 +1,190 @@
+//! The HTTP API: routes ([`routes`]) apart from the handlers that answer them
+//! (`handlers`), the JSON shapes (`views`) and the one function that turns
+//! every error into a JSON response ([`recover`]).
+//!
+//! Invariant: handlers never compute a window, a delta or a bucket themselves;
+//! they ask pulse-core for boundaries and the store for sums.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use warp::http::header::{HeaderMap, HeaderName, HeaderValue};
+use warp::http::{Response, StatusCode};
+use warp::hyper::body::Bytes;
+use warp::{Filter, Rejection, Reply};
+
+use crate::app::App;
+
+pub mod handlers;
+pub mod openapi;
+pub mod views;
+
+/// A response body with its status; the only error type handlers raise.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// JSON body; always an object with an `error` string.
+    pub body: Value,
+}
+
+impl warp::reject::Reject for ApiError {}
+
+impl ApiError {
+    /// 400 with a message.
+    pub fn bad_request(msg: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            body: json!({ "error": msg.into() }),
+        }
+    }
+
+    /// 503: the store did not answer.
+    pub fn unavailable(msg: impl std::fmt::Display) -> ApiError {
+        ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            body: json!({ "error": format!("database unavailable: {msg}") }),
+        }
+    }
+}
+
+/// A JSON response with `status`.
+pub fn json_response(status: StatusCode, body: &Value) -> Response<Bytes> {
+    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    let mut resp = Response::new(Bytes::from(bytes));
+    *resp.status_mut() = status;
+    resp.headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/json"));
+    resp
+}
+
+/// Every route, with errors mapped to JSON and the security headers added.
+pub fn routes(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
+    let with_app = warp::any().map(move || Arc::clone(&app));
+    let query = warp::query::<HashMap<String, String>>();
+    let get = warp::get().or(warp::head()).unify();
+
+    let root = warp::path::end()
+        .and(warp::header::optional::<String>("accept"))
+        .and(with_app.clone())
+        .and_then(handlers::root);
+    let metrics = warp::path!("api" / "v1" / "metrics")
+        .and(with_app.clone())
+        .and_then(handlers::metrics);
+    let metric = warp::path!("api" / "v1" / "metrics" / String)
+        .and(with_app.clone())
+        .and_then(handlers::metric);
+    let history = warp::path!("api" / "v1" / "history")
+        .and(query)
+        .and(with_app.clone())
+        .and_then(handlers::history);
+    let models = warp::path!("api" / "v1" / "models")
+        .and(with_app.clone())
+        .and_then(handlers::models);
+    let breakdown = warp::path!("api" / "v1" / "breakdown")
+        .and(query)
+        .and(with_app.clone())
+        .and_then(handlers::breakdown);
+    let series = warp::path!("api" / "v1" / "series")
+        .and(query)
+        .and(with_app.clone())
+        .and_then(handlers::series);
+    let summary = warp::path!("api" / "v2" / "summary")
+        .and(with_app.clone())
+        .and_then(handlers::summary_v2);
+    let api = metrics
+        .or(metric)
+        .or(history)
+        .or(models)
+        .or(breakdown)
+        .or(series)
+        .or(summary)
+        .boxed();
+
+    let raw = warp::path!("raw")
+        .and(with_app.clone())
+        .and_then(handlers::raw);
+    let health = warp::path!("health")
+        .and(with_app.clone())
+        .and_then(handlers::health);
+    let livez =
+        warp::path!("livez").map(|| json_response(StatusCode::OK, &json!({ "status": "ok" })));
+    let readyz = warp::path!("readyz")
+        .and(with_app.clone())
+        .and_then(handlers::readyz);
+    let own_metrics = warp::path!("metrics")
+        .and(with_app.clone())
+        .and_then(handlers::own_metrics);
+    let openapi =
+        warp::path!("openapi.json").map(|| json_response(StatusCode::OK, &openapi::document()));
+    let ops = raw
+        .or(health)
+        .or(livez)
+        .or(readyz)
+        .or(own_metrics)
+        .or(openapi)
+        .boxed();
+
+    let assets = warp::path::tail().and_then(|tail: warp::path::Tail| async move {
+        crate::dashboard::file(tail.as_str()).ok_or_else(warp::reject::not_found)
+    });
+
+    get.and(root.or(api).or(ops).or(assets))
+        .map(|reply| reply)
+        .recover(recover)
+        .with(warp::reply::with::headers(security_headers()))
+}
+
+/// Headers on every response.
+fn security_headers() -> HeaderMap {
+    let mut h = HeaderMap::new();
+    for (name, value) in [
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "no-referrer"),
+        ("x-frame-options", "DENY"),
+    ] {
+        h.insert(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        );
+    }
+    h
+}
+
+/// The one place where errors become responses: every status has a JSON body.
+pub async fn recover(err: Rejection) -> Result<Response<Bytes>, Infallible> {
+    let (status, body) = if let Some(e) = err.find::<ApiError>() {
+        (e.status, e.body.clone())
+    } else if err.is_not_found() {
+        (StatusCode::NOT_FOUND, json!({ "error": "Not found" }))
+    } else if err.find::<warp::reject::MethodNotAllowed>().is_some() {
+        (
+            StatusCode::METHOD_NOT_ALLOWED,
+            json!({ "error": "Method not allowed" }),
+        )
+    } else if err.find::<warp::reject::InvalidQuery>().is_some() {
+        (
+            StatusCode::BAD_REQUEST,
+            json!({ "error": "Invalid query string" }),
+        )
+    } else if err.find::<warp::reject::InvalidHeader>().is_some()
+        || err.find::<warp::reject::MissingHeader>().is_some()
+    {
+        (
+            StatusCode::BAD_REQUEST,
+            json!({ "error": "Invalid request header" }),
+        )
+    } else {
+        tracing::error!("unhandled rejection: {err:?}");
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            json!({ "error": "Internal error" }),
+        )
+    };
+    Ok(json_response(status, &body))
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -1,0 +1,373 @@
+//! The OpenAPI 3.1 document served at `/openapi.json`.
+//!
+//! Written by hand, with the per-metric fields generated from the catalog so
+//! the document cannot forget a metric. The API tests check every endpoint's
+//! real response against these schemas ([`validate`]).
+
+use pulse_core::catalog::{Dimension, Metric};
+use serde_json::{Map, Value, json};
+
+use super::views::{WINDOW_SUFFIXES, counters};
+
+fn number() -> Value {
+    json!({ "type": "number" })
+}
+
+fn timestamp_or_null() -> Value {
+    json!({ "type": ["string", "null"], "format": "date-time", "description": "ISO-8601 with the configured zone's offset" })
+}
+
+fn object(props: Map<String, Value>, required: Vec<String>, closed: bool) -> Value {
+    let mut o = json!({ "type": "object", "properties": props, "required": required });
+    if closed {
+        o["additionalProperties"] = Value::Bool(false);
+    }
+    o
+}
+
+/// The flat summary of `/api/v1/metrics`.
+fn summary_schema() -> Value {
+    let mut props = Map::new();
+    let mut required = Vec::new();
+    let mut add = |props: &mut Map<String, Value>, name: String| {
+        props.insert(name.clone(), number());
+        required.push(name);
+    };
+    for metric in Metric::REFERENCE {
+        add(&mut props, metric.name().to_owned());
+        for s in WINDOW_SUFFIXES {
+            add(&mut props, format!("{}_{s}", metric.name()));
+        }
+    }
+    add(&mut props, "input_cached_pct".into());
+    for s in WINDOW_SUFFIXES {
+        add(&mut props, format!("input_cached_pct_{s}"));
+    }
+    props.insert("last_scrape".into(), timestamp_or_null());
+    required.push("last_scrape".into());
+    props.insert(
+        "source".into(),
+        json!({ "type": "string", "description": "the metrics URL without credentials" }),
+    );
+    required.push("source".into());
+    props.insert("error".into(), json!({ "type": "string", "description": "present only while the latest scrape or database write failed" }));
+    object(props, required, true)
+}
+
+fn per_key_schema(first: &str) -> Value {
+    let mut props = Map::new();
+    let mut required = vec![first.to_owned()];
+    props.insert(first.into(), json!({ "type": "string" }));
+    for metric in counters() {
+        props.insert(metric.name().into(), number());
+        required.push(metric.name().into());
+        for s in WINDOW_SUFFIXES {
+            props.insert(format!("{}_{s}", metric.name()), number());
+            required.push(format!("{}_{s}", metric.name()));
+        }
+    }
+    props.insert("input_cached_pct".into(), number());
+    required.push("input_cached_pct".into());
+    for s in WINDOW_SUFFIXES {
+        props.insert(format!("input_cached_pct_{s}"), number());
+        required.push(format!("input_cached_pct_{s}"));
+    }
+    object(props, required, true)
+}
+
+fn snapshot_schema() -> Value {
+    let mut props = Map::new();
+    let mut required = vec!["timestamp".to_owned(), "is_reset".to_owned()];
+    props.insert(
+        "timestamp".into(),
+        json!({ "type": "string", "format": "date-time" }),
+    );
+    props.insert("is_reset".into(), json!({ "type": "boolean" }));
+    for metric in Metric::REFERENCE {
+        props.insert(metric.name().into(), number());
+        props.insert(format!("{}_delta", metric.name()), number());
+        required.push(metric.name().into());
+        required.push(format!("{}_delta", metric.name()));
+    }
+    object(props, required, true)
+}
+
+fn window_sums_schema() -> Value {
+    let mut props = Map::new();
+    let mut required = Vec::new();
+    for metric in counters() {
+        props.insert(metric.name().into(), number());
+        required.push(metric.name().to_owned());
+    }
+    props.insert("input_cached_pct".into(), number());
+    required.push("input_cached_pct".into());
+    object(props, required, true)
+}
+
+fn breakdown_item_schema() -> Value {
+    let mut props = Map::new();
+    let mut required = vec!["name".to_owned()];
+    props.insert(
+        "name".into(),
+        json!({ "type": "string", "description": "the key, or \"(none)\"" }),
+    );
+    for dim in Dimension::ALL {
+        props.insert(dim.name().into(), json!({ "type": "string", "description": "the raw key (only the requested dimension is present)" }));
+    }
+    for metric in counters() {
+        props.insert(metric.name().into(), number());
+        required.push(metric.name().to_owned());
+    }
+    props.insert("input_cached_pct".into(), number());
+    required.push("input_cached_pct".into());
+    object(props, required, true)
+}
+
+fn error_schema() -> Value {
+    json!({ "type": "object", "properties": { "error": { "type": "string" } }, "required": ["error"] })
+}
+
+fn get(summary: &str, schema: Value, params: Value, errors: &[(&str, &str)]) -> Value {
+    let mut responses = Map::new();
+    responses.insert(
+        "200".into(),
+        json!({ "description": "OK", "content": { "application/json": { "schema": schema } } }),
+    );
+    for (code, why) in errors {
+        responses.insert(
+            (*code).into(),
+            json!({ "description": why, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }),
+        );
+    }
+    json!({ "get": { "summary": summary, "parameters": params, "responses": responses } })
+}
+
+fn query(name: &str, schema: Value, description: &str) -> Value {
+    json!({ "name": name, "in": "query", "required": false, "schema": schema, "description": description })
+}
+
+/// The document.
+pub fn document() -> Value {
+    let dims: Vec<&str> = Dimension::ALL.iter().map(|d| d.name()).collect();
+    let metrics: Vec<&str> = Metric::ALL.iter().map(|m| m.name()).collect();
+    let reference: Vec<&str> = Metric::REFERENCE.iter().map(|m| m.name()).collect();
+    let window_param = query(
+        "window",
+        json!({ "type": "string", "examples": ["today", "yesterday", "week", "last_week", "month", "last_month", "24h", "7d", "30d", "all"] }),
+        "reporting window in the configured zone",
+    );
+    let status = json!({ "type": "string", "enum": ["ok", "starting", "degraded"] });
+    let mut paths = Map::new();
+    paths.insert(
+        "/api/v1/metrics".into(),
+        get(
+            "All-time totals and day/week/month windows",
+            json!({ "$ref": "#/components/schemas/Summary" }),
+            json!([]),
+            &[("503", "database unavailable")],
+        ),
+    );
+    paths.insert(
+        "/api/v1/metrics/{name}".into(),
+        get(
+            "One field of the summary",
+            json!({ "type": "object", "properties": { "name": { "type": "string" }, "value": number(), "last_scrape": timestamp_or_null() }, "required": ["name", "value", "last_scrape"], "additionalProperties": false }),
+            json!([{ "name": "name", "in": "path", "required": true, "schema": { "type": "string" }, "description": "a metric name, optionally with _daily, _weekly or _monthly" }]),
+            &[("404", "unknown metric; the body lists the available names")],
+        ),
+    );
+    paths.insert(
+        "/api/v1/history".into(),
+        get(
+            "The latest scrapes, oldest first",
+            json!({ "type": "object", "properties": { "snapshots": { "type": "array", "items": { "$ref": "#/components/schemas/Snapshot" } }, "count": { "type": "integer" }, "source": { "type": "string", "enum": ["sqlite", "memory"] } }, "required": ["snapshots", "count", "source"], "additionalProperties": false }),
+            json!([query("limit", json!({ "type": "integer", "minimum": 1, "default": 168 }), "number of scrapes")]),
+            &[("400", "limit is not an integer in range")],
+        ),
+    );
+    paths.insert(
+        "/api/v1/models".into(),
+        get(
+            "Per-model totals and windows, sorted by model",
+            json!({ "type": "object", "properties": { "models": { "type": "array", "items": { "$ref": "#/components/schemas/Model" } }, "last_scrape": timestamp_or_null() }, "required": ["models", "last_scrape"], "additionalProperties": false }),
+            json!([]),
+            &[],
+        ),
+    );
+    paths.insert(
+        "/api/v1/breakdown".into(),
+        get(
+            "Sums per key of a dimension, most expensive first",
+            json!({ "type": "array", "items": { "$ref": "#/components/schemas/BreakdownItem" } }),
+            json!([
+                query(
+                    "by",
+                    json!({ "type": "string", "enum": dims, "default": "model" }),
+                    "dimension"
+                ),
+                window_param.clone()
+            ]),
+            &[("400", "unknown dimension or window")],
+        ),
+    );
+    paths.insert(
+        "/api/v1/series".into(),
+        get(
+            "Chart data: one value per local bucket",
+            json!({ "type": "object", "properties": {
+                "metric": { "type": "string" }, "by": { "type": ["string", "null"] }, "step": { "type": "string" }, "tz": { "type": "string" },
+                "from": { "type": "string", "format": "date-time" }, "to": { "type": "string", "format": "date-time" },
+                "t": { "type": "array", "items": { "type": "integer" }, "description": "bucket starts, ms since the epoch" },
+                "series": { "type": "array", "items": { "type": "object", "properties": { "key": { "type": "string" }, "values": { "type": "array", "items": number() } }, "required": ["key", "values"], "additionalProperties": false } }
+            }, "required": ["metric", "by", "step", "tz", "from", "to", "t", "series"], "additionalProperties": false }),
+            json!([
+                query("metric", json!({ "type": "string", "enum": metrics, "default": "cost" }), "metric"),
+                query("by", json!({ "type": "string", "enum": dims }), "split by a dimension"),
+                query("step", json!({ "type": "string", "enum": ["15m", "30m", "1h", "1d", "1w", "1mo"] }), "bucket width (default from the range)"),
+                query("tz", json!({ "type": "string" }), "IANA zone (default: the configured one)"),
+                query("from", json!({ "type": "string" }), "RFC 3339 or ms since the epoch"),
+                query("to", json!({ "type": "string" }), "RFC 3339 or ms since the epoch"),
+                window_param,
+            ]),
+            &[("400", "invalid parameter or too many points")],
+        ),
+    );
+    paths.insert(
+        "/api/v2/summary".into(),
+        get(
+            "Nested windows for Homepage dot paths",
+            json!({ "type": "object", "properties": {
+                "today": { "$ref": "#/components/schemas/WindowSums" }, "week": { "$ref": "#/components/schemas/WindowSums" },
+                "month": { "$ref": "#/components/schemas/WindowSums" }, "all_time": { "$ref": "#/components/schemas/WindowSums" },
+                "in_flight_requests": number(), "last_scrape": timestamp_or_null(), "status": status.clone(),
+                "error": { "type": ["string", "null"] }
+            }, "required": ["today", "week", "month", "all_time", "in_flight_requests", "last_scrape", "status", "error"], "additionalProperties": false }),
+            json!([]),
+            &[],
+        ),
+    );
+    paths.insert(
+        "/raw".into(),
+        get(
+            "Sample-name totals of the last good scrape",
+            json!({ "type": "object", "additionalProperties": { "type": ["number", "null"] } }),
+            json!([]),
+            &[],
+        ),
+    );
+    paths.insert(
+        "/health".into(),
+        get(
+            "Scrape status (always HTTP 200)",
+            json!({ "type": "object", "properties": { "status": status, "error": { "type": "string" }, "last_scrape": timestamp_or_null(), "last_attempt": timestamp_or_null(), "consecutive_failures": { "type": "integer" } }, "required": ["status"], "additionalProperties": false }),
+            json!([]),
+            &[],
+        ),
+    );
+    paths.insert("/livez".into(), get("Liveness", json!({ "type": "object", "properties": { "status": { "type": "string" } }, "required": ["status"] }), json!([]), &[]));
+    paths.insert(
+        "/readyz".into(),
+        get("Readiness: the database answers and a scrape succeeded within 3 intervals", json!({ "type": "object", "properties": { "status": { "type": "string" } }, "required": ["status"] }), json!([]), &[("503", "not ready")]),
+    );
+    paths.insert(
+        "/metrics".into(),
+        json!({ "get": { "summary": "Pulse's own Prometheus metrics", "responses": { "200": { "description": "text format 0.0.4", "content": { "text/plain": { "schema": { "type": "string" } } } } } } }),
+    );
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "LiteLLM Pulse",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": format!("Usage and spend of a LiteLLM proxy. Reference metric names: {}.", reference.join(", ")),
+        },
+        "paths": paths,
+        "components": { "schemas": {
+            "Summary": summary_schema(),
+            "Snapshot": snapshot_schema(),
+            "Model": per_key_schema("model"),
+            "BreakdownItem": breakdown_item_schema(),
+            "WindowSums": window_sums_schema(),
+            "Error": error_schema(),
+        } },
+    })
+}
+
+/// Checks `value` against `schema` (the subset of JSON Schema this document
+/// uses: `$ref`, `type`, `properties`, `required`, `additionalProperties`,
+/// `items`, `enum`). Returns one message per mismatch.
+#[cfg(test)]
+pub fn validate(doc: &Value, schema: &Value, value: &Value, path: &str) -> Vec<String> {
+    let mut errors = Vec::new();
+    check(doc, schema, value, path, &mut errors);
+    errors
+}
+
+#[cfg(test)]
+fn check(doc: &Value, schema: &Value, value: &Value, path: &str, errors: &mut Vec<String>) {
+    if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
+        let name = r.trim_start_matches("#/components/schemas/");
+        match doc.pointer(&format!("/components/schemas/{name}")) {
+            Some(s) => check(doc, s, value, path, errors),
+            None => errors.push(format!("{path}: unresolved {r}")),
+        }
+        return;
+    }
+    if let Some(t) = schema.get("type") {
+        let types: Vec<&str> = match t {
+            Value::String(s) => vec![s.as_str()],
+            Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+            _ => vec![],
+        };
+        let fits = types.iter().any(|t| match *t {
+            "number" => value.is_f64(),
+            "integer" => value.is_u64() || value.is_i64(),
+            "string" => value.is_string(),
+            "boolean" => value.is_boolean(),
+            "array" => value.is_array(),
+            "object" => value.is_object(),
+            "null" => value.is_null(),
+            _ => false,
+        });
+        if !fits {
+            errors.push(format!("{path}: expected {types:?}, got {value}"));
+            return;
+        }
+    }
+    if let Some(allowed) = schema.get("enum").and_then(Value::as_array)
+        && !allowed.contains(value)
+    {
+        errors.push(format!("{path}: {value} not in {allowed:?}"));
+    }
+    if let Value::Object(obj) = value {
+        let props = schema.get("properties").and_then(Value::as_object);
+        for req in schema
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(name) = req.as_str()
+                && !obj.contains_key(name)
+            {
+                errors.push(format!("{path}: missing {name}"));
+            }
+        }
+        for (k, v) in obj {
+            match props.and_then(|p| p.get(k)) {
+                Some(s) => check(doc, s, v, &format!("{path}.{k}"), errors),
+                None => match schema.get("additionalProperties") {
+                    Some(Value::Bool(false)) => {
+                        errors.push(format!("{path}: undocumented field {k}"))
+                    }
+                    Some(s @ Value::Object(_)) => check(doc, s, v, &format!("{path}.{k}"), errors),
+                    _ => {}
+                },
+            }
+        }
+    }
+    if let (Value::Array(items), Some(s)) = (value, schema.get("items")) {
+        for (i, v) in items.iter().enumerate() {
+            check(doc, s, v, &format!("{path}[{i}]"), errors);
+        }
+    }
+}

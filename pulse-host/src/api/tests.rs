@@ -1,0 +1,624 @@
+//! In-process tests of every endpoint: `warp::test` against the routes, with
+//! a temporary SQLite store fed through the real pipeline with the real
+//! LiteLLM captures (an idle proxy, then 01 → 02 → 02b → restart 03 → 04).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use pulse_core::catalog::Metric;
+use pulse_core::track::Tracker;
+use serde_json::Value;
+
+use super::openapi;
+use crate::app::{App, Clock};
+use crate::config::Cli;
+use crate::pipeline::prepare;
+use crate::store::{Store, StoreHandle};
+
+/// Capture file and the UTC instant it was taken (MANIFEST.tsv). The idle
+/// body of capture 03 stands for the freshly started proxy before batch 1.
+pub const SEQUENCE: [(&str, &str); 6] = [
+    ("03-after-restart-before-traffic", "2026-11-27T10:06:38Z"),
+    ("01-after-batch1", "2026-11-27T10:08:19.671Z"),
+    ("02-after-batch2", "2026-11-27T10:09:51.292Z"),
+    (
+        "02b-after-batch2-streams-drained",
+        "2026-11-27T10:10:46.219Z",
+    ),
+    (
+        "03-after-restart-before-traffic",
+        "2026-11-27T10:11:04.527Z",
+    ),
+    ("04-after-restart-batch3", "2026-11-27T10:11:08.890Z"),
+];
+
+/// "Now" for the tests: a few minutes after the last capture.
+const NOW: &str = "2026-11-27T10:15:00Z";
+
+fn ms(t: &str) -> i64 {
+    pulse_core::window::parse_rfc3339(t).unwrap()
+}
+
+pub fn capture(name: &str) -> Vec<u8> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/fixtures/litellm")
+        .join(format!("{name}.prom"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn reference(name: &str) -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/reference/seed-0.3.0-responses")
+        .join(name);
+    serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
+}
+
+struct Fixture {
+    app: Arc<App>,
+    _dir: tempfile::TempDir,
+}
+
+async fn fixture_with(args: &[&str], steps: usize) -> Fixture {
+    let mut all = vec!["litellm-pulse", "--timezone", "Asia/Kathmandu"];
+    all.extend_from_slice(args);
+    let (mut settings, _) = <Cli as clap::Parser>::try_parse_from(all)
+        .unwrap()
+        .resolve(|_| None)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    settings.db_path = dir.path().join("pulse.db");
+    let mut store = Store::open(&settings.db_path, settings.history_size);
+    let mut tracker = Tracker::new(settings.catalog.clone());
+    for (name, at) in SEQUENCE.iter().take(steps) {
+        let p = prepare(&mut tracker, &capture(name), ms(at), Instant::now()).unwrap();
+        p.persist(&mut store).unwrap();
+    }
+    let app = App::new(settings, StoreHandle::spawn(store), Clock::Fixed(ms(NOW)))
+        .await
+        .unwrap();
+    Fixture { app, _dir: dir }
+}
+
+async fn fixture() -> Fixture {
+    fixture_with(&[], SEQUENCE.len()).await
+}
+
+async fn get(app: &Arc<App>, path: &str) -> (u16, Value) {
+    let resp = warp::test::request()
+        .path(path)
+        .reply(&super::routes(Arc::clone(app)))
+        .await;
+    let status = resp.status().as_u16();
+    let body = serde_json::from_slice(resp.body()).unwrap_or_else(|e| {
+        panic!(
+            "{path}: not JSON ({e}): {:?}",
+            String::from_utf8_lossy(resp.body())
+        )
+    });
+    (status, body)
+}
+
+fn f(v: &Value, key: &str) -> f64 {
+    v.get(key)
+        .unwrap_or_else(|| panic!("missing {key}"))
+        .as_f64()
+        .unwrap()
+}
+
+/// Checks a response against its documented 200 schema.
+fn assert_documented(path_template: &str, body: &Value) {
+    let doc = openapi::document();
+    let schema = doc
+        .pointer(&format!(
+            "/paths/{}/get/responses/200/content/application~1json/schema",
+            path_template.replace('/', "~1")
+        ))
+        .unwrap_or_else(|| panic!("{path_template} is not documented"));
+    let errors = openapi::validate(&doc, schema, body, path_template);
+    assert!(errors.is_empty(), "{errors:#?}");
+}
+
+fn keys(v: &Value) -> Vec<&str> {
+    v.as_object().unwrap().keys().map(|k| k.as_str()).collect()
+}
+
+#[tokio::test]
+async fn summary_has_exact_all_time_totals_across_the_restart() {
+    let fx = fixture().await;
+    let (status, v) = get(&fx.app, "/api/v1/metrics").await;
+    assert_eq!(status, 200);
+    // 67 requests by 02b, then 8 after LiteLLM's restart: 75, never less.
+    assert_eq!(f(&v, "requests"), 75.0);
+    assert_eq!(f(&v, "failed_requests"), 26.0);
+    assert_eq!(f(&v, "tokens"), 1354.0);
+    assert_eq!(f(&v, "input_tokens"), 472.0);
+    assert_eq!(f(&v, "output_tokens"), 882.0);
+    assert_eq!(f(&v, "cost"), 0.000355);
+    assert_eq!(f(&v, "reasoning_tokens"), 0.0);
+    assert_eq!(f(&v, "cache_misses"), 18.0);
+    // Everything happened today in Kathmandu (10:15 UTC is 16:00 there).
+    for m in ["requests", "tokens", "cost"] {
+        for s in ["daily", "weekly", "monthly"] {
+            assert_eq!(f(&v, &format!("{m}_{s}")), f(&v, m), "{m}_{s}");
+        }
+    }
+    // The gauge is LiteLLM's live value; its windows are 0.0.
+    assert_eq!(f(&v, "in_flight_requests"), 1.0);
+    assert_eq!(f(&v, "in_flight_requests_daily"), 0.0);
+    assert_eq!(f(&v, "input_cached_pct"), 0.0);
+    assert_eq!(v["last_scrape"], "2026-11-27T15:56:08.890+05:45");
+    assert_eq!(v["source"], "http://litellm:4000/metrics/");
+    assert!(v.get("error").is_none());
+    assert_documented("/api/v1/metrics", &v);
+}
+
+#[tokio::test]
+async fn numbers_are_floats_without_noise() {
+    let fx = fixture().await;
+    let resp = warp::test::request()
+        .path("/api/v1/metrics")
+        .reply(&super::routes(Arc::clone(&fx.app)))
+        .await;
+    let text = String::from_utf8(resp.body().to_vec()).unwrap();
+    assert!(text.contains("\"requests\":75.0"), "{text}");
+    assert!(text.contains("\"reasoning_tokens\":0.0"), "{text}");
+    assert!(text.contains("\"cost\":0.000355"), "{text}");
+    assert!(!text.contains("0000000000"), "{text}");
+}
+
+#[tokio::test]
+async fn summary_fields_match_the_reference_in_name_order_and_type() {
+    let fx = fixture().await;
+    let (_, ours) = get(&fx.app, "/api/v1/metrics").await;
+    let theirs = reference("api_v1_metrics.json");
+    assert_eq!(keys(&ours), keys(&theirs));
+    for (k, v) in theirs.as_object().unwrap() {
+        let same = match v {
+            Value::Number(_) => ours[k].is_f64(),
+            Value::String(_) => ours[k].is_string(),
+            _ => false,
+        };
+        assert!(same, "{k}: {v} vs {}", ours[k]);
+    }
+}
+
+#[tokio::test]
+async fn one_metric_and_unknown_metric() {
+    let fx = fixture().await;
+    let (status, v) = get(&fx.app, "/api/v1/metrics/cost_daily").await;
+    assert_eq!(status, 200);
+    assert_eq!(keys(&v), keys(&reference("api_v1_metrics_cost_daily.json")));
+    assert_eq!(v["name"], "cost_daily");
+    assert_eq!(f(&v, "value"), 0.000355);
+    let (_, v) = get(&fx.app, "/api/v1/metrics/requests").await;
+    assert_eq!(f(&v, "value"), 75.0);
+    assert_documented("/api/v1/metrics/{name}", &v);
+    let (status, v) = get(&fx.app, "/api/v1/metrics/bogus").await;
+    assert_eq!(status, 404);
+    assert_eq!(v["error"], "Unknown metric: bogus");
+    let available: Vec<&str> = v["available"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect();
+    let theirs = reference("metric_unknown.json");
+    for name in theirs["available"].as_array().unwrap() {
+        assert!(available.contains(&name.as_str().unwrap()), "{name}");
+    }
+    let (status, _) = get(&fx.app, "/api/v1/metrics/requests_hourly").await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn history_is_oldest_first_with_reference_fields() {
+    let fx = fixture().await;
+    let (status, v) = get(&fx.app, "/api/v1/history?limit=3").await;
+    assert_eq!(status, 200);
+    assert_eq!(keys(&v), vec!["snapshots", "count", "source"]);
+    assert_eq!(v["count"], 3);
+    assert_eq!(v["source"], "sqlite");
+    let snaps = v["snapshots"].as_array().unwrap();
+    let times: Vec<&str> = snaps
+        .iter()
+        .map(|s| s["timestamp"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        times,
+        [
+            "2026-11-27T15:55:46.219+05:45",
+            "2026-11-27T15:56:04.527+05:45",
+            "2026-11-27T15:56:08.890+05:45"
+        ]
+    );
+    // 02b: LiteLLM's own counter and the delta since 02.
+    assert_eq!(f(&snaps[0], "requests"), 67.0);
+    assert_eq!(f(&snaps[0], "requests_delta"), 3.0);
+    assert_eq!(f(&snaps[0], "in_flight_requests"), 1.0);
+    // 03: every series vanished; nothing is lost or negative.
+    assert_eq!(f(&snaps[1], "requests"), 0.0);
+    assert_eq!(f(&snaps[1], "requests_delta"), 0.0);
+    // 04: counted from zero.
+    assert_eq!(f(&snaps[2], "requests"), 8.0);
+    assert_eq!(f(&snaps[2], "requests_delta"), 8.0);
+    let theirs = reference("api_v1_history_limit5.json");
+    assert_eq!(keys(&snaps[0]), keys(&theirs["snapshots"][0]));
+    assert_documented("/api/v1/history", &v);
+    let (_, v) = get(&fx.app, "/api/v1/history").await;
+    assert_eq!(v["count"], 6);
+}
+
+#[tokio::test]
+async fn history_limit_outside_range_is_a_400() {
+    let fx = fixture_with(&["--history-max-limit", "500"], 2).await;
+    for bad in ["0", "-1", "abc", "501", "1.5", ""] {
+        let (status, v) = get(&fx.app, &format!("/api/v1/history?limit={bad}")).await;
+        assert_eq!(status, 400, "limit={bad}");
+        assert!(v["error"].as_str().unwrap().contains("1 to 500"), "{v}");
+    }
+    let (status, v) = get(&fx.app, "/api/v1/history?limit=500").await;
+    assert_eq!(status, 200);
+    assert_eq!(v["count"], 2);
+}
+
+#[tokio::test]
+async fn models_are_per_requested_model_and_sorted() {
+    let fx = fixture().await;
+    let (status, v) = get(&fx.app, "/api/v1/models").await;
+    assert_eq!(status, 200);
+    let models = v["models"].as_array().unwrap();
+    let names: Vec<&str> = models
+        .iter()
+        .map(|m| m["model"].as_str().unwrap())
+        .collect();
+    let get_model = |n: &str| models.iter().find(|m| m["model"] == n).unwrap();
+    // cache_misses carries no requested_model, so it is keyed by the underlying model.
+    assert_eq!(
+        names,
+        [
+            "claude-3-5-haiku-20241022",
+            "claude-haiku",
+            "flaky-model",
+            "gpt-4o-mini",
+            "limited-model",
+            "local-llama",
+            "meta-llama/Llama-3.1-8B-Instruct",
+            "other"
+        ]
+    );
+    assert_eq!(
+        f(get_model("claude-3-5-haiku-20241022"), "cache_misses"),
+        7.0
+    );
+    assert_eq!(f(get_model("claude-3-5-haiku-20241022"), "requests"), 0.0);
+    let mini = get_model("gpt-4o-mini");
+    assert_eq!(f(mini, "requests"), 36.0);
+    assert_eq!(f(mini, "failed_requests"), 9.0);
+    assert_eq!(f(mini, "tokens"), 738.0);
+    assert_eq!(f(mini, "cost"), 0.0003249);
+    assert_eq!(f(mini, "cost_daily"), 0.0003249);
+    assert_eq!(f(mini, "deployment_requests"), 36.0);
+    assert_eq!(f(mini, "deployment_success"), 27.0);
+    assert_eq!(f(mini, "deployment_failures"), 9.0);
+    assert_eq!(f(mini, "cache_misses"), 8.0);
+    let llama = get_model("local-llama");
+    assert_eq!(f(llama, "requests"), 8.0);
+    assert_eq!(f(llama, "cost"), 0.0000301);
+    assert_eq!(f(llama, "tokens"), 189.0);
+    let haiku = get_model("claude-haiku");
+    assert_eq!(f(haiku, "requests"), 14.0);
+    assert_eq!(f(haiku, "tokens"), 427.0);
+    assert_eq!(f(haiku, "cost"), 0.0);
+    assert_eq!(f(get_model("flaky-model"), "failed_requests"), 8.0);
+    // The reference's per-model fields are all present with the same types.
+    let theirs = &reference("api_v1_models.json")["models"][1];
+    for (k, val) in theirs.as_object().unwrap() {
+        assert_eq!(val.is_string(), mini[k].is_string(), "{k}");
+        assert_eq!(val.is_f64(), mini[k].is_f64(), "{k}");
+    }
+    assert_documented("/api/v1/models", &v);
+}
+
+#[tokio::test]
+async fn raw_is_the_last_good_body_summed() {
+    let fx = fixture().await;
+    let (status, v) = get(&fx.app, "/raw").await;
+    assert_eq!(status, 200);
+    assert_eq!(f(&v, "litellm_proxy_total_requests_metric_total"), 8.0);
+    assert_eq!(f(&v, "litellm_in_flight_requests"), 1.0);
+    assert_eq!(f(&v, "litellm_spend_metric_total"), 0.0000455);
+    assert_documented("/raw", &v);
+}
+
+#[tokio::test]
+async fn health_starting_ok_and_degraded() {
+    let fx = fixture_with(&[], 0).await;
+    let (status, v) = get(&fx.app, "/health").await;
+    assert_eq!(
+        (status, v.clone()),
+        (200, serde_json::json!({ "status": "starting" }))
+    );
+    assert_documented("/health", &v);
+
+    let fx = fixture().await;
+    let (_, v) = get(&fx.app, "/health").await;
+    assert_eq!(v, reference("health.json"));
+    fx.app.live.write().unwrap().last_error = Some("metrics URL answered HTTP 502".into());
+    fx.app.live.write().unwrap().consecutive_failures = 2;
+    let (status, v) = get(&fx.app, "/health").await;
+    assert_eq!(status, 200);
+    assert_eq!(keys(&v)[0], "status");
+    assert_eq!(v["status"], "degraded");
+    assert_eq!(v["error"], "metrics URL answered HTTP 502");
+    assert_eq!(v["consecutive_failures"], 2);
+    assert_eq!(v["last_scrape"], "2026-11-27T15:56:08.890+05:45");
+    assert_documented("/health", &v);
+    // The summary shows the error too, and keeps its numbers.
+    let (_, s) = get(&fx.app, "/api/v1/metrics").await;
+    assert_eq!(s["error"], "metrics URL answered HTTP 502");
+    assert_eq!(f(&s, "requests"), 75.0);
+    assert_documented("/api/v1/metrics", &s);
+}
+
+#[tokio::test]
+async fn root_serves_html_to_browsers_and_json_to_the_rest() {
+    let fx = fixture().await;
+    let routes = super::routes(Arc::clone(&fx.app));
+    let html = warp::test::request()
+        .path("/")
+        .header("accept", "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8")
+        .reply(&routes)
+        .await;
+    assert_eq!(html.status(), 200);
+    assert!(
+        html.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(String::from_utf8_lossy(html.body()).contains("/api/v1/metrics"));
+    let (status, v) = get(&fx.app, "/").await;
+    assert_eq!(status, 200);
+    assert_eq!(f(&v, "requests"), 75.0);
+}
+
+#[tokio::test]
+async fn breakdown_sorted_by_cost_then_name() {
+    let fx = fixture().await;
+    let (status, v) = get(&fx.app, "/api/v1/breakdown?by=model&window=today").await;
+    assert_eq!(status, 200);
+    let rows = v.as_array().unwrap();
+    let names: Vec<&str> = rows.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "gpt-4o-mini",
+            "local-llama",
+            "(none)",
+            "claude-3-5-haiku-20241022",
+            "claude-haiku",
+            "flaky-model",
+            "limited-model",
+            "meta-llama/Llama-3.1-8B-Instruct",
+            "other"
+        ]
+    );
+    assert_eq!(f(&rows[0], "cost"), 0.0003249);
+    assert_eq!(f(&rows[2], "requests"), 3.0);
+    // Per-key sums add up to the totals.
+    let requests: f64 = rows.iter().map(|r| f(r, "requests")).sum();
+    assert_eq!(requests, 75.0);
+    assert_documented("/api/v1/breakdown", &v);
+    let (_, all) = get(&fx.app, "/api/v1/breakdown?by=provider&window=all").await;
+    let providers: Vec<&str> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(providers[0], "openai");
+    let (_, yesterday) = get(&fx.app, "/api/v1/breakdown?window=yesterday").await;
+    assert_eq!(yesterday, Value::Array(vec![]));
+    for bad in ["by=colour", "window=fortnight"] {
+        let (status, v) = get(&fx.app, &format!("/api/v1/breakdown?{bad}")).await;
+        assert_eq!(status, 400, "{bad}");
+        assert!(v["error"].is_string());
+    }
+}
+
+#[tokio::test]
+async fn series_buckets_in_local_hours() {
+    let fx = fixture().await;
+    let (status, v) = get(
+        &fx.app,
+        "/api/v1/series?metric=requests&window=today&step=1h",
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    assert_documented("/api/v1/series", &v);
+    let t = v["t"].as_array().unwrap();
+    // Today in Kathmandu: 00:00 local up to now (16:00 local), one bucket per hour.
+    assert_eq!(t.len(), 17);
+    assert_eq!(t[0], ms("2026-11-26T18:15:00Z"));
+    let values = v["series"][0]["values"].as_array().unwrap();
+    assert_eq!(v["series"][0]["key"], "total");
+    // 10:06-10:11 UTC is 15:51-15:56 local: all in the last bucket.
+    assert_eq!(values[15].as_f64(), Some(75.0));
+    assert_eq!(values[16].as_f64(), Some(0.0));
+    let sum: f64 = values.iter().map(|x| x.as_f64().unwrap()).sum();
+    assert_eq!(sum, 75.0);
+
+    let (_, v) = get(
+        &fx.app,
+        "/api/v1/series?metric=cost&window=today&step=1d&by=model&tz=UTC",
+    )
+    .await;
+    assert_eq!(v["tz"], "UTC");
+    assert_eq!(v["t"], serde_json::json!([ms("2026-11-27T00:00:00Z")]));
+    let mini = v["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["key"] == "gpt-4o-mini")
+        .unwrap();
+    assert_eq!(mini["values"], serde_json::json!([0.0003249]));
+    assert_documented("/api/v1/series", &v);
+
+    let (_, v) = get(
+        &fx.app,
+        "/api/v1/series?metric=requests&from=2026-11-27T10:00:00Z&to=2026-11-27T10:30:00Z&step=15m",
+    )
+    .await;
+    assert_eq!(
+        v["t"],
+        serde_json::json!([ms("2026-11-27T10:00:00Z"), ms("2026-11-27T10:15:00Z")])
+    );
+    assert_eq!(v["series"][0]["values"], serde_json::json!([75.0, 0.0]));
+
+    for bad in [
+        "metric=bogus",
+        "step=7m",
+        "tz=Mars/Base",
+        "from=yesterday",
+        "from=10&to=5",
+        "step=15m&window=90d&metric=cost&by=model&from=0",
+    ] {
+        let (status, v) = get(&fx.app, &format!("/api/v1/series?{bad}")).await;
+        assert_eq!(status, 400, "{bad}: {v}");
+    }
+}
+
+#[tokio::test]
+async fn summary_v2_nests_windows_for_dot_paths() {
+    let fx = fixture().await;
+    let (status, v) = get(&fx.app, "/api/v2/summary").await;
+    assert_eq!(status, 200);
+    assert_eq!(f(&v["today"], "requests"), 75.0);
+    assert_eq!(f(&v["month"], "cost"), 0.000355);
+    assert_eq!(f(&v["all_time"], "deployment_requests"), 72.0);
+    assert_eq!(f(&v, "in_flight_requests"), 1.0);
+    assert_eq!(v["status"], "ok");
+    assert_documented("/api/v2/summary", &v);
+}
+
+#[tokio::test]
+async fn own_metrics_is_parseable_exposition() {
+    let fx = fixture().await;
+    let resp = warp::test::request()
+        .path("/metrics")
+        .reply(&super::routes(Arc::clone(&fx.app)))
+        .await;
+    assert_eq!(resp.status(), 200);
+    let text = String::from_utf8(resp.body().to_vec()).unwrap();
+    let expo = pulse_core::parse::parse(&text).unwrap();
+    assert!(expo.errors.is_empty(), "{:?}", expo.errors);
+    let value = |name: &str| {
+        expo.samples
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| s.value)
+    };
+    assert_eq!(value("litellm_pulse_requests_total"), Some(75.0));
+    assert_eq!(value("litellm_pulse_cost_total"), Some(0.000355));
+    assert_eq!(value("litellm_pulse_in_flight_requests"), Some(1.0));
+    assert_eq!(value("litellm_pulse_up"), Some(1.0));
+}
+
+#[tokio::test]
+async fn probes() {
+    let fx = fixture().await;
+    let (status, v) = get(&fx.app, "/livez").await;
+    assert_eq!((status, v["status"].as_str()), (200, Some("ok")));
+    // Last success 10:11:08.89, now 10:15: older than 3 × 60 s.
+    let (status, v) = get(&fx.app, "/readyz").await;
+    assert_eq!(status, 503);
+    assert!(v["error"].as_str().unwrap().contains("3 intervals"));
+    let fx = fixture_with(&["--scrape-interval", "120"], SEQUENCE.len()).await;
+    let (status, _) = get(&fx.app, "/readyz").await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn errors_are_json_with_security_headers() {
+    let fx = fixture().await;
+    let routes = super::routes(Arc::clone(&fx.app));
+    for (method, path, status) in [
+        ("GET", "/nope", 404),
+        ("GET", "/api/v1/unknown", 404),
+        ("POST", "/api/v1/metrics", 405),
+        ("GET", "/api/v1/metrics", 200),
+        ("GET", "/openapi.json", 200),
+    ] {
+        let resp = warp::test::request()
+            .method(method)
+            .path(path)
+            .reply(&routes)
+            .await;
+        assert_eq!(resp.status().as_u16(), status, "{method} {path}");
+        let h = resp.headers();
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        assert_eq!(h["referrer-policy"], "no-referrer");
+        assert_eq!(h["x-frame-options"], "DENY");
+        assert_eq!(h["content-type"], "application/json");
+        let v: Value = serde_json::from_slice(resp.body()).unwrap();
+        if status != 200 {
+            assert!(v["error"].is_string());
+        }
+    }
+}
+
+#[tokio::test]
+async fn openapi_documents_every_route() {
+    let fx = fixture().await;
+    let (_, doc) = get(&fx.app, "/openapi.json").await;
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths: Vec<&str> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str())
+        .collect();
+    for p in [
+        "/api/v1/metrics",
+        "/api/v1/metrics/{name}",
+        "/api/v1/history",
+        "/api/v1/models",
+        "/api/v1/breakdown",
+        "/api/v1/series",
+        "/api/v2/summary",
+        "/raw",
+        "/health",
+        "/livez",
+        "/readyz",
+        "/metrics",
+    ] {
+        assert!(paths.contains(&p), "{p}");
+    }
+    // A wrong type is caught by the validator (so the checks above can fail).
+    let errors = openapi::validate(
+        &doc,
+        &doc["components"]["schemas"]["WindowSums"],
+        &serde_json::json!({ "requests": 1 }),
+        "x",
+    );
+    assert!(errors.iter().any(|e| e.contains("expected")), "{errors:?}");
+    assert!(
+        errors.iter().any(|e| e.contains("missing cost")),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn every_reference_metric_is_in_the_summary_schema() {
+    let doc = openapi::document();
+    for m in Metric::REFERENCE {
+        assert!(
+            doc.pointer(&format!(
+                "/components/schemas/Summary/properties/{}_monthly",
+                m.name()
+            ))
+            .is_some()
+        );
+    }
+}

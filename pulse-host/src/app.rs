@@ -1,0 +1,565 @@
+//! The state shared by the scraper and the API, and the scrape loop.
+//!
+//! The API never waits for a scrape: it reads [`Live`] (a short lock) and asks
+//! the store thread for sums. The scraper owns the tracker alone.
+
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use pulse_core::catalog::MetricValues;
+use pulse_core::track::Tracker;
+use tokio::sync::watch;
+use tokio::time::MissedTickBehavior;
+
+use crate::config::Settings;
+use crate::pipeline::{Queue, prepare};
+use crate::scrape::{ScrapeError, Scraper};
+use crate::store::{ScrapeOutcome, ScrapeRecord, StoreHandle, StoreMode};
+
+/// How many good scrapes are kept in memory while the database refuses writes.
+const QUEUE_CAP: usize = 1024;
+/// How often old rows are purged.
+const PURGE_EVERY: Duration = Duration::from_secs(3600);
+/// Vanished series are remembered at least this long (a model that comes back
+/// after a quiet weekend must not be counted from zero twice).
+const MIN_SERIES_MEMORY_MS: i64 = 7 * 86_400_000;
+
+/// Where "now" comes from: the system clock, or a pinned instant in tests.
+#[derive(Debug, Clone)]
+pub enum Clock {
+    /// `chrono::Utc::now()`.
+    System,
+    /// Always this instant (ms since the epoch).
+    #[cfg_attr(not(test), allow(dead_code, reason = "only tests pin the clock"))]
+    Fixed(i64),
+    /// Whatever the test set last.
+    #[cfg(test)]
+    Manual(Arc<std::sync::atomic::AtomicI64>),
+}
+
+impl Clock {
+    /// Milliseconds since the epoch.
+    pub fn now_ms(&self) -> i64 {
+        match self {
+            Clock::System => chrono::Utc::now().timestamp_millis(),
+            Clock::Fixed(ms) => *ms,
+            #[cfg(test)]
+            Clock::Manual(ms) => ms.load(std::sync::atomic::Ordering::SeqCst),
+        }
+    }
+}
+
+/// What the scraper last saw, readable without touching the database.
+#[derive(Debug, Clone, Default)]
+pub struct Live {
+    /// Start of the latest scrape attempt.
+    pub last_attempt_ms: Option<i64>,
+    /// Start of the latest good scrape.
+    pub last_success_ms: Option<i64>,
+    /// Why the latest scrape failed; `None` once one succeeds again.
+    pub last_error: Option<String>,
+    /// Why the latest database write failed; `None` once writes work again.
+    pub store_error: Option<String>,
+    /// Failed scrapes in a row.
+    pub consecutive_failures: u32,
+    /// Duration of the latest scrape attempt.
+    pub last_duration_ms: Option<f64>,
+    /// LiteLLM's own current values (the gauge for in-flight requests).
+    pub live: Option<MetricValues>,
+    /// Good scrapes since start.
+    pub scrapes_ok: u64,
+    /// Failed scrapes since start.
+    pub scrapes_failed: u64,
+    /// Counter resets seen since start.
+    pub resets: u64,
+    /// Good scrapes not yet stored.
+    pub pending_writes: usize,
+}
+
+impl Live {
+    /// The message for the API's `error` field, if anything is wrong.
+    pub fn error(&self) -> Option<String> {
+        match (&self.last_error, &self.store_error) {
+            (Some(scrape), _) => Some(scrape.clone()),
+            (None, Some(store)) => Some(format!("database write failed: {store}")),
+            (None, None) => None,
+        }
+    }
+}
+
+/// Everything the API handlers need.
+#[derive(Debug)]
+pub struct App {
+    /// Resolved configuration.
+    pub settings: Settings,
+    /// The store thread.
+    pub store: StoreHandle,
+    /// Whether the store is a file or the in-memory fallback.
+    pub store_mode: StoreMode,
+    /// Scraper status.
+    pub live: RwLock<Live>,
+    /// Source of "now".
+    pub clock: Clock,
+    /// When the process started (for uptime).
+    pub started: Instant,
+}
+
+impl App {
+    /// Shares `settings` and the store; loads the persisted scrape status so
+    /// `last_scrape` survives restarts.
+    pub async fn new(
+        settings: Settings,
+        store: StoreHandle,
+        clock: Clock,
+    ) -> Result<Arc<App>, crate::store::StoreError> {
+        let (mode, status, last) = store
+            .call(|s| {
+                let last = s.history(1).ok().and_then(|mut rows| rows.pop());
+                (s.mode(), s.status(), last)
+            })
+            .await?;
+        let live = Live {
+            last_attempt_ms: status.last_attempt_ms,
+            last_success_ms: status.last_success_ms,
+            last_error: status.last_error,
+            consecutive_failures: status.consecutive_failures,
+            last_duration_ms: status.last_duration_ms,
+            live: last.map(|row| row.live),
+            ..Live::default()
+        };
+        Ok(Arc::new(App {
+            settings,
+            store,
+            store_mode: mode,
+            live: RwLock::new(live),
+            clock,
+            started: Instant::now(),
+        }))
+    }
+
+    /// A copy of the scraper status.
+    pub fn live(&self) -> Live {
+        self.live
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn update(&self, f: impl FnOnce(&mut Live)) {
+        f(&mut self.live.write().unwrap_or_else(PoisonError::into_inner));
+    }
+}
+
+/// The scrape loop: owns the HTTP client, the tracker and the write queue.
+#[derive(Debug)]
+pub struct Runner {
+    app: Arc<App>,
+    scraper: Scraper,
+    tracker: Tracker,
+    queue: Arc<Mutex<Queue>>,
+    last_purge: Option<Instant>,
+}
+
+impl Runner {
+    /// Restores the tracker's per-series baselines from the store, so deltas
+    /// continue exactly where the previous process stopped.
+    pub async fn new(app: Arc<App>, scraper: Scraper) -> Runner {
+        let catalog = app.settings.catalog.clone();
+        let tracker = match app.store.call(|s| s.tracker_state()).await {
+            Ok(Ok(Some(state))) => {
+                tracing::info!("restored counter baselines from the database");
+                Tracker::from_state(catalog, state)
+            }
+            Ok(Ok(None)) => Tracker::new(catalog),
+            Ok(Err(e)) => {
+                tracing::warn!("cannot read counter baselines, starting fresh: {e}");
+                Tracker::new(catalog)
+            }
+            Err(e) => {
+                tracing::warn!("store unavailable, starting fresh: {e}");
+                Tracker::new(catalog)
+            }
+        };
+        Runner::with_tracker(app, scraper, tracker)
+    }
+
+    /// A runner around an existing tracker (the demo hands over its backfill tracker).
+    pub fn with_tracker(app: Arc<App>, scraper: Scraper, tracker: Tracker) -> Runner {
+        Runner {
+            app,
+            scraper,
+            tracker,
+            queue: Arc::new(Mutex::new(Queue::new(QUEUE_CAP))),
+            last_purge: None,
+        }
+    }
+
+    /// Scrapes at start-up, then every interval until `shutdown` turns true.
+    ///
+    /// Ticks are fixed-rate (`interval`), so scrapes do not drift by their own
+    /// duration; `Skip` drops ticks missed during a slow scrape instead of
+    /// firing a burst to catch up, keeping the original phase.
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+        let mut ticker = tokio::time::interval(self.app.settings.scrape_interval);
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                _ = shutdown.wait_for(|stop| *stop) => break,
+            }
+            let at_ms = self.app.clock.now_ms();
+            let started = Instant::now();
+            // A fetch may be abandoned on shutdown; a write never is.
+            let fetched = tokio::select! {
+                r = self.scraper.fetch() => r,
+                _ = shutdown.wait_for(|stop| *stop) => break,
+            };
+            self.process(fetched, at_ms, started).await;
+            self.maybe_purge().await;
+        }
+        // Last chance for scrapes still queued by a failing database.
+        if !self.queue_is_empty() {
+            self.flush().await;
+        }
+        tracing::info!("scraper stopped");
+    }
+
+    /// One complete scrape now.
+    #[cfg(test)]
+    pub async fn scrape_once(&mut self) {
+        let at_ms = self.app.clock.now_ms();
+        let started = Instant::now();
+        let fetched = self.scraper.fetch().await;
+        self.process(fetched, at_ms, started).await;
+    }
+
+    async fn process(
+        &mut self,
+        fetched: Result<Vec<u8>, ScrapeError>,
+        at_ms: i64,
+        started: Instant,
+    ) {
+        let prepared = fetched.and_then(|body| {
+            prepare(&mut self.tracker, &body, at_ms, started).map_err(ScrapeError::from)
+        });
+        match prepared {
+            Ok(pending) => {
+                let obs = &pending.observation;
+                if obs.resets > 0 {
+                    tracing::info!(
+                        resets = obs.resets,
+                        "LiteLLM counters reset; counting from zero"
+                    );
+                }
+                tracing::debug!(
+                    duration_ms = pending.duration_ms,
+                    new_series = obs.new_series,
+                    vanished_series = obs.vanished_series,
+                    "scraped"
+                );
+                let live_values = obs.live;
+                let duration = pending.duration_ms;
+                let resets = u64::from(obs.resets);
+                self.app.update(|l| {
+                    l.last_attempt_ms = Some(at_ms);
+                    l.last_success_ms = Some(at_ms);
+                    l.last_error = None;
+                    l.consecutive_failures = 0;
+                    l.last_duration_ms = Some(duration);
+                    l.live = Some(live_values);
+                    l.scrapes_ok += 1;
+                    l.resets += resets;
+                });
+                self.lock_queue().push(pending);
+                self.flush().await;
+            }
+            Err(err) => {
+                let msg = err.to_string();
+                let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+                tracing::warn!("scrape of {} failed: {msg}", self.app.settings.source);
+                self.app.update(|l| {
+                    l.last_attempt_ms = Some(at_ms);
+                    l.last_error = Some(msg.clone());
+                    l.consecutive_failures += 1;
+                    l.last_duration_ms = Some(duration_ms);
+                    l.scrapes_failed += 1;
+                });
+                // Earlier good scrapes go first so the status row is the newest.
+                if !self.queue_is_empty() {
+                    self.flush().await;
+                }
+                let res = self
+                    .app
+                    .store
+                    .call(move |s| {
+                        s.record(&ScrapeRecord {
+                            at_ms,
+                            duration_ms,
+                            outcome: ScrapeOutcome::Failed { error: &msg },
+                        })
+                    })
+                    .await;
+                if let Err(e) = flatten(res) {
+                    tracing::warn!("cannot record the failed scrape: {e}");
+                }
+            }
+        }
+    }
+
+    /// Writes queued scrapes; on failure keeps them for the next scrape.
+    async fn flush(&mut self) {
+        let queue = Arc::clone(&self.queue);
+        let res = self
+            .app
+            .store
+            .call(move |s| {
+                let mut q = queue.lock().unwrap_or_else(PoisonError::into_inner);
+                let r = q.flush(s);
+                (r, q.len())
+            })
+            .await;
+        let (result, left) = match res {
+            Ok((r, left)) => (r.map_err(|e| e.to_string()), left),
+            Err(e) => (Err(e.to_string()), self.lock_queue().len()),
+        };
+        match result {
+            Ok(()) => self.app.update(|l| {
+                if l.store_error.take().is_some() {
+                    tracing::info!("database writes work again; queued scrapes stored");
+                }
+                l.pending_writes = 0;
+            }),
+            Err(e) => {
+                tracing::error!(
+                    pending = left,
+                    "database write failed, keeping scrapes in memory: {e}"
+                );
+                self.app.update(|l| {
+                    l.store_error = Some(e);
+                    l.pending_writes = left;
+                });
+            }
+        }
+    }
+
+    async fn maybe_purge(&mut self) {
+        if self.last_purge.is_some_and(|t| t.elapsed() < PURGE_EVERY) {
+            return;
+        }
+        self.last_purge = Some(Instant::now());
+        let now = self.app.clock.now_ms();
+        let retention_ms = self
+            .app
+            .settings
+            .retention
+            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        if let Some(ms) = retention_ms {
+            let cutoff = now.saturating_sub(ms);
+            match flatten(self.app.store.call(move |s| s.purge(cutoff)).await) {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(rows = n, "purged rows older than the retention"),
+                Err(e) => tracing::warn!("purge failed: {e}"),
+            }
+        }
+        let memory = retention_ms.unwrap_or(i64::MAX).max(MIN_SERIES_MEMORY_MS);
+        self.tracker.forget_older_than(now.saturating_sub(memory));
+    }
+
+    fn lock_queue(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn queue_is_empty(&self) -> bool {
+        self.lock_queue().is_empty()
+    }
+}
+
+/// Joins a store-thread error and the store's own error into one message.
+fn flatten<T, E1: std::fmt::Display, E2: std::fmt::Display>(
+    r: Result<Result<T, E2>, E1>,
+) -> Result<T, String> {
+    match r {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicI64, Ordering};
+
+    use pulse_core::catalog::Metric;
+
+    use super::*;
+    use crate::api::tests::{SEQUENCE, capture};
+    use crate::store::Store;
+    use crate::testutil::{Canned, Script, fake_litellm, settings_for};
+
+    fn ms(t: &str) -> i64 {
+        pulse_core::window::parse_rfc3339(t).unwrap()
+    }
+
+    async fn runner_for(script: Arc<Mutex<Script>>, now: Arc<AtomicI64>) -> (Arc<App>, Runner) {
+        let addr = fake_litellm(Some("sk-run"), script).await;
+        let settings = settings_for(
+            &format!("http://{addr}/metrics"),
+            &["--metrics-api-key", "sk-run"],
+        );
+        let store = StoreHandle::spawn(Store::open_memory(168));
+        let app = App::new(settings.clone(), store, Clock::Manual(now))
+            .await
+            .unwrap();
+        let runner = Runner::new(Arc::clone(&app), Scraper::new(&settings).unwrap()).await;
+        (app, runner)
+    }
+
+    async fn all_time(app: &App, m: Metric) -> f64 {
+        app.store
+            .call(move |s| s.all_time().map(|v| v.get(m)))
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn failed_scrapes_keep_the_baseline_and_lose_nothing() {
+        // idle, 01, an HTML error page with 200, 02, a 503, 02b, restart 03, 04.
+        let bodies = [
+            Some(capture(SEQUENCE[0].0)),
+            Some(capture(SEQUENCE[1].0)),
+            None,
+            Some(capture(SEQUENCE[2].0)),
+            None,
+            Some(capture(SEQUENCE[3].0)),
+            Some(capture(SEQUENCE[4].0)),
+            Some(capture(SEQUENCE[5].0)),
+        ];
+        let mut queue = Vec::new();
+        for (i, b) in bodies.iter().enumerate() {
+            queue.push(match b {
+                Some(body) => Canned::prom(body.clone()),
+                None if i == 2 => Canned::other(
+                    200,
+                    "text/html",
+                    "<!doctype html><html><body>Sign in</body></html>",
+                ),
+                None => Canned::other(503, "text/plain", "upstream unavailable"),
+            });
+        }
+        let script = Arc::new(Mutex::new(Script {
+            queue: queue.into(),
+            ..Script::default()
+        }));
+        let now = Arc::new(AtomicI64::new(0));
+        let (app, mut runner) = runner_for(Arc::clone(&script), Arc::clone(&now)).await;
+        let times = [
+            SEQUENCE[0].1,
+            SEQUENCE[1].1,
+            "2026-11-27T10:09:00Z",
+            SEQUENCE[2].1,
+            "2026-11-27T10:10:00Z",
+            SEQUENCE[3].1,
+            SEQUENCE[4].1,
+            SEQUENCE[5].1,
+        ];
+        for (i, t) in times.iter().enumerate() {
+            now.store(ms(t), Ordering::SeqCst);
+            runner.scrape_once().await;
+            let live = app.live();
+            match i {
+                2 => {
+                    assert_eq!(
+                        live.last_error.as_deref(),
+                        Some("not Prometheus text: body is an HTML page, not Prometheus text")
+                    );
+                    assert_eq!(live.consecutive_failures, 1);
+                    // 01 counted fully after the idle proxy; the failure added nothing.
+                    assert_eq!(all_time(&app, Metric::Requests).await, 37.0);
+                }
+                4 => {
+                    assert_eq!(
+                        live.last_error.as_deref(),
+                        Some("metrics URL answered HTTP 503")
+                    );
+                    assert_eq!(all_time(&app, Metric::Requests).await, 64.0);
+                }
+                _ => assert_eq!(live.last_error, None, "step {i}"),
+            }
+        }
+        assert_eq!(all_time(&app, Metric::Requests).await, 75.0);
+        assert_eq!(
+            pulse_core::num::clean(all_time(&app, Metric::Cost).await),
+            0.000355
+        );
+        let live = app.live();
+        assert_eq!((live.scrapes_ok, live.scrapes_failed), (6, 2));
+        assert_eq!(live.last_success_ms, Some(ms(SEQUENCE[5].1)));
+        // The key went along on every request, through the 307.
+        let seen = script.lock().unwrap().auth_seen.clone();
+        assert_eq!(seen.len(), 8);
+        assert!(seen.iter().all(|a| a.as_deref() == Some("Bearer sk-run")));
+        // A failed scrape wrote a status but no history row.
+        let rows = app.store.call(|s| s.history(100)).await.unwrap().unwrap();
+        assert_eq!(rows.len(), 6);
+    }
+
+    #[tokio::test]
+    async fn a_restarted_pulse_continues_from_the_stored_baselines() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("p.db");
+        let script = Arc::new(Mutex::new(Script::default()));
+        let addr = fake_litellm(None, Arc::clone(&script)).await;
+        let url = format!("http://{addr}/metrics/");
+        let now = Arc::new(AtomicI64::new(0));
+        for (round, steps) in [(0, 0..3), (1, 3..6)] {
+            let settings = settings_for(&url, &["--db-path", db.to_str().unwrap()]);
+            let store = StoreHandle::spawn(Store::open(&db, 168));
+            let app = App::new(settings.clone(), store, Clock::Manual(Arc::clone(&now)))
+                .await
+                .unwrap();
+            let mut runner = Runner::new(Arc::clone(&app), Scraper::new(&settings).unwrap()).await;
+            for (name, at) in &SEQUENCE[steps] {
+                script
+                    .lock()
+                    .unwrap()
+                    .queue
+                    .push_back(Canned::prom(capture(name)));
+                now.store(ms(at), Ordering::SeqCst);
+                runner.scrape_once().await;
+            }
+            let expected = if round == 0 { 64.0 } else { 75.0 };
+            assert_eq!(all_time(&app, Metric::Requests).await, expected);
+            if round == 1 {
+                assert_eq!(app.live().last_success_ms, Some(ms(SEQUENCE[5].1)));
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn shutdown_stops_the_loop() {
+        let script = Arc::new(Mutex::new(Script::default()));
+        script
+            .lock()
+            .unwrap()
+            .queue
+            .push_back(Canned::prom(capture(SEQUENCE[1].0)));
+        let now = Arc::new(AtomicI64::new(ms(SEQUENCE[1].1)));
+        let (app, runner) = runner_for(script, now).await;
+        let (tx, rx) = watch::channel(false);
+        let task = tokio::spawn(runner.run(rx));
+        // The first scrape runs at once.
+        for _ in 0..100 {
+            if app.live().scrapes_ok == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(app.live().scrapes_ok, 1);
+        tx.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+}

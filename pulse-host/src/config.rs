@@ -1,0 +1,526 @@
+//! Configuration in two stages.
+//!
+//! [`Cli`] is what the user gave (flags and `LITELLM_PULSE_*` variables, parsed
+//! by clap without side effects). [`Cli::resolve`] turns it into [`Settings`],
+//! the values the program runs on, and returns the warnings to log once logging
+//! is up (an unknown time zone falls back to UTC, as the reference does).
+//! Every setting has exactly one default, one flag and one variable.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono_tz::Tz;
+use clap::{Args, Parser, Subcommand};
+use pulse_core::catalog::{Catalog, Metric};
+use reqwest::Url;
+
+/// Largest `limit` accepted by `/api/v1/history` unless configured otherwise:
+/// a week of scrapes at the smallest sensible interval (one a minute).
+pub const DEFAULT_HISTORY_MAX_LIMIT: usize = 10_080;
+
+/// `litellm-pulse`: usage and spend tracking for LiteLLM proxies.
+#[derive(Debug, Parser)]
+#[command(name = "litellm-pulse", version, about, long_about = None)]
+pub struct Cli {
+    /// What to run; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Settings shared by every subcommand.
+    #[command(flatten)]
+    pub options: Options,
+}
+
+/// Subcommands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+pub enum Command {
+    /// Scrape LiteLLM and serve the API and dashboard (the default).
+    Serve,
+    /// Run against a built-in simulated LiteLLM with 30 days of history.
+    Demo,
+    /// Exit 0 when the server on --host/--port answers /livez, else 1.
+    Healthcheck,
+}
+
+/// Every setting, as the user gave it.
+#[derive(Debug, Clone, Args)]
+pub struct Options {
+    /// LiteLLM's Prometheus endpoint.
+    #[arg(
+        long,
+        env = "LITELLM_PULSE_METRICS_URL",
+        default_value = "http://litellm:4000/metrics/",
+        global = true,
+        value_parser = parse_url
+    )]
+    pub metrics_url: Url,
+
+    /// Seconds between scrapes (the first scrape runs at start-up).
+    #[arg(long, env = "LITELLM_PULSE_SCRAPE_INTERVAL", default_value_t = 60, global = true,
+          value_name = "SECONDS", value_parser = parse_interval)]
+    pub scrape_interval: u64,
+
+    /// Port of the HTTP API (0 picks a free port).
+    #[arg(long, env = "LITELLM_PULSE_PORT", default_value_t = 8000, global = true,
+          value_parser = parse_port)]
+    pub port: u16,
+
+    /// Address the HTTP API binds to.
+    #[arg(long, env = "LITELLM_PULSE_HOST", default_value = "0.0.0.0", global = true,
+          value_parser = parse_host)]
+    pub host: IpAddr,
+
+    /// Verify the TLS certificate of the metrics URL.
+    #[arg(long = "verify-ssl", env = "LITELLM_PULSE_VERIFY_SSL", global = true,
+          overrides_with = "no_verify_ssl", value_parser = parse_bool_flag,
+          num_args = 0..=1, default_missing_value = "true", default_value = "false")]
+    pub verify_ssl: bool,
+
+    /// Do not verify the TLS certificate (the default).
+    #[arg(long = "no-verify-ssl", global = true, overrides_with = "verify_ssl")]
+    pub no_verify_ssl: bool,
+
+    /// Seconds before a scrape is abandoned (fractions allowed).
+    #[arg(long, env = "LITELLM_PULSE_SCRAPE_TIMEOUT", default_value = "30", global = true,
+          value_name = "SECONDS", value_parser = parse_timeout)]
+    pub scrape_timeout: Duration,
+
+    /// Log level: debug, info, warning, error.
+    #[arg(long, env = "LITELLM_PULSE_LOG_LEVEL", default_value = "info", global = true,
+          value_parser = parse_log_level)]
+    pub log_level: LogLevel,
+
+    /// SQLite database file (parent directories are created).
+    #[arg(
+        long,
+        env = "LITELLM_PULSE_DB_PATH",
+        default_value = "./data/litellm_pulse.db",
+        global = true
+    )]
+    pub db_path: PathBuf,
+
+    /// Days of scrape rows and buckets to keep (0 keeps everything; all-time totals are never purged).
+    #[arg(long, env = "LITELLM_PULSE_DB_RETENTION_DAYS", default_value_t = 90, global = true,
+          value_name = "DAYS", value_parser = parse_days)]
+    pub db_retention_days: u32,
+
+    /// Scrapes kept in memory when the database cannot be opened.
+    #[arg(long, env = "LITELLM_PULSE_HISTORY_SIZE", default_value_t = 168, global = true,
+          value_parser = parse_count)]
+    pub history_size: usize,
+
+    /// Bearer key sent to LiteLLM's /metrics (never logged or shown).
+    #[arg(
+        long,
+        env = "LITELLM_PULSE_METRICS_API_KEY",
+        default_value = "",
+        global = true,
+        hide_env_values = true,
+        hide_default_value = true
+    )]
+    pub metrics_api_key: String,
+
+    /// IANA time zone for windows and timestamps (unknown names fall back to UTC).
+    #[arg(
+        long,
+        env = "LITELLM_PULSE_TIMEZONE",
+        default_value = "UTC",
+        global = true
+    )]
+    pub timezone: String,
+
+    /// Largest scrape body accepted, in bytes (after gzip decoding).
+    #[arg(long, env = "LITELLM_PULSE_MAX_BODY_BYTES", default_value_t = 64 * 1024 * 1024,
+          global = true, value_name = "BYTES", value_parser = parse_body_bytes)]
+    pub max_body_bytes: u64,
+
+    /// Largest `limit` accepted by /api/v1/history.
+    #[arg(long, env = "LITELLM_PULSE_HISTORY_MAX_LIMIT", default_value_t = DEFAULT_HISTORY_MAX_LIMIT,
+          global = true, value_parser = parse_count)]
+    pub history_max_limit: usize,
+}
+
+/// Log verbosity, spelled as the reference spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    /// Everything, including each scrape.
+    Debug,
+    /// Start-up, resets, recoveries.
+    Info,
+    /// Failed scrapes and fallbacks.
+    Warn,
+    /// Only errors.
+    Error,
+}
+
+impl LogLevel {
+    /// The `tracing` directive for this level.
+    pub fn directive(self) -> &'static str {
+        match self {
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info",
+            LogLevel::Warn => "warn",
+            LogLevel::Error => "error",
+        }
+    }
+}
+
+/// The settings the program runs on.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Scrape target, credentials included (only [`Settings::source`] is ever shown).
+    pub metrics_url: Url,
+    /// The metrics URL with user and password removed, for logs and responses.
+    pub source: String,
+    /// Time between scrape starts.
+    pub scrape_interval: Duration,
+    /// Address of the HTTP API.
+    pub host: IpAddr,
+    /// Port of the HTTP API.
+    pub port: u16,
+    /// Whether TLS certificates of the target are verified.
+    pub verify_ssl: bool,
+    /// Per-scrape timeout.
+    pub scrape_timeout: Duration,
+    /// Log verbosity.
+    pub log_level: LogLevel,
+    /// Database file.
+    pub db_path: PathBuf,
+    /// Retention of raw rows; `None` keeps everything.
+    pub retention: Option<Duration>,
+    /// Size of the in-memory ring used without a database.
+    pub history_size: usize,
+    /// Bearer key, if any (trimmed; empty means none).
+    pub api_key: Option<String>,
+    /// Zone for windows and timestamps.
+    pub tz: Tz,
+    /// Body cap in bytes.
+    pub max_body_bytes: u64,
+    /// Largest accepted history `limit`.
+    pub history_max_limit: usize,
+    /// Friendly metric → Prometheus family mapping, with overrides applied.
+    pub catalog: Catalog,
+}
+
+/// Something worth logging about the configuration once logging is ready.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigWarning(pub String);
+
+/// A setting that parsed but cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid value for {setting}: {reason}")]
+pub struct ConfigError {
+    /// The variable that was wrong.
+    pub setting: String,
+    /// Why.
+    pub reason: String,
+}
+
+impl Cli {
+    /// Turns what the user gave into [`Settings`]. `env` looks up the
+    /// `LITELLM_PULSE_METRIC_<FRIENDLY>` overrides (a parameter so tests need
+    /// not touch the process environment).
+    pub fn resolve(
+        &self,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<(Settings, Vec<ConfigWarning>), ConfigError> {
+        self.options.resolve(env)
+    }
+}
+
+impl Options {
+    /// See [`Cli::resolve`].
+    pub fn resolve(
+        &self,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<(Settings, Vec<ConfigWarning>), ConfigError> {
+        let mut warnings = Vec::new();
+        let tz = match pulse_core::window::parse_tz(self.timezone.trim()) {
+            Ok(tz) => tz,
+            Err(_) => {
+                warnings.push(ConfigWarning(format!(
+                    "Unknown timezone {:?}, falling back to UTC",
+                    self.timezone
+                )));
+                Tz::UTC
+            }
+        };
+        let mut catalog = Catalog::litellm();
+        for metric in Metric::REFERENCE {
+            let var = format!(
+                "LITELLM_PULSE_METRIC_{}",
+                metric.name().to_ascii_uppercase()
+            );
+            if let Some(family) = env(&var) {
+                let family = family.trim();
+                if family.is_empty() {
+                    continue;
+                }
+                catalog = catalog
+                    .with_override(metric, family)
+                    .map_err(|e| ConfigError {
+                        setting: var.clone(),
+                        reason: e.to_string(),
+                    })?;
+            }
+        }
+        let key = self.metrics_api_key.trim();
+        let settings = Settings {
+            source: redact_url(&self.metrics_url),
+            metrics_url: self.metrics_url.clone(),
+            scrape_interval: Duration::from_secs(self.scrape_interval),
+            host: self.host,
+            port: self.port,
+            verify_ssl: self.verify_ssl && !self.no_verify_ssl,
+            scrape_timeout: self.scrape_timeout,
+            log_level: self.log_level,
+            db_path: self.db_path.clone(),
+            retention: (self.db_retention_days > 0)
+                .then(|| Duration::from_secs(u64::from(self.db_retention_days) * 86_400)),
+            history_size: self.history_size,
+            api_key: (!key.is_empty()).then(|| key.to_owned()),
+            tz,
+            max_body_bytes: self.max_body_bytes,
+            history_max_limit: self.history_max_limit,
+            catalog,
+        };
+        Ok((settings, warnings))
+    }
+}
+
+/// The URL without user name and password, safe to log and to return as `source`.
+pub fn redact_url(url: &Url) -> String {
+    let mut shown = url.clone();
+    // Both setters only fail for URLs that cannot carry credentials at all.
+    let _ = shown.set_password(None);
+    let _ = shown.set_username("");
+    shown.to_string()
+}
+
+fn parse_url(s: &str) -> Result<Url, String> {
+    let url = Url::parse(s.trim()).map_err(|e| format!("not a URL ({e})"))?;
+    match url.scheme() {
+        "http" | "https" => Ok(url),
+        other => Err(format!("scheme must be http or https, not {other:?}")),
+    }
+}
+
+fn parse_interval(s: &str) -> Result<u64, String> {
+    match s.trim().parse::<u64>() {
+        Ok(0) => Err("must be at least 1 second".into()),
+        Ok(n) if n > 86_400 * 7 => Err("must be at most 604800 seconds (a week)".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err("expected a whole number of seconds".into()),
+    }
+}
+
+fn parse_port(s: &str) -> Result<u16, String> {
+    s.trim()
+        .parse::<u16>()
+        .map_err(|_| "expected a port number 0-65535".into())
+}
+
+fn parse_host(s: &str) -> Result<IpAddr, String> {
+    let s = s.trim();
+    if s.eq_ignore_ascii_case("localhost") {
+        return Ok(IpAddr::from([127, 0, 0, 1]));
+    }
+    s.parse::<IpAddr>()
+        .map_err(|_| "expected an IP address such as 0.0.0.0, 127.0.0.1 or ::".into())
+}
+
+fn parse_bool_flag(s: &str) -> Result<bool, String> {
+    // The reference treats only "true" (any case) as true; accept the usual spellings too.
+    match s.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" | "" => Ok(false),
+        _ => Err("expected true or false".into()),
+    }
+}
+
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| "expected a number of seconds, e.g. 30 or 2.5".to_owned())?;
+    if !secs.is_finite() || secs <= 0.0 || secs > 3600.0 {
+        return Err("must be more than 0 and at most 3600 seconds".into());
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+fn parse_log_level(s: &str) -> Result<LogLevel, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "debug" | "trace" => Ok(LogLevel::Debug),
+        "info" => Ok(LogLevel::Info),
+        "warning" | "warn" => Ok(LogLevel::Warn),
+        "error" | "critical" => Ok(LogLevel::Error),
+        _ => Err("expected debug, info, warning or error".into()),
+    }
+}
+
+fn parse_days(s: &str) -> Result<u32, String> {
+    match s.trim().parse::<u32>() {
+        Ok(n) if n <= 36_500 => Ok(n),
+        _ => Err("expected a whole number of days (0 keeps everything)".into()),
+    }
+}
+
+fn parse_count(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if (1..=10_000_000).contains(&n) => Ok(n),
+        _ => Err("expected a whole number from 1 to 10000000".into()),
+    }
+}
+
+fn parse_body_bytes(s: &str) -> Result<u64, String> {
+    match s.trim().parse::<u64>() {
+        Ok(n) if n >= 1024 => Ok(n),
+        _ => Err("expected a whole number of bytes, at least 1024".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cli(args: &[&str]) -> Result<Cli, clap::Error> {
+        let mut all = vec!["litellm-pulse"];
+        all.extend_from_slice(args);
+        Cli::try_parse_from(all)
+    }
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn defaults_match_the_reference() {
+        let c = cli(&[]).unwrap();
+        assert_eq!(c.command, None);
+        let (s, w) = c.resolve(no_env).unwrap();
+        assert!(w.is_empty());
+        assert_eq!(s.metrics_url.as_str(), "http://litellm:4000/metrics/");
+        assert_eq!(s.scrape_interval, Duration::from_secs(60));
+        assert_eq!(s.port, 8000);
+        assert_eq!(s.host, IpAddr::from([0, 0, 0, 0]));
+        assert!(!s.verify_ssl);
+        assert_eq!(s.scrape_timeout, Duration::from_secs(30));
+        assert_eq!(s.log_level, LogLevel::Info);
+        assert_eq!(s.db_path, PathBuf::from("./data/litellm_pulse.db"));
+        assert_eq!(s.retention, Some(Duration::from_secs(90 * 86_400)));
+        assert_eq!(s.history_size, 168);
+        assert_eq!(s.api_key, None);
+        assert_eq!(s.tz, Tz::UTC);
+        assert_eq!(s.max_body_bytes, 67_108_864);
+        assert_eq!(s.history_max_limit, 10_080);
+    }
+
+    #[test]
+    fn flags_after_a_subcommand_are_accepted() {
+        let c = cli(&["demo", "--port", "0", "--timezone", "Asia/Kathmandu"]).unwrap();
+        assert_eq!(c.command, Some(Command::Demo));
+        let (s, w) = c.resolve(no_env).unwrap();
+        assert_eq!(s.port, 0);
+        assert_eq!(s.tz, Tz::Asia__Kathmandu);
+        assert!(w.is_empty());
+    }
+
+    #[test]
+    fn verify_ssl_last_flag_wins() {
+        let (s, _) = cli(&["--verify-ssl"]).unwrap().resolve(no_env).unwrap();
+        assert!(s.verify_ssl);
+        let (s, _) = cli(&["--verify-ssl", "--no-verify-ssl"])
+            .unwrap()
+            .resolve(no_env)
+            .unwrap();
+        assert!(!s.verify_ssl);
+        let (s, _) = cli(&["--no-verify-ssl", "--verify-ssl"])
+            .unwrap()
+            .resolve(no_env)
+            .unwrap();
+        assert!(s.verify_ssl);
+    }
+
+    #[test]
+    fn malformed_numbers_are_usage_errors_naming_the_setting() {
+        for (args, name) in [
+            (vec!["--scrape-interval", "abc"], "--scrape-interval"),
+            (vec!["--scrape-interval", "0"], "--scrape-interval"),
+            (vec!["--port", "70000"], "--port"),
+            (vec!["--scrape-timeout=-1"], "--scrape-timeout"),
+            (vec!["--db-retention-days", "1.5"], "--db-retention-days"),
+            (vec!["--history-size", "x"], "--history-size"),
+            (vec!["--log-level", "loud"], "--log-level"),
+        ] {
+            let err = cli(&args).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{args:?}");
+            let msg = err.to_string();
+            assert!(msg.contains(name), "{msg}");
+        }
+    }
+
+    #[test]
+    fn timeout_takes_fractions_and_log_level_maps_warning() {
+        let (s, _) = cli(&["--scrape-timeout", "2.5", "--log-level", "WARNING"])
+            .unwrap()
+            .resolve(no_env)
+            .unwrap();
+        assert_eq!(s.scrape_timeout, Duration::from_millis(2500));
+        assert_eq!(s.log_level, LogLevel::Warn);
+        assert_eq!(s.log_level.directive(), "warn");
+    }
+
+    #[test]
+    fn unknown_zone_warns_and_falls_back_to_utc() {
+        let (s, w) = cli(&["--timezone", "Mars/Olympus"])
+            .unwrap()
+            .resolve(no_env)
+            .unwrap();
+        assert_eq!(s.tz, Tz::UTC);
+        assert_eq!(
+            w,
+            vec![ConfigWarning(
+                "Unknown timezone \"Mars/Olympus\", falling back to UTC".into()
+            )]
+        );
+    }
+
+    #[test]
+    fn retention_zero_keeps_everything_and_key_is_trimmed() {
+        let (s, _) = cli(&["--db-retention-days", "0", "--metrics-api-key", "  sk-1  "])
+            .unwrap()
+            .resolve(no_env)
+            .unwrap();
+        assert_eq!(s.retention, None);
+        assert_eq!(s.api_key.as_deref(), Some("sk-1"));
+    }
+
+    #[test]
+    fn source_never_shows_credentials() {
+        let (s, _) = cli(&[
+            "--metrics-url",
+            "https://bob:s3cret@proxy.example:4443/metrics/?x=1",
+        ])
+        .unwrap()
+        .resolve(no_env)
+        .unwrap();
+        assert_eq!(s.source, "https://proxy.example:4443/metrics/?x=1");
+        assert!(s.metrics_url.as_str().contains("s3cret"));
+        assert!(cli(&["--metrics-url", "ftp://x/metrics"]).is_err());
+    }
+
+    #[test]
+    fn metric_overrides_come_from_the_environment() {
+        let env =
+            |name: &str| (name == "LITELLM_PULSE_METRIC_COST").then(|| "my_spend_total".to_owned());
+        let (s, _) = cli(&[]).unwrap().resolve(env).unwrap();
+        let (d, _) = cli(&[]).unwrap().resolve(no_env).unwrap();
+        assert_eq!(s.catalog.family(Metric::Cost), "my_spend_total");
+        assert_eq!(d.catalog.family(Metric::Cost), "litellm_spend_metric_total");
+        assert_eq!(
+            s.catalog.family(Metric::Tokens),
+            d.catalog.family(Metric::Tokens)
+        );
+    }
+}

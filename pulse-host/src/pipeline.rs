@@ -1,0 +1,268 @@
+//! From a scraped body to a stored scrape: parse → track → record.
+//!
+//! The live scraper and the demo backfill both go through [`prepare`] and
+//! [`Pending::persist`], so the demo's history is made exactly like real history.
+//!
+//! Invariant: the tracker's baseline only moves on a body that parsed. A failed
+//! scrape records an error and nothing else, so the next good scrape's delta
+//! still covers every increase since the last good one.
+
+use std::collections::HashMap;
+
+use pulse_core::catalog::{Dimension, Metric};
+use pulse_core::track::{BreakdownDelta, Observation, Tracker, TrackerState};
+
+use crate::store::{ScrapeOutcome, ScrapeRecord, Store, StoreError};
+
+/// A good scrape that is tracked but maybe not yet stored.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    /// When the scrape started, ms since the epoch.
+    pub at_ms: i64,
+    /// How long fetching and parsing took.
+    pub duration_ms: f64,
+    /// What the tracker made of it.
+    pub observation: Observation,
+    /// Per-sample-name totals of the body, for `/raw`.
+    pub raw: Vec<(String, f64)>,
+    /// The tracker's state right after this scrape, for restart recovery.
+    pub state: TrackerState,
+}
+
+/// Parses `body` and feeds it to the tracker. On a body that is not
+/// exposition text the tracker is left untouched.
+pub fn prepare(
+    tracker: &mut Tracker,
+    body: &[u8],
+    at_ms: i64,
+    started: std::time::Instant,
+) -> Result<Pending, pulse_core::BodyError> {
+    let expo = pulse_core::parse::parse_bytes(body)?;
+    let observation = tracker.observe(&expo, at_ms);
+    let raw = pulse_core::parse::sample_totals(&expo)
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect();
+    Ok(Pending {
+        at_ms,
+        duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+        observation,
+        raw,
+        state: tracker.export_state(),
+    })
+}
+
+impl Pending {
+    /// Stores this scrape in one transaction.
+    pub fn persist(&self, store: &mut Store) -> Result<(), StoreError> {
+        store.record(&ScrapeRecord {
+            at_ms: self.at_ms,
+            duration_ms: self.duration_ms,
+            outcome: ScrapeOutcome::Ok {
+                observation: &self.observation,
+                raw: &self.raw,
+                state: &self.state,
+            },
+        })
+    }
+
+    /// Folds `self` (older) into `later`, for when the write queue is full:
+    /// the deltas move to the later scrape's time, nothing is lost or counted twice.
+    pub fn merge_into(self, later: &mut Pending) {
+        let obs = &mut later.observation;
+        let old = self.observation;
+        for metric in Metric::ALL {
+            obs.deltas.add(metric, old.deltas.get(metric));
+        }
+        obs.resets += old.resets;
+        obs.new_series += old.new_series;
+        obs.vanished_series += old.vanished_series;
+        obs.adopted_series += old.adopted_series;
+        obs.baseline = obs.baseline && old.baseline;
+        let mut sums: HashMap<(Dimension, String, Metric), f64> = HashMap::new();
+        let mut order = Vec::new();
+        for d in old.breakdown.into_iter().chain(obs.breakdown.drain(..)) {
+            let key = (d.dimension, d.key, d.metric);
+            match sums.get_mut(&key) {
+                Some(v) => *v += d.delta,
+                None => {
+                    order.push(key.clone());
+                    sums.insert(key, d.delta);
+                }
+            }
+        }
+        obs.breakdown = order
+            .into_iter()
+            .map(|key| {
+                let delta = sums.get(&key).copied().unwrap_or(0.0);
+                let (dimension, key, metric) = key;
+                BreakdownDelta {
+                    dimension,
+                    key,
+                    metric,
+                    delta,
+                }
+            })
+            .collect();
+        later.duration_ms = later.duration_ms.max(self.duration_ms);
+    }
+}
+
+/// Good scrapes waiting to be stored, oldest first. Bounded: past `cap`, the
+/// two oldest are merged so that a long database outage costs bounded memory.
+#[derive(Debug, Default)]
+pub struct Queue {
+    items: std::collections::VecDeque<Pending>,
+    cap: usize,
+}
+
+impl Queue {
+    /// An empty queue holding at most `cap` (≥ 2) scrapes.
+    pub fn new(cap: usize) -> Queue {
+        Queue {
+            items: Default::default(),
+            cap: cap.max(2),
+        }
+    }
+
+    /// Adds the newest scrape.
+    pub fn push(&mut self, p: Pending) {
+        self.items.push_back(p);
+        while self.items.len() > self.cap {
+            if let (Some(oldest), Some(next)) = (self.items.pop_front(), self.items.front_mut()) {
+                oldest.merge_into(next);
+            }
+        }
+    }
+
+    /// Number of scrapes waiting.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// True when everything is stored.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Stores queued scrapes in order until one fails; returns that error.
+    /// Each stored scrape leaves the queue, so none is written twice.
+    pub fn flush(&mut self, store: &mut Store) -> Result<(), StoreError> {
+        while let Some(front) = self.items.front() {
+            front.persist(store)?;
+            self.items.pop_front();
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use pulse_core::catalog::{Catalog, Dimension, Metric};
+    use pulse_core::track::Tracker;
+
+    use super::*;
+    use crate::api::tests::{SEQUENCE, capture};
+
+    fn ms(t: &str) -> i64 {
+        pulse_core::window::parse_rfc3339(t).unwrap()
+    }
+
+    fn pendings() -> Vec<Pending> {
+        let mut tracker = Tracker::new(Catalog::litellm());
+        SEQUENCE
+            .iter()
+            .map(|(name, at)| {
+                prepare(&mut tracker, &capture(name), ms(at), Instant::now()).unwrap()
+            })
+            .collect()
+    }
+
+    fn model_delta(p: &Pending, key: &str, m: Metric) -> f64 {
+        p.observation
+            .breakdown
+            .iter()
+            .filter(|d| d.dimension == Dimension::Model && d.key == key && d.metric == m)
+            .map(|d| d.delta)
+            .sum()
+    }
+
+    #[test]
+    fn a_body_that_is_not_exposition_leaves_the_tracker_alone() {
+        let mut tracker = Tracker::new(Catalog::litellm());
+        prepare(
+            &mut tracker,
+            &capture(SEQUENCE[0].0),
+            ms(SEQUENCE[0].1),
+            Instant::now(),
+        )
+        .unwrap();
+        let before = tracker.export_state();
+        let err = prepare(
+            &mut tracker,
+            b"<html><body>502</body></html>",
+            ms(SEQUENCE[1].1),
+            Instant::now(),
+        );
+        assert_eq!(err.unwrap_err(), pulse_core::BodyError::Html);
+        assert_eq!(tracker.export_state(), before);
+    }
+
+    #[test]
+    fn merging_queued_scrapes_keeps_every_delta_once() {
+        let mut all = pendings();
+        let p04 = all.pop().unwrap();
+        let p03 = all.pop().unwrap();
+        let p02b = all.pop().unwrap();
+        let mut later = p04.clone();
+        p03.clone().merge_into(&mut later);
+        p02b.clone().merge_into(&mut later);
+        for m in Metric::ALL {
+            let sum = p02b.observation.deltas.get(m)
+                + p03.observation.deltas.get(m)
+                + p04.observation.deltas.get(m);
+            assert_eq!(later.observation.deltas.get(m), sum, "{m}");
+        }
+        assert_eq!(later.observation.deltas.get(Metric::Requests), 11.0);
+        assert_eq!(
+            model_delta(&later, "gpt-4o-mini", Metric::Requests),
+            4.0 + model_delta(&p02b, "gpt-4o-mini", Metric::Requests)
+        );
+        assert_eq!(later.at_ms, p04.at_ms);
+        assert_eq!(later.observation.live, p04.observation.live);
+        // No duplicate (dimension, key, metric) entries after a merge.
+        let mut keys: Vec<_> = later
+            .observation
+            .breakdown
+            .iter()
+            .map(|d| (d.dimension, d.key.clone(), d.metric))
+            .collect();
+        let n = keys.len();
+        keys.sort();
+        keys.dedup();
+        assert_eq!(keys.len(), n);
+    }
+
+    #[test]
+    fn a_full_queue_merges_the_oldest() {
+        let mut q = Queue::new(2);
+        let all = pendings();
+        let total: f64 = all
+            .iter()
+            .map(|p| p.observation.deltas.get(Metric::Requests))
+            .sum();
+        for p in all {
+            q.push(p);
+        }
+        assert_eq!(q.len(), 2);
+        let queued: f64 = q
+            .items
+            .iter()
+            .map(|p| p.observation.deltas.get(Metric::Requests))
+            .sum();
+        assert_eq!(queued, total);
+        assert_eq!(total, 75.0);
+    }
+}

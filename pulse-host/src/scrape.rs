@@ -1,0 +1,272 @@
+//! Fetching LiteLLM's `/metrics`: one HTTP GET with the key, redirects, gzip
+//! and a body cap. Nothing here interprets the body; see `pipeline`.
+
+use std::time::Duration;
+
+use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue};
+use reqwest::{Client, StatusCode, Url, redirect};
+
+use crate::config::Settings;
+
+/// What a scraper asks for: Prometheus text first, OpenMetrics as a fallback.
+pub const ACCEPT_HEADER: &str =
+    "text/plain;version=0.0.4;q=1.0, application/openmetrics-text;version=1.0.0;q=0.5,*/*;q=0.1";
+
+/// Most redirects followed before giving up (LiteLLM needs one).
+const MAX_REDIRECTS: usize = 5;
+
+/// Why a scrape failed. The messages are shown in `/health` and the API, so
+/// they never contain the URL's credentials or the key.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ScrapeError {
+    /// The target could not be reached (DNS, refused, TLS, reset).
+    #[error("cannot reach the metrics URL: {0}")]
+    Connect(String),
+    /// No complete answer within the timeout.
+    #[error("scrape timed out after {0:.1} s")]
+    Timeout(f64),
+    /// An answer other than 2xx.
+    #[error("metrics URL answered HTTP {0}")]
+    Status(u16),
+    /// The body grew past the configured cap.
+    #[error("body exceeds the limit of {0} bytes (LITELLM_PULSE_MAX_BODY_BYTES)")]
+    TooLarge(u64),
+    /// A 2xx answer whose body is not exposition text.
+    #[error("not Prometheus text: {0}")]
+    Body(#[from] pulse_core::BodyError),
+    /// Anything else reqwest reported (redirect loops, decoding).
+    #[error("scrape failed: {0}")]
+    Other(String),
+}
+
+/// An HTTP client bound to one target.
+#[derive(Debug, Clone)]
+pub struct Scraper {
+    client: Client,
+    url: Url,
+    timeout: Duration,
+    max_body_bytes: u64,
+}
+
+impl Scraper {
+    /// Builds the client from the settings (key, TLS verification, timeout).
+    pub fn new(settings: &Settings) -> Result<Scraper, ScrapeError> {
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT, HeaderValue::from_static(ACCEPT_HEADER));
+        let mut url = settings.metrics_url.clone();
+        if let Some(key) = &settings.api_key {
+            let mut value = HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| {
+                ScrapeError::Other(
+                    "the metrics API key contains characters not allowed in a header".into(),
+                )
+            })?;
+            // Marked sensitive so that no debug output of the request shows it.
+            value.set_sensitive(true);
+            headers.insert(AUTHORIZATION, value);
+            // The key wins over credentials in the URL: one Authorization header only.
+            let _ = url.set_password(None);
+            let _ = url.set_username("");
+        }
+        // reqwest drops Authorization (and cookies) itself whenever a redirect
+        // changes host or port; the policy only bounds the number of hops.
+        let client = Client::builder()
+            .default_headers(headers)
+            .redirect(redirect::Policy::limited(MAX_REDIRECTS))
+            .referer(false)
+            .timeout(settings.scrape_timeout)
+            .danger_accept_invalid_certs(!settings.verify_ssl)
+            .user_agent(concat!("litellm-pulse/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ScrapeError::Other(describe(&e.without_url())))?;
+        Ok(Scraper {
+            client,
+            url,
+            timeout: settings.scrape_timeout,
+            max_body_bytes: settings.max_body_bytes,
+        })
+    }
+
+    /// GETs the target and returns the (decompressed) body of a 2xx answer.
+    pub async fn fetch(&self) -> Result<Vec<u8>, ScrapeError> {
+        let mut resp = self
+            .client
+            .get(self.url.clone())
+            .send()
+            .await
+            .map_err(|e| self.classify(e))?;
+        let status = resp.status();
+        if !status.is_success() {
+            return Err(ScrapeError::Status(status_code(status)));
+        }
+        if resp
+            .content_length()
+            .is_some_and(|n| n > self.max_body_bytes)
+        {
+            return Err(ScrapeError::TooLarge(self.max_body_bytes));
+        }
+        let mut body = Vec::with_capacity(
+            resp.content_length()
+                .map_or(64 * 1024, |n| n.min(self.max_body_bytes) as usize),
+        );
+        // Streamed so that an endless or huge body is cut off at the cap.
+        while let Some(chunk) = resp.chunk().await.map_err(|e| self.classify(e))? {
+            if (body.len() + chunk.len()) as u64 > self.max_body_bytes {
+                return Err(ScrapeError::TooLarge(self.max_body_bytes));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+
+    fn classify(&self, err: reqwest::Error) -> ScrapeError {
+        if err.is_timeout() {
+            ScrapeError::Timeout(self.timeout.as_secs_f64())
+        } else if err.is_connect() {
+            ScrapeError::Connect(describe(&err.without_url()))
+        } else {
+            ScrapeError::Other(describe(&err.without_url()))
+        }
+    }
+}
+
+fn status_code(status: StatusCode) -> u16 {
+    status.as_u16()
+}
+
+/// The error and its causes on one line. reqwest's own message is generic
+/// ("error sending request"); the cause says what actually went wrong.
+fn describe(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut msg = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !msg.contains(&text) {
+            msg.push_str(": ");
+            msg.push_str(&text);
+        }
+        source = cause.source();
+    }
+    msg
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use warp::Filter;
+
+    use crate::testutil::{Canned, Script, fake_litellm, settings_for};
+
+    fn script(items: Vec<Canned>) -> Arc<Mutex<Script>> {
+        Arc::new(Mutex::new(Script {
+            queue: items.into(),
+            ..Script::default()
+        }))
+    }
+
+    #[tokio::test]
+    async fn follows_the_307_and_keeps_the_key_on_the_same_origin() {
+        let s = script(vec![Canned::prom(b"x_total 1.0\n".to_vec())]);
+        let addr = fake_litellm(Some("sk-test"), Arc::clone(&s)).await;
+        let settings = settings_for(
+            &format!("http://{addr}/metrics"),
+            &["--metrics-api-key", "sk-test"],
+        );
+        let body = Scraper::new(&settings).unwrap().fetch().await.unwrap();
+        assert_eq!(body, b"x_total 1.0\n");
+        assert_eq!(
+            s.lock().unwrap().auth_seen,
+            vec![Some("Bearer sk-test".to_owned())]
+        );
+    }
+
+    #[tokio::test]
+    async fn drops_the_key_when_a_redirect_leaves_the_origin() {
+        // The second server is another origin (another port): it must not see the key.
+        let other = script(vec![Canned::prom(b"x_total 1.0\n".to_vec())]);
+        let other_addr = fake_litellm(None, Arc::clone(&other)).await;
+        let first = script(vec![]);
+        first.lock().unwrap().redirect_to = Some(format!("http://{other_addr}/metrics/"));
+        let addr = fake_litellm(None, Arc::clone(&first)).await;
+        let settings = settings_for(
+            &format!("http://{addr}/metrics"),
+            &["--metrics-api-key", "sk-secret"],
+        );
+        let body = Scraper::new(&settings).unwrap().fetch().await.unwrap();
+        assert_eq!(body, b"x_total 1.0\n");
+        assert_eq!(other.lock().unwrap().auth_seen, vec![None]);
+    }
+
+    #[tokio::test]
+    async fn accepts_gzip_and_caps_the_body() {
+        let plain = b"x_total 1.0\n".repeat(200);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&plain).unwrap();
+        let gz = gz.finish().unwrap();
+        let mut canned = Canned::prom(gz);
+        canned.encoding = Some("gzip");
+        let s = script(vec![canned.clone(), canned]);
+        let addr = fake_litellm(None, Arc::clone(&s)).await;
+        let settings = settings_for(&format!("http://{addr}/metrics/"), &[]);
+        assert_eq!(
+            Scraper::new(&settings).unwrap().fetch().await.unwrap(),
+            plain
+        );
+        // The cap applies to the decoded size (2400 bytes here), not the wire size.
+        let small = settings_for(
+            &format!("http://{addr}/metrics/"),
+            &["--max-body-bytes", "2000"],
+        );
+        assert_eq!(
+            Scraper::new(&small).unwrap().fetch().await,
+            Err(ScrapeError::TooLarge(2000))
+        );
+    }
+
+    #[tokio::test]
+    async fn failures_are_classified_without_credentials() {
+        let s = script(vec![Canned::other(
+            502,
+            "text/html",
+            "<html>bad gateway</html>",
+        )]);
+        let addr = fake_litellm(Some("sk-k"), Arc::clone(&s)).await;
+        let url = format!("http://user:hunter2@{addr}/metrics/");
+        // Wrong key: 401 from LiteLLM.
+        let settings = settings_for(&url, &["--metrics-api-key", "sk-wrong"]);
+        assert_eq!(
+            Scraper::new(&settings).unwrap().fetch().await,
+            Err(ScrapeError::Status(401))
+        );
+        let settings = settings_for(&url, &["--metrics-api-key", "sk-k"]);
+        assert_eq!(
+            Scraper::new(&settings).unwrap().fetch().await,
+            Err(ScrapeError::Status(502))
+        );
+        // Nothing listens on port 9 of loopback.
+        let settings = settings_for("http://user:hunter2@127.0.0.1:9/metrics", &[]);
+        let err = Scraper::new(&settings).unwrap().fetch().await.unwrap_err();
+        assert!(matches!(err, ScrapeError::Connect(_)), "{err:?}");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn sends_the_prometheus_accept_header() {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen = Arc::new(Mutex::new(None));
+        let seen2 = Arc::clone(&seen);
+        let route = warp::header::<String>("accept").map(move |a: String| {
+            *seen2.lock().unwrap() = Some(a);
+            "x_total 1.0\n"
+        });
+        tokio::spawn(warp::serve(route).incoming(listener).run());
+        let settings = settings_for(&format!("http://{addr}/"), &[]);
+        Scraper::new(&settings).unwrap().fetch().await.unwrap();
+        assert_eq!(seen.lock().unwrap().as_deref(), Some(ACCEPT_HEADER));
+    }
+}
