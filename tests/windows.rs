@@ -780,6 +780,22 @@ fn every_local_midnight_2000_to_2030_is_a_storage_edge() {
     assert!(days >= TZ_VARIANTS.len() * 11_323, "{days}");
 }
 
+/// The claim has a known boundary: before 1972-01-07 Monrovia kept -00:44:30,
+/// so its 1971-06-01 began at 00:44:30Z, inside a 15-minute row.
+#[test]
+fn monrovia_1971_midnight_is_not_a_storage_edge() {
+    let tz = zone("Africa/Monrovia");
+    let start = period_start(at("1971-06-01T12:00:00Z"), tz, Period::Day);
+    assert_eq!(start, at("1971-06-01T00:44:30Z"));
+    assert_eq!(storage_bucket(start), at("1971-06-01T00:30:00Z"));
+    // Since 1972 Monrovia is on UTC.
+    let start = period_start(at("1972-06-01T12:00:00Z"), tz, Period::Day);
+    assert_eq!(
+        (start, storage_bucket(start)),
+        (at("1972-06-01T00:00:00Z"), start)
+    );
+}
+
 // ---------------------------------------------------------- bucketize
 
 #[test]
