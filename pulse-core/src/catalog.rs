@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use thiserror::Error;
 
 use crate::expo::Label;
+use crate::parse::is_metric_name;
 
 /// One tracked metric, by its friendly name.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
@@ -302,16 +303,6 @@ fn legacy_families(metric: Metric) -> &'static [&'static str] {
         Metric::OutputTokens => &["litellm_output_tokens_total"],
         _ => &[],
     }
-}
-
-/// True when `s` is a valid Prometheus metric name.
-fn is_metric_name(s: &str) -> bool {
-    let mut bytes = s.bytes();
-    match bytes.next() {
-        Some(b) if b.is_ascii_alphabetic() || b == b'_' || b == b':' => {}
-        _ => return false,
-    }
-    bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':')
 }
 
 /// `family` and its twin with or without `_total`, in that order.

@@ -15,7 +15,9 @@
 //! 2. The first observation is a baseline: every series is stored, all deltas are 0.
 //! 3. A known series that grew contributes the growth; one that fell was
 //!    reset and contributes its new value. NaN, infinite and negative values
-//!    are ignored (the stored value stays).
+//!    are ignored (the stored value stays). A fall smaller than one part in
+//!    10^12 is rounding noise (a stored value that went through a lossy float
+//!    round trip), not a restart: it counts 0.
 //! 4. The same name and labels with a different `_created` is a different
 //!    series: LiteLLM restarted, even if the new value is above the old one.
 //! 5. A series that vanishes contributes nothing and is remembered, so one
@@ -65,6 +67,11 @@ use crate::expo::{Exposition, Label};
 /// clock and the scraper's may differ slightly.
 const CREATED_TOLERANCE_MS: i64 = 1000;
 
+/// Relative fall below which a lower value is taken as float noise, not a
+/// reset: counting a whole counter again for a 1-ulp difference would be far
+/// worse than ignoring a restart that landed within 10^-12 of the old value.
+const FALL_TOLERANCE: f64 = 1e-12;
+
 /// Version written into [`TrackerState::version`].
 pub const STATE_VERSION: u32 = 1;
 
@@ -107,6 +114,12 @@ pub struct BreakdownDelta {
 }
 
 /// Everything a [`Tracker`] needs to continue after a restart of the host.
+///
+/// The floats must come back bit for bit: SQLite `REAL` and JavaScript's
+/// `JSON.parse` do; `serde_json` needs its `float_roundtrip` feature, since
+/// its default parser may be one ulp off. A value one ulp off is harmless
+/// (rule 3), but a `_created` one ulp off makes the series a new identity,
+/// adopted with delta 0, so the increase until the next scrape is lost.
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct TrackerState {
@@ -544,6 +557,9 @@ impl Tracker {
                 }
                 let delta = if value >= e.value {
                     value - e.value
+                } else if value >= e.value - e.value * FALL_TOLERANCE {
+                    // Rounding noise of a stored value, not a restart.
+                    0.0
                 } else {
                     obs.resets += 1;
                     value
@@ -873,6 +889,22 @@ mod tests {
         let o = t.observe(&body(&[(REQ, GPT, 7.0)]), 3000);
         assert_eq!(o.deltas.get(Metric::Requests), 2.0);
         assert_eq!(o.resets, 0);
+    }
+
+    #[test]
+    fn a_one_ulp_fall_is_noise_not_a_reset() {
+        let mut t = tracker();
+        let v: f64 = 0.00028440000000000003;
+        t.observe(
+            &body(&[(SPEND, GPT, f64::from_bits(v.to_bits() + 1))]),
+            1000,
+        );
+        let o = t.observe(&body(&[(SPEND, GPT, v)]), 2000);
+        assert_eq!((o.resets, o.deltas.get(Metric::Cost)), (0, 0.0));
+        let o = t.observe(&body(&[(SPEND, GPT, v + 0.0001)]), 3000);
+        assert_eq!(o.deltas.get(Metric::Cost), (v + 0.0001) - v);
+        let o = t.observe(&body(&[(SPEND, GPT, v)]), 4000);
+        assert_eq!((o.resets, o.deltas.get(Metric::Cost)), (1, v));
     }
 
     #[test]
