@@ -35,3 +35,5 @@ pub mod write;
 pub use error::{BodyError, LineError, LineErrorKind};
 pub use expo::{Exposition, Family, Format, Label, MetricType, Sample};
 
+pub use catalog::{Catalog, CatalogError, Dimension, Metric, MetricValues};
+pub use track::{BreakdownDelta, Observation, SeriesState, Tracker, TrackerState};
