@@ -49,6 +49,16 @@ pub use import::ImportOutcome;
 /// every idle series on every scrape.
 const SEEN_REFRESH_MS: i64 = 3_600_000;
 
+/// Window totals: one primary-key range seek on the total's buckets.
+const WINDOW_TOTALS_SQL: &str = "SELECT metric_id, SUM(value) FROM pulse_buckets \
+     WHERE series_id = ?1 AND start_ms >= ?2 AND start_ms < ?3 GROUP BY metric_id";
+
+/// Window breakdown: one primary-key range seek per key of the dimension.
+const WINDOW_BREAKDOWN_SQL: &str = "SELECT s.key, b.metric_id, SUM(b.value) FROM pulse_series s \
+     JOIN pulse_buckets b ON b.series_id = s.id \
+     WHERE s.dimension = ?1 AND b.start_ms >= ?2 AND b.start_ms < ?3 \
+     GROUP BY s.id, b.metric_id ORDER BY s.key";
+
 /// Everything that can go wrong in the store.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -547,10 +557,7 @@ impl Store {
         let Some(&total) = self.series_ids.get(&("", String::new())) else {
             return Ok(MetricValues::default());
         };
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT metric_id, SUM(value) FROM pulse_buckets \
-             WHERE series_id = ?1 AND start_ms >= ?2 AND start_ms < ?3 GROUP BY metric_id",
-        )?;
+        let mut stmt = self.conn.prepare_cached(WINDOW_TOTALS_SQL)?;
         let mut rows = stmt.query(params![total, range.start_ms, range.end_ms])?;
         let mut out = MetricValues::default();
         while let Some(row) = rows.next()? {
@@ -568,12 +575,7 @@ impl Store {
         dim: Dimension,
         range: TimeRange,
     ) -> Result<Vec<(String, MetricValues)>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT s.key, b.metric_id, SUM(b.value) FROM pulse_series s \
-             JOIN pulse_buckets b ON b.series_id = s.id \
-             WHERE s.dimension = ?1 AND b.start_ms >= ?2 AND b.start_ms < ?3 \
-             GROUP BY s.id, b.metric_id ORDER BY s.key",
-        )?;
+        let mut stmt = self.conn.prepare_cached(WINDOW_BREAKDOWN_SQL)?;
         let rows = stmt.query(params![dim.name(), range.start_ms, range.end_ms])?;
         self.collect_keyed(rows)
     }

@@ -999,3 +999,139 @@ fn python_0_2_rows_are_imported_with_negative_deltas_fixed_and_overlap_skipped()
         Some((T0 + 150_000, raw(&[("x_total", 1.0)])))
     );
 }
+
+// ---- Real LiteLLM captures through the real parser and tracker ----------
+
+fn capture(name: &str) -> String {
+    let dir = std::env::var_os("PULSE_FIXTURES").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/litellm"),
+        std::path::PathBuf::from,
+    );
+    std::fs::read_to_string(dir.join(name)).unwrap()
+}
+
+/// Parses `body`, observes it and records the scrape.
+fn scrape(
+    store: &mut Store,
+    tracker: &mut pulse_core::Tracker,
+    body: &str,
+    at_ms: i64,
+) -> Observation {
+    let expo = pulse_core::parse(body).unwrap();
+    let obs = tracker.observe(&expo, at_ms);
+    let raw: Vec<(String, f64)> = pulse_core::sample_totals(&expo)
+        .into_iter()
+        .map(|(n, v)| (n.to_owned(), v))
+        .collect();
+    ok(store, &obs, &raw, &tracker.export_state());
+    obs
+}
+
+/// (capture, UTC time from MANIFEST.tsv)
+const SEQUENCE: [(&str, i64); 6] = [
+    ("00-before-traffic.prom", 1_795_774_058_000),
+    ("01-after-batch1.prom", 1_795_774_099_671),
+    ("02-after-batch2.prom", 1_795_774_191_292),
+    ("02b-after-batch2-streams-drained.prom", 1_795_774_246_219),
+    ("03-after-restart-before-traffic.prom", 1_795_774_264_527),
+    ("04-after-restart-batch3.prom", 1_795_774_268_890),
+];
+
+#[test]
+fn a_restart_of_the_host_resumes_from_the_stored_tracker_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let bodies: Vec<(String, i64)> = SEQUENCE.iter().map(|(n, t)| (capture(n), *t)).collect();
+
+    let mut straight = Store::open(&dir.path().join("straight.db"), 168);
+    let mut tracker = pulse_core::Tracker::new(Catalog::litellm());
+    let mut sum = MetricValues::default();
+    for (body, at) in &bodies {
+        let obs = scrape(&mut straight, &mut tracker, body, *at);
+        for (m, d) in obs.deltas.iter() {
+            sum.add(m, d);
+        }
+    }
+
+    // The same sequence with the host restarted after every scrape.
+    let path = dir.path().join("restarted.db");
+    for (body, at) in &bodies {
+        let mut store = Store::open(&path, 168);
+        let mut tracker = match store.tracker_state().unwrap() {
+            Some(st) => pulse_core::Tracker::from_state(Catalog::litellm(), st),
+            None => pulse_core::Tracker::new(Catalog::litellm()),
+        };
+        scrape(&mut store, &mut tracker, body, *at);
+    }
+    let restarted = Store::open(&path, 168);
+
+    let all = straight.all_time().unwrap();
+    assert_eq!(all, sum);
+    // 3 → 67 before LiteLLM restarted, then the 8 requests of batch 3.
+    assert_eq!(all.get(Metric::Requests), 64.0 + 8.0);
+    assert_eq!(restarted.all_time().unwrap(), all);
+    assert_eq!(
+        restarted.all_time_breakdown(Dimension::Model).unwrap(),
+        straight.all_time_breakdown(Dimension::Model).unwrap()
+    );
+    assert_eq!(
+        restarted.history(10).unwrap(),
+        straight.history(10).unwrap()
+    );
+    assert_eq!(restarted.last_raw().unwrap(), straight.last_raw().unwrap());
+    // Per-model sums equal the totals, through storage.
+    let by_model = straight.all_time_breakdown(Dimension::Model).unwrap();
+    for m in [Metric::Requests, Metric::Tokens, Metric::Cost] {
+        let total: f64 = by_model.iter().map(|(_, v)| v.get(m)).sum();
+        assert_eq!(clean(total), clean(all.get(m)), "{m:?}");
+    }
+    let resets = straight
+        .history(10)
+        .unwrap()
+        .iter()
+        .filter(|r| r.is_reset)
+        .count();
+    assert_eq!(resets, 1);
+}
+
+#[test]
+fn rescraping_an_unchanged_large_body_writes_four_rows() {
+    let body = capture("06-teams-after-traffic.prom");
+    let mut store = Store::open_memory(10);
+    let mut tracker = pulse_core::Tracker::new(Catalog::litellm());
+    let t = 1_795_774_319_414;
+    scrape(&mut store, &mut tracker, &body, t);
+    let series = count(&store, "pulse_tracker_series");
+    assert_eq!(series as usize, tracker.export_state().series.len());
+    let before = store.conn.total_changes();
+    scrape(&mut store, &mut tracker, &body, t + 60_000);
+    // Status, the scrape row and two meta rows; no series, raw or bucket row.
+    assert_eq!(store.conn.total_changes() - before, 4);
+}
+
+#[test]
+fn window_queries_seek_the_bucket_index_instead_of_scanning() {
+    let mut store = Store::open_memory(5);
+    simple(&mut store, T0, 1.0, 0.5, "m");
+    let plan = |sql: &str, first: &dyn rusqlite::ToSql| -> String {
+        let mut stmt = store
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap();
+        let rows = stmt
+            .query_map(params![first, 0, 1], |r| r.get::<_, String>(3))
+            .unwrap();
+        rows.collect::<Result<Vec<_>, _>>().unwrap().join("; ")
+    };
+    let seek = "USING PRIMARY KEY (series_id=? AND start_ms>? AND start_ms<?)";
+    let totals = plan(WINDOW_TOTALS_SQL, &1);
+    assert!(
+        totals.contains(&format!("SEARCH pulse_buckets {seek}")),
+        "{totals}"
+    );
+    let breakdown = plan(WINDOW_BREAKDOWN_SQL, &"model");
+    assert!(
+        breakdown.contains(&format!("SEARCH b {seek}")),
+        "{breakdown}"
+    );
+    assert!(!breakdown.contains("SCAN b"), "{breakdown}");
+}
