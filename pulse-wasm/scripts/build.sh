@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Builds the npm packages of pulse-wasm for the web, Node and bundlers:
+#   pulse-wasm/pkg-web, pulse-wasm/pkg-node, pulse-wasm/pkg-bundler
+#
+# Nothing is downloaded: wasm-pack runs with `--mode no-install` (it uses the
+# wasm-bindgen CLI on PATH, which must match the pinned crate version) and
+# `--no-opt` (wasm-opt = false in Cargo.toml too).
+#
+# wasm-opt is off on purpose. Debian's binaryen (version 108) corrupts this
+# module: even a plain read/write with no passes re-points the
+# `__wbindgen_externrefs` export at the funcref table, so the module fails
+# at start-up with "WebAssembly.Table.set(): Argument 1 is invalid". Its -Oz
+# also made the gzipped file larger (the chrono-tz data compresses worse
+# after it re-lays the data segments). Set WASM_OPT=/path/to/wasm-opt to use
+# a fixed binaryen.
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")/.." && pwd)"
+root="$(cd "$here/.." && pwd)"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+pinned="$(sed -n 's/^wasm-bindgen = "=\(.*\)"/\1/p' "$root/Cargo.toml")"
+have="$(wasm-bindgen --version | awk '{print $2}')"
+if [ "$pinned" != "$have" ]; then
+  echo "wasm-bindgen CLI $have does not match the pinned crate $pinned" >&2
+  echo "install it with: cargo install wasm-bindgen-cli --version $pinned --locked" >&2
+  exit 1
+fi
+wasm_opt="${WASM_OPT:-}"
+
+# Size over speed for the wasm only; the host's release profile is untouched
+# because these variables apply to this build alone, in its own target dir.
+export CARGO_TARGET_DIR="$root/target/wasm"
+export CARGO_PROFILE_RELEASE_OPT_LEVEL=z
+export CARGO_PROFILE_RELEASE_LTO=fat
+export CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1
+export CARGO_PROFILE_RELEASE_STRIP=none
+export CARGO_PROFILE_RELEASE_DEBUG=false
+
+for target in web nodejs bundler; do
+  case "$target" in
+    nodejs) out=pkg-node ;;
+    *) out="pkg-$target" ;;
+  esac
+  rm -rf "$here/$out"
+  wasm-pack --quiet build "$here" --release --mode no-install --no-opt \
+    --target "$target" --out-dir "$out" --out-name pulse_wasm
+  wasm="$here/$out/pulse_wasm_bg.wasm"
+  if [ -n "$wasm_opt" ]; then
+    "$wasm_opt" -Oz --all-features "$wasm" -o "$wasm.opt"
+    mv "$wasm.opt" "$wasm"
+  fi
+  node "$here/scripts/strip-custom.mjs" "$wasm"
+  cp "$root/LICENSE" "$here/$out/LICENSE"
+  node "$here/scripts/package-json.mjs" "$here/$out" "$target"
+done
+
+gz="$(gzip -9 -c "$here/pkg-web/pulse_wasm_bg.wasm" | wc -c)"
+raw="$(wc -c < "$here/pkg-web/pulse_wasm_bg.wasm")"
+echo "pulse_wasm_bg.wasm: $raw bytes, $gz bytes gzipped (limit 204800)"
+if [ "$gz" -gt 204800 ]; then
+  echo "warning: the gzipped .wasm is over 200 KB" >&2
+fi

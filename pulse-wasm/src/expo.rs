@@ -1,0 +1,263 @@
+//! Parsing bindings: a whole body into JS objects, or straight to totals.
+//!
+//! A parsed body is handed to JS as a few flat arrays (a string table, a
+//! `Uint32Array` of structure, `Float64Array`s of values and timestamps) and
+//! turned into objects by one JS function (`js/build.js`). That keeps the
+//! number of wasm-to-JS calls constant instead of one per label.
+
+use std::collections::HashMap;
+
+use pulse_core::{Exposition, Format, LineError, MetricType};
+use wasm_bindgen::prelude::*;
+
+use crate::extra::FastHash;
+use crate::into_error;
+
+#[wasm_bindgen(module = "/src/js/build.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = buildExposition)]
+    fn build_exposition(
+        strings_json: &str,
+        ints: &[u32],
+        values: &[f64],
+        timestamps: &[f64],
+    ) -> JsValue;
+
+    #[wasm_bindgen(js_name = buildTotals)]
+    fn build_totals(names_json: &str, values: &[f64]) -> JsValue;
+}
+
+/// Parses a Prometheus text 0.0.4 or OpenMetrics 1.0 body.
+///
+/// Lines that do not parse are reported in `errors` and skipped; a body that
+/// is not exposition text at all (empty, HTML, JSON, nothing valid) throws.
+#[wasm_bindgen(unchecked_return_type = "Exposition")]
+pub fn parse(body: &str) -> Result<JsValue, JsError> {
+    let expo = pulse_core::parse::parse(body).map_err(into_error)?;
+    Ok(to_js(&expo))
+}
+
+/// Like [`parse`], for raw bytes (e.g. a `fetch` body as a `Uint8Array`).
+/// Lines that are not UTF-8 are reported as errors.
+#[wasm_bindgen(js_name = parseBytes, unchecked_return_type = "Exposition")]
+pub fn parse_bytes(body: &[u8]) -> Result<JsValue, JsError> {
+    let expo = pulse_core::parse::parse_bytes(body).map_err(into_error)?;
+    Ok(to_js(&expo))
+}
+
+/// Sums every sample value by sample name (what `/raw` of the server returns),
+/// without building the parsed body. Unparseable lines are skipped; NaN
+/// samples are skipped; sums are cleaned of float summation noise.
+#[wasm_bindgen(js_name = sampleTotals, unchecked_return_type = "Totals")]
+pub fn sample_totals(body: &str) -> Result<JsValue, JsError> {
+    totals_to_js(crate::extra::sample_totals(body.as_bytes()).map_err(into_error)?)
+}
+
+/// [`sample_totals`] for raw bytes.
+#[wasm_bindgen(js_name = sampleTotalsBytes, unchecked_return_type = "Totals")]
+pub fn sample_totals_bytes(body: &[u8]) -> Result<JsValue, JsError> {
+    totals_to_js(crate::extra::sample_totals(body).map_err(into_error)?)
+}
+
+/// Sums every sample value by family name (histogram buckets, `_count`,
+/// `_sum` and `_created` samples count toward their family), without
+/// building the parsed body. Unparseable lines and NaN samples are skipped;
+/// sums are cleaned of float summation noise.
+#[wasm_bindgen(js_name = familyTotals, unchecked_return_type = "Totals")]
+pub fn family_totals(body: &str) -> Result<JsValue, JsError> {
+    totals_to_js(crate::extra::family_totals(body.as_bytes()).map_err(into_error)?)
+}
+
+/// [`family_totals`] for raw bytes.
+#[wasm_bindgen(js_name = familyTotalsBytes, unchecked_return_type = "Totals")]
+pub fn family_totals_bytes(body: &[u8]) -> Result<JsValue, JsError> {
+    totals_to_js(crate::extra::family_totals(body).map_err(into_error)?)
+}
+
+fn totals_to_js<S: AsRef<str>>(totals: Vec<(S, f64)>) -> Result<JsValue, JsError> {
+    let names: Vec<&str> = totals.iter().map(|(n, _)| n.as_ref()).collect();
+    let values: Vec<f64> = totals.iter().map(|(_, v)| *v).collect();
+    Ok(build_totals(&json_strings(&names), &values))
+}
+
+/// A JSON array of strings. `JSON.parse` on one string is the fastest way
+/// to bring many strings into JS.
+pub fn json_strings<S: AsRef<str>>(list: &[S]) -> String {
+    let total: usize = list.iter().map(|s| s.as_ref().len() + 3).sum();
+    let mut out = String::with_capacity(total + 2);
+    out.push('[');
+    for (i, s) in list.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push('"');
+        let s = s.as_ref();
+        // Copy runs of plain bytes; only `"`, `\` and control bytes need escapes,
+        // and none of them occurs inside a multi-byte UTF-8 sequence.
+        let mut run = 0;
+        for (j, b) in s.bytes().enumerate() {
+            if b >= 0x20 && b != b'"' && b != b'\\' {
+                continue;
+            }
+            out.push_str(s.get(run..j).unwrap_or_default());
+            run = j + 1;
+            match b {
+                b'"' => out.push_str("\\\""),
+                b'\\' => out.push_str("\\\\"),
+                b'\n' => out.push_str("\\n"),
+                _ => {
+                    const HEX: &[u8; 16] = b"0123456789abcdef";
+                    out.push_str("\\u00");
+                    out.push(char::from(HEX[usize::from(b >> 4)]));
+                    out.push(char::from(HEX[usize::from(b & 15)]));
+                }
+            }
+        }
+        out.push_str(s.get(run..).unwrap_or_default());
+        out.push('"');
+    }
+    out.push(']');
+    out
+}
+
+/// The flat form of a parsed body that `js/build.js` reads.
+#[derive(Debug, Default, PartialEq)]
+pub struct Flat {
+    /// Unique strings, as a JSON array.
+    pub strings_json: String,
+    /// Structure, see `js/build.js`.
+    pub ints: Vec<u32>,
+    /// Sample values in family order.
+    pub values: Vec<f64>,
+    /// Sample timestamps in ms (NaN when the sample had none).
+    pub timestamps: Vec<f64>,
+}
+
+/// Interns strings so each distinct label value crosses into JS once.
+#[derive(Default)]
+struct Strings<'s> {
+    index: HashMap<&'s str, u32, FastHash>,
+    list: Vec<&'s str>,
+}
+
+impl<'s> Strings<'s> {
+    fn id(&mut self, s: &'s str) -> u32 {
+        if let Some(&i) = self.index.get(s) {
+            return i;
+        }
+        let i = u32::try_from(self.list.len()).unwrap_or(u32::MAX);
+        self.list.push(s);
+        self.index.insert(s, i);
+        i
+    }
+}
+
+fn type_code(kind: MetricType) -> u32 {
+    match kind {
+        MetricType::Counter => 0,
+        MetricType::Gauge => 1,
+        MetricType::Histogram => 2,
+        MetricType::GaugeHistogram => 3,
+        MetricType::Summary => 4,
+        MetricType::Info => 5,
+        MetricType::StateSet => 6,
+        MetricType::Unknown => 7,
+    }
+}
+
+fn len_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// Flattens a parsed body for `js/build.js`.
+pub fn flatten(expo: &Exposition<'_>) -> Flat {
+    let messages: Vec<(String, String)> = expo
+        .errors
+        .iter()
+        .map(|e: &LineError| (format!("{:?}", e.kind), e.to_string()))
+        .collect();
+    let mut strings = Strings::default();
+    let mut ints = Vec::with_capacity(expo.samples.len() * 8 + expo.labels.len() * 2 + 16);
+    let mut values = Vec::with_capacity(expo.samples.len());
+    let mut timestamps = Vec::with_capacity(expo.samples.len());
+    ints.push(match expo.format {
+        None => 0,
+        Some(Format::PrometheusText) => 1,
+        Some(Format::OpenMetrics) => 2,
+    });
+    ints.push(len_u32(expo.families.len()));
+    ints.push(len_u32(expo.errors.len()));
+    for family in &expo.families {
+        ints.push(strings.id(family.name));
+        ints.push(type_code(family.kind));
+        ints.push(family.help.as_deref().map_or(0, |h| strings.id(h) + 1));
+        ints.push(family.unit.map_or(0, |u| strings.id(u) + 1));
+        let samples = expo.samples_of(family);
+        ints.push(len_u32(samples.len()));
+        for sample in samples {
+            let labels = expo.labels_of(sample);
+            ints.push(strings.id(sample.name));
+            ints.push(sample.line);
+            ints.push(len_u32(labels.len()));
+            ints.push(u32::from(sample.timestamp_ms.is_some()));
+            for label in labels {
+                ints.push(strings.id(label.name));
+                ints.push(strings.id(label.value.as_ref()));
+            }
+            values.push(sample.value);
+            // Millisecond timestamps are far below 2^53, so f64 holds them exactly.
+            #[allow(clippy::cast_precision_loss)]
+            timestamps.push(sample.timestamp_ms.map_or(f64::NAN, |t| t as f64));
+        }
+    }
+    for (error, (kind, message)) in expo.errors.iter().zip(&messages) {
+        ints.push(error.line);
+        ints.push(strings.id(kind));
+        ints.push(strings.id(message));
+        ints.push(strings.id(&error.snippet));
+    }
+    let strings_json = json_strings(&strings.list);
+    Flat {
+        strings_json,
+        ints,
+        values,
+        timestamps,
+    }
+}
+
+/// Converts a parsed body into the JS `Exposition` object.
+pub(crate) fn to_js(expo: &Exposition<'_>) -> JsValue {
+    let flat = flatten(expo);
+    build_exposition(
+        &flat.strings_json,
+        &flat.ints,
+        &flat.values,
+        &flat.timestamps,
+    )
+}
+
+/// Converts line errors into JS `LineError` objects.
+pub(crate) fn errors_to_js(errors: &[LineError]) -> JsValue {
+    let expo = Exposition {
+        errors: errors.to_vec(),
+        ..Exposition::default()
+    };
+    let built = to_js(&expo);
+    js_sys::Reflect::get(&built, &JsValue::from_str("errors")).unwrap_or(JsValue::NULL)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::json_strings;
+
+    #[test]
+    fn json_strings_escape_what_json_requires() {
+        let list = ["plain", "q\"b\\n\nt\t\u{1}", "ünï"];
+        assert_eq!(
+            json_strings(&list),
+            r#"["plain","q\"b\\n\nt\u0009\u0001","ünï"]"#
+        );
+        let empty: [&str; 0] = [];
+        assert_eq!(json_strings(&empty), "[]");
+    }
+}

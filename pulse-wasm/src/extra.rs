@@ -1,0 +1,210 @@
+//! Helpers the bindings need that `pulse-core` does not offer (yet).
+//!
+//! Each is written against core types only, so it can move into the core
+//! unchanged: family totals, sums over a range, step names.
+
+use std::hash::{BuildHasherDefault, Hasher};
+
+use pulse_core::window::{Step, TimeRange};
+use pulse_core::{BodyError, Exposition};
+
+/// A fast non-cryptographic hasher (FxHash) for interning trusted-size keys.
+///
+/// Flooding is not a concern: the maps live for one call over one body.
+#[derive(Default, Clone, Copy)]
+pub struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// [`FxHasher`] as a `HashMap` hasher.
+pub type FastHash = BuildHasherDefault<FxHasher>;
+
+/// The sum of sample values per sample name, in first-seen order, as
+/// `pulse_core::parse::sample_totals` defines it, cleaned of summation noise.
+pub fn sample_totals(body: &[u8]) -> Result<Vec<(String, f64)>, BodyError> {
+    let mut totals = raw_sample_totals(body)?;
+    for entry in &mut totals {
+        entry.1 = clean(entry.1);
+    }
+    Ok(totals)
+}
+
+fn raw_sample_totals(body: &[u8]) -> Result<Vec<(String, f64)>, BodyError> {
+    match std::str::from_utf8(body) {
+        Ok(text) => Ok(pulse_core::parse::scan_sample_totals(text)?
+            .into_iter()
+            .map(|(n, v)| (n.to_owned(), v))
+            .collect()),
+        Err(_) => {
+            let expo = pulse_core::parse::parse_bytes(body)?;
+            Ok(pulse_core::parse::sample_totals(&expo)
+                .into_iter()
+                .map(|(n, v)| (n.to_owned(), v))
+                .collect())
+        }
+    }
+}
+
+/// The sum of sample values per family, in first-seen order, with the same
+/// rules as `sample_totals` (NaN skipped, infinities propagate).
+pub fn family_totals(body: &[u8]) -> Result<Vec<(String, f64)>, BodyError> {
+    let expo = pulse_core::parse::parse_bytes(body)?;
+    Ok(family_totals_of(&expo))
+}
+
+/// [`family_totals`] of a parsed body.
+pub fn family_totals_of(expo: &Exposition<'_>) -> Vec<(String, f64)> {
+    let mut out: Vec<(String, f64)> = Vec::new();
+    let mut index: std::collections::HashMap<&str, usize, FastHash> = Default::default();
+    for family in &expo.families {
+        let mut sum = 0.0;
+        let mut any = false;
+        for sample in expo.samples_of(family) {
+            if !sample.value.is_nan() {
+                sum += sample.value;
+                any = true;
+            }
+        }
+        if !any {
+            continue;
+        }
+        // A family name can repeat when its samples are split in the body.
+        match index.get(family.name) {
+            Some(&i) => out[i].1 += sum,
+            None => {
+                index.insert(family.name, out.len());
+                out.push((family.name.to_owned(), sum));
+            }
+        }
+    }
+    for entry in &mut out {
+        entry.1 = clean(entry.1);
+    }
+    out
+}
+
+/// The sum of `values[i]` whose `timestamps[i]` lies in `range` (half-open),
+/// cleaned of float summation noise.
+pub fn sum_in_range(points: &[(i64, f64)], range: TimeRange) -> f64 {
+    let sum: f64 = points
+        .iter()
+        .filter(|(t, _)| *t >= range.start_ms && *t < range.end_ms)
+        .map(|(_, v)| v)
+        .sum();
+    clean(sum)
+}
+
+/// Rounds a float sum to 12 significant digits (stand-in until
+/// `pulse_core::num::clean` lands; same contract).
+pub fn clean(x: f64) -> f64 {
+    if !x.is_finite() || x == 0.0 {
+        return x;
+    }
+    format!("{x:.11e}").parse().unwrap_or(x)
+}
+
+/// Why a step name was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepParseError(pub String);
+
+impl std::fmt::Display for StepParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "unknown step {:?}: expected hour, day, week, month or a length such as 15m, 60s, 2h, 1d",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for StepParseError {}
+
+/// Parses a step: `hour`/`day`/`week`/`month` (local calendar buckets, also
+/// `hourly`, `daily`, `weekly`, `monthly`) or a fixed positive length with a
+/// unit `ms`, `s`, `m`, `h`, `d` (`15m`, `60s`).
+pub fn parse_step(text: &str) -> Result<Step, StepParseError> {
+    let t = text.trim();
+    match t.to_ascii_lowercase().as_str() {
+        "hour" | "hourly" => return Ok(Step::Hour),
+        "day" | "daily" => return Ok(Step::Day),
+        "week" | "weekly" => return Ok(Step::Week),
+        "month" | "monthly" => return Ok(Step::Month),
+        _ => {}
+    }
+    let err = || StepParseError(text.to_owned());
+    let digits = t.bytes().take_while(u8::is_ascii_digit).count();
+    let (num, unit) = t.split_at(digits);
+    let n: i64 = num.parse().map_err(|_| err())?;
+    let unit_ms = match unit {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return Err(err()),
+    };
+    let ms = n
+        .checked_mul(unit_ms)
+        .filter(|ms| *ms > 0)
+        .ok_or_else(err)?;
+    Ok(Step::Fixed(ms))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_parse() {
+        assert_eq!(parse_step("day"), Ok(Step::Day));
+        assert_eq!(parse_step("Hourly"), Ok(Step::Hour));
+        assert_eq!(parse_step("15m"), Ok(Step::Fixed(900_000)));
+        assert_eq!(parse_step("60s"), Ok(Step::Fixed(60_000)));
+        assert_eq!(parse_step("2h"), Ok(Step::Fixed(7_200_000)));
+        assert_eq!(parse_step("250ms"), Ok(Step::Fixed(250)));
+        assert!(parse_step("0m").is_err());
+        assert!(parse_step("m").is_err());
+        assert!(parse_step("5y").is_err());
+        assert!(parse_step("-5m").is_err());
+        assert!(parse_step("99999999999999999999d").is_err());
+    }
+
+    #[test]
+    fn family_totals_sum_histogram_parts_into_their_family() {
+        let body = "# TYPE a_total counter\na_total{m=\"x\"} 1.5\na_total{m=\"y\"} 2\n\
+                    # TYPE h histogram\nh_bucket{le=\"1\"} 3\nh_bucket{le=\"+Inf\"} 4\nh_sum 0.25\nh_count 4\n\
+                    # TYPE n gauge\nn NaN\n";
+        let totals = family_totals(body.as_bytes()).unwrap();
+        assert_eq!(
+            totals,
+            vec![("a_total".to_owned(), 3.5), ("h".to_owned(), 11.25)]
+        );
+    }
+
+    #[test]
+    fn sums_in_half_open_range() {
+        let points = [(0, 0.1), (10, 0.2), (20, 4.0)];
+        let r = TimeRange {
+            start_ms: 0,
+            end_ms: 20,
+        };
+        assert_eq!(sum_in_range(&points, r), 0.3);
+    }
+}
