@@ -46,38 +46,71 @@ pub(super) struct SampleLine<'a> {
 /// much cheaper than classifying every byte; a miss falls back to the scan.
 #[derive(Default)]
 pub(super) struct Hints<'a> {
+    name: NameHint<'a>,
+    labels: Vec<NameHint<'a>>,
+}
+
+/// A predicted name with its first eight bytes as a (masked) word.
+#[derive(Default, Clone, Copy)]
+struct NameHint<'a> {
     name: &'a str,
-    labels: Vec<&'a str>,
+    head: u64,
+    mask: u64,
+}
+
+impl<'a> NameHint<'a> {
+    fn new(name: &'a str) -> Self {
+        let b = name.as_bytes();
+        let n = b.len().min(8);
+        let mut w = [0u8; 8];
+        w[..n].copy_from_slice(&b[..n]);
+        NameHint {
+            name,
+            head: u64::from_le_bytes(w),
+            mask: if n == 8 {
+                u64::MAX
+            } else {
+                (1u64 << (n * 8)) - 1
+            },
+        }
+    }
+
+    /// True when `hay` starts with this name.
+    #[inline(always)]
+    fn matches(&self, hay: &[u8]) -> bool {
+        let needle = self.name.as_bytes();
+        let n = needle.len();
+        if n == 0 || hay.len() < n {
+            return false;
+        }
+        if hay.len() < 8 {
+            return &hay[..n] == needle;
+        }
+        if word(hay, 0) & self.mask != self.head {
+            return false;
+        }
+        let mut at = 8;
+        while at + 8 <= n {
+            if word(hay, at) != word(needle, at) {
+                return false;
+            }
+            at += 8;
+        }
+        // The last word may overlap the previous one.
+        at >= n || word(hay, n - 8) == word(needle, n - 8)
+    }
+}
+
+/// Eight bytes of `s` from `at` as a little-endian word.
+#[inline(always)]
+fn word(s: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&s[at..at + 8]);
+    u64::from_le_bytes(w)
 }
 
 /// Most label sets are shorter; longer ones simply are not predicted.
 const MAX_HINTED_LABELS: usize = 64;
-
-/// True when `hay` starts with `needle`, comparing eight bytes at a time.
-#[inline(always)]
-fn starts_with_words(hay: &[u8], needle: &[u8]) -> bool {
-    let n = needle.len();
-    let Some(hay) = hay.get(..n) else {
-        return false;
-    };
-    if n < 8 {
-        return hay == needle;
-    }
-    let word = |s: &[u8], at: usize| {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&s[at..at + 8]);
-        u64::from_le_bytes(w)
-    };
-    let mut at = 0;
-    while at + 8 < n {
-        if word(hay, at) != word(needle, at) {
-            return false;
-        }
-        at += 8;
-    }
-    // The last word may overlap the previous one.
-    word(hay, n - 8) == word(needle, n - 8)
-}
 
 /// Whether the body is OpenMetrics, decided on first need.
 ///
@@ -154,8 +187,19 @@ fn is_blank(b: u8) -> bool {
 }
 
 /// Index of the first byte at or after `i` that is not a space or tab.
+///
+/// Well-formed bodies rarely have blanks where this is called, so the
+/// check of the first byte is inlined and the loop is not.
 #[inline(always)]
-fn skip_blank(b: &[u8], mut i: usize) -> usize {
+fn skip_blank(b: &[u8], i: usize) -> usize {
+    match b.get(i) {
+        Some(&c) if is_blank(c) => skip_blank_loop(b, i),
+        _ => i,
+    }
+}
+
+#[inline(never)]
+fn skip_blank_loop(b: &[u8], mut i: usize) -> usize {
     while i < b.len() && is_blank(b[i]) {
         i += 1;
     }
@@ -291,22 +335,21 @@ fn lex_sample<'a, const DECODE: bool>(
     hints: &mut Hints<'a>,
 ) -> Result<SampleLine<'a>, LineErrorKind> {
     let b = line.as_bytes();
-    let hinted = i + hints.name.len();
-    let ne = if !hints.name.is_empty()
-        && starts_with_words(&b[i..], hints.name.as_bytes())
+    let hinted = i + hints.name.name.len();
+    let (name, ne) = if hints.name.matches(&b[i..])
         && b.get(hinted)
             .is_none_or(|&c| NAME_CLASS[c as usize] & METRIC_CONT == 0)
     {
-        hinted
+        (hints.name.name, hinted)
     } else {
         let ne = scan_name(b, i, METRIC_START, METRIC_CONT);
         if ne == i {
             return Err(LineErrorKind::InvalidMetricName);
         }
-        hints.name = &line[i..ne];
-        ne
+        let name = &line[i..ne];
+        hints.name = NameHint::new(name);
+        (name, ne)
     };
-    let name = &line[i..ne];
     let mut p = skip_blank(b, ne);
     if b.get(p) == Some(&b'{') {
         p = lex_labels::<DECODE>(line, p + 1, labels, &mut hints.labels)?;
@@ -374,61 +417,72 @@ fn lex_exemplar(line: &str, i: usize) -> Result<(), LineErrorKind> {
 
 /// Lexes a label set; `i` is just after the `{`. Returns the index just
 /// after the closing `}`.
+///
+/// The common case (no blanks, predicted names) tests each expected byte
+/// once; blanks and surprises take the slower branches.
 #[inline(always)]
 fn lex_labels<'a, const DECODE: bool>(
     line: &'a str,
     i: usize,
     labels: &mut Vec<Label<'a>>,
-    hints: &mut Vec<&'a str>,
+    hints: &mut Vec<NameHint<'a>>,
 ) -> Result<usize, LineErrorKind> {
     let b = line.as_bytes();
-    let mut p = skip_blank(b, i);
+    let mut p = i;
     let mut k = 0;
     loop {
-        match b.get(p) {
-            Some(b'}') => return Ok(p + 1),
-            None => return Err(LineErrorKind::MalformedLabels),
-            Some(_) => {}
-        }
-        // The `=` right after a predicted name proves the name ends there.
-        let ne = match hints.get(k) {
-            Some(h)
-                if starts_with_words(&b[p..], h.as_bytes())
-                    && b.get(p + h.len()) == Some(&b'=') =>
-            {
-                p + h.len()
+        // The `=` right after a predicted name proves the name ends there;
+        // the predicted slice has the same text, so it is used as the name.
+        let (name, ne) = match hints.get(k) {
+            Some(h) if h.matches(&b[p..]) && b.get(p + h.name.len()) == Some(&b'=') => {
+                (h.name, p + h.name.len())
             }
-            _ => {
-                let ne = scan_name(b, p, LABEL_START, LABEL_CONT);
-                if ne == p {
-                    return Err(LineErrorKind::InvalidLabelName);
+            _ => match b.get(p) {
+                Some(b'}') => return Ok(p + 1),
+                Some(b' ' | b'\t') => {
+                    p = skip_blank(b, p);
+                    continue;
                 }
-                if k < hints.len() {
-                    hints[k] = &line[p..ne];
-                } else if k < MAX_HINTED_LABELS {
-                    hints.push(&line[p..ne]);
+                None => return Err(LineErrorKind::MalformedLabels),
+                Some(_) => {
+                    let ne = scan_name(b, p, LABEL_START, LABEL_CONT);
+                    if ne == p {
+                        return Err(LineErrorKind::InvalidLabelName);
+                    }
+                    let name = &line[p..ne];
+                    let hint = NameHint::new(name);
+                    if k < hints.len() {
+                        hints[k] = hint;
+                    } else if k < MAX_HINTED_LABELS {
+                        hints.push(hint);
+                    }
+                    (name, ne)
                 }
-                ne
-            }
+            },
         };
         k += 1;
-        let name = &line[p..ne];
-        p = skip_blank(b, ne);
-        if b.get(p) != Some(&b'=') {
-            // A character glued to the name that cannot be part of it makes
-            // the name invalid; anything else is a missing `=`.
-            return Err(match b.get(ne) {
-                Some(b' ' | b'\t' | b'=' | b',' | b'}' | b'"' | b'\r') | None => {
-                    LineErrorKind::MalformedLabels
-                }
-                Some(_) => LineErrorKind::InvalidLabelName,
-            });
+        let mut q = ne;
+        if b.get(q) != Some(&b'=') {
+            q = skip_blank(b, q);
+            if b.get(q) != Some(&b'=') {
+                // A character glued to the name that cannot be part of it
+                // makes the name invalid; anything else is a missing `=`.
+                return Err(match b.get(ne) {
+                    Some(b' ' | b'\t' | b'=' | b',' | b'}' | b'"' | b'\r') | None => {
+                        LineErrorKind::MalformedLabels
+                    }
+                    Some(_) => LineErrorKind::InvalidLabelName,
+                });
+            }
         }
-        p = skip_blank(b, p + 1);
-        if b.get(p) != Some(&b'"') {
-            return Err(LineErrorKind::UnterminatedLabelValue);
+        q += 1;
+        if b.get(q) != Some(&b'"') {
+            q = skip_blank(b, q);
+            if b.get(q) != Some(&b'"') {
+                return Err(LineErrorKind::UnterminatedLabelValue);
+            }
         }
-        let vs = p + 1;
+        let vs = q + 1;
         let (ve, escaped) = scan_label_value(b, vs)?;
         if DECODE {
             let raw = &line[vs..ve];
@@ -439,11 +493,17 @@ fn lex_labels<'a, const DECODE: bool>(
             };
             labels.push(Label { name, value });
         }
-        p = skip_blank(b, ve + 1);
-        match b.get(p) {
-            Some(b',') => p = skip_blank(b, p + 1),
-            Some(b'}') => return Ok(p + 1),
-            _ => return Err(LineErrorKind::MalformedLabels),
+        let mut r = ve + 1;
+        loop {
+            match b.get(r) {
+                Some(b',') => {
+                    p = r + 1;
+                    break;
+                }
+                Some(b'}') => return Ok(r + 1),
+                Some(b' ' | b'\t') => r = skip_blank(b, r),
+                _ => return Err(LineErrorKind::MalformedLabels),
+            }
         }
     }
 }
@@ -484,46 +544,47 @@ fn zero_bytes(x: u64) -> u64 {
 /// Label values are short (10-70 bytes), where eight bytes at a time in a
 /// register beat a SIMD call; long values go to memchr.
 #[inline(always)]
-fn find_quote_or_backslash(b: &[u8], mut i: usize) -> Option<usize> {
-    let limit = i + 128;
-    while i + 8 <= b.len() {
+fn find_quote_or_backslash(b: &[u8], i: usize) -> Option<usize> {
+    let rest = b.get(i..)?;
+    let mut chunks = rest.chunks_exact(8);
+    let mut at = i;
+    for (n, chunk) in (&mut chunks).enumerate() {
         let mut w = [0u8; 8];
-        w.copy_from_slice(&b[i..i + 8]);
+        w.copy_from_slice(chunk);
         let x = u64::from_le_bytes(w);
         let m = zero_bytes(x ^ (LO * u64::from(b'"'))) | zero_bytes(x ^ (LO * u64::from(b'\\')));
         if m != 0 {
-            return Some(i + (m.trailing_zeros() / 8) as usize);
+            return Some(at + (m.trailing_zeros() / 8) as usize);
         }
-        i += 8;
-        if i >= limit {
-            return memchr2(b'"', b'\\', &b[i..]).map(|k| i + k);
+        at += 8;
+        if n == 15 {
+            return memchr2(b'"', b'\\', &b[at..]).map(|k| at + k);
         }
     }
-    while i < b.len() {
-        if b[i] == b'"' || b[i] == b'\\' {
-            return Some(i);
-        }
-        i += 1;
-    }
-    None
+    chunks
+        .remainder()
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\')
+        .map(|k| at + k)
 }
 
 /// Decodes `\\`, `\"` and `\n` in one left-to-right pass. The input was
-/// validated by [`scan_label_value`].
+/// validated by [`scan_label_value`], so every backslash starts a valid
+/// two-byte escape and the text between escapes is copied in runs.
 fn unescape_label(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
-    let mut chars = raw.chars();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            match chars.next() {
-                Some('n') => out.push('\n'),
-                Some(other) => out.push(other),
-                None => out.push('\\'),
-            }
+    let mut rest = raw;
+    while let Some(k) = rest.find('\\') {
+        out.push_str(&rest[..k]);
+        let escaped = rest.as_bytes().get(k + 1).copied().unwrap_or(b'\\');
+        out.push(if escaped == b'n' {
+            '\n'
         } else {
-            out.push(c);
-        }
+            char::from(escaped)
+        });
+        rest = rest.get(k + 2..).unwrap_or("");
     }
+    out.push_str(rest);
     out
 }
 
