@@ -13,8 +13,8 @@
 //! for `wasm32-unknown-unknown`.
 //!
 //! Modules:
-//! - [`parse`]: Prometheus text 0.0.4 and OpenMetrics 1.0 parser into [`expo`] types.
-//! - [`write`]: the inverse, an exposition writer.
+//! - [`parse`](mod@parse): Prometheus text 0.0.4 and OpenMetrics 1.0 parser into [`expo`] types.
+//! - [`write`](mod@write): the inverse, an exposition writer.
 //! - [`catalog`]: the tracked metrics (friendly names, LiteLLM families, breakdown dimensions).
 //! - [`track`]: per-series counter semantics: resets, `_created`, worker bounce, deltas.
 //! - [`window`]: day/week/month windows and chart buckets in a time zone.
@@ -34,6 +34,7 @@ pub mod write;
 
 pub use error::{BodyError, LineError, LineErrorKind};
 pub use expo::{Exposition, Family, Format, Label, MetricType, Sample};
+pub use parse::{parse, parse_bytes, sample_totals, scan_sample_totals};
 
 pub use catalog::{Catalog, CatalogError, Dimension, Metric, MetricValues};
 pub use track::{BreakdownDelta, Observation, SeriesState, Tracker, TrackerState};

@@ -1,4 +1,4 @@
-//! Exposition writer: the inverse of [`crate::parse`].
+//! Exposition writer: the inverse of [`crate::parse()`].
 //!
 //! Used for round-trip tests, the host's own `/metrics` endpoint and the
 //! LiteLLM simulator. Values are written with Rust's shortest round-trip
