@@ -110,7 +110,7 @@ impl<'a> Src<'a> {
     fn line(self, r: Range<usize>) -> Result<&'a str, &'a [u8]> {
         match self {
             // Ranges end at `\n` or at the end, so they are char boundaries.
-            Src::Str(s) => s.get(r.clone()).ok_or(&s.as_bytes()[r]),
+            Src::Str(s) => s.get(r.clone()).ok_or_else(|| &s.as_bytes()[r]),
             Src::Bytes(b) => {
                 let raw = &b[r];
                 std::str::from_utf8(raw).map_err(|_| raw)
@@ -191,8 +191,8 @@ trait Visitor<'a> {
 }
 
 /// Runs the lexer over every line and applies the body-level rules
-/// (`# EOF`, "no valid line at all").
-/// Returns whether a `# EOF` line was seen.
+/// (`# EOF`, "no valid line at all"). Returns whether a `# EOF` line was
+/// seen.
 fn drive<'a, V: Visitor<'a>>(src: Src<'a>, v: &mut V) -> Result<bool, BodyError> {
     let mut openmetrics = OmFlag::new(src.bytes());
     let mut hints = Hints::default();

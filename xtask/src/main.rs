@@ -74,7 +74,7 @@ fn parse_opts(args: &[String]) -> Result<Opts> {
         positional: Vec::new(),
         bytes: DEFAULT_BYTES,
         seed: DEFAULT_SEED,
-        runs: 20,
+        runs: 50,
         criterion: false,
     };
     let mut it = args.iter();
