@@ -1,0 +1,202 @@
+// Helpers of the browser tests: the release binary, a fake LiteLLM, Chromium.
+import { spawn } from "node:child_process";
+import { createServer, request as httpRequest } from "node:http";
+import { existsSync, mkdtempSync, readFileSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { extname, join, normalize } from "node:path";
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+import { execFileSync } from "node:child_process";
+
+export const root = fileURLToPath(new URL("../../", import.meta.url));
+export const dist = join(root, "web", "dist");
+export const artifacts = join(root, "tests", "browser", "artifacts");
+const requireWeb = createRequire(join(root, "web", "package.json"));
+export const pulse = createRequire(import.meta.url)(join(root, "pulse-wasm", "pkg-node", "pulse_wasm.js"));
+
+/** The release binary; built by `cargo build --release -p pulse-host` beforehand. */
+export function binary() {
+  const bin = process.env.LITELLM_PULSE_BIN ?? join(root, "target", "release", "litellm-pulse");
+  if (!existsSync(bin)) {
+    throw new Error(`${bin} is missing: run cargo build --release -p pulse-host`);
+  }
+  return bin;
+}
+
+/** Builds web/dist when it is missing. */
+export function ensureDist() {
+  if (!existsSync(join(dist, "index.html"))) {
+    execFileSync("npm", ["run", "build"], { cwd: join(root, "web"), stdio: "inherit" });
+  }
+}
+
+/**
+ * Starts the release binary with `args` and resolves with its base URL once
+ * it prints the address it listens on. Output is kept for failure messages.
+ */
+export function startPulse(args, env = {}) {
+  const proc = spawn(binary(), args, {
+    env: { ...process.env, LITELLM_PULSE_LOG_LEVEL: "info", NO_COLOR: "1", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      proc.kill("SIGTERM");
+      reject(new Error(`litellm-pulse did not announce its address in 120 s:\n${output}`));
+    }, 120_000);
+    const onData = (chunk) => {
+      output += chunk.toString();
+      const m = output.match(/(?:open|listening on) (http:\/\/[0-9.:[\]]+\/)/);
+      if (m) {
+        clearTimeout(timer);
+        resolve({
+          url: m[1],
+          output: () => output,
+          stop: () =>
+            new Promise((done) => {
+              if (proc.exitCode !== null) return done();
+              proc.once("exit", () => done());
+              proc.kill("SIGTERM");
+            }),
+        });
+      }
+    };
+    proc.stdout.on("data", onData);
+    proc.stderr.on("data", onData);
+    proc.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`litellm-pulse exited with ${code}:\n${output}`));
+    });
+  });
+}
+
+const TYPES = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".wasm": "application/wasm",
+  ".json": "application/json",
+};
+export const CSP =
+  "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; connect-src 'self'";
+
+/**
+ * Where the browser should open the dashboard. The binary serves it itself
+ * once it embeds web/dist; until then this serves web/dist with the same CSP
+ * and forwards every other path to the binary.
+ */
+export async function dashboardOrigin(pulseUrl) {
+  const page = await fetch(pulseUrl, { headers: { accept: "text/html" } }).then((r) => r.text());
+  if (page.includes('id="cards"')) {
+    return { url: pulseUrl, embedded: true, close: async () => {} };
+  }
+  const upstream = new URL(pulseUrl);
+  const server = createServer((req, res) => {
+    const path = normalize(decodeURIComponent(new URL(req.url, "http://x").pathname));
+    const file = join(dist, path === "/" ? "index.html" : path);
+    if (file.startsWith(dist) && existsSync(file) && statSync(file).isFile()) {
+      res.writeHead(200, {
+        "content-type": TYPES[extname(file)] ?? "application/octet-stream",
+        "content-security-policy": CSP,
+        "cache-control": "no-cache",
+      });
+      res.end(readFileSync(file));
+      return;
+    }
+    const fwd = httpRequest(
+      { host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: req.headers },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      },
+    );
+    fwd.on("error", () => {
+      res.writeHead(502);
+      res.end();
+    });
+    req.pipe(fwd);
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address();
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    embedded: false,
+    close: () => new Promise((r) => server.close(r)),
+  };
+}
+
+/** A fake LiteLLM whose counters grow on every scrape, for model `model`. */
+export async function fakeLiteLLM(model) {
+  let n = 0;
+  const esc = (s) => s.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+  const server = createServer((req, res) => {
+    n += 1;
+    const labels = `api_key_alias="k1",hashed_api_key="abc",requested_model="${esc(model)}",team_alias="t1"`;
+    const body = [
+      "# TYPE litellm_spend_metric_total counter",
+      `litellm_spend_metric_total{${labels}} ${(0.25 * n).toFixed(2)}`,
+      "# TYPE litellm_proxy_total_requests_metric_total counter",
+      `litellm_proxy_total_requests_metric_total{${labels}} ${n * 2}`,
+      "# TYPE litellm_total_tokens_metric_total counter",
+      `litellm_total_tokens_metric_total{${labels}} ${n * 100}`,
+      "",
+    ].join("\n");
+    res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
+    res.end(body);
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address();
+  return {
+    url: `http://127.0.0.1:${port}/metrics`,
+    scrapes: () => n,
+    close: () => new Promise((r) => server.close(r)),
+  };
+}
+
+export function tempDir() {
+  return mkdtempSync(join(tmpdir(), "pulse-browser-"));
+}
+
+/**
+ * Headless Chromium from Debian with a fresh profile (a persistent context
+ * on a new temporary directory: Playwright passes --user-data-dir itself),
+ * nothing reaching out, and the browser's time zone set to `timezoneId`.
+ */
+export async function launch(timezoneId) {
+  const { chromium } = requireWeb("playwright-core");
+  return chromium.launchPersistentContext(tempDir(), {
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    headless: true,
+    timezoneId,
+    viewport: { width: 1280, height: 900 },
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+}
+
+/** Records console errors, page errors, failed requests and HTTP errors of a page. */
+export function watch(page) {
+  const problems = [];
+  page.on("console", (msg) => {
+    if (msg.type() === "error") problems.push(`console: ${msg.text()}`);
+  });
+  page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
+  page.on("requestfailed", (req) => problems.push(`request failed: ${req.url()} ${req.failure()?.errorText}`));
+  page.on("response", (resp) => {
+    if (resp.status() >= 400) problems.push(`HTTP ${resp.status()}: ${resp.url()}`);
+  });
+  page.on("dialog", async (d) => {
+    problems.push(`dialog: ${d.message()}`);
+    await d.dismiss();
+  });
+  return problems;
+}
