@@ -31,7 +31,7 @@ wasm_opt="${WASM_OPT:-}"
 # Size over speed for the wasm only; the host's release profile is untouched
 # because these variables apply to this build alone, in its own target dir.
 export CARGO_TARGET_DIR="$root/target/wasm"
-export CARGO_PROFILE_RELEASE_OPT_LEVEL=z
+export CARGO_PROFILE_RELEASE_OPT_LEVEL="${PULSE_WASM_OPT_LEVEL:-z}"
 export CARGO_PROFILE_RELEASE_LTO=fat
 export CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1
 export CARGO_PROFILE_RELEASE_STRIP=none
