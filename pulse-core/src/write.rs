@@ -73,10 +73,12 @@ fn needs_header(f: &Family<'_>, first_sample: Option<&str>) -> bool {
 /// w.sample("litellm_spend_metric_total", &[("model", "gpt-4o")], 1.5, None);
 /// w.finish();
 /// assert_eq!(
-///     out,
-///     "# HELP litellm_spend_metric_total Spend\n\
-///      # TYPE litellm_spend_metric_total counter\n\
-///      litellm_spend_metric_total{model=\"gpt-4o\"} 1.5\n"
+///     out.lines().collect::<Vec<_>>(),
+///     [
+///         "# HELP litellm_spend_metric_total Spend",
+///         "# TYPE litellm_spend_metric_total counter",
+///         "litellm_spend_metric_total{model=\"gpt-4o\"} 1.5",
+///     ]
 /// );
 /// ```
 #[derive(Debug)]
