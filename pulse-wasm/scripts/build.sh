@@ -28,10 +28,13 @@ if [ "$pinned" != "$have" ]; then
 fi
 wasm_opt="${WASM_OPT:-}"
 
-# Size over speed for the wasm only; the host's release profile is untouched
-# because these variables apply to this build alone, in its own target dir.
+# The wasm's own release settings; the host's profile is untouched because
+# these variables apply to this build alone, in its own target dir.
+# opt-level 3, not "z": measured on the 10 MB body, "z" saves 12 KB gzipped
+# (225 vs 237 KB) but makes parsing 2-3x slower, missing the 20x family-totals
+# goal against parse-prometheus-text-format. PULSE_WASM_OPT_LEVEL=z overrides.
 export CARGO_TARGET_DIR="$root/target/wasm"
-export CARGO_PROFILE_RELEASE_OPT_LEVEL="${PULSE_WASM_OPT_LEVEL:-z}"
+export CARGO_PROFILE_RELEASE_OPT_LEVEL="${PULSE_WASM_OPT_LEVEL:-3}"
 export CARGO_PROFILE_RELEASE_LTO=fat
 export CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1
 export CARGO_PROFILE_RELEASE_STRIP=none

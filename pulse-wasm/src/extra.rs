@@ -41,7 +41,7 @@ pub type FastHash = BuildHasherDefault<FxHasher>;
 pub fn sample_totals(body: &[u8]) -> Result<Vec<(String, f64)>, BodyError> {
     let mut totals = raw_sample_totals(body)?;
     for entry in &mut totals {
-        entry.1 = clean(entry.1);
+        entry.1 = pulse_core::num::clean(entry.1);
     }
     Ok(totals)
 }
@@ -95,7 +95,7 @@ pub fn family_totals_of(expo: &Exposition<'_>) -> Vec<(String, f64)> {
         }
     }
     for entry in &mut out {
-        entry.1 = clean(entry.1);
+        entry.1 = pulse_core::num::clean(entry.1);
     }
     out
 }
@@ -108,16 +108,7 @@ pub fn sum_in_range(points: &[(i64, f64)], range: TimeRange) -> f64 {
         .filter(|(t, _)| *t >= range.start_ms && *t < range.end_ms)
         .map(|(_, v)| v)
         .sum();
-    clean(sum)
-}
-
-/// Rounds a float sum to 12 significant digits (stand-in until
-/// `pulse_core::num::clean` lands; same contract).
-pub fn clean(x: f64) -> f64 {
-    if !x.is_finite() || x == 0.0 {
-        return x;
-    }
-    format!("{x:.11e}").parse().unwrap_or(x)
+    pulse_core::num::clean(sum)
 }
 
 /// Why a step name was refused.

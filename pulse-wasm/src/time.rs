@@ -17,8 +17,9 @@ use crate::into_error;
 pub(crate) fn to_ms(name: &str, value: f64) -> Result<i64, JsError> {
     const LIMIT: f64 = 9_007_199_254_740_992.0;
     if !value.is_finite() || value.fract() != 0.0 || value.abs() > LIMIT {
+        // The value is not echoed: formatting floats would add kilobytes to the .wasm.
         return Err(JsError::new(&format!(
-            "{name} must be a whole number of milliseconds, got {value}"
+            "{name} must be a whole number of milliseconds below 2^53"
         )));
     }
     // Checked above: whole and within ±2^53.
@@ -218,7 +219,7 @@ pub fn storage_bucket(#[wasm_bindgen(js_name = tsMs)] ts_ms: f64) -> Result<f64,
 /// such as `0.15000000000000002`.
 #[wasm_bindgen]
 pub fn clean(value: f64) -> f64 {
-    crate::extra::clean(value)
+    pulse_core::num::clean(value)
 }
 
 /// `inputCachedTokens / inputTokens × 100`, and 0 when `inputTokens` is 0.
