@@ -7,6 +7,9 @@
 //! - `bench-parser [--bytes N] [--runs N] [--criterion]`: times our parser and
 //!   the Python reference (`litellm-pulse==0.3.0` from PyPI, in a venv under
 //!   `target/bench/venv`) on the same body and prints MB/s and the ratio.
+//! - `setup`: installs the Rust targets, the pinned wasm-bindgen CLI, wasm-pack and npm packages.
+//! - `demo [ARGS]`: builds the dashboard and runs `litellm-pulse demo` (the README's run command).
+//! - `test`: every check CI runs (the README's test command).
 //! - `time-parser <path> [--runs N]`: used by `bench-parser`; times
 //!   `pulse_core::parse` and `scan_sample_totals` in this (release) process.
 #![allow(clippy::print_stdout, reason = "a command-line tool reports on stdout")]
@@ -16,6 +19,8 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+
+mod flow;
 
 #[path = "../../pulse-core/benches/support/litellm_body.rs"]
 #[allow(dead_code, reason = "the bench uses more of the generator than xtask")]
@@ -35,6 +40,10 @@ fn main() -> Result<()> {
         return Ok(());
     };
     match task.as_str() {
+        "setup" => flow::setup(),
+        "demo" => flow::demo(rest),
+        "test" => flow::test(),
+        "web" => flow::build_web(),
         "gen-body" => gen_body(rest),
         "bench-parser" => bench_parser(rest),
         "time-parser" => time_parser(rest),
@@ -53,6 +62,10 @@ fn print_usage() {
     println!(
         "usage: cargo xtask <task>\n\n\
          tasks:\n  \
+         demo [ARGS]                              build the dashboard and run `litellm-pulse demo`\n  \
+         test                                     run every check CI runs\n  \
+         setup                                    install the tools the two commands above need\n  \
+         web                                      build pulse-wasm and web/dist\n  \
          gen-body <path> [--bytes N] [--seed S]   write the LiteLLM-shaped benchmark body\n  \
          bench-parser [--bytes N] [--runs N] [--criterion]\n                                           \
          compare our parser with the Python reference\n  \

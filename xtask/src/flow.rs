@@ -1,0 +1,193 @@
+//! `cargo xtask setup | test | demo`: the README's two commands, one entry point for CI.
+//!
+//! Everything a fresh machine lacks is installed here, so `.ci/run`, a newcomer and a
+//! developer run the same steps. Nothing is downloaded outside the package registries.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+/// The workspace root (the parent of `xtask/`).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Runs a command in `dir`, echoing it, failing on a non-zero exit.
+pub fn run(dir: &Path, program: &str, args: &[&str], envs: &[(&str, &str)]) -> Result<()> {
+    eprintln!("\n$ {program} {}", args.join(" "));
+    let mut cmd = Command::new(program);
+    cmd.args(args).current_dir(dir);
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start `{program}`"))?;
+    if !status.success() {
+        bail!("`{program} {}` failed with {status}", args.join(" "));
+    }
+    Ok(())
+}
+
+fn output(program: &str, args: &[&str]) -> Option<String> {
+    let out = Command::new(program).args(args).output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// The exact `wasm-bindgen` version pinned in Cargo.lock; the CLI must match it.
+pub fn pinned_wasm_bindgen() -> Result<String> {
+    let lock = std::fs::read_to_string(root().join("Cargo.lock")).context("reading Cargo.lock")?;
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line.trim() == "name = \"wasm-bindgen\"" {
+            if let Some(v) = lines
+                .next()
+                .and_then(|l| l.trim().strip_prefix("version = \""))
+            {
+                return Ok(v.trim_end_matches('"').to_string());
+            }
+        }
+    }
+    bail!("wasm-bindgen is not in Cargo.lock")
+}
+
+/// Installs the Rust targets, the pinned wasm-bindgen CLI, wasm-pack and the npm packages.
+pub fn setup() -> Result<()> {
+    let root = root();
+    run(
+        &root,
+        "rustup",
+        &[
+            "target",
+            "add",
+            "wasm32-unknown-unknown",
+            "x86_64-unknown-linux-musl",
+        ],
+        &[],
+    )?;
+    let want = pinned_wasm_bindgen()?;
+    let have = output("wasm-bindgen", &["--version"]).unwrap_or_default();
+    if !have.ends_with(&want) {
+        run(
+            &root,
+            "cargo",
+            &[
+                "install",
+                "wasm-bindgen-cli",
+                "--version",
+                &format!("={want}"),
+            ],
+            &[],
+        )?;
+    }
+    if output("wasm-pack", &["--version"]).is_none() {
+        run(&root, "cargo", &["install", "wasm-pack"], &[])?;
+    }
+    for (tool, pkg) in [
+        ("chromium", "chromium"),
+        ("wasm-opt", "binaryen"),
+        ("musl-gcc", "musl-tools"),
+    ] {
+        if output("sh", &["-c", &format!("command -v {tool}")]).is_none() {
+            eprintln!(
+                "warning: `{tool}` is missing; install Debian's `{pkg}` (`sudo apt-get install {pkg}`)"
+            );
+        }
+    }
+    Ok(())
+}
+
+fn npm_ci(dir: &Path) -> Result<()> {
+    // `npm ci` is exact and offline-safe once node_modules matches the lock file.
+    if dir.join("node_modules/.package-lock.json").exists() {
+        return Ok(());
+    }
+    run(dir, "npm", &["ci", "--no-audit", "--no-fund"], &[])
+}
+
+/// Builds the three wasm packages and the dashboard into `web/dist` (embedded by the host).
+pub fn build_web() -> Result<()> {
+    let root = root();
+    npm_ci(&root.join("web"))?;
+    run(&root, "bash", &["pulse-wasm/scripts/build.sh"], &[])?;
+    run(&root, "npm", &["--prefix", "web", "run", "build"], &[])
+}
+
+/// `cargo xtask demo`: builds everything and starts `litellm-pulse demo`.
+pub fn demo(extra: &[String]) -> Result<()> {
+    setup()?;
+    build_web()?;
+    let root = root();
+    let mut args = vec!["run", "--release", "-p", "pulse-host", "--", "demo"];
+    args.extend(extra.iter().map(String::as_str));
+    run(&root, "cargo", &args, &[])
+}
+
+/// `cargo xtask test`: every check CI runs, in the order that fails fastest.
+pub fn test() -> Result<()> {
+    setup()?;
+    let root = root();
+    let deny = [("RUSTDOCFLAGS", "-D warnings")];
+    run(&root, "cargo", &["fmt", "--all", "--check"], &[])?;
+    // The host embeds web/dist, so the dashboard is built before any host compile.
+    build_web()?;
+    run(
+        &root,
+        "cargo",
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        &[],
+    )?;
+    // The purity invariant: the core (and its bindings) build for the browser.
+    run(
+        &root,
+        "cargo",
+        &[
+            "build",
+            "--locked",
+            "-p",
+            "pulse-core",
+            "-p",
+            "pulse-wasm",
+            "--target",
+            "wasm32-unknown-unknown",
+        ],
+        &[],
+    )?;
+    // The end-to-end tests run the release binary, exactly what users run.
+    run(
+        &root,
+        "cargo",
+        &["build", "--locked", "--release", "-p", "pulse-host"],
+        &[],
+    )?;
+    run(&root, "cargo", &["test", "--workspace", "--locked"], &[])?;
+    run(
+        &root,
+        "cargo",
+        &["doc", "--workspace", "--no-deps", "--locked"],
+        &deny,
+    )?;
+    run(
+        &root,
+        "wasm-pack",
+        &["test", "--node", "--mode", "no-install", "pulse-wasm"],
+        &[],
+    )?;
+    run(&root, "node", &["--test", "tests/node/"], &[])?;
+    run(&root, "node", &["--test", "tests/browser/"], &[])?;
+    Ok(())
+}
