@@ -30,8 +30,14 @@ use crate::store::{Store, StoreHandle};
 
 /// Days of history the demo starts with.
 pub const BACKFILL_DAYS: i64 = 30;
-/// Spacing of backfilled scrapes: the storage bucket width, so charts lose nothing.
+/// Spacing of backfilled scrapes over the last two days: the storage bucket
+/// width, so today's and yesterday's charts lose nothing.
 pub const BACKFILL_STEP_MS: i64 = 15 * 60 * 1000;
+/// Spacing before that: hourly, which keeps the backfill to a few seconds
+/// (each scrape is one database transaction) while daily charts stay exact.
+pub const BACKFILL_COARSE_STEP_MS: i64 = 60 * 60 * 1000;
+/// How much recent history gets the fine spacing.
+const BACKFILL_FINE_MS: i64 = 2 * 86_400_000;
 /// Live scrape interval of the demo.
 pub const DEMO_INTERVAL: Duration = Duration::from_secs(5);
 /// The key the simulated LiteLLM wants.
@@ -566,7 +572,11 @@ async fn serve_simulator(
 }
 
 /// Generates `days` of history ending at `now_ms` and stores it scrape by
-/// scrape through the real pipeline. Returns the tracker to continue with.
+/// scrape through the real pipeline. Returns the tracker to continue with and
+/// the number of scrapes.
+///
+/// Generating and tracking run on a second thread while this one writes, so
+/// the backfill takes about as long as the database writes alone.
 pub fn backfill(
     store: &mut Store,
     sim: &mut Simulator,
@@ -574,19 +584,54 @@ pub fn backfill(
     now_ms: i64,
     days: i64,
 ) -> anyhow::Result<(Tracker, usize)> {
-    let mut tracker = Tracker::new(settings.catalog.clone());
     let start = now_ms - days * 86_400_000;
-    let mut t = start - start.rem_euclid(BACKFILL_STEP_MS);
-    let mut scrapes = 0;
-    while t < now_ms {
-        sim.advance_to(t);
-        let body = sim.render();
-        let pending = prepare(&mut tracker, body.as_bytes(), t, Instant::now())?;
-        pending.persist(store)?;
-        scrapes += 1;
-        t += BACKFILL_STEP_MS;
-    }
-    Ok((tracker, scrapes))
+    let fine_from = now_ms - BACKFILL_FINE_MS;
+    let first = start - start.rem_euclid(BACKFILL_COARSE_STEP_MS);
+    let catalog = settings.catalog.clone();
+    let (tx, rx) = std::sync::mpsc::sync_channel::<crate::pipeline::Pending>(64);
+    std::thread::scope(|scope| {
+        let producer = scope.spawn(move || -> anyhow::Result<Tracker> {
+            let mut tracker = Tracker::new(catalog);
+            let mut t = first;
+            while t < now_ms {
+                sim.advance_to(t);
+                let body = sim.render();
+                let pending = prepare(&mut tracker, body.as_bytes(), t, Instant::now())?;
+                if tx.send(pending).is_err() {
+                    // The writer stopped on an error; it reports it.
+                    break;
+                }
+                t += if t < fine_from {
+                    BACKFILL_COARSE_STEP_MS
+                } else {
+                    BACKFILL_STEP_MS
+                };
+            }
+            Ok(tracker)
+        });
+        let mut scrapes = 0;
+        let mut write_time = Duration::ZERO;
+        let written: anyhow::Result<()> = (|| {
+            for pending in rx.iter() {
+                let t0 = Instant::now();
+                pending.persist(store)?;
+                write_time += t0.elapsed();
+                scrapes += 1;
+            }
+            Ok(())
+        })();
+        // Dropping the receiver (on error) ends the producer's loop.
+        drop(rx);
+        let tracker = producer
+            .join()
+            .map_err(|_| anyhow::anyhow!("the demo generator thread panicked"))??;
+        written?;
+        tracing::debug!(
+            store_s = write_time.as_secs_f64(),
+            "demo backfill: time spent writing"
+        );
+        Ok((tracker, scrapes))
+    })
 }
 
 /// Runs the demo until SIGINT/SIGTERM.
@@ -692,6 +737,35 @@ mod tests {
         assert_eq!(labels_of("litellm_proxy_total_requests_metric_total"), 16);
         assert_eq!(labels_of("litellm_spend_metric_total"), 16);
         assert_eq!(labels_of("litellm_total_tokens_metric_total"), 13);
+    }
+
+    #[test]
+    fn backfill_goes_through_the_pipeline_into_the_store() {
+        let now = 1_795_000_000_000;
+        let settings = crate::testutil::settings_for("http://127.0.0.1:9/metrics", &[]);
+        let mut store = Store::open_memory(100_000);
+        let mut sim = Simulator::new(now - 4 * 86_400_000, Tz::UTC, 11);
+        let (tracker, scrapes) = backfill(&mut store, &mut sim, &settings, now, 3).unwrap();
+        let rows = store.history(100_000).unwrap();
+        assert_eq!(rows.len(), scrapes);
+        // Hourly for the first day, then every 15 minutes for the last two.
+        let gaps: Vec<i64> = rows.windows(2).map(|w| w[1].at_ms - w[0].at_ms).collect();
+        assert!(gaps[..24].iter().all(|&g| g == 3_600_000), "{gaps:?}");
+        assert!(
+            gaps[gaps.len() - 180..].iter().all(|&g| g == 900_000),
+            "{gaps:?}"
+        );
+        assert_eq!(scrapes, 25 + 189);
+        let last = tracker.last_at_ms().unwrap();
+        assert!(now - 900_000 <= last && last < now, "{last}");
+        // Stored deltas add up to the requests the simulator made after the first (baseline) scrape.
+        let all = store.all_time().unwrap();
+        let deltas: f64 = rows
+            .iter()
+            .map(|r| r.deltas.get(pulse_core::catalog::Metric::Requests))
+            .sum();
+        assert_eq!(all.get(pulse_core::catalog::Metric::Requests), deltas);
+        assert!(deltas > 100.0, "{deltas}");
     }
 
     #[test]

@@ -88,6 +88,7 @@ fn init_logging(settings: &Settings) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
 }
@@ -221,7 +222,7 @@ async fn healthcheck(settings: &Settings) -> ExitCode {
             ExitCode::FAILURE
         }
         Err(e) => {
-            tracing::error!("{url}: {}", e.without_url());
+            tracing::error!("{url}: {}", scrape::describe(&e.without_url()));
             ExitCode::FAILURE
         }
     }

@@ -135,7 +135,7 @@ fn status_code(status: StatusCode) -> u16 {
 
 /// The error and its causes on one line. reqwest's own message is generic
 /// ("error sending request"); the cause says what actually went wrong.
-fn describe(err: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn describe(err: &(dyn std::error::Error + 'static)) -> String {
     let mut msg = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {

@@ -303,16 +303,16 @@ fn step_name(step: Step) -> String {
 
 /// An instant given as RFC 3339 or as milliseconds since the epoch.
 fn parse_instant(name: &str, s: &str) -> Result<i64, ApiError> {
-    if let Ok(ms) = s.trim().parse::<i64>() {
-        return Ok(ms);
+    let s = s.trim();
+    if let Ok(ms) = s.parse::<i64>() {
+        return Ok(ms.clamp(window::MIN_MS, window::MAX_MS));
     }
-    chrono::DateTime::parse_from_rfc3339(s.trim())
-        .map(|t| t.timestamp_millis())
-        .map_err(|_| {
-            ApiError::bad_request(format!(
-                "{name} must be RFC 3339 or milliseconds since the epoch, got {s:?}"
-            ))
-        })
+    // An unescaped `+` of an offset arrives as a space after URL decoding.
+    window::parse_rfc3339(&s.replace(' ', "+")).map_err(|_| {
+        ApiError::bad_request(format!(
+            "{name} must be RFC 3339 or milliseconds since the epoch, got {s:?}"
+        ))
+    })
 }
 
 /// `GET /api/v1/series?metric=cost&window=7d&step=1d&by=model&tz=...`
@@ -357,6 +357,21 @@ pub async fn series(q: HashMap<String, String>, app: Arc<App>) -> Reply {
         None if range.end_ms - range.start_ms <= 120 * 86_400_000 => Step::Day,
         None => Step::Month,
     };
+    // A cheap bound before any bucket is computed, so a huge range costs nothing.
+    let shortest_bucket_ms = match step {
+        Step::Fixed(ms) => ms.max(1),
+        Step::Hour => 1_800_000,
+        Step::Day => 82_800_000,
+        Step::Week => 7 * 82_800_000,
+        Step::Month => 28 * 82_800_000,
+    };
+    let estimate = range.end_ms.saturating_sub(range.start_ms.max(0)) / shortest_bucket_ms;
+    if estimate > 2 * MAX_SERIES_POINTS as i64 {
+        return Err(ApiError::bad_request(format!(
+            "about {estimate} points requested, at most {MAX_SERIES_POINTS}: use a larger step"
+        ))
+        .into());
+    }
     let points = db(&app, move |s| {
         if range.start_ms == i64::MIN || range.start_ms < 0 {
             // "all": start at the first stored bucket rather than at the epoch.

@@ -2,7 +2,7 @@
 //!
 //! Written by hand, with the per-metric fields generated from the catalog so
 //! the document cannot forget a metric. The API tests check every endpoint's
-//! real response against these schemas ([`validate`]).
+//! real response against these schemas (`validate`, compiled for tests only).
 
 use pulse_core::catalog::{Dimension, Metric};
 use serde_json::{Map, Value, json};

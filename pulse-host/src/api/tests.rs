@@ -475,6 +475,14 @@ async fn series_buckets_in_local_hours() {
         serde_json::json!([ms("2026-11-27T10:00:00Z"), ms("2026-11-27T10:15:00Z")])
     );
     assert_eq!(v["series"][0]["values"], serde_json::json!([75.0, 0.0]));
+    // An offset's unescaped `+` arrives as a space; it still parses.
+    let (status, v) = get(
+        &fx.app,
+        "/api/v1/series?metric=requests&from=2026-11-27T15:45:00+05:45&to=2026-11-27T16:15:00+05:45&step=15m",
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["series"][0]["values"], serde_json::json!([75.0, 0.0]));
 
     for bad in [
         "metric=bogus",

@@ -1,0 +1,256 @@
+//! Helpers of the end-to-end tests: the release binary as a child process, a
+//! fake LiteLLM serving the real captures, and an HTTP client.
+#![allow(dead_code, reason = "each e2e test file uses a different subset")]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use warp::Filter;
+use warp::http::{Response, StatusCode};
+use warp::hyper::body::Bytes;
+
+/// The release binary: `$PULSE_BIN`, or `target/release/litellm-pulse` of this workspace.
+pub fn pulse_bin() -> PathBuf {
+    let path = match std::env::var_os("PULSE_BIN") {
+        Some(p) => PathBuf::from(p),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/litellm-pulse"),
+    };
+    assert!(
+        path.is_file(),
+        "the end-to-end tests run the release binary, and {} does not exist: \
+         build it first with `cargo build --release -p pulse-host` (or set PULSE_BIN)",
+        path.display()
+    );
+    path
+}
+
+/// A capture file of the shared fixtures.
+pub fn capture(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/fixtures/litellm")
+        .join(format!("{name}.prom"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Moves every `_created` timestamp by `shift_s` seconds, as if the captured
+/// proxy had started at another time. Series keep their identity (the shift
+/// is the same for every capture of a run).
+pub fn shift_created(body: &str, shift_s: f64) -> String {
+    let mut out = String::with_capacity(body.len());
+    for line in body.lines() {
+        let name_end = line.find(['{', ' ']).unwrap_or(line.len());
+        let is_created = !line.starts_with('#') && line[..name_end].ends_with("_created");
+        match (is_created, line.rsplit_once(' ')) {
+            (true, Some((head, value))) => {
+                let v: f64 = value
+                    .parse()
+                    .unwrap_or_else(|_| panic!("bad _created value in {line}"));
+                out.push_str(head);
+                out.push(' ');
+                out.push_str(&format!("{}", v + shift_s));
+            }
+            _ => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The fake LiteLLM: `/metrics` → 307 → `/metrics/`, Bearer key required,
+/// serving the current body of a list the test advances.
+pub struct FakeLiteLlm {
+    pub addr: SocketAddr,
+    state: Arc<Mutex<FakeState>>,
+}
+
+struct FakeState {
+    bodies: Vec<String>,
+    current: usize,
+    served: Vec<u32>,
+    auth_failures: u32,
+}
+
+impl FakeLiteLlm {
+    /// Starts serving `bodies[0]` on a free loopback port.
+    pub async fn start(bodies: Vec<String>, key: &'static str) -> FakeLiteLlm {
+        let n = bodies.len();
+        let state = Arc::new(Mutex::new(FakeState {
+            bodies,
+            current: 0,
+            served: vec![0; n],
+            auth_failures: 0,
+        }));
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        let st = Arc::clone(&state);
+        let route = warp::path::full()
+            .and(warp::header::optional::<String>("authorization"))
+            .map(move |path: warp::path::FullPath, auth: Option<String>| {
+                let mut s = st.lock().unwrap();
+                // LiteLLM checks the key first, then redirects.
+                if auth.as_deref() != Some(&format!("Bearer {key}")) {
+                    s.auth_failures += 1;
+                    return Response::builder()
+                        .status(StatusCode::UNAUTHORIZED)
+                        .header("content-type", "application/json")
+                        .body(Bytes::from_static(
+                            b"\"Unauthorized access to metrics endpoint\"",
+                        ))
+                        .unwrap();
+                }
+                match path.as_str() {
+                    "/metrics" => Response::builder()
+                        .status(StatusCode::TEMPORARY_REDIRECT)
+                        .header("location", format!("http://{addr}/metrics/"))
+                        .body(Bytes::new())
+                        .unwrap(),
+                    "/metrics/" => {
+                        let i = s.current;
+                        s.served[i] += 1;
+                        Response::builder()
+                            .header("content-type", "text/plain; version=0.0.4; charset=utf-8")
+                            .body(Bytes::from(s.bodies[i].clone()))
+                            .unwrap()
+                    }
+                    _ => Response::builder().status(404).body(Bytes::new()).unwrap(),
+                }
+            });
+        tokio::spawn(warp::serve(route).incoming(listener).run());
+        FakeLiteLlm { addr, state }
+    }
+
+    /// Switches to body `i` and waits until a scrape has fully processed it:
+    /// the second request for it can only start after the first one's
+    /// scrape (and database write) finished.
+    pub async fn advance_to(&self, i: usize) {
+        self.state.lock().unwrap().current = i;
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while self.state.lock().unwrap().served[i] < 2 {
+            assert!(
+                Instant::now() < deadline,
+                "body {i} was not scraped twice within 15 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Requests rejected for a wrong or missing key.
+    pub fn auth_failures(&self) -> u32 {
+        self.state.lock().unwrap().auth_failures
+    }
+}
+
+/// A running `litellm-pulse` child process.
+pub struct Pulse {
+    child: Child,
+    pub addr: SocketAddr,
+    log: Arc<Mutex<String>>,
+}
+
+impl Pulse {
+    /// Starts the binary with `args` and `envs` (and nothing else of ours in
+    /// its environment) and waits for its listening line.
+    pub fn start(args: &[&str], envs: &[(&str, &str)]) -> Pulse {
+        let mut cmd = Command::new(pulse_bin());
+        cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+        for (k, _) in std::env::vars() {
+            if k.starts_with("LITELLM_PULSE_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.envs(envs.iter().copied());
+        let mut child = cmd.spawn().expect("spawn litellm-pulse");
+        let log = Arc::new(Mutex::new(String::new()));
+        for stream in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let log = Arc::clone(&log);
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    let mut l = log.lock().unwrap();
+                    l.push_str(&line);
+                    l.push('\n');
+                }
+            });
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let addr = loop {
+            if let Some(addr) = listening_addr(&log.lock().unwrap()) {
+                break addr;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "litellm-pulse exited with {status}:\n{}",
+                    log.lock().unwrap()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "litellm-pulse did not start:\n{}",
+                log.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        Pulse { child, addr, log }
+    }
+
+    /// GET `path`: status, parsed JSON (Null when not JSON) and the raw body.
+    pub async fn get(&self, path: &str) -> (u16, Value, String) {
+        let url = format!("http://{}{path}", self.addr);
+        let resp = reqwest::get(&url)
+            .await
+            .unwrap_or_else(|e| panic!("{url}: {e}"));
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        (status, json, text)
+    }
+
+    /// Everything the process wrote so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Sends SIGTERM and waits for the exit.
+    pub fn terminate(mut self) -> (ExitStatus, String) {
+        let pid = self.child.id().to_string();
+        let ok = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(ok.success());
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                // Let the reader threads drain the pipes.
+                std::thread::sleep(Duration::from_millis(100));
+                return (status, self.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no exit within 15 s of SIGTERM:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Pulse {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn listening_addr(log: &str) -> Option<SocketAddr> {
+    let start = log.find("listening on http://")? + "listening on http://".len();
+    let rest = &log[start..];
+    let end = rest.find('/')?;
+    rest[..end].parse().ok()
+}
