@@ -537,6 +537,68 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_failing_database_keeps_scrapes_queued_until_it_recovers() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("p.db");
+        let script = Arc::new(Mutex::new(Script::default()));
+        let addr = fake_litellm(None, Arc::clone(&script)).await;
+        let settings = settings_for(&format!("http://{addr}/metrics/"), &[]);
+        let now = Arc::new(AtomicI64::new(0));
+        let store = StoreHandle::spawn(Store::open(&db, 168));
+        let app = App::new(settings.clone(), store, Clock::Manual(Arc::clone(&now)))
+            .await
+            .unwrap();
+        let mut runner = Runner::new(Arc::clone(&app), Scraper::new(&settings).unwrap()).await;
+        let step = |i: usize| {
+            script
+                .lock()
+                .unwrap()
+                .queue
+                .push_back(Canned::prom(capture(SEQUENCE[i].0)));
+            now.store(ms(SEQUENCE[i].1), Ordering::SeqCst);
+        };
+        step(0);
+        runner.scrape_once().await;
+        step(1);
+        runner.scrape_once().await;
+        assert_eq!(all_time(&app, Metric::Requests).await, 37.0);
+
+        // Another connection holds the write lock: our write times out.
+        let blocker = rusqlite::Connection::open(&db).unwrap();
+        blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+        step(2);
+        runner.scrape_once().await;
+        let live = app.live();
+        assert_eq!(live.last_error, None);
+        assert!(live.store_error.is_some());
+        assert_eq!(live.pending_writes, 1);
+        let health = crate::api::handlers::health_value(&live, app.settings.tz);
+        assert_eq!(health["status"], "degraded");
+        assert!(
+            health["error"]
+                .as_str()
+                .unwrap()
+                .starts_with("database write failed: "),
+            "{health}"
+        );
+        // Readers still see the stored totals; the tracked scrape waits in memory.
+        assert_eq!(all_time(&app, Metric::Requests).await, 37.0);
+
+        blocker.execute_batch("ROLLBACK").unwrap();
+        step(3);
+        runner.scrape_once().await;
+        let live = app.live();
+        assert_eq!(
+            (live.store_error.as_deref(), live.pending_writes),
+            (None, 0)
+        );
+        // 02's 27 and 02b's 3, each stored once.
+        assert_eq!(all_time(&app, Metric::Requests).await, 67.0);
+        let rows = app.store.call(|s| s.history(100)).await.unwrap().unwrap();
+        assert_eq!(rows.len(), 4);
+    }
+
+    #[tokio::test]
     async fn shutdown_stops_the_loop() {
         let script = Arc::new(Mutex::new(Script::default()));
         script

@@ -165,8 +165,9 @@ impl LogLevel {
     }
 }
 
-/// The settings the program runs on.
-#[derive(Debug, Clone)]
+/// The settings the program runs on. Its `Debug` output leaves out the key
+/// and the URL's credentials.
+#[derive(Clone)]
 pub struct Settings {
     /// Scrape target, credentials included (only [`Settings::source`] is ever shown).
     pub metrics_url: Url,
@@ -200,6 +201,27 @@ pub struct Settings {
     pub history_max_limit: usize,
     /// Friendly metric → Prometheus family mapping, with overrides applied.
     pub catalog: Catalog,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("source", &self.source)
+            .field("scrape_interval", &self.scrape_interval)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("verify_ssl", &self.verify_ssl)
+            .field("scrape_timeout", &self.scrape_timeout)
+            .field("log_level", &self.log_level)
+            .field("db_path", &self.db_path)
+            .field("retention", &self.retention)
+            .field("history_size", &self.history_size)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("tz", &self.tz)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("history_max_limit", &self.history_max_limit)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Something worth logging about the configuration once logging is ready.
@@ -506,6 +528,20 @@ mod tests {
         .resolve(no_env)
         .unwrap();
         assert_eq!(s.source, "https://proxy.example:4443/metrics/?x=1");
+        let (k, _) = cli(&[
+            "--metrics-api-key",
+            "sk-hidden",
+            "--metrics-url",
+            "http://u:pw-hidden@h/metrics",
+        ])
+        .unwrap()
+        .resolve(no_env)
+        .unwrap();
+        let shown = format!("{k:?}");
+        assert!(
+            !shown.contains("sk-hidden") && !shown.contains("pw-hidden"),
+            "{shown}"
+        );
         assert!(s.metrics_url.as_str().contains("s3cret"));
         assert!(cli(&["--metrics-url", "ftp://x/metrics"]).is_err());
     }
