@@ -21,7 +21,10 @@
 //! - [`num`]: presenting sums of floats without summation noise.
 #![deny(missing_docs)]
 #![deny(clippy::disallowed_methods)]
-#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 pub mod catalog;
 pub mod error;
