@@ -19,6 +19,7 @@ use pulse_core::catalog::{Catalog, Dimension, Metric, MetricValues};
 use pulse_core::num::clean;
 use pulse_core::parse::parse;
 use pulse_core::track::{Observation, Tracker, TrackerState};
+use pulse_core::window::parse_rfc3339;
 use pulse_tests::capture;
 
 /// 00-before-traffic, 2026-11-27T10:07:38Z.
@@ -346,6 +347,106 @@ fn restart_between_two_scrapes_is_seen_through_created() {
         o.vanished_series as usize + (o.resets + o.new_series) as usize,
         t.series_len()
     );
+}
+
+const R02B: &str = "02b-after-batch2-streams-drained.prom";
+const R03: &str = "03-after-restart-before-traffic.prom";
+const R04: &str = "04-after-restart-batch3.prom";
+
+/// The target's clock from the `date` header of a capture's `.headers` file,
+/// e.g. `Fri, 27 Nov 2026 10:11:03 GMT` (RFC 7231 IMF-fixdate).
+fn date_header_ms(capture_name: &str) -> i64 {
+    let headers = capture(&capture_name.replace(".prom", ".headers"));
+    let date = headers
+        .lines()
+        .find_map(|l| l.strip_prefix("date: "))
+        .expect("a date header");
+    let fields: Vec<&str> = date.split(' ').collect();
+    let &[_, day, month, year, time, "GMT"] = fields.as_slice() else {
+        panic!("not an IMF-fixdate: {date:?}");
+    };
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let month = MONTHS.iter().position(|m| *m == month).expect("a month") + 1;
+    parse_rfc3339(&format!("{year}-{month:02}-{day}T{time}Z")).expect("a valid date")
+}
+
+/// Observes a capture at `at_ms` with the target clock of its `date` header.
+fn observe_dated(t: &mut Tracker, name: &str, at_ms: i64) -> Observation {
+    let body = capture(name);
+    let expo = parse(&body).expect("body parses");
+    assert!(expo.errors.is_empty(), "{:?}", expo.errors.first());
+    t.observe_with_target_clock(&expo, at_ms, Some(date_header_ms(name)))
+}
+
+#[test]
+fn date_headers_of_the_captures() {
+    // 10:11:03 and 10:11:08 UTC, a second or so before pulse's capture times.
+    assert_eq!(date_header_ms(R03), 1_795_774_263_000);
+    assert_eq!(date_header_ms(R04), 1_795_774_268_000);
+    assert_eq!(date_header_ms(R02B), T02B - 1_219);
+}
+
+/// Pulse's clock 2 hours ahead of LiteLLM's (as if the captures were replayed
+/// later): with the `Date` headers, `_created` is judged on LiteLLM's clock
+/// and batch 3 counts exactly as with the true capture times.
+#[test]
+fn restart_counts_batch3_exactly_with_a_skewed_clock_and_date_headers() {
+    const SKEW: i64 = 2 * 3_600_000;
+    let mut plain = tracker();
+    let expected: Vec<Observation> = [(R02B, T02B), (R03, T03), (R04, T04)]
+        .iter()
+        .map(|(name, at)| observe(&mut plain, name, *at))
+        .collect();
+    let mut t = tracker();
+    for (i, (name, at)) in [(R02B, T02B), (R03, T03), (R04, T04)].iter().enumerate() {
+        let o = observe_dated(&mut t, name, at + SKEW);
+        assert_eq!(o.at_ms, at + SKEW);
+        assert_eq!(Observation { at_ms: *at, ..o }, expected[i], "{name}");
+    }
+    assert_eq!(t.last_target_ms(), Some(date_header_ms(R04)));
+    let o = expected.last().expect("three observations");
+    assert_batch3(o);
+    // New `_created` beside the remembered 02b series: restarts.
+    assert_eq!((o.resets, o.new_series, o.adopted_series), (30, 0, 0));
+    assert_eq!(o.live.get(Metric::Requests), 8.0);
+
+    // Without the headers the skew makes every series of 04 look older than
+    // the previous scrape: all adopted, batch 3 lost.
+    let mut t = tracker();
+    for (name, at) in [(R02B, T02B), (R03, T03)] {
+        observe(&mut t, name, at + SKEW);
+    }
+    let o = observe(&mut t, R04, T04 + SKEW);
+    assert_eq!(o.deltas, MetricValues::default());
+    assert_eq!((o.resets, o.new_series, o.adopted_series), (0, 0, 30));
+}
+
+/// A state saved before `last_target_ms` existed still loads.
+#[test]
+fn state_without_a_target_clock_still_deserializes() {
+    let mut t = tracker();
+    observe_dated(&mut t, R02B, T02B);
+    let mut json = serde_json::to_value(t.export_state()).unwrap();
+    assert_eq!(
+        json["last_target_ms"],
+        serde_json::json!(date_header_ms(R02B))
+    );
+    json.as_object_mut().unwrap().remove("last_target_ms");
+    let state: TrackerState = serde_json::from_value(json).unwrap();
+    assert_eq!(state.last_target_ms, None);
+    assert_eq!(
+        TrackerState {
+            last_target_ms: Some(date_header_ms(R02B)),
+            ..state.clone()
+        },
+        t.export_state()
+    );
+    // Without the previous target clock, pulse's clock decides (here: right).
+    let mut resumed = Tracker::from_state(Catalog::litellm(), state);
+    observe(&mut resumed, R03, T03);
+    assert_batch3(&observe(&mut resumed, R04, T04));
 }
 
 /// The same body under both formats gives the same observations.

@@ -37,6 +37,15 @@
 //!      earlier scrape failed. Increases such a series had before its first
 //!      sighting cannot be known.
 //!
+//!    `_created` is LiteLLM's clock, so it is compared with LiteLLM's clock
+//!    when both this and the previous observation carry it (the HTTP `Date`
+//!    of the answer, see [`Tracker::observe_with_target_clock`]), and with the
+//!    scraper's `at_ms` otherwise. With the scraper's clock, a LiteLLM on
+//!    another host whose clock is more than 1 s behind makes genuinely new
+//!    series look old (adopted, their first value lost), and one ahead makes
+//!    another worker's series look new (counted twice). `Date` has whole
+//!    seconds, truncated, so its 1 s tolerance also covers the truncation.
+//!
 //! With rules 1, 5 and 6, scrapes answered alternately by two workers with no
 //! traffic give zero deltas, and traffic on either worker is counted once,
 //! because each worker's series has its own `_created`. In multiprocess mode
@@ -64,7 +73,8 @@ use crate::catalog::{Catalog, Dimension, Metric, MetricValues, NameRole, dimensi
 use crate::expo::{Exposition, Label};
 
 /// Tolerance for `_created` against the previous observation time: LiteLLM's
-/// clock and the scraper's may differ slightly.
+/// clock and the scraper's may differ slightly, and an HTTP `Date` is
+/// truncated to whole seconds.
 const CREATED_TOLERANCE_MS: i64 = 1000;
 
 /// Relative fall below which a lower value is taken as float noise, not a
@@ -73,6 +83,11 @@ const CREATED_TOLERANCE_MS: i64 = 1000;
 const FALL_TOLERANCE: f64 = 1e-12;
 
 /// Version written into [`TrackerState::version`].
+///
+/// Still 1 after [`TrackerState::last_target_ms`] was added: that field
+/// defaults to `None`, so an older state reads as one whose latest
+/// observation had no target clock, and the next observation falls back to
+/// the scraper's clock once.
 pub const STATE_VERSION: u32 = 1;
 
 /// What one scrape changed.
@@ -129,6 +144,10 @@ pub struct TrackerState {
     pub observations: u64,
     /// Time of the latest observation.
     pub last_at_ms: Option<i64>,
+    /// The target's own clock when it answered the latest observation (its
+    /// HTTP `Date`), when known. Absent in states written before it existed.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub last_target_ms: Option<i64>,
     /// Every remembered counter series, sorted by sample, labels, created.
     pub series: Vec<SeriesState>,
 }
@@ -243,6 +262,8 @@ pub struct Tracker {
     keys: Interner,
     observations: u64,
     last_at_ms: Option<i64>,
+    /// The target's clock at the latest observation, when it sent one.
+    last_target_ms: Option<i64>,
     /// Stored series seen by the latest observation.
     prev_seen: u32,
     scratch: Scratch,
@@ -253,6 +274,7 @@ impl std::fmt::Debug for Tracker {
         f.debug_struct("Tracker")
             .field("observations", &self.observations)
             .field("last_at_ms", &self.last_at_ms)
+            .field("last_target_ms", &self.last_target_ms)
             .field("series", &self.series_len())
             .finish_non_exhaustive()
     }
@@ -371,6 +393,7 @@ impl Tracker {
             keys: Interner::default(),
             observations: 0,
             last_at_ms: None,
+            last_target_ms: None,
             prev_seen: 0,
             scratch: Scratch::default(),
         }
@@ -394,6 +417,11 @@ impl Tracker {
     /// Time of the latest observation.
     pub fn last_at_ms(&self) -> Option<i64> {
         self.last_at_ms
+    }
+
+    /// The target's own clock at the latest observation, when it sent one.
+    pub fn last_target_ms(&self) -> Option<i64> {
+        self.last_target_ms
     }
 
     fn find_mut(&mut self, id: u64, key: &[u8]) -> Option<&mut Entry> {
@@ -427,16 +455,47 @@ impl Tracker {
     }
 
     /// Takes in one scraped body seen at `at_ms` and says what it changed.
+    ///
+    /// The same as [`Tracker::observe_with_target_clock`] without a target clock.
     pub fn observe(&mut self, expo: &Exposition<'_>, at_ms: i64) -> Observation {
+        self.observe_with_target_clock(expo, at_ms, None)
+    }
+
+    /// Like [`Tracker::observe`], with the target's own clock at the time it
+    /// answered (e.g. its HTTP `Date` header, ms since epoch; `None` when
+    /// unknown).
+    ///
+    /// When this and the previous observation both have a target clock,
+    /// `_created` is judged against the previous one (rule 6), so a skew
+    /// between LiteLLM's host and the scraper's does not matter.
+    pub fn observe_with_target_clock(
+        &mut self,
+        expo: &Exposition<'_>,
+        at_ms: i64,
+        target_now_ms: Option<i64>,
+    ) -> Observation {
         let mut scratch = std::mem::take(&mut self.scratch);
-        let obs = self.observe_with(expo, at_ms, &mut scratch);
+        let obs = self.observe_with(expo, at_ms, target_now_ms, &mut scratch);
         self.scratch = scratch;
         obs
     }
 
-    fn observe_with(&mut self, expo: &Exposition<'_>, at_ms: i64, sc: &mut Scratch) -> Observation {
+    fn observe_with(
+        &mut self,
+        expo: &Exposition<'_>,
+        at_ms: i64,
+        target_now_ms: Option<i64>,
+        sc: &mut Scratch,
+    ) -> Observation {
         let prev_at = self.last_at_ms;
         let baseline = prev_at.is_none();
+        // The time `_created` is compared with: the target's clock when both
+        // observations have it, else ours (rule 6).
+        let created_threshold_ms = match (self.last_target_ms, target_now_ms) {
+            (Some(prev_target), Some(_)) => prev_target,
+            _ => prev_at.unwrap_or(i64::MIN),
+        }
+        .saturating_sub(CREATED_TOLERANCE_MS);
         let prev_gen = self.observations;
         let generation = self.observations + 1;
 
@@ -575,7 +634,7 @@ impl Tracker {
                         obs.new_series += 1;
                         0.0
                     }
-                    (Some(prev), Some(c)) if c * 1000.0 < (prev - CREATED_TOLERANCE_MS) as f64 => {
+                    (Some(_), Some(c)) if c * 1000.0 < created_threshold_ms as f64 => {
                         obs.adopted_series += 1;
                         0.0
                     }
@@ -618,6 +677,7 @@ impl Tracker {
         self.prev_seen = seen_now;
         self.observations = generation;
         self.last_at_ms = Some(at_ms);
+        self.last_target_ms = target_now_ms;
 
         let mut breakdown: Vec<BreakdownDelta> = sc
             .breakdown
@@ -663,6 +723,7 @@ impl Tracker {
             version: STATE_VERSION,
             observations: self.observations,
             last_at_ms: self.last_at_ms,
+            last_target_ms: self.last_target_ms,
             series,
         }
     }
@@ -674,6 +735,7 @@ impl Tracker {
         let mut t = Tracker::new(catalog);
         t.observations = state.observations;
         t.last_at_ms = state.last_at_ms;
+        t.last_target_ms = state.last_target_ms;
         let mut key = Vec::new();
         let mut order = Vec::new();
         for s in state.series {
@@ -1037,6 +1099,135 @@ mod tests {
         assert_eq!(o.vanished_series, 2);
     }
 
+    /// Pulse's clock at the previous scrape, for the target-clock tests.
+    const PULSE_PREV: i64 = 1_800_000_000_000;
+    const FIVE_MIN: i64 = 300_000;
+
+    #[test]
+    fn a_target_clock_behind_ours_still_counts_new_series() {
+        let target_prev = PULSE_PREV - FIVE_MIN;
+        // Created 30 s after the previous scrape, on the target's clock.
+        let created = (target_prev + 30_000) as f64 / 1000.0;
+        let scrape = [
+            (REQ, GPT, 5.0),
+            (REQ, CLAUDE, 3.0),
+            (REQ_CREATED, CLAUDE, created),
+        ];
+        let mut t = tracker();
+        t.observe_with_target_clock(&body(&[(REQ, GPT, 5.0)]), PULSE_PREV, Some(target_prev));
+        assert_eq!(t.last_target_ms(), Some(target_prev));
+        let o = t.observe_with_target_clock(
+            &body(&scrape),
+            PULSE_PREV + 60_000,
+            Some(target_prev + 60_000),
+        );
+        assert_eq!((o.new_series, o.adopted_series), (1, 0));
+        assert_eq!(o.deltas.get(Metric::Requests), 3.0);
+        // Judged on pulse's clock, the same series looks 4.5 minutes old.
+        let mut t = tracker();
+        t.observe(&body(&[(REQ, GPT, 5.0)]), PULSE_PREV);
+        let o = t.observe(&body(&scrape), PULSE_PREV + 60_000);
+        assert_eq!((o.new_series, o.adopted_series), (0, 1));
+        assert_eq!(o.deltas.get(Metric::Requests), 0.0);
+    }
+
+    #[test]
+    fn a_target_clock_ahead_of_ours_still_adopts_another_workers_series() {
+        let target_prev = PULSE_PREV + FIVE_MIN;
+        // Worker B's series is 100 s old at the previous scrape (target's
+        // clock), which on pulse's clock is 200 s in the future.
+        let created = (target_prev - 100_000) as f64 / 1000.0;
+        let worker_a = [(REQ, GPT, 5.0), (REQ_CREATED, GPT, 1000.0)];
+        let worker_b = [(REQ, CLAUDE, 40.0), (REQ_CREATED, CLAUDE, created)];
+        let mut t = tracker();
+        t.observe_with_target_clock(&body(&worker_a), PULSE_PREV, Some(target_prev));
+        let o = t.observe_with_target_clock(
+            &body(&worker_b),
+            PULSE_PREV + 60_000,
+            Some(target_prev + 60_000),
+        );
+        assert_eq!(
+            (o.new_series, o.adopted_series, o.vanished_series),
+            (0, 1, 1)
+        );
+        assert_eq!(o.deltas, MetricValues::default());
+        // Judged on pulse's clock, its 40 requests would be counted again.
+        let mut t = tracker();
+        t.observe(&body(&worker_a), PULSE_PREV);
+        let o = t.observe(&body(&worker_b), PULSE_PREV + 60_000);
+        assert_eq!((o.new_series, o.adopted_series), (1, 0));
+        assert_eq!(o.deltas.get(Metric::Requests), 40.0);
+    }
+
+    #[test]
+    fn the_target_clock_threshold_keeps_one_second_of_tolerance() {
+        // The previous `Date` said 1_800_000_000 s: the threshold is 1 s before.
+        let target_prev = 1_800_000_000_000;
+        let fresh = &[("requested_model", "fresh")][..];
+        let edge = &[("requested_model", "edge")][..];
+        let old = &[("requested_model", "old")][..];
+        let mut t = tracker();
+        t.observe_with_target_clock(&body(&[]), PULSE_PREV - FIVE_MIN, Some(target_prev));
+        let o = t.observe_with_target_clock(
+            &body(&[
+                (REQ, fresh, 3.0),
+                (REQ_CREATED, fresh, 1_800_000_000.5),
+                (REQ, edge, 4.0),
+                (REQ_CREATED, edge, 1_799_999_999.0),
+                (REQ, old, 50.0),
+                (REQ_CREATED, old, 1_799_999_998.999),
+            ]),
+            PULSE_PREV,
+            Some(target_prev + 60_000),
+        );
+        assert_eq!((o.new_series, o.adopted_series), (2, 1));
+        assert_eq!(o.deltas.get(Metric::Requests), 7.0);
+    }
+
+    #[test]
+    fn without_a_target_clock_on_both_sides_pulses_clock_decides() {
+        // The target is 5 minutes behind; a series born 30 s after the
+        // previous scrape is adopted whenever one side lacks the target clock.
+        let target_prev = PULSE_PREV - FIVE_MIN;
+        let created = (target_prev + 30_000) as f64 / 1000.0;
+        let scrape = [(REQ, CLAUDE, 3.0), (REQ_CREATED, CLAUDE, created)];
+        for (prev_target, now_target) in [
+            (None, Some(target_prev + 60_000)),
+            (Some(target_prev), None),
+            (None, None),
+        ] {
+            let mut t = tracker();
+            t.observe_with_target_clock(&body(&[]), PULSE_PREV, prev_target);
+            let o = t.observe_with_target_clock(&body(&scrape), PULSE_PREV + 60_000, now_target);
+            assert_eq!(o.adopted_series, 1, "{prev_target:?} {now_target:?}");
+            assert_eq!(o.deltas.get(Metric::Requests), 0.0);
+            assert_eq!(t.last_target_ms(), now_target);
+        }
+    }
+
+    #[test]
+    fn the_target_clock_survives_a_state_round_trip() {
+        let target_prev = PULSE_PREV - FIVE_MIN;
+        let created = (target_prev + 30_000) as f64 / 1000.0;
+        let mut t = tracker();
+        t.observe_with_target_clock(&body(&[(REQ, GPT, 5.0)]), PULSE_PREV, Some(target_prev));
+        let state = t.export_state();
+        assert_eq!(state.last_target_ms, Some(target_prev));
+        let mut resumed = Tracker::from_state(Catalog::litellm(), state);
+        assert_eq!(resumed.last_target_ms(), Some(target_prev));
+        let o = resumed.observe_with_target_clock(
+            &body(&[
+                (REQ, GPT, 5.0),
+                (REQ, CLAUDE, 3.0),
+                (REQ_CREATED, CLAUDE, created),
+            ]),
+            PULSE_PREV + 60_000,
+            Some(target_prev + 60_000),
+        );
+        assert_eq!((o.new_series, o.adopted_series), (1, 0));
+        assert_eq!(o.deltas.get(Metric::Requests), 3.0);
+    }
+
     /// Two workers without a shared multiprocess dir answer in turn (fault 7).
     #[test]
     fn worker_bounce_gives_zero_then_exact_traffic() {
@@ -1249,6 +1440,7 @@ mod tests {
             version: STATE_VERSION,
             observations: 3,
             last_at_ms: Some(5000),
+            last_target_ms: None,
             series: vec![
                 SeriesState {
                     sample: "litellm_in_flight_requests".into(),
