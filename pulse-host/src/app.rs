@@ -572,7 +572,7 @@ mod tests {
         assert_eq!(live.last_error, None);
         assert!(live.store_error.is_some());
         assert_eq!(live.pending_writes, 1);
-        let health = crate::api::handlers::health_value(&live, app.settings.tz);
+        let health = crate::api::handlers::health_value(&live, &app.settings);
         assert_eq!(health["status"], "degraded");
         assert!(
             health["error"]

@@ -17,6 +17,7 @@ use warp::hyper::body::Bytes;
 use super::views::{self, KeyTotals, Totals};
 use super::{ApiError, json_response};
 use crate::app::{App, Live};
+use crate::config::Settings;
 use crate::store::{Store, StoreError, StoreMode};
 
 /// Default `limit` of `/api/v1/history`, as in the reference.
@@ -75,11 +76,9 @@ fn summary_value(app: &App, totals: &Totals, live: &Live) -> Value {
 
 /// `GET /`: the dashboard for browsers, the JSON summary for everything else
 /// (0.2.x clients polled `/`).
-pub async fn root(accept: Option<String>, app: Arc<App>) -> Reply {
-    if accept.is_some_and(|a| a.contains("text/html"))
-        && let Some(page) = crate::dashboard::file(crate::dashboard::INDEX)
-    {
-        return Ok(page);
+pub async fn root(accept: Option<String>, if_none_match: Option<String>, app: Arc<App>) -> Reply {
+    if accept.is_some_and(|a| a.contains("text/html")) {
+        return Ok(crate::dashboard::page(if_none_match.as_deref()));
     }
     metrics(app).await
 }
@@ -192,12 +191,15 @@ pub async fn raw(app: Arc<App>) -> Reply {
 /// scrape or database write failed). Always HTTP 200 so that existing
 /// monitors keep reading the body; probes use `/livez` and `/readyz`.
 pub async fn health(app: Arc<App>) -> Reply {
-    ok(&health_value(&app.live(), app.settings.tz))
+    ok(&health_value(&app.live(), &app.settings))
 }
 
-/// The `/health` body for a scraper status.
-pub fn health_value(live: &Live, tz: Tz) -> Value {
-    match live.error() {
+/// The `/health` body for a scraper status. The reference's fields come
+/// first; `timezone` and `scrape_interval` (seconds) close every variant so
+/// the dashboard can show how it counts days and how fresh numbers are.
+pub fn health_value(live: &Live, settings: &Settings) -> Value {
+    let tz = settings.tz;
+    let mut out = match live.error() {
         None if live.last_success_ms.is_some() => json!({ "status": "ok" }),
         None => json!({ "status": "starting" }),
         Some(error) => json!({
@@ -207,7 +209,15 @@ pub fn health_value(live: &Live, tz: Tz) -> Value {
             "last_attempt": views::timestamp(live.last_attempt_ms, tz),
             "consecutive_failures": live.consecutive_failures,
         }),
+    };
+    if let Value::Object(map) = &mut out {
+        map.insert("timezone".into(), Value::from(tz.name()));
+        map.insert(
+            "scrape_interval".into(),
+            Value::from(settings.scrape_interval.as_secs()),
+        );
     }
+    out
 }
 
 /// `GET /readyz`: 200 when the store answers and a scrape succeeded within
@@ -425,7 +435,7 @@ pub async fn series(q: HashMap<String, String>, app: Arc<App>) -> Reply {
 pub async fn summary_v2(app: Arc<App>) -> Reply {
     let totals = totals(&app).await?;
     let live = app.live();
-    let status = health_value(&live, app.settings.tz);
+    let status = health_value(&live, &app.settings);
     ok(&json!({
         "today": views::window_object(&totals.windows[0]),
         "week": views::window_object(&totals.windows[1]),
@@ -435,6 +445,8 @@ pub async fn summary_v2(app: Arc<App>) -> Reply {
         "last_scrape": views::timestamp(live.last_success_ms, app.settings.tz),
         "status": status.get("status").cloned().unwrap_or(Value::Null),
         "error": live.error(),
+        "timezone": app.settings.tz.name(),
+        "scrape_interval": app.settings.scrape_interval.as_secs(),
     }))
 }
 

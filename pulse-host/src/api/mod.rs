@@ -66,8 +66,10 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Inf
     let query = warp::query::<HashMap<String, String>>();
     let get = warp::get().or(warp::head()).unify();
 
+    let if_none_match = warp::header::optional::<String>("if-none-match");
     let root = warp::path::end()
         .and(warp::header::optional::<String>("accept"))
+        .and(if_none_match)
         .and(with_app.clone())
         .and_then(handlers::root);
     let metrics = warp::path!("api" / "v1" / "metrics")
@@ -127,9 +129,13 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Inf
         .or(openapi)
         .boxed();
 
-    let assets = warp::path::tail().and_then(|tail: warp::path::Tail| async move {
-        crate::dashboard::file(tail.as_str()).ok_or_else(warp::reject::not_found)
-    });
+    // Last: anything that is not an API route may be a dashboard file.
+    let assets = warp::path::full().and(if_none_match).and_then(
+        |path: warp::path::FullPath, inm: Option<String>| async move {
+            crate::dashboard::serve(path.as_str(), inm.as_deref())
+                .ok_or_else(warp::reject::not_found)
+        },
+    );
 
     get.and(root.or(api).or(ops).or(assets))
         .map(|reply| reply)

@@ -123,6 +123,14 @@ fn breakdown_item_schema() -> Value {
     object(props, required, true)
 }
 
+fn timezone() -> Value {
+    json!({ "type": "string", "description": "the configured IANA time zone; days, weeks and months are counted in it" })
+}
+
+fn scrape_interval() -> Value {
+    json!({ "type": "integer", "minimum": 1, "description": "seconds between scrapes" })
+}
+
 fn error_schema() -> Value {
     json!({ "type": "object", "properties": { "error": { "type": "string" } }, "required": ["error"] })
 }
@@ -240,8 +248,9 @@ pub fn document() -> Value {
                 "today": { "$ref": "#/components/schemas/WindowSums" }, "week": { "$ref": "#/components/schemas/WindowSums" },
                 "month": { "$ref": "#/components/schemas/WindowSums" }, "all_time": { "$ref": "#/components/schemas/WindowSums" },
                 "in_flight_requests": number(), "last_scrape": timestamp_or_null(), "status": status.clone(),
-                "error": { "type": ["string", "null"] }
-            }, "required": ["today", "week", "month", "all_time", "in_flight_requests", "last_scrape", "status", "error"], "additionalProperties": false }),
+                "error": { "type": ["string", "null"] },
+                "timezone": timezone(), "scrape_interval": scrape_interval()
+            }, "required": ["today", "week", "month", "all_time", "in_flight_requests", "last_scrape", "status", "error", "timezone", "scrape_interval"], "additionalProperties": false }),
             json!([]),
             &[],
         ),
@@ -259,7 +268,7 @@ pub fn document() -> Value {
         "/health".into(),
         get(
             "Scrape status (always HTTP 200)",
-            json!({ "type": "object", "properties": { "status": status, "error": { "type": "string" }, "last_scrape": timestamp_or_null(), "last_attempt": timestamp_or_null(), "consecutive_failures": { "type": "integer" } }, "required": ["status"], "additionalProperties": false }),
+            json!({ "type": "object", "properties": { "status": status, "error": { "type": "string" }, "last_scrape": timestamp_or_null(), "last_attempt": timestamp_or_null(), "consecutive_failures": { "type": "integer" }, "timezone": timezone(), "scrape_interval": scrape_interval() }, "required": ["status", "timezone", "scrape_interval"], "additionalProperties": false }),
             json!([]),
             &[],
         ),

@@ -337,13 +337,22 @@ async fn health_starting_ok_and_degraded() {
     let (status, v) = get(&fx.app, "/health").await;
     assert_eq!(
         (status, v.clone()),
-        (200, serde_json::json!({ "status": "starting" }))
+        (
+            200,
+            serde_json::json!({ "status": "starting", "timezone": "Asia/Kathmandu", "scrape_interval": 60 })
+        )
     );
+    assert_eq!(keys(&v), ["status", "timezone", "scrape_interval"]);
     assert_documented("/health", &v);
 
     let fx = fixture().await;
     let (_, v) = get(&fx.app, "/health").await;
-    assert_eq!(v, reference("health.json"));
+    // The reference's body, then the two fields the dashboard reads.
+    let mut expected = reference("health.json");
+    expected["timezone"] = "Asia/Kathmandu".into();
+    expected["scrape_interval"] = 60.into();
+    assert_eq!(v, expected);
+    assert_eq!(keys(&v), ["status", "timezone", "scrape_interval"]);
     fx.app.live.write().unwrap().last_error = Some("metrics URL answered HTTP 502".into());
     fx.app.live.write().unwrap().consecutive_failures = 2;
     let (status, v) = get(&fx.app, "/health").await;
@@ -353,6 +362,18 @@ async fn health_starting_ok_and_degraded() {
     assert_eq!(v["error"], "metrics URL answered HTTP 502");
     assert_eq!(v["consecutive_failures"], 2);
     assert_eq!(v["last_scrape"], "2026-11-27T15:56:08.890+05:45");
+    assert_eq!(
+        keys(&v),
+        [
+            "status",
+            "error",
+            "last_scrape",
+            "last_attempt",
+            "consecutive_failures",
+            "timezone",
+            "scrape_interval"
+        ]
+    );
     assert_documented("/health", &v);
     // The summary shows the error too, and keeps its numbers.
     let (_, s) = get(&fx.app, "/api/v1/metrics").await;
@@ -371,16 +392,137 @@ async fn root_serves_html_to_browsers_and_json_to_the_rest() {
         .reply(&routes)
         .await;
     assert_eq!(html.status(), 200);
-    assert!(
-        html.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/html")
+    assert_eq!(html.headers()["content-type"], "text/html; charset=utf-8");
+    assert_eq!(
+        html.headers()["content-security-policy"],
+        crate::dashboard::CSP
     );
-    assert!(String::from_utf8_lossy(html.body()).contains("/api/v1/metrics"));
+    assert_eq!(html.headers()["cache-control"], "no-cache");
+    assert!(String::from_utf8_lossy(html.body()).contains("id=\"cards\""));
     let (status, v) = get(&fx.app, "/").await;
     assert_eq!(status, 200);
     assert_eq!(f(&v, "requests"), 75.0);
+}
+
+async fn request(
+    app: &Arc<App>,
+    path: &str,
+    inm: Option<&str>,
+) -> warp::http::Response<warp::hyper::body::Bytes> {
+    let mut req = warp::test::request().path(path);
+    if let Some(tag) = inm {
+        req = req.header("if-none-match", tag);
+    }
+    req.reply(&super::routes(Arc::clone(app))).await
+}
+
+#[tokio::test]
+async fn dashboard_files_have_their_types_and_the_page_its_policy() {
+    let fx = fixture().await;
+    let page = request(&fx.app, "/dashboard/", None).await;
+    assert_eq!(page.status(), 200);
+    let h = page.headers();
+    assert_eq!(h["content-type"], "text/html; charset=utf-8");
+    assert_eq!(
+        h["content-security-policy"],
+        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    );
+    assert_eq!(h["cache-control"], "no-cache");
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert!(String::from_utf8_lossy(page.body()).contains("id=\"cards\""));
+
+    let redirect = request(&fx.app, "/dashboard", None).await;
+    assert_eq!(redirect.status(), 308);
+    assert_eq!(redirect.headers()["location"], "/dashboard/");
+
+    for (path, mime) in [
+        ("/dashboard/app.js", "text/javascript; charset=utf-8"),
+        ("/app.js", "text/javascript; charset=utf-8"),
+        ("/dashboard/style.css", "text/css; charset=utf-8"),
+        ("/vendor/uPlot.min.css", "text/css; charset=utf-8"),
+        (
+            "/dashboard/pkg/pulse_wasm.js",
+            "text/javascript; charset=utf-8",
+        ),
+        ("/dashboard/pkg/pulse_wasm_bg.wasm", "application/wasm"),
+        ("/pkg/pulse_wasm_bg.wasm", "application/wasm"),
+        ("/index.html", "text/html; charset=utf-8"),
+    ] {
+        let resp = request(&fx.app, path, None).await;
+        assert_eq!(resp.status(), 200, "{path}");
+        assert_eq!(resp.headers()["content-type"], mime, "{path}");
+        let etag = resp.headers()["etag"].to_str().unwrap();
+        // A strong tag: the quoted hex SHA-256 of the file.
+        assert_eq!(etag.len(), 66, "{path}: {etag}");
+        assert!(etag.starts_with('"') && !etag.starts_with("W/"), "{etag}");
+        if mime.starts_with("text/html") {
+            assert_eq!(resp.headers()["cache-control"], "no-cache");
+        } else {
+            assert_eq!(
+                resp.headers()["cache-control"],
+                "public, max-age=3600",
+                "{path}"
+            );
+            assert!(resp.headers().get("content-security-policy").is_none());
+        }
+    }
+    let wasm = request(&fx.app, "/dashboard/pkg/pulse_wasm_bg.wasm", None).await;
+    assert_eq!(&wasm.body()[..4], b"\0asm");
+}
+
+#[tokio::test]
+async fn a_known_etag_gets_304_without_a_body() {
+    let fx = fixture().await;
+    for path in [
+        "/dashboard/pkg/pulse_wasm_bg.wasm",
+        "/dashboard/",
+        "/app.js",
+    ] {
+        let first = request(&fx.app, path, None).await;
+        let tag = first.headers()["etag"].to_str().unwrap().to_owned();
+        let again = request(&fx.app, path, Some(&tag)).await;
+        assert_eq!(again.status(), 304, "{path}");
+        assert!(again.body().is_empty());
+        assert_eq!(again.headers()["etag"], tag.as_str());
+        let listed = request(&fx.app, path, Some(&format!("\"other\", W/{tag}"))).await;
+        assert_eq!(listed.status(), 304, "{path}");
+        let stale = request(&fx.app, path, Some("\"0000\"")).await;
+        assert_eq!(stale.status(), 200, "{path}");
+        assert_eq!(stale.body(), first.body());
+    }
+    // The page negotiated at `/` revalidates too.
+    let tag = request(&fx.app, "/dashboard/", None).await.headers()["etag"].clone();
+    let resp = warp::test::request()
+        .path("/")
+        .header("accept", "text/html")
+        .header("if-none-match", tag)
+        .reply(&super::routes(Arc::clone(&fx.app)))
+        .await;
+    assert_eq!(resp.status(), 304);
+}
+
+#[tokio::test]
+async fn path_traversal_is_a_404() {
+    let fx = fixture().await;
+    for path in [
+        "/dashboard/../../etc/passwd",
+        "/dashboard/../Cargo.toml",
+        "/../../etc/passwd",
+        "/dashboard/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+        "/dashboard/%2e%2e/%2e%2e/etc/passwd",
+        "/%2e%2e%2fCargo.toml",
+        "/dashboard/..%2f..%2fpulse-host%2fCargo.toml",
+        "/dashboard/pkg/..%2f..%2f..%2fCargo.toml",
+        "/dashboard/%252e%252e%252fCargo.toml",
+        "/dashboard/..%5c..%5cCargo.toml",
+        "/dashboard/pkg//pulse_wasm.js",
+        "/dashboard/nope.js",
+        "/etc/passwd",
+    ] {
+        let resp = request(&fx.app, path, None).await;
+        assert_eq!(resp.status(), 404, "{path}");
+        assert_eq!(resp.headers()["content-type"], "application/json", "{path}");
+    }
 }
 
 #[tokio::test]
@@ -507,7 +649,36 @@ async fn summary_v2_nests_windows_for_dot_paths() {
     assert_eq!(f(&v["all_time"], "deployment_requests"), 72.0);
     assert_eq!(f(&v, "in_flight_requests"), 1.0);
     assert_eq!(v["status"], "ok");
+    assert_eq!(v["timezone"], "Asia/Kathmandu");
+    assert_eq!(v["scrape_interval"], 60);
+    assert_eq!(
+        keys(&v),
+        [
+            "today",
+            "week",
+            "month",
+            "all_time",
+            "in_flight_requests",
+            "last_scrape",
+            "status",
+            "error",
+            "timezone",
+            "scrape_interval"
+        ]
+    );
     assert_documented("/api/v2/summary", &v);
+    let fx = fixture_with(&["--scrape-interval", "15"], 0).await;
+    let (_, v) = get(&fx.app, "/api/v2/summary").await;
+    assert_eq!(v["scrape_interval"], 15);
+    assert_eq!(v["status"], "starting");
+    assert_documented("/api/v2/summary", &v);
+    // An undocumented or mistyped field would fail the checks above.
+    let doc = openapi::document();
+    let schema = &doc["paths"]["/api/v2/summary"]["get"]["responses"]["200"]["content"]["application/json"]
+        ["schema"];
+    let mut wrong = v.clone();
+    wrong["scrape_interval"] = "15".into();
+    assert_eq!(openapi::validate(&doc, schema, &wrong, "s").len(), 1);
 }
 
 #[tokio::test]
