@@ -532,6 +532,7 @@ impl Store {
             version: header.version,
             observations: header.observations,
             last_at_ms: header.last_at_ms,
+            last_target_ms: header.last_target_ms,
             series,
         }))
     }
@@ -907,6 +908,10 @@ struct StateHeader {
     version: u32,
     observations: u64,
     last_at_ms: Option<i64>,
+    /// The target's clock at the latest scrape; absent in older databases,
+    /// which then judge `_created` once more on pulse's clock.
+    #[serde(default)]
+    last_target_ms: Option<i64>,
 }
 
 /// A series' identity: sample name, labels and `_created`, as the tracker
@@ -942,6 +947,7 @@ fn write_state(
         version: state.version,
         observations: state.observations,
         last_at_ms: state.last_at_ms,
+        last_target_ms: state.last_target_ms,
     };
     set_meta(tx, "tracker_header", &serde_json::to_string(&header)?)?;
     let mut next = HashMap::with_capacity(state.series.len());

@@ -66,6 +66,8 @@ fn state(at_ms: i64, series: Vec<SeriesState>) -> TrackerState {
         version: 1,
         observations: 7,
         last_at_ms: Some(at_ms),
+        // LiteLLM's clock five minutes behind ours; it must round-trip too.
+        last_target_ms: Some(at_ms - 300_000),
         series,
     }
 }
