@@ -87,6 +87,10 @@ fn state_to_js(state: &TrackerState) -> JsValue {
         .last_at_ms
         .map_or(JsValue::NULL, |t| JsValue::from_f64(from_ms(t)));
     set(&obj, "last_at_ms", &last);
+    let target = state
+        .last_target_ms
+        .map_or(JsValue::NULL, |t| JsValue::from_f64(from_ms(t)));
+    set(&obj, "last_target_ms", &target);
     let series = js_sys::Array::new();
     for s in &state.series {
         let row = js_sys::Object::new();
@@ -128,6 +132,11 @@ fn state_from_json(text: &str) -> Result<TrackerState, JsError> {
     let last_at_ms = match get(&obj, "last_at_ms") {
         v if v.is_null() || v.is_undefined() => None,
         _ => Some(state_int(&obj, "last_at_ms")?),
+    };
+    // Absent in states written before the target clock was tracked.
+    let last_target_ms = match get(&obj, "last_target_ms") {
+        v if v.is_null() || v.is_undefined() => None,
+        _ => Some(state_int(&obj, "last_target_ms")?),
     };
     let rows = get(&obj, "series");
     if !js_sys::Array::is_array(&rows) {
@@ -171,6 +180,7 @@ fn state_from_json(text: &str) -> Result<TrackerState, JsError> {
         version,
         observations,
         last_at_ms,
+        last_target_ms,
         series,
     })
 }
@@ -231,17 +241,21 @@ impl Tracker {
     }
 
     /// Feeds the body scraped at `atMs`; returns what changed since the
-    /// previous body. Throws when the body is not exposition text, leaving
-    /// the tracker untouched.
+    /// previous body. `targetNowMs` is the target's own clock when it
+    /// answered (its HTTP `Date` header), which makes `_created` judgements
+    /// immune to clock skew between the target and this process. Throws when
+    /// the body is not exposition text, leaving the tracker untouched.
     #[wasm_bindgen(unchecked_return_type = "Observation")]
     pub fn observe(
         &mut self,
         body: &str,
         #[wasm_bindgen(js_name = atMs)] at_ms: f64,
+        #[wasm_bindgen(js_name = targetNowMs)] target_now_ms: Option<f64>,
     ) -> Result<JsValue, JsError> {
         let at = to_ms("atMs", at_ms)?;
+        let target = target_now_ms.map(|t| to_ms("targetNowMs", t)).transpose()?;
         let expo = pulse_core::parse::parse(body).map_err(into_error)?;
-        let o = self.inner.observe(&expo, at);
+        let o = self.inner.observe_with_target_clock(&expo, at, target);
         Ok(observation_to_js(&o, &expo.errors))
     }
 
@@ -251,10 +265,12 @@ impl Tracker {
         &mut self,
         body: &[u8],
         #[wasm_bindgen(js_name = atMs)] at_ms: f64,
+        #[wasm_bindgen(js_name = targetNowMs)] target_now_ms: Option<f64>,
     ) -> Result<JsValue, JsError> {
         let at = to_ms("atMs", at_ms)?;
+        let target = target_now_ms.map(|t| to_ms("targetNowMs", t)).transpose()?;
         let expo = pulse_core::parse::parse_bytes(body).map_err(into_error)?;
-        let o = self.inner.observe(&expo, at);
+        let o = self.inner.observe_with_target_clock(&expo, at, target);
         Ok(observation_to_js(&o, &expo.errors))
     }
 
