@@ -33,6 +33,12 @@ wasm_opt="${WASM_OPT:-}"
 # opt-level 3, not "z": measured on the 10 MB body, "z" saves 12 KB gzipped
 # (225 vs 237 KB) but makes parsing 2-3x slower, missing the 20x family-totals
 # goal against parse-prometheus-text-format. PULSE_WASM_OPT_LEVEL=z overrides.
+# Also measured, gzipped: per-package opt levels do not help (with fat LTO
+# the root's level re-optimises everything; "z" with pulse-core at 3 gives
+# 239 KB with fat, thin or no LTO); binaryen 132 -Oz saves only 1 KB of code
+# and costs 20 KB when its memory-packing splits the data; dropping
+# console_error_panic_hook saves under 1 KB. The floor is the data segment:
+# 144 KB gzipped, of which chrono-tz's transition tables are about 110 KB.
 export CARGO_TARGET_DIR="$root/target/wasm"
 export CARGO_PROFILE_RELEASE_OPT_LEVEL="${PULSE_WASM_OPT_LEVEL:-3}"
 export CARGO_PROFILE_RELEASE_LTO=fat
