@@ -3,12 +3,15 @@
 //! LiteLLM restart (03), 04 — through a 307 redirect and a Bearer key, with a
 //! 1 s scrape interval. Then the same sequence with pulse itself restarted
 //! (SIGTERM, start again on the same database) half-way.
+//!
+//! The captures are served unchanged, with the `Date` LiteLLM sent with each
+//! (from 2026-11-27) while pulse's clock reads today: `_created` stamps are
+//! judged against the target's clock, so a proxy whose clock is days off
+//! (or captures replayed later) still counts every request exactly once.
 
 mod e2e_support;
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
-use e2e_support::{FakeLiteLlm, Pulse, capture, shift_created};
+use e2e_support::{Answer, FakeLiteLlm, Pulse, capture, capture_date};
 use serde_json::Value;
 
 const KEY: &str = "sk-e2e-5ecret-key-0123";
@@ -24,20 +27,21 @@ const SEQUENCE: [&str; 6] = [
     "04-after-restart-batch3",
 ];
 
-/// The captures with their `_created` stamps moved to a few minutes from
-/// now, as a proxy started now would write them (the captures are from
-/// 2026-11-27; a series created before our previous scrape would be
-/// treated as an unseen worker's and adopted without counting).
-fn bodies() -> Vec<String> {
-    let first_created = 1_795_774_000.0; // 2026-11-27T10:06:40Z, before capture 00.
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64();
-    let shift = now + 300.0 - first_created;
+/// The captures as LiteLLM sent them, with their `Date` headers. The idle
+/// stand-in has no header of its own at the start: it is dated one minute
+/// before capture 00, like `SEQUENCE[0]` of the host's in-process tests.
+fn bodies() -> Vec<Answer> {
     SEQUENCE
         .iter()
-        .map(|c| shift_created(&capture(c), shift))
+        .enumerate()
+        .map(|(i, c)| Answer {
+            body: capture(c),
+            date: Some(if i == 0 {
+                "Fri, 27 Nov 2026 10:06:38 GMT".to_owned()
+            } else {
+                capture_date(c)
+            }),
+        })
         .collect()
 }
 
@@ -124,7 +128,10 @@ async fn check_final(pulse: &Pulse) -> (Value, Value) {
     assert_eq!(num(snaps.last().unwrap(), "requests"), 8.0);
 
     let (_, health, _) = pulse.get("/health").await;
-    assert_eq!(health, serde_json::json!({ "status": "ok" }));
+    assert_eq!(
+        health,
+        serde_json::json!({ "status": "ok", "timezone": "America/New_York", "scrape_interval": 1 })
+    );
     let (status, _, _) = pulse.get("/readyz").await;
     assert_eq!(status, 200);
 

@@ -13,7 +13,7 @@ use tokio::time::MissedTickBehavior;
 
 use crate::config::Settings;
 use crate::pipeline::{Queue, prepare};
-use crate::scrape::{ScrapeError, Scraper};
+use crate::scrape::{Fetched, ScrapeError, Scraper};
 use crate::store::{ScrapeOutcome, ScrapeRecord, StoreHandle, StoreMode};
 
 /// How many good scrapes are kept in memory while the database refuses writes.
@@ -235,12 +235,13 @@ impl Runner {
 
     async fn process(
         &mut self,
-        fetched: Result<Vec<u8>, ScrapeError>,
+        fetched: Result<Fetched, ScrapeError>,
         at_ms: i64,
         started: Instant,
     ) {
-        let prepared = fetched.and_then(|body| {
-            prepare(&mut self.tracker, &body, at_ms, started).map_err(ScrapeError::from)
+        let prepared = fetched.and_then(|f| {
+            prepare(&mut self.tracker, &f.body, at_ms, f.target_now_ms, started)
+                .map_err(ScrapeError::from)
         });
         match prepared {
             Ok(pending) => {
@@ -435,10 +436,21 @@ mod tests {
             Some(capture(SEQUENCE[4].0)),
             Some(capture(SEQUENCE[5].0)),
         ];
+        let times = [
+            SEQUENCE[0].1,
+            SEQUENCE[1].1,
+            "2026-11-27T10:09:00Z",
+            SEQUENCE[2].1,
+            "2026-11-27T10:10:00Z",
+            SEQUENCE[3].1,
+            SEQUENCE[4].1,
+            SEQUENCE[5].1,
+        ];
         let mut queue = Vec::new();
         for (i, b) in bodies.iter().enumerate() {
             queue.push(match b {
-                Some(body) => Canned::prom(body.clone()),
+                // The proxy's clock agrees with the capture times.
+                Some(body) => Canned::prom(body.clone()).dated(ms(times[i])),
                 None if i == 2 => Canned::other(
                     200,
                     "text/html",
@@ -453,16 +465,6 @@ mod tests {
         }));
         let now = Arc::new(AtomicI64::new(0));
         let (app, mut runner) = runner_for(Arc::clone(&script), Arc::clone(&now)).await;
-        let times = [
-            SEQUENCE[0].1,
-            SEQUENCE[1].1,
-            "2026-11-27T10:09:00Z",
-            SEQUENCE[2].1,
-            "2026-11-27T10:10:00Z",
-            SEQUENCE[3].1,
-            SEQUENCE[4].1,
-            SEQUENCE[5].1,
-        ];
         for (i, t) in times.iter().enumerate() {
             now.store(ms(t), Ordering::SeqCst);
             runner.scrape_once().await;
@@ -504,8 +506,16 @@ mod tests {
         assert_eq!(rows.len(), 6);
     }
 
+    /// Pulse's clock in the skew test: three days after the captures, as
+    /// when the proxy's host clock is wrong (or pulse's is).
+    const SKEW_MS: i64 = 3 * 86_400_000;
+
     #[tokio::test]
     async fn a_restarted_pulse_continues_from_the_stored_baselines() {
+        // LiteLLM's clock (its `Date`) matches its `_created` stamps; pulse's
+        // runs three days ahead. Judged on pulse's clock every new series
+        // would look old and be adopted uncounted; judged on the target's
+        // clock (restored across the restart) every request counts.
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("p.db");
         let script = Arc::new(Mutex::new(Script::default()));
@@ -524,14 +534,17 @@ mod tests {
                     .lock()
                     .unwrap()
                     .queue
-                    .push_back(Canned::prom(capture(name)));
-                now.store(ms(at), Ordering::SeqCst);
+                    .push_back(Canned::prom(capture(name)).dated(ms(at)));
+                now.store(ms(at) + SKEW_MS, Ordering::SeqCst);
                 runner.scrape_once().await;
             }
             let expected = if round == 0 { 64.0 } else { 75.0 };
             assert_eq!(all_time(&app, Metric::Requests).await, expected);
             if round == 1 {
-                assert_eq!(app.live().last_success_ms, Some(ms(SEQUENCE[5].1)));
+                assert_eq!(
+                    app.live().last_success_ms,
+                    Some(ms(SEQUENCE[5].1) + SKEW_MS)
+                );
             }
         }
     }
@@ -554,7 +567,7 @@ mod tests {
                 .lock()
                 .unwrap()
                 .queue
-                .push_back(Canned::prom(capture(SEQUENCE[i].0)));
+                .push_back(Canned::prom(capture(SEQUENCE[i].0)).dated(ms(SEQUENCE[i].1)));
             now.store(ms(SEQUENCE[i].1), Ordering::SeqCst);
         };
         step(0);
@@ -605,7 +618,7 @@ mod tests {
             .lock()
             .unwrap()
             .queue
-            .push_back(Canned::prom(capture(SEQUENCE[1].0)));
+            .push_back(Canned::prom(capture(SEQUENCE[1].0)).dated(ms(SEQUENCE[1].1)));
         let now = Arc::new(AtomicI64::new(ms(SEQUENCE[1].1)));
         let (app, runner) = runner_for(script, now).await;
         let (tx, rx) = watch::channel(false);

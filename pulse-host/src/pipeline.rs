@@ -31,14 +31,19 @@ pub struct Pending {
 
 /// Parses `body` and feeds it to the tracker. On a body that is not
 /// exposition text the tracker is left untouched.
+///
+/// `target_now_ms` is the target's own clock when it answered (its HTTP
+/// `Date`): `_created` stamps are LiteLLM's clock, so the tracker judges them
+/// against it rather than against `at_ms` when it has it.
 pub fn prepare(
     tracker: &mut Tracker,
     body: &[u8],
     at_ms: i64,
+    target_now_ms: Option<i64>,
     started: std::time::Instant,
 ) -> Result<Pending, pulse_core::BodyError> {
     let expo = pulse_core::parse::parse_bytes(body)?;
-    let observation = tracker.observe(&expo, at_ms);
+    let observation = tracker.observe_with_target_clock(&expo, at_ms, target_now_ms);
     let raw = pulse_core::parse::sample_totals(&expo)
         .into_iter()
         .map(|(name, value)| (name.to_owned(), value))
@@ -52,10 +57,21 @@ pub fn prepare(
     })
 }
 
+/// Stores many tracked scrapes, oldest first, in one transaction.
+pub fn persist_batch(store: &mut Store, batch: &[Pending]) -> Result<(), StoreError> {
+    let recs: Vec<ScrapeRecord<'_>> = batch.iter().map(Pending::record).collect();
+    store.record_batch(&recs)
+}
+
 impl Pending {
     /// Stores this scrape in one transaction.
     pub fn persist(&self, store: &mut Store) -> Result<(), StoreError> {
-        store.record(&ScrapeRecord {
+        store.record(&self.record())
+    }
+
+    /// What the store records for this scrape.
+    fn record(&self) -> ScrapeRecord<'_> {
+        ScrapeRecord {
             at_ms: self.at_ms,
             duration_ms: self.duration_ms,
             outcome: ScrapeOutcome::Ok {
@@ -63,7 +79,7 @@ impl Pending {
                 raw: &self.raw,
                 state: &self.state,
             },
-        })
+        }
     }
 
     /// Folds `self` (older) into `later`, for when the write queue is full:
@@ -175,7 +191,7 @@ mod tests {
         SEQUENCE
             .iter()
             .map(|(name, at)| {
-                prepare(&mut tracker, &capture(name), ms(at), Instant::now()).unwrap()
+                prepare(&mut tracker, &capture(name), ms(at), None, Instant::now()).unwrap()
             })
             .collect()
     }
@@ -196,6 +212,7 @@ mod tests {
             &mut tracker,
             &capture(SEQUENCE[0].0),
             ms(SEQUENCE[0].1),
+            None,
             Instant::now(),
         )
         .unwrap();
@@ -204,6 +221,7 @@ mod tests {
             &mut tracker,
             b"<html><body>502</body></html>",
             ms(SEQUENCE[1].1),
+            None,
             Instant::now(),
         );
         assert_eq!(err.unwrap_err(), pulse_core::BodyError::Html);

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue};
+use reqwest::header::{ACCEPT, AUTHORIZATION, DATE, HeaderMap, HeaderValue};
 use reqwest::{Client, StatusCode, Url, redirect};
 
 use crate::config::Settings;
@@ -37,6 +37,25 @@ pub enum ScrapeError {
     /// Anything else reqwest reported (redirect loops, decoding).
     #[error("scrape failed: {0}")]
     Other(String),
+}
+
+/// A 2xx answer: the decompressed body and the target's own clock.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fetched {
+    /// The body, decompressed.
+    pub body: Vec<u8>,
+    /// The answer's `Date` header (the target's clock when it answered, whole
+    /// seconds, ms since the epoch); `None` when absent or malformed.
+    pub target_now_ms: Option<i64>,
+}
+
+/// Parses an HTTP `Date` (`Fri, 27 Nov 2026 10:08:18 GMT`). The obsolete
+/// RFC 850 and asctime forms are not accepted: no current server sends them,
+/// and a date we cannot read only means falling back to our own clock.
+pub fn parse_http_date(value: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc2822(value.trim())
+        .ok()
+        .map(|t| t.timestamp_millis())
 }
 
 /// An HTTP client bound to one target.
@@ -86,8 +105,9 @@ impl Scraper {
         })
     }
 
-    /// GETs the target and returns the (decompressed) body of a 2xx answer.
-    pub async fn fetch(&self) -> Result<Vec<u8>, ScrapeError> {
+    /// GETs the target and returns the (decompressed) body of a 2xx answer
+    /// with the answer's `Date`.
+    pub async fn fetch(&self) -> Result<Fetched, ScrapeError> {
         let mut resp = self
             .client
             .get(self.url.clone())
@@ -98,6 +118,11 @@ impl Scraper {
         if !status.is_success() {
             return Err(ScrapeError::Status(status_code(status)));
         }
+        let target_now_ms = resp
+            .headers()
+            .get(DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_http_date);
         if resp
             .content_length()
             .is_some_and(|n| n > self.max_body_bytes)
@@ -115,7 +140,10 @@ impl Scraper {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(body)
+        Ok(Fetched {
+            body,
+            target_now_ms,
+        })
     }
 
     fn classify(&self, err: reqwest::Error) -> ScrapeError {
@@ -174,7 +202,7 @@ mod tests {
             &format!("http://{addr}/metrics"),
             &["--metrics-api-key", "sk-test"],
         );
-        let body = Scraper::new(&settings).unwrap().fetch().await.unwrap();
+        let body = Scraper::new(&settings).unwrap().fetch().await.unwrap().body;
         assert_eq!(body, b"x_total 1.0\n");
         assert_eq!(
             s.lock().unwrap().auth_seen,
@@ -194,7 +222,7 @@ mod tests {
             &format!("http://{addr}/metrics"),
             &["--metrics-api-key", "sk-secret"],
         );
-        let body = Scraper::new(&settings).unwrap().fetch().await.unwrap();
+        let body = Scraper::new(&settings).unwrap().fetch().await.unwrap().body;
         assert_eq!(body, b"x_total 1.0\n");
         assert_eq!(other.lock().unwrap().auth_seen, vec![None]);
     }
@@ -211,7 +239,7 @@ mod tests {
         let addr = fake_litellm(None, Arc::clone(&s)).await;
         let settings = settings_for(&format!("http://{addr}/metrics/"), &[]);
         assert_eq!(
-            Scraper::new(&settings).unwrap().fetch().await.unwrap(),
+            Scraper::new(&settings).unwrap().fetch().await.unwrap().body,
             plain
         );
         // The cap applies to the decoded size (2400 bytes here), not the wire size.
@@ -250,6 +278,50 @@ mod tests {
         let err = Scraper::new(&settings).unwrap().fetch().await.unwrap_err();
         assert!(matches!(err, ScrapeError::Connect(_)), "{err:?}");
         assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn http_dates_are_read_as_the_targets_clock() {
+        // Capture 01's real header.
+        assert_eq!(
+            parse_http_date("Fri, 27 Nov 2026 10:08:18 GMT"),
+            Some(1_795_774_098_000)
+        );
+        assert_eq!(
+            parse_http_date(" Fri, 27 Nov 2026 10:08:18 +0000 "),
+            Some(1_795_774_098_000)
+        );
+        for bad in [
+            "",
+            "yesterday",
+            "Friday, 27-Nov-26 10:08:18 GMT",
+            "Fri Nov 27 10:08:18 2026",
+            "Fri, 32 Nov 2026 10:08:18 GMT",
+        ] {
+            assert_eq!(parse_http_date(bad), None, "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn returns_the_date_of_the_answer_after_the_redirect() {
+        let mut canned = Canned::prom(b"x_total 1.0\n".to_vec());
+        canned.date = Some("Fri, 27 Nov 2026 10:09:50 GMT".to_owned());
+        let s = script(vec![canned]);
+        let addr = fake_litellm(None, Arc::clone(&s)).await;
+        let settings = settings_for(&format!("http://{addr}/metrics"), &[]);
+        let fetched = Scraper::new(&settings).unwrap().fetch().await.unwrap();
+        assert_eq!(fetched.target_now_ms, Some(1_795_774_190_000));
+        // Without one set, the server's own current Date arrives.
+        let s = script(vec![Canned::prom(b"x_total 1.0\n".to_vec())]);
+        let addr = fake_litellm(None, Arc::clone(&s)).await;
+        let settings = settings_for(&format!("http://{addr}/metrics/"), &[]);
+        let before = chrono::Utc::now().timestamp_millis();
+        let fetched = Scraper::new(&settings).unwrap().fetch().await.unwrap();
+        let date = fetched.target_now_ms.unwrap();
+        assert!(
+            before - 1000 <= date && date <= chrono::Utc::now().timestamp_millis(),
+            "{date}"
+        );
     }
 
     #[tokio::test]

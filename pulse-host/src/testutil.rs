@@ -17,6 +17,8 @@ pub struct Canned {
     pub content_type: &'static str,
     pub encoding: Option<&'static str>,
     pub body: Vec<u8>,
+    /// The `Date` header; hyper sends the current time when `None`.
+    pub date: Option<String>,
 }
 
 impl Canned {
@@ -26,7 +28,15 @@ impl Canned {
             content_type: "text/plain; version=0.0.4; charset=utf-8",
             encoding: None,
             body,
+            date: None,
         }
+    }
+
+    /// The same answer, sent by a target whose clock reads `ms` (whole seconds,
+    /// as HTTP dates have).
+    pub fn dated(mut self, ms: i64) -> Canned {
+        self.date = Some(http_date(ms));
+        self
     }
 
     pub fn other(status: u16, content_type: &'static str, body: &str) -> Canned {
@@ -35,6 +45,7 @@ impl Canned {
             content_type,
             encoding: None,
             body: body.as_bytes().to_vec(),
+            date: None,
         }
     }
 }
@@ -97,10 +108,21 @@ pub async fn fake_litellm(key: Option<&'static str>, script: Arc<Mutex<Script>>)
             if let Some(e) = c.encoding {
                 r = r.header("content-encoding", e);
             }
+            if let Some(d) = c.date {
+                r = r.header("date", d);
+            }
             r.body(Bytes::from(c.body)).unwrap()
         });
     tokio::spawn(warp::serve(route).incoming(listener).run());
     addr
+}
+
+/// `ms` as an HTTP `Date` value (`Fri, 27 Nov 2026 10:08:18 GMT`).
+pub fn http_date(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap()
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string()
 }
 
 /// Settings for scraping `url`, with everything else at its default.

@@ -37,39 +37,37 @@ pub fn capture(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// Moves every `_created` timestamp by `shift_s` seconds, as if the captured
-/// proxy had started at another time. Series keep their identity (the shift
-/// is the same for every capture of a run).
-pub fn shift_created(body: &str, shift_s: f64) -> String {
-    let mut out = String::with_capacity(body.len());
-    for line in body.lines() {
-        let name_end = line.find(['{', ' ']).unwrap_or(line.len());
-        let is_created = !line.starts_with('#') && line[..name_end].ends_with("_created");
-        match (is_created, line.rsplit_once(' ')) {
-            (true, Some((head, value))) => {
-                let v: f64 = value
-                    .parse()
-                    .unwrap_or_else(|_| panic!("bad _created value in {line}"));
-                out.push_str(head);
-                out.push(' ');
-                out.push_str(&format!("{}", v + shift_s));
-            }
-            _ => out.push_str(line),
-        }
-        out.push('\n');
-    }
-    out
+/// The `date` header LiteLLM sent with a capture (its `.headers` file).
+pub fn capture_date(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/fixtures/litellm")
+        .join(format!("{name}.headers"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("date").then(|| v.trim().to_owned())
+        })
+        .unwrap_or_else(|| panic!("no date in {}", path.display()))
+}
+
+/// One answer of the fake: a body and the `Date` it is sent with (the
+/// current time when `None`, as any HTTP server does).
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub body: String,
+    pub date: Option<String>,
 }
 
 /// The fake LiteLLM: `/metrics` → 307 → `/metrics/`, Bearer key required,
-/// serving the current body of a list the test advances.
+/// serving the current answer of a list the test advances.
 pub struct FakeLiteLlm {
     pub addr: SocketAddr,
     state: Arc<Mutex<FakeState>>,
 }
 
 struct FakeState {
-    bodies: Vec<String>,
+    bodies: Vec<Answer>,
     current: usize,
     served: Vec<u32>,
     auth_failures: u32,
@@ -77,7 +75,7 @@ struct FakeState {
 
 impl FakeLiteLlm {
     /// Starts serving `bodies[0]` on a free loopback port.
-    pub async fn start(bodies: Vec<String>, key: &'static str) -> FakeLiteLlm {
+    pub async fn start(bodies: Vec<Answer>, key: &'static str) -> FakeLiteLlm {
         let n = bodies.len();
         let state = Arc::new(Mutex::new(FakeState {
             bodies,
@@ -114,10 +112,13 @@ impl FakeLiteLlm {
                     "/metrics/" => {
                         let i = s.current;
                         s.served[i] += 1;
-                        Response::builder()
-                            .header("content-type", "text/plain; version=0.0.4; charset=utf-8")
-                            .body(Bytes::from(s.bodies[i].clone()))
-                            .unwrap()
+                        let answer = &s.bodies[i];
+                        let mut r = Response::builder()
+                            .header("content-type", "text/plain; version=0.0.4; charset=utf-8");
+                        if let Some(d) = &answer.date {
+                            r = r.header("date", d);
+                        }
+                        r.body(Bytes::from(answer.body.clone())).unwrap()
                     }
                     _ => Response::builder().status(404).body(Bytes::new()).unwrap(),
                 }

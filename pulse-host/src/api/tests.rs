@@ -71,7 +71,7 @@ async fn fixture_with(args: &[&str], steps: usize) -> Fixture {
     let mut store = Store::open(&settings.db_path, settings.history_size);
     let mut tracker = Tracker::new(settings.catalog.clone());
     for (name, at) in SEQUENCE.iter().take(steps) {
-        let p = prepare(&mut tracker, &capture(name), ms(at), Instant::now()).unwrap();
+        let p = prepare(&mut tracker, &capture(name), ms(at), None, Instant::now()).unwrap();
         p.persist(&mut store).unwrap();
     }
     let app = App::new(settings, StoreHandle::spawn(store), Clock::Fixed(ms(NOW)))
