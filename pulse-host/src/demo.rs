@@ -24,20 +24,18 @@ use warp::http::{Response, StatusCode};
 
 use crate::app::{App, Clock, Runner};
 use crate::config::Settings;
-use crate::pipeline::prepare;
+use crate::pipeline::{Pending, persist_batch, prepare};
 use crate::scrape::Scraper;
 use crate::store::{Store, StoreHandle};
 
 /// Days of history the demo starts with.
 pub const BACKFILL_DAYS: i64 = 30;
-/// Spacing of backfilled scrapes over the last two days: the storage bucket
-/// width, so today's and yesterday's charts lose nothing.
+/// Spacing of backfilled scrapes: the storage bucket width, so every
+/// 15-minute chart bucket of the history has its own scrape.
 pub const BACKFILL_STEP_MS: i64 = 15 * 60 * 1000;
-/// Spacing before that: hourly, which keeps the backfill to a few seconds
-/// (each scrape is one database transaction) while daily charts stay exact.
-pub const BACKFILL_COARSE_STEP_MS: i64 = 60 * 60 * 1000;
-/// How much recent history gets the fine spacing.
-const BACKFILL_FINE_MS: i64 = 2 * 86_400_000;
+/// Scrapes stored per transaction by the backfill: one commit per batch
+/// instead of one per scrape keeps 30 days (2880 scrapes) to a few seconds.
+const BACKFILL_BATCH: usize = 256;
 /// Live scrape interval of the demo.
 pub const DEMO_INTERVAL: Duration = Duration::from_secs(5);
 /// The key the simulated LiteLLM wants.
@@ -571,12 +569,13 @@ async fn serve_simulator(
     Ok((addr, task))
 }
 
-/// Generates `days` of history ending at `now_ms` and stores it scrape by
-/// scrape through the real pipeline. Returns the tracker to continue with and
-/// the number of scrapes.
+/// Generates `days` of history ending at `now_ms`, one scrape every
+/// [`BACKFILL_STEP_MS`], and stores it through the real pipeline in batches
+/// of [`BACKFILL_BATCH`] scrapes per transaction. Returns the tracker to
+/// continue with and the number of scrapes.
 ///
 /// Generating and tracking run on a second thread while this one writes, so
-/// the backfill takes about as long as the database writes alone.
+/// the backfill takes about as long as the slower of the two.
 pub fn backfill(
     store: &mut Store,
     sim: &mut Simulator,
@@ -585,38 +584,44 @@ pub fn backfill(
     days: i64,
 ) -> anyhow::Result<(Tracker, usize)> {
     let start = now_ms - days * 86_400_000;
-    let fine_from = now_ms - BACKFILL_FINE_MS;
-    let first = start - start.rem_euclid(BACKFILL_COARSE_STEP_MS);
+    let first = start - start.rem_euclid(BACKFILL_STEP_MS);
     let catalog = settings.catalog.clone();
-    let (tx, rx) = std::sync::mpsc::sync_channel::<crate::pipeline::Pending>(64);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Pending>>(4);
     std::thread::scope(|scope| {
         let producer = scope.spawn(move || -> anyhow::Result<Tracker> {
             let mut tracker = Tracker::new(catalog);
+            let mut batch = Vec::with_capacity(BACKFILL_BATCH);
             let mut t = first;
             while t < now_ms {
                 sim.advance_to(t);
                 let body = sim.render();
-                let pending = prepare(&mut tracker, body.as_bytes(), t, Instant::now())?;
-                if tx.send(pending).is_err() {
-                    // The writer stopped on an error; it reports it.
-                    break;
+                // The simulated proxy's clock is the backfill's clock.
+                batch.push(prepare(
+                    &mut tracker,
+                    body.as_bytes(),
+                    t,
+                    Some(t),
+                    Instant::now(),
+                )?);
+                t += BACKFILL_STEP_MS;
+                if batch.len() == BACKFILL_BATCH || t >= now_ms {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BACKFILL_BATCH));
+                    if tx.send(full).is_err() {
+                        // The writer stopped on an error; it reports it.
+                        break;
+                    }
                 }
-                t += if t < fine_from {
-                    BACKFILL_COARSE_STEP_MS
-                } else {
-                    BACKFILL_STEP_MS
-                };
             }
             Ok(tracker)
         });
         let mut scrapes = 0;
         let mut write_time = Duration::ZERO;
         let written: anyhow::Result<()> = (|| {
-            for pending in rx.iter() {
+            for batch in rx.iter() {
                 let t0 = Instant::now();
-                pending.persist(store)?;
+                persist_batch(store, &batch)?;
                 write_time += t0.elapsed();
-                scrapes += 1;
+                scrapes += batch.len();
             }
             Ok(())
         })();
@@ -748,14 +753,13 @@ mod tests {
         let (tracker, scrapes) = backfill(&mut store, &mut sim, &settings, now, 3).unwrap();
         let rows = store.history(100_000).unwrap();
         assert_eq!(rows.len(), scrapes);
-        // Hourly for the first day, then every 15 minutes for the last two.
+        // Every 15 minutes from the bucket edge 400 s before the three days
+        // began: 3 × 96 + 1 scrapes, in two transactions (256 + 33).
         let gaps: Vec<i64> = rows.windows(2).map(|w| w[1].at_ms - w[0].at_ms).collect();
-        assert!(gaps[..24].iter().all(|&g| g == 3_600_000), "{gaps:?}");
-        assert!(
-            gaps[gaps.len() - 180..].iter().all(|&g| g == 900_000),
-            "{gaps:?}"
-        );
-        assert_eq!(scrapes, 25 + 189);
+        assert!(gaps.iter().all(|&g| g == 900_000), "{gaps:?}");
+        assert_eq!(scrapes, 3 * 96 + 1);
+        assert_eq!(rows[0].at_ms, now - 3 * 86_400_000 - 400_000);
+        assert_eq!(rows[0].at_ms % 900_000, 0);
         let last = tracker.last_at_ms().unwrap();
         assert!(now - 900_000 <= last && last < now, "{last}");
         // Stored deltas add up to the requests the simulator made after the first (baseline) scrape.

@@ -1137,3 +1137,159 @@ fn window_queries_seek_the_bucket_index_instead_of_scanning() {
     );
     assert!(!breakdown.contains("SCAN b"), "{breakdown}");
 }
+
+/// Every row of every table of `store`, as text, for comparing two databases.
+fn dump(store: &Store) -> Vec<String> {
+    let mut out = Vec::new();
+    for (table, order) in [
+        ("pulse_scrapes", "at_ms, id"),
+        ("pulse_series", "dimension, key"),
+        ("pulse_buckets", "series_id, start_ms, metric_id"),
+        ("pulse_all_time", "series_id, metric_id"),
+        ("pulse_raw", "name"),
+        ("pulse_tracker_series", "ident"),
+        ("pulse_status", "id"),
+        ("pulse_meta", "key"),
+    ] {
+        let mut stmt = store
+            .conn
+            .prepare(&format!("SELECT * FROM {table} ORDER BY {order}"))
+            .unwrap();
+        let n = stmt.column_count();
+        let rows = stmt
+            .query_map([], |row| {
+                let cells: Vec<String> = (0..n)
+                    .map(|i| format!("{:?}", row.get_ref(i).unwrap()))
+                    .collect();
+                Ok(format!("{table}: {}", cells.join(" | ")))
+            })
+            .unwrap();
+        out.extend(rows.map(Result::unwrap));
+    }
+    out
+}
+
+#[test]
+fn a_batch_stores_exactly_what_one_record_per_scrape_stores() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut tracker = pulse_core::Tracker::new(Catalog::litellm());
+    // The real captures with failed attempts between them, then a repeat
+    // of 04 (nothing changed: no tracker rows rewritten).
+    let mut prepared = Vec::new();
+    for (i, (name, at)) in SEQUENCE
+        .iter()
+        .chain(std::iter::once(&SEQUENCE[5]))
+        .enumerate()
+    {
+        let at = *at + if i == 6 { 60_000 } else { 0 };
+        let body = capture(name);
+        let expo = pulse_core::parse(&body).unwrap();
+        let obs = tracker.observe(&expo, at);
+        let raw: Vec<(String, f64)> = pulse_core::sample_totals(&expo)
+            .into_iter()
+            .map(|(n, v)| (n.to_owned(), v))
+            .collect();
+        prepared.push((at, obs, raw, tracker.export_state()));
+    }
+    let errors = [
+        "metrics URL answered HTTP 502",
+        "scrape timed out after 2.0 s",
+    ];
+    let mut recs = Vec::new();
+    for (i, (at, obs, raw, st)) in prepared.iter().enumerate() {
+        if i == 2 || i == 3 {
+            recs.push(ScrapeRecord {
+                at_ms: at - 20_000,
+                duration_ms: 2000.0,
+                outcome: ScrapeOutcome::Failed {
+                    error: errors[i - 2],
+                },
+            });
+        }
+        recs.push(ScrapeRecord {
+            at_ms: *at,
+            duration_ms: 12.5,
+            outcome: ScrapeOutcome::Ok {
+                observation: obs,
+                raw,
+                state: st,
+            },
+        });
+    }
+
+    let mut one_by_one = Store::open(&dir.path().join("one.db"), 168);
+    for rec in &recs {
+        one_by_one.record(rec).unwrap();
+    }
+    let mut batched = Store::open(&dir.path().join("batch.db"), 168);
+    // Split in two batches so the second starts from the first's caches.
+    batched.record_batch(&recs[..4]).unwrap();
+    batched.record_batch(&recs[4..]).unwrap();
+    batched.record_batch(&[]).unwrap();
+
+    assert_eq!(recs.len(), 9);
+    let (a, b) = (dump(&one_by_one), dump(&batched));
+    assert_eq!(a.len(), 440);
+    assert_eq!(a, b);
+    assert_eq!(batched.status(), one_by_one.status());
+    assert_eq!(batched.all_time().unwrap().get(Metric::Requests), 72.0);
+    assert_eq!(
+        batched.tracker_state().unwrap(),
+        one_by_one.tracker_state().unwrap()
+    );
+    // A reopened batch store continues like the other one.
+    drop(batched);
+    let reopened = Store::open(&dir.path().join("batch.db"), 168);
+    assert_eq!(dump(&reopened), a);
+}
+
+#[test]
+fn a_failing_batch_stores_none_of_its_scrapes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.db");
+    let mut store = Store::open(&path, 168);
+    simple(&mut store, T0, 1.0, 0.5, "gpt");
+    let before = dump(&store);
+    let (o1, o2) = (
+        observation(T0 + MIN, 0, &[(Metric::Requests, 2.0)], &[]),
+        observation(T0 + 2 * MIN, 0, &[(Metric::Requests, 3.0)], &[]),
+    );
+    let st = state(T0 + 2 * MIN, vec![]);
+    let recs = [
+        ScrapeRecord {
+            at_ms: T0 + MIN,
+            duration_ms: 1.0,
+            outcome: ScrapeOutcome::Ok {
+                observation: &o1,
+                raw: &[],
+                state: &st,
+            },
+        },
+        ScrapeRecord {
+            at_ms: T0 + 2 * MIN,
+            duration_ms: 1.0,
+            outcome: ScrapeOutcome::Ok {
+                observation: &o2,
+                raw: &[],
+                state: &st,
+            },
+        },
+    ];
+    // Another connection holds the write lock past the busy timeout.
+    let blocker = rusqlite::Connection::open(&path).unwrap();
+    blocker.busy_timeout(std::time::Duration::ZERO).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    store
+        .conn
+        .busy_timeout(std::time::Duration::from_millis(50))
+        .unwrap();
+    assert!(store.record_batch(&recs).is_err());
+    blocker.execute_batch("ROLLBACK").unwrap();
+    // The in-memory status reflects the attempts; the database has none of them.
+    assert_eq!(store.status().last_success_ms, Some(T0 + 2 * MIN));
+    let after = dump(&store);
+    assert_eq!(after, before);
+    store.record_batch(&recs).unwrap();
+    assert_eq!(store.all_time().unwrap().get(Metric::Requests), 6.0);
+    assert_eq!(store.history(10).unwrap().len(), 3);
+}
