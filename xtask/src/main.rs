@@ -10,6 +10,8 @@
 //! - `setup`: installs the Rust targets, the pinned wasm-bindgen CLI, wasm-pack and npm packages.
 //! - `demo [ARGS]`: builds the dashboard and runs `litellm-pulse demo` (the README's run command).
 //! - `test`: every check CI runs (the README's test command).
+//! - `web`: builds pulse-wasm's packages and the dashboard into `web/dist`.
+//! - `musl`: builds the Dockerfile's static binary and checks it serves and passes its healthcheck.
 //! - `time-parser <path> [--runs N]`: used by `bench-parser`; times
 //!   `pulse_core::parse` and `scan_sample_totals` in this (release) process.
 #![allow(clippy::print_stdout, reason = "a command-line tool reports on stdout")]
@@ -44,6 +46,7 @@ fn main() -> Result<()> {
         "demo" => flow::demo(rest),
         "test" => flow::test(),
         "web" => flow::build_web(),
+        "musl" => flow::musl(),
         "gen-body" => gen_body(rest),
         "bench-parser" => bench_parser(rest),
         "time-parser" => time_parser(rest),
@@ -66,6 +69,7 @@ fn print_usage() {
          test                                     run every check CI runs\n  \
          setup                                    install the tools the two commands above need\n  \
          web                                      build pulse-wasm and web/dist\n  \
+         musl                                     build and check the static binary of the Dockerfile\n  \
          gen-body <path> [--bytes N] [--seed S]   write the LiteLLM-shaped benchmark body\n  \
          bench-parser [--bytes N] [--runs N] [--criterion]\n                                           \
          compare our parser with the Python reference\n  \
