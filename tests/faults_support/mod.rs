@@ -1,0 +1,938 @@
+//! Helpers of the fault-injection suite: a controllable fake LiteLLM built on
+//! plain threads and sockets (so it can misbehave at the byte level), the
+//! release binary as a child process, and a raw HTTP/1.1 client.
+//!
+//! The fake renders its body from a small model of counters, so a test knows
+//! exactly what was served: every complete good answer is recorded, and
+//! [`FakeLiteLlm::expected`] is the increase served since pulse's baseline.
+#![allow(dead_code, reason = "each test uses a different subset")]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+
+/// Pulse's per-scrape timeout in every case, in seconds.
+pub const SCRAPE_TIMEOUT_S: f64 = 0.6;
+/// How long a slow or stalled answer waits: well beyond the timeout.
+pub const SLOW: Duration = Duration::from_millis(2500);
+/// The body cap given to pulse in every case.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// How the fake answers its next requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// The rendered counters, as LiteLLM would.
+    Good,
+    /// Not listening at all: connections are refused.
+    Down,
+    /// The good body, but only after [`SLOW`].
+    Slow,
+    /// This status with a short text body.
+    Status(u16),
+    /// `/metrics/` redirects to itself.
+    RedirectLoop,
+    /// 200 with an HTML login page.
+    Html,
+    /// 200 with a JSON object.
+    Json,
+    /// 200 with an empty body.
+    Empty,
+    /// The good body cut in half below a `Content-Length` for all of it.
+    Truncated,
+    /// Chunked encoding, half the body, then the connection closes.
+    ChunkedAbort,
+    /// A valid but oversized body (beyond [`MAX_BODY_BYTES`]), no length.
+    TooLarge,
+    /// Half the body, then silence for [`SLOW`].
+    Stall,
+}
+
+/// One labelled counter pair (requests and spend) of one LiteLLM worker.
+#[derive(Debug, Clone)]
+struct Series {
+    model: String,
+    requests: u64,
+    /// Spend in millionths of a dollar, so sums are exact integers here.
+    cost_micros: u64,
+    created: f64,
+    visible: bool,
+    /// Reset by a restart and not incremented since: gets a new `_created`.
+    restarted: bool,
+}
+
+/// One LiteLLM process: its series and how much traffic it has counted in
+/// total (across its own restarts).
+#[derive(Debug, Clone)]
+struct Worker {
+    series: Vec<Series>,
+    cum_requests: u64,
+    cum_cost: u64,
+}
+
+/// The values of one served body: per model, (requests, cost in micros).
+pub type Served = BTreeMap<String, (u64, u64)>;
+
+struct State {
+    mode: Mode,
+    workers: Vec<Worker>,
+    with_created: bool,
+    /// Alternate the answering worker on every good answer.
+    bounce: bool,
+    next_worker: usize,
+    /// Requests for `/metrics/` (after the redirect), in any mode.
+    hits: u64,
+    /// Complete good answers.
+    served: u64,
+    /// Per worker, cumulative traffic at its first and latest good answer.
+    first: Vec<Option<(u64, u64)>>,
+    last: Vec<Option<(u64, u64)>>,
+    /// Every good body, in order.
+    log: Vec<Served>,
+}
+
+/// The controllable fake LiteLLM.
+pub struct FakeLiteLlm {
+    pub addr: SocketAddr,
+    state: Arc<Mutex<State>>,
+    stop: Arc<AtomicBool>,
+    acceptor: Option<JoinHandle<()>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Seconds since the epoch, with a fraction, like LiteLLM's `_created`.
+pub fn now_s() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+impl FakeLiteLlm {
+    /// Starts `workers` LiteLLM workers, each with one series per model
+    /// holding `initial` requests (and 1000 µ$ each) of traffic from before
+    /// pulse. Each worker's series were created at a different time.
+    pub fn start(
+        workers: usize,
+        models: &[&str],
+        initial: u64,
+        with_created: bool,
+        mode: Mode,
+    ) -> FakeLiteLlm {
+        let t0 = now_s();
+        let workers = (0..workers)
+            .map(|w| Worker {
+                series: models
+                    .iter()
+                    .map(|m| Series {
+                        model: (*m).to_owned(),
+                        requests: initial,
+                        cost_micros: initial * 1000,
+                        created: t0 - 600.0 + 37.25 * w as f64,
+                        visible: true,
+                        restarted: false,
+                    })
+                    .collect(),
+                cum_requests: initial * models.len() as u64,
+                cum_cost: initial * 1000 * models.len() as u64,
+            })
+            .collect::<Vec<_>>();
+        let n = workers.len();
+        let state = Arc::new(Mutex::new(State {
+            mode,
+            workers,
+            with_created,
+            bounce: false,
+            next_worker: 0,
+            hits: 0,
+            served: 0,
+            first: vec![None; n],
+            last: vec![None; n],
+            log: Vec::new(),
+        }));
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let acceptor = {
+            let state = Arc::clone(&state);
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || accept_loop(listener, addr, state, stop))
+        };
+        FakeLiteLlm {
+            addr,
+            state,
+            stop,
+            acceptor: Some(acceptor),
+        }
+    }
+
+    /// The URL pulse scrapes (LiteLLM answers it with a 307 to `/metrics/`).
+    pub fn url(&self) -> String {
+        format!("http://{}/metrics", self.addr)
+    }
+
+    /// Switches the behaviour of the next requests.
+    pub fn set_mode(&self, mode: Mode) {
+        lock(&self.state).mode = mode;
+    }
+
+    /// Alternates the answering worker on each good answer (several
+    /// LiteLLM workers without a shared multiprocess directory).
+    pub fn set_bounce(&self, on: bool) {
+        lock(&self.state).bounce = on;
+    }
+
+    /// Makes worker `w` answer next (and every time while not bouncing).
+    pub fn set_worker(&self, w: usize) {
+        lock(&self.state).next_worker = w;
+    }
+
+    /// `requests` requests costing `cost_micros` µ$ in total on model
+    /// `series` of worker `w`. A series hidden by a restart reappears, created
+    /// now, as LiteLLM creates a series on its first increment.
+    pub fn traffic(&self, w: usize, series: usize, requests: u64, cost_micros: u64) {
+        let mut s = lock(&self.state);
+        let with_created = s.with_created;
+        let worker = &mut s.workers[w];
+        let x = &mut worker.series[series];
+        if x.restarted && with_created {
+            x.created = now_s();
+        }
+        x.restarted = false;
+        x.visible = true;
+        x.requests += requests;
+        x.cost_micros += cost_micros;
+        worker.cum_requests += requests;
+        worker.cum_cost += cost_micros;
+    }
+
+    /// LiteLLM worker `w` restarts: every labelled series vanishes (values
+    /// back to zero) until traffic brings it back with a new `_created`.
+    pub fn restart(&self, w: usize) {
+        let mut s = lock(&self.state);
+        for x in &mut s.workers[w].series {
+            x.visible = false;
+            x.restarted = true;
+            x.requests = 0;
+            x.cost_micros = 0;
+        }
+    }
+
+    /// Hides or shows one series of worker `w` without changing it.
+    pub fn set_visible(&self, w: usize, series: usize, visible: bool) {
+        lock(&self.state).workers[w].series[series].visible = visible;
+    }
+
+    /// Requests for `/metrics/` so far (good or not).
+    pub fn hits(&self) -> u64 {
+        lock(&self.state).hits
+    }
+
+    /// Complete good answers so far.
+    pub fn served(&self) -> u64 {
+        lock(&self.state).served
+    }
+
+    /// Every good body served, in order.
+    pub fn log(&self) -> Vec<Served> {
+        lock(&self.state).log.clone()
+    }
+
+    /// Waits for `n` more good answers.
+    pub fn wait_served(&self, n: u64) {
+        let target = self.served() + n;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.served() < target {
+            assert!(
+                Instant::now() < deadline,
+                "the fake was not scraped {n} more times within 20 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits until pulse has fully processed a good answer of the current
+    /// state: pulse scrapes one at a time, so a second good answer can only
+    /// be requested after the first one's scrape (and write) finished.
+    pub fn settle(&self) {
+        self.wait_served(2);
+    }
+
+    /// Forgets the baselines: the next good answer is pulse's new baseline
+    /// (after its database was replaced).
+    pub fn rebaseline(&self) {
+        let mut s = lock(&self.state);
+        s.first.iter_mut().for_each(|f| *f = None);
+        s.last.iter_mut().for_each(|f| *f = None);
+    }
+
+    /// The increase served since pulse's baseline: per worker, its
+    /// cumulative traffic at its latest good answer minus at its first
+    /// (requests, cost in µ$). Traffic not served yet is not included.
+    pub fn expected(&self) -> (u64, u64) {
+        let s = lock(&self.state);
+        let mut out = (0, 0);
+        for (f, l) in s.first.iter().zip(&s.last) {
+            if let (Some(f), Some(l)) = (f, l) {
+                out.0 += l.0 - f.0;
+                out.1 += l.1 - f.1;
+            }
+        }
+        out
+    }
+
+    /// Traffic of all workers since they started (served or not).
+    pub fn cumulative(&self) -> (u64, u64) {
+        let s = lock(&self.state);
+        s.workers.iter().fold((0, 0), |acc, w| {
+            (acc.0 + w.cum_requests, acc.1 + w.cum_cost)
+        })
+    }
+}
+
+impl Drop for FakeLiteLlm {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(h) = self.acceptor.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+fn accept_loop(
+    listener: TcpListener,
+    addr: SocketAddr,
+    state: Arc<Mutex<State>>,
+    stop: Arc<AtomicBool>,
+) {
+    listener.set_nonblocking(true).unwrap();
+    let mut listener = Some(listener);
+    while !stop.load(Ordering::SeqCst) {
+        let down = lock(&state).mode == Mode::Down;
+        if down && listener.is_some() {
+            // Closing the socket makes the port refuse connections.
+            listener = None;
+        } else if !down && listener.is_none() {
+            // std sets SO_REUSEADDR, so the same port binds again at once.
+            match TcpListener::bind(addr) {
+                Ok(l) => {
+                    l.set_nonblocking(true).unwrap();
+                    listener = Some(l);
+                }
+                Err(_) => {
+                    std::thread::sleep(Duration::from_millis(20));
+                    continue;
+                }
+            }
+        }
+        let Some(l) = &listener else {
+            std::thread::sleep(Duration::from_millis(5));
+            continue;
+        };
+        match l.accept() {
+            Ok((stream, _)) => {
+                let state = Arc::clone(&state);
+                std::thread::spawn(move || {
+                    let _ = handle(stream, addr, &state);
+                });
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(5)),
+        }
+    }
+}
+
+/// Reads a request head; returns the path.
+fn read_head(stream: &mut TcpStream) -> std::io::Result<String> {
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1024];
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = stream.read(&mut byte)?;
+        if n == 0 {
+            return Err(ErrorKind::UnexpectedEof.into());
+        }
+        buf.extend_from_slice(&byte[..n]);
+        if buf.len() > 64 * 1024 {
+            return Err(ErrorKind::InvalidData.into());
+        }
+    }
+    let text = String::from_utf8_lossy(&buf);
+    let line = text.lines().next().unwrap_or_default();
+    Ok(line.split(' ').nth(1).unwrap_or("/").to_owned())
+}
+
+fn handle(mut stream: TcpStream, addr: SocketAddr, state: &Mutex<State>) -> std::io::Result<()> {
+    stream.set_nonblocking(false)?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let path = read_head(&mut stream)?;
+    let date = http_date(SystemTime::now());
+    let head = |status: &str, ctype: &str, extra: &str| {
+        format!(
+            "HTTP/1.1 {status}\r\ncontent-type: {ctype}\r\ndate: {date}\r\nconnection: close\r\n{extra}\r\n"
+        )
+    };
+    if path == "/metrics" {
+        // LiteLLM mounts its metrics app at /metrics/ and redirects.
+        let resp = format!(
+            "HTTP/1.1 307 Temporary Redirect\r\nlocation: http://{addr}/metrics/\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+        );
+        return stream.write_all(resp.as_bytes());
+    }
+    if path != "/metrics/" {
+        let body = "not found";
+        let h = head(
+            "404 Not Found",
+            "text/plain",
+            &format!("content-length: {}\r\n", body.len()),
+        );
+        return stream.write_all(format!("{h}{body}").as_bytes());
+    }
+    // The body and what it holds are taken together, under one lock, so
+    // traffic added while it is being sent cannot be recorded as served.
+    let (mode, body, served) = {
+        let mut s = lock(state);
+        s.hits += 1;
+        let w = s.next_worker;
+        let worker = &s.workers[w];
+        let snapshot: Served = worker
+            .series
+            .iter()
+            .filter(|x| x.visible)
+            .map(|x| (x.model.clone(), (x.requests, x.cost_micros)))
+            .collect();
+        let served = (w, (worker.cum_requests, worker.cum_cost), snapshot);
+        (s.mode, render(worker, s.with_created), served)
+    };
+    const PROM: &str = "text/plain; version=0.0.4; charset=utf-8";
+    match mode {
+        Mode::Good | Mode::Down => {
+            let h = head(
+                "200 OK",
+                PROM,
+                &format!("content-length: {}\r\n", body.len()),
+            );
+            stream.write_all(h.as_bytes())?;
+            stream.write_all(body.as_bytes())?;
+            stream.flush()?;
+            // Recorded only once the whole answer left: pulse has it all.
+            record_served(&mut lock(state), served);
+            Ok(())
+        }
+        Mode::Slow => {
+            std::thread::sleep(SLOW);
+            let h = head(
+                "200 OK",
+                PROM,
+                &format!("content-length: {}\r\n", body.len()),
+            );
+            stream.write_all(format!("{h}{body}").as_bytes())
+        }
+        Mode::Status(code) => {
+            let text = match code {
+                401 => "\"Unauthorized access to metrics endpoint\"",
+                _ => "upstream error",
+            };
+            let h = head(
+                &format!("{code} Whatever"),
+                "text/plain",
+                &format!("content-length: {}\r\n", text.len()),
+            );
+            stream.write_all(format!("{h}{text}").as_bytes())
+        }
+        Mode::RedirectLoop => {
+            let resp = format!(
+                "HTTP/1.1 307 Temporary Redirect\r\nlocation: http://{addr}/metrics/\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            );
+            stream.write_all(resp.as_bytes())
+        }
+        Mode::Html | Mode::Json | Mode::Empty => {
+            let (ctype, text) = match mode {
+                Mode::Html => (
+                    "text/html",
+                    "<!doctype html><html><body>Sign in</body></html>",
+                ),
+                Mode::Json => ("application/json", "{\"detail\":\"metrics disabled\"}"),
+                _ => (PROM, ""),
+            };
+            let h = head(
+                "200 OK",
+                ctype,
+                &format!("content-length: {}\r\n", text.len()),
+            );
+            stream.write_all(format!("{h}{text}").as_bytes())
+        }
+        Mode::Truncated => {
+            let h = head(
+                "200 OK",
+                PROM,
+                &format!("content-length: {}\r\n", body.len()),
+            );
+            stream.write_all(h.as_bytes())?;
+            stream.write_all(&body.as_bytes()[..body.len() / 2])?;
+            stream.flush()?;
+            stream.shutdown(std::net::Shutdown::Both)
+        }
+        Mode::ChunkedAbort => {
+            let h = head("200 OK", PROM, "transfer-encoding: chunked\r\n");
+            let half = &body.as_bytes()[..body.len() / 2];
+            stream.write_all(h.as_bytes())?;
+            stream.write_all(format!("{:x}\r\n", half.len()).as_bytes())?;
+            stream.write_all(half)?;
+            stream.write_all(b"\r\n")?;
+            stream.flush()?;
+            stream.shutdown(std::net::Shutdown::Both)
+        }
+        Mode::TooLarge => {
+            // Valid exposition text: the real body, then comments.
+            let mut big = body.clone();
+            let pad = "# padding padding padding padding padding padding padding\n";
+            while big.len() <= 3 * MAX_BODY_BYTES {
+                big.push_str(pad);
+            }
+            // No length: the cap must cut the stream, not just the header.
+            let h = head("200 OK", PROM, "");
+            stream.write_all(h.as_bytes())?;
+            stream.write_all(big.as_bytes())
+        }
+        Mode::Stall => {
+            let h = head(
+                "200 OK",
+                PROM,
+                &format!("content-length: {}\r\n", body.len()),
+            );
+            stream.write_all(h.as_bytes())?;
+            stream.write_all(&body.as_bytes()[..body.len() / 2])?;
+            stream.flush()?;
+            std::thread::sleep(SLOW);
+            stream.write_all(&body.as_bytes()[body.len() / 2..])
+        }
+    }
+}
+
+fn record_served(s: &mut State, (w, cum, snapshot): (usize, (u64, u64), Served)) {
+    if s.first[w].is_none() {
+        s.first[w] = Some(cum);
+    }
+    s.last[w] = Some(cum);
+    s.log.push(snapshot);
+    s.served += 1;
+    if s.bounce {
+        s.next_worker = (w + 1) % s.workers.len();
+    }
+}
+
+/// A LiteLLM-shaped body: requests and spend per model, with `_created`
+/// when enabled, plus an untracked gauge so a body without labelled series
+/// (right after a restart) is still valid exposition text.
+fn render(worker: &Worker, with_created: bool) -> String {
+    let labels = |m: &str| {
+        format!(
+            "api_key_alias=\"None\",end_user=\"None\",hashed_api_key=\"abc123\",requested_model=\"{m}\",team=\"None\",user=\"default_user_id\""
+        )
+    };
+    let mut out = String::new();
+    out.push_str("# HELP python_info Python platform information\n# TYPE python_info gauge\n");
+    out.push_str("python_info{implementation=\"CPython\",major=\"3\"} 1.0\n");
+    let families = [
+        ("litellm_proxy_total_requests_metric", true),
+        ("litellm_spend_metric", false),
+    ];
+    for (family, is_requests) in families {
+        out.push_str(&format!(
+            "# HELP {family}_total Total\n# TYPE {family}_total counter\n"
+        ));
+        for x in worker.series.iter().filter(|x| x.visible) {
+            let v = if is_requests {
+                format!("{}.0", x.requests)
+            } else {
+                format!("{}", x.cost_micros as f64 / 1e6)
+            };
+            out.push_str(&format!("{family}_total{{{}}} {v}\n", labels(&x.model)));
+        }
+        if with_created {
+            out.push_str(&format!(
+                "# HELP {family}_created Total\n# TYPE {family}_created gauge\n"
+            ));
+            for x in worker.series.iter().filter(|x| x.visible) {
+                out.push_str(&format!(
+                    "{family}_created{{{}}} {:e}\n",
+                    labels(&x.model),
+                    x.created
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// An IMF-fixdate (`Sun, 29 Nov 2026 08:30:36 GMT`), as any HTTP server sends.
+pub fn http_date(t: SystemTime) -> String {
+    let secs = t.duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    const WD: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MON: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!(
+        "{}, {:02} {} {} {:02}:{:02}:{:02} GMT",
+        WD[days.rem_euclid(7) as usize],
+        d,
+        MON[(m - 1) as usize],
+        y,
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 → (year, month, day), Howard Hinnant's algorithm.
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// A zone whose local time is near noon now, so that "today" holds the
+/// whole run whenever the suite runs (fixed offsets, no DST).
+pub fn noon_zone() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let hour = (secs % 86_400 / 3600) as i64;
+    let offset = 12 - hour; // -11..=12
+    match offset {
+        0 => "Etc/GMT".to_owned(),
+        // POSIX-style names: Etc/GMT-5 is five hours *ahead* of UTC.
+        o if o > 0 => format!("Etc/GMT-{o}"),
+        o => format!("Etc/GMT+{}", -o),
+    }
+}
+
+/// The release binary: `$PULSE_BIN`, or `target/release/litellm-pulse`.
+pub fn pulse_bin() -> PathBuf {
+    let path = match std::env::var_os("PULSE_BIN") {
+        Some(p) => PathBuf::from(p),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/litellm-pulse"),
+    };
+    assert!(
+        path.is_file(),
+        "the fault tests run the release binary, and {} does not exist: \
+         build it first with `cargo build --release -p pulse-host` (or set PULSE_BIN)",
+        path.display()
+    );
+    path
+}
+
+/// A raw HTTP response.
+#[derive(Debug, Clone)]
+pub struct Resp {
+    pub status: u16,
+    pub head: String,
+    pub body: String,
+}
+
+impl Resp {
+    /// The body as JSON (Null when it is not JSON).
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+/// Sends `request` bytes as is and reads the answer until the server closes.
+pub fn raw_request(addr: SocketAddr, request: &[u8]) -> std::io::Result<Resp> {
+    let mut s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    s.write_all(request)?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf)?;
+    parse_response(&buf).ok_or_else(|| std::io::Error::new(ErrorKind::InvalidData, "no response"))
+}
+
+/// `GET path` with `Connection: close`.
+pub fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<Resp> {
+    raw_request(
+        addr,
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+}
+
+fn parse_response(buf: &[u8]) -> Option<Resp> {
+    let end = buf.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+    let status = head.split(' ').nth(1)?.parse().ok()?;
+    let raw = &buf[end + 4..];
+    let chunked = head.lines().any(|l| {
+        l.to_ascii_lowercase()
+            .starts_with("transfer-encoding: chunked")
+    });
+    let body = if chunked { dechunk(raw) } else { raw.to_vec() };
+    Some(Resp {
+        status,
+        head,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
+}
+
+fn dechunk(mut raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(i) = raw.windows(2).position(|w| w == b"\r\n") {
+        let size = std::str::from_utf8(&raw[..i])
+            .ok()
+            .and_then(|s| usize::from_str_radix(s.trim(), 16).ok())
+            .unwrap_or(0);
+        if size == 0 || raw.len() < i + 2 + size {
+            break;
+        }
+        out.extend_from_slice(&raw[i + 2..i + 2 + size]);
+        raw = &raw[(i + 4 + size).min(raw.len())..];
+    }
+    out
+}
+
+/// How to start pulse.
+#[derive(Debug, Clone)]
+pub struct PulseOpts {
+    pub metrics_url: String,
+    pub db_path: PathBuf,
+    pub tz: String,
+    /// Run under `sh` with SIGXFSZ ignored, so a file-size limit set later
+    /// with `prlimit --pid` fails writes (EFBIG, like a full disk) instead
+    /// of killing the process.
+    pub ignore_sigxfsz: bool,
+}
+
+impl PulseOpts {
+    pub fn new(metrics_url: String, db_path: PathBuf) -> PulseOpts {
+        PulseOpts {
+            metrics_url,
+            db_path,
+            tz: noon_zone(),
+            ignore_sigxfsz: false,
+        }
+    }
+}
+
+/// A running `litellm-pulse`.
+pub struct Pulse {
+    child: Child,
+    pub addr: SocketAddr,
+    log: Arc<Mutex<String>>,
+}
+
+impl Pulse {
+    /// Starts the binary and waits for its listening line.
+    pub fn start(opts: &PulseOpts) -> Pulse {
+        let bin = pulse_bin();
+        let mut cmd = if opts.ignore_sigxfsz {
+            let mut c = Command::new("sh");
+            // An ignored signal stays ignored across exec.
+            c.args(["-c", "trap '' XFSZ; exec \"$0\""]).arg(&bin);
+            c
+        } else {
+            Command::new(&bin)
+        };
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, _) in std::env::vars() {
+            if k.starts_with("LITELLM_PULSE_") {
+                cmd.env_remove(k);
+            }
+        }
+        let timeout = SCRAPE_TIMEOUT_S.to_string();
+        let max_body = MAX_BODY_BYTES.to_string();
+        cmd.envs([
+            ("LITELLM_PULSE_METRICS_URL", opts.metrics_url.as_str()),
+            ("LITELLM_PULSE_SCRAPE_INTERVAL", "1"),
+            ("LITELLM_PULSE_SCRAPE_TIMEOUT", timeout.as_str()),
+            ("LITELLM_PULSE_MAX_BODY_BYTES", max_body.as_str()),
+            ("LITELLM_PULSE_PORT", "0"),
+            ("LITELLM_PULSE_HOST", "127.0.0.1"),
+            ("LITELLM_PULSE_TIMEZONE", opts.tz.as_str()),
+            ("LITELLM_PULSE_LOG_LEVEL", "info"),
+        ]);
+        cmd.env("LITELLM_PULSE_DB_PATH", &opts.db_path);
+        let mut child = cmd.spawn().expect("spawn litellm-pulse");
+        let log = Arc::new(Mutex::new(String::new()));
+        let out: Box<dyn Read + Send> = Box::new(child.stdout.take().unwrap());
+        let err: Box<dyn Read + Send> = Box::new(child.stderr.take().unwrap());
+        for stream in [out, err] {
+            let log = Arc::clone(&log);
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    let mut l = lock(&log);
+                    l.push_str(&line);
+                    l.push('\n');
+                }
+            });
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let addr = loop {
+            if let Some(addr) = listening_addr(&lock(&log)) {
+                break addr;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("litellm-pulse exited with {status}:\n{}", lock(&log));
+            }
+            assert!(
+                Instant::now() < deadline,
+                "litellm-pulse did not start:\n{}",
+                lock(&log)
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        Pulse { child, addr, log }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Everything the process logged so far.
+    pub fn log(&self) -> String {
+        lock(&self.log).clone()
+    }
+
+    /// GET `path`; panics (with the log) when pulse does not answer.
+    pub fn get(&self, path: &str) -> Resp {
+        http_get(self.addr, path)
+            .unwrap_or_else(|e| panic!("GET {path}: {e}\nlog:\n{}", self.log()))
+    }
+
+    /// GET `path` as JSON, expecting 200.
+    pub fn json(&self, path: &str) -> Value {
+        let r = self.get(path);
+        assert_eq!(r.status, 200, "GET {path}: {}", r.body);
+        r.json()
+    }
+
+    /// One sample of pulse's own `/metrics`, e.g.
+    /// `litellm_pulse_scrapes_total{result="error"}`.
+    pub fn own_metric(&self, sample: &str) -> f64 {
+        let body = self.get("/metrics").body;
+        body.lines()
+            .find_map(|l| {
+                let (name, v) = l.rsplit_once(' ')?;
+                (name == sample).then(|| v.parse().ok())?
+            })
+            .unwrap_or_else(|| panic!("no {sample} in\n{body}"))
+    }
+
+    /// Waits until pulse has recorded `n` more failed scrapes.
+    pub fn wait_failures(&self, n: u64) {
+        let key = "litellm_pulse_scrapes_total{result=\"error\"}";
+        let target = self.own_metric(key) + n as f64;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.own_metric(key) < target {
+            assert!(
+                Instant::now() < deadline,
+                "no {n} failed scrapes within 20 s:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Asserts the all-time and window totals of requests and cost, and
+    /// that pulse is alive.
+    pub fn assert_totals(&self, requests: u64, cost_micros: u64, context: &str) {
+        let m = self.json("/api/v1/metrics");
+        let cost = cost_micros as f64 / 1e6;
+        for suffix in ["", "_daily", "_weekly", "_monthly"] {
+            assert_eq!(
+                m[format!("requests{suffix}")].as_f64(),
+                Some(requests as f64),
+                "{context}: requests{suffix} in {m}"
+            );
+            assert_eq!(
+                m[format!("cost{suffix}")].as_f64(),
+                Some(cost),
+                "{context}: cost{suffix} in {m}"
+            );
+        }
+        let live = self.get("/livez");
+        assert_eq!(live.status, 200, "{context}: /livez {}", live.body);
+    }
+
+    /// Sends SIGKILL and reaps the process.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Sends SIGTERM and waits for a clean exit; returns the log.
+    pub fn terminate(mut self) -> String {
+        let pid = self.child.id().to_string();
+        let ok = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(ok.success());
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "exit {status}:\n{}", self.log());
+                std::thread::sleep(Duration::from_millis(100));
+                return self.log();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no exit within 15 s of SIGTERM:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Pulse {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn listening_addr(log: &str) -> Option<SocketAddr> {
+    let start = log.find("listening on http://")? + "listening on http://".len();
+    let rest = &log[start..];
+    let end = rest.find('/')?;
+    rest[..end].parse().ok()
+}
+
+/// A small seeded generator (SplitMix64): the kill test is reproducible.
+#[derive(Debug, Clone)]
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `lo..hi`.
+    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.next_u64() % (hi - lo)
+    }
+}
