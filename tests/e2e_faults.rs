@@ -436,7 +436,6 @@ fn an_unusable_database_path_falls_back_to_memory() {
 }
 
 #[test]
-#[ignore = "needs host change: a database that cannot be opened is only logged; /health says ok"]
 fn an_unusable_database_path_shows_in_health() {
     let (_fake, _dir, pulse) = start_with_unusable_db();
     let health = pulse.json("/health");
@@ -606,14 +605,20 @@ fn oversized_requests_are_rejected_without_harm() {
     );
     let r = raw_request(pulse.addr, huge.as_bytes()).unwrap();
     assert_eq!(r.status, 431, "{}", r.head);
-    // 100 KB of header is answered today (see the ignored test below); it
-    // must at least not hurt the server.
+    // 40 KB of header: over pulse's 32 KiB header cap, inside hyper's buffer.
     let big = format!(
         "GET /livez HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\nConnection: close\r\n\r\n",
-        "a".repeat(100 * 1024)
+        "a".repeat(40 * 1024)
     );
     let r = raw_request(pulse.addr, big.as_bytes()).unwrap();
-    assert!([200, 431].contains(&r.status), "{}", r.head);
+    assert_eq!(r.status, 431, "{}", r.head);
+    assert!(
+        r.head.contains("x-content-type-options: nosniff"),
+        "{}",
+        r.head
+    );
+    // Ordinary requests on the same server still work.
+    assert_eq!(pulse.get("/livez").status, 200);
     // Garbage instead of HTTP.
     let r = raw_request(pulse.addr, b"\x16\x03\x01\x02\x00garbage\r\n\r\n");
     assert!(r.map(|r| r.status == 400).unwrap_or(true));
@@ -621,7 +626,6 @@ fn oversized_requests_are_rejected_without_harm() {
 }
 
 #[test]
-#[ignore = "needs host change: hyper's default 400 KB header buffer accepts a 100 KB header"]
 fn a_100_kb_header_is_rejected_with_431() {
     let (_fake, _dir, pulse) = api_target();
     let big = format!(
@@ -686,13 +690,12 @@ fn idle_and_slow_clients_do_not_block_others() {
     }
     pulse.assert_totals(2, 20, "with idle and slow clients");
     drop(held);
-    // Measured today: neither is closed within 6 s (see the ignored test).
+    // Both are closed after the 10 s header read timeout, beyond this test.
     let (idle, slow) = (idle.join().unwrap(), slow.join().unwrap());
     eprintln!("idle connection closed after {idle:?} s, slowloris after {slow:?} s");
 }
 
 #[test]
-#[ignore = "needs host change: no header read timeout, idle and slowloris connections stay open"]
 fn idle_and_slow_connections_are_closed_within_30_s() {
     let (_fake, _dir, pulse) = api_target();
     let addr = pulse.addr;
@@ -701,6 +704,14 @@ fn idle_and_slow_connections_are_closed_within_30_s() {
         std::thread::spawn(move || seconds_until_closed(addr, SLOWLORIS, Duration::from_secs(35)));
     let idle = idle.join().unwrap();
     let slow = slow.join().unwrap();
-    assert!(idle.is_some_and(|s| s <= 31.0), "idle: {idle:?}");
-    assert!(slow.is_some_and(|s| s <= 31.0), "slowloris: {slow:?}");
+    eprintln!("idle connection closed after {idle:?} s, slowloris after {slow:?} s");
+    // Pulse's header read timeout is 10 s; the bound leaves room for a busy machine.
+    assert!(
+        idle.is_some_and(|s| (9.5..=15.0).contains(&s)),
+        "idle: {idle:?}"
+    );
+    assert!(
+        slow.is_some_and(|s| (9.5..=15.0).contains(&s)),
+        "slowloris: {slow:?}"
+    );
 }

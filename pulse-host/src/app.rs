@@ -74,15 +74,21 @@ pub struct Live {
     pub resets: u64,
     /// Good scrapes not yet stored.
     pub pending_writes: usize,
+    /// Why the database file could not be opened at start (the process then
+    /// keeps data in memory until it restarts); `None` when it opened.
+    pub open_error: Option<String>,
 }
 
 impl Live {
     /// The message for the API's `error` field, if anything is wrong.
     pub fn error(&self) -> Option<String> {
-        match (&self.last_error, &self.store_error) {
-            (Some(scrape), _) => Some(scrape.clone()),
-            (None, Some(store)) => Some(format!("database write failed: {store}")),
-            (None, None) => None,
+        match (&self.last_error, &self.store_error, &self.open_error) {
+            (Some(scrape), _, _) => Some(scrape.clone()),
+            (None, Some(store), _) => Some(format!("database write failed: {store}")),
+            (None, None, Some(open)) => Some(format!(
+                "database unusable, keeping data in memory only: {open}"
+            )),
+            (None, None, None) => None,
         }
     }
 }
@@ -143,6 +149,12 @@ impl App {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    /// Records why the database file could not be opened; it stays in the
+    /// API's `error` and makes `/health` say `degraded`.
+    pub fn set_open_error(&self, error: String) {
+        self.update(|l| l.open_error = Some(error));
     }
 
     fn update(&self, f: impl FnOnce(&mut Live)) {
@@ -609,6 +621,36 @@ mod tests {
         assert_eq!(all_time(&app, Metric::Requests).await, 67.0);
         let rows = app.store.call(|s| s.history(100)).await.unwrap().unwrap();
         assert_eq!(rows.len(), 4);
+    }
+
+    #[test]
+    fn an_unusable_database_degrades_health_for_the_whole_run() {
+        let settings = settings_for("http://127.0.0.1:9/metrics", &[]);
+        let mut live = Live {
+            open_error: Some("cannot create /x: Not a directory".into()),
+            last_success_ms: Some(1),
+            ..Live::default()
+        };
+        let msg =
+            "database unusable, keeping data in memory only: cannot create /x: Not a directory";
+        assert_eq!(live.error().as_deref(), Some(msg));
+        let health = crate::api::handlers::health_value(&live, &settings);
+        assert_eq!(
+            (health["status"].as_str(), health["error"].as_str()),
+            (Some("degraded"), Some(msg))
+        );
+        // A scrape failure is the more urgent news and is shown first.
+        live.last_error = Some("metrics URL answered HTTP 503".into());
+        assert_eq!(
+            live.error().as_deref(),
+            Some("metrics URL answered HTTP 503")
+        );
+        live.last_error = None;
+        live.store_error = Some("disk I/O error".into());
+        assert_eq!(
+            live.error().as_deref(),
+            Some("database write failed: disk I/O error")
+        );
     }
 
     #[tokio::test]

@@ -4,8 +4,9 @@
 //!
 //! Layout: `config` (flags and env → settings), `scrape` (HTTP), `pipeline`
 //! (parse → track → record), `app` (shared state and the scrape loop),
-//! `store` (SQLite), `api` (routes, handlers, JSON), `dashboard` (embedded
-//! files), `selfmetrics` (our own `/metrics`), `demo` (a simulated LiteLLM).
+//! `store` (SQLite), `api` (routes, handlers, JSON), `server` (HTTP/1.1 with
+//! limits and timeouts), `dashboard` (embedded files), `selfmetrics` (our own
+//! `/metrics`), `demo` (a simulated LiteLLM).
 #![cfg_attr(
     not(test),
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
@@ -19,6 +20,7 @@ mod demo;
 mod pipeline;
 mod scrape;
 mod selfmetrics;
+mod server;
 mod store;
 #[cfg(test)]
 mod testutil;
@@ -116,13 +118,25 @@ async fn shutdown_signal() {
     }
 }
 
-/// Opens the store off the executor (opening may migrate or import).
-async fn open_store(settings: &Settings) -> StoreHandle {
+/// Opens the store off the executor (opening may migrate or import). A file
+/// that cannot be used falls back to memory; the reason is returned so the
+/// API and `/health` can show it for as long as the process runs.
+async fn open_store(settings: &Settings) -> (StoreHandle, Option<String>) {
     let path = settings.db_path.clone();
     let size = settings.history_size;
     let catalog = settings.catalog.clone();
-    let store = tokio::task::spawn_blocking(move || {
-        let mut store = Store::open(&path, size);
+    let opened = tokio::task::spawn_blocking(move || {
+        let (mut store, open_error) = match Store::try_open(&path, size) {
+            Ok(store) => (store, None),
+            Err(err) => {
+                tracing::warn!(
+                    path = %path.display(),
+                    error = %err,
+                    "cannot use the database file; keeping data in memory only"
+                );
+                (Store::open_memory(size), Some(err.to_string()))
+            }
+        };
         // A database written by the Python reference is imported once.
         match store.import_python(&catalog) {
             Ok(store::ImportOutcome::Imported(report)) => tracing::info!(
@@ -134,18 +148,27 @@ async fn open_store(settings: &Settings) -> StoreHandle {
             Ok(_) => {}
             Err(e) => tracing::warn!("cannot import the Python litellm-pulse history: {e}"),
         }
-        store
+        (store, open_error)
     })
-    .await
-    .unwrap_or_else(|_| Store::open_memory(size));
-    StoreHandle::spawn(store)
+    .await;
+    let (store, open_error) = match opened {
+        Ok(v) => v,
+        Err(e) => (
+            Store::open_memory(size),
+            Some(format!("opening the database failed: {e}")),
+        ),
+    };
+    (StoreHandle::spawn(store), open_error)
 }
 
 /// `serve`: restore, bind, scrape, serve, and stop cleanly on a signal.
 async fn serve(settings: Settings) -> anyhow::Result<()> {
-    let store = open_store(&settings).await;
+    let (store, open_error) = open_store(&settings).await;
     let scraper = scrape::Scraper::new(&settings)?;
     let app = App::new(settings, store, Clock::System).await?;
+    if let Some(e) = open_error {
+        app.set_open_error(e);
+    }
     let runner = Runner::new(Arc::clone(&app), scraper).await;
     run_server(app, runner, None).await
 }
@@ -182,12 +205,9 @@ pub(crate) async fn run_server(
     let (stop_tx, stop_rx) = watch::channel(false);
     let scraper = tokio::spawn(runner.run(stop_rx.clone()));
     let mut server_stop = stop_rx.clone();
-    let server = warp::serve(api::routes(Arc::clone(&app)))
-        .incoming(listener)
-        .graceful(async move {
-            let _ = server_stop.wait_for(|stop| *stop).await;
-        })
-        .run();
+    let server = server::serve(Arc::clone(&app), listener, async move {
+        let _ = server_stop.wait_for(|stop| *stop).await;
+    });
     let server = tokio::spawn(server);
     shutdown_signal().await;
     tracing::info!("shutting down: finishing the scrape in progress");

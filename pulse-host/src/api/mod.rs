@@ -143,6 +143,17 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Inf
         .with(warp::reply::with::headers(security_headers()))
 }
 
+/// `resp` with the headers every response carries (for the few answered
+/// outside [`routes`]).
+pub fn with_security_headers(mut resp: Response<Bytes>) -> Response<Bytes> {
+    for (name, value) in security_headers() {
+        if let Some(name) = name {
+            resp.headers_mut().insert(name, value);
+        }
+    }
+    resp
+}
+
 /// Headers on every response.
 fn security_headers() -> HeaderMap {
     let mut h = HeaderMap::new();
