@@ -95,6 +95,7 @@ impl Store {
         let mut report = ImportReport::default();
         let mut staged_ids = HashMap::new();
         let mut raw_written = None;
+        self.invalidate();
         let tx = self.conn.transaction()?;
         {
             let mut ids = SeriesIds {

@@ -27,6 +27,7 @@
 //! names through the small `pulse_metrics` id table), never by enum position,
 //! so reordering the core's enums cannot corrupt a database.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -212,7 +213,30 @@ pub struct Store {
     insert_scrape_sql: String,
     /// The column list for reading history rows.
     history_cols: String,
+    /// Sums read since the last write.
+    cache: RefCell<ReadCache>,
 }
+
+/// Window and all-time sums already read, valid until the next write.
+///
+/// Every API request asks for the same few windows (today, this week, this
+/// month, all time), and they only change when a scrape is stored. Serving
+/// them from memory between scrapes turns a range scan of up to a month of
+/// buckets into a map lookup, and the answer is the very value SQLite
+/// returned, so numbers cannot drift. Only this store writes the `pulse_*`
+/// tables (the Python reference writes its own), so every write that can
+/// change a sum goes through a method that clears the cache.
+#[derive(Default)]
+struct ReadCache {
+    all_time: Option<MetricValues>,
+    all_time_breakdown: HashMap<&'static str, Vec<(String, MetricValues)>>,
+    totals: HashMap<(i64, i64), MetricValues>,
+    breakdowns: HashMap<(&'static str, i64, i64), Vec<(String, MetricValues)>>,
+}
+
+/// Most cached window sums; arbitrary `/api/v1/breakdown` windows past it
+/// start the cache afresh rather than grow it.
+const READ_CACHE_CAP: usize = 64;
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -407,6 +431,7 @@ impl Store {
             state_written,
             insert_scrape_sql,
             history_cols: cols,
+            cache: RefCell::default(),
         })
     }
 
@@ -438,6 +463,7 @@ impl Store {
         if recs.is_empty() {
             return Ok(());
         }
+        self.invalidate();
         for rec in recs {
             self.status = next_status(&self.status, rec);
         }
@@ -560,8 +586,27 @@ impl Store {
         Ok(Some((at_ms, rows.collect::<Result<_, _>>()?)))
     }
 
+    /// Forgets every cached sum; called before any write.
+    fn invalidate(&self) {
+        *self.cache.borrow_mut() = ReadCache::default();
+    }
+
     /// Sum of the deltas in buckets starting in `[range.start_ms, range.end_ms)`.
     pub fn window_totals(&self, range: TimeRange) -> Result<MetricValues, StoreError> {
+        let key = (range.start_ms, range.end_ms);
+        if let Some(v) = self.cache.borrow().totals.get(&key) {
+            return Ok(*v);
+        }
+        let v = self.window_totals_uncached(range)?;
+        let mut cache = self.cache.borrow_mut();
+        if cache.totals.len() >= READ_CACHE_CAP {
+            cache.totals.clear();
+        }
+        cache.totals.insert(key, v);
+        Ok(v)
+    }
+
+    fn window_totals_uncached(&self, range: TimeRange) -> Result<MetricValues, StoreError> {
         let Some(&total) = self.series_ids.get(&("", String::new())) else {
             return Ok(MetricValues::default());
         };
@@ -583,6 +628,24 @@ impl Store {
         dim: Dimension,
         range: TimeRange,
     ) -> Result<Vec<(String, MetricValues)>, StoreError> {
+        let key = (dim.name(), range.start_ms, range.end_ms);
+        if let Some(v) = self.cache.borrow().breakdowns.get(&key) {
+            return Ok(v.clone());
+        }
+        let v = self.window_breakdown_uncached(dim, range)?;
+        let mut cache = self.cache.borrow_mut();
+        if cache.breakdowns.len() >= READ_CACHE_CAP {
+            cache.breakdowns.clear();
+        }
+        cache.breakdowns.insert(key, v.clone());
+        Ok(v)
+    }
+
+    fn window_breakdown_uncached(
+        &self,
+        dim: Dimension,
+        range: TimeRange,
+    ) -> Result<Vec<(String, MetricValues)>, StoreError> {
         let mut stmt = self.conn.prepare_cached(WINDOW_BREAKDOWN_SQL)?;
         let rows = stmt.query(params![dim.name(), range.start_ms, range.end_ms])?;
         self.collect_keyed(rows)
@@ -590,6 +653,15 @@ impl Store {
 
     /// All-time sums of the deltas (never reduced by [`Store::purge`]).
     pub fn all_time(&self) -> Result<MetricValues, StoreError> {
+        if let Some(v) = self.cache.borrow().all_time {
+            return Ok(v);
+        }
+        let v = self.all_time_uncached()?;
+        self.cache.borrow_mut().all_time = Some(v);
+        Ok(v)
+    }
+
+    fn all_time_uncached(&self) -> Result<MetricValues, StoreError> {
         let Some(&total) = self.series_ids.get(&("", String::new())) else {
             return Ok(MetricValues::default());
         };
@@ -608,6 +680,21 @@ impl Store {
 
     /// All-time sums per key of `dim`, sorted by key.
     pub fn all_time_breakdown(
+        &self,
+        dim: Dimension,
+    ) -> Result<Vec<(String, MetricValues)>, StoreError> {
+        if let Some(v) = self.cache.borrow().all_time_breakdown.get(dim.name()) {
+            return Ok(v.clone());
+        }
+        let v = self.all_time_breakdown_uncached(dim)?;
+        self.cache
+            .borrow_mut()
+            .all_time_breakdown
+            .insert(dim.name(), v.clone());
+        Ok(v)
+    }
+
+    fn all_time_breakdown_uncached(
         &self,
         dim: Dimension,
     ) -> Result<Vec<(String, MetricValues)>, StoreError> {
@@ -702,6 +789,7 @@ impl Store {
     /// end at or before it (a bucket straddling the cut is kept whole).
     /// All-time sums are unchanged. Returns the number of rows deleted.
     pub fn purge(&mut self, before_ms: i64) -> Result<usize, StoreError> {
+        self.invalidate();
         let tx = self.conn.transaction()?;
         let scrapes = tx.execute("DELETE FROM pulse_scrapes WHERE at_ms < ?1", [before_ms])?;
         let buckets = tx.execute(

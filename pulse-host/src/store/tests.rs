@@ -1293,3 +1293,54 @@ fn a_failing_batch_stores_none_of_its_scrapes() {
     assert_eq!(store.all_time().unwrap().get(Metric::Requests), 6.0);
     assert_eq!(store.history(10).unwrap().len(), 3);
 }
+
+#[test]
+fn cached_sums_follow_every_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("c.db"), 168);
+    let day = TimeRange {
+        start_ms: T0 - 12 * HOUR,
+        end_ms: T0 + 12 * HOUR,
+    };
+    simple(&mut store, T0, 2.0, 0.25, "gpt");
+    let read = |s: &Store| {
+        (
+            s.window_totals(day).unwrap().get(Metric::Requests),
+            s.window_breakdown(Dimension::Model, day).unwrap(),
+            s.all_time().unwrap().get(Metric::Requests),
+            s.all_time_breakdown(Dimension::Model).unwrap().len(),
+        )
+    };
+    let first = read(&store);
+    assert_eq!((first.0, first.2, first.3), (2.0, 2.0, 1));
+    // Served again from the cache: the same values.
+    assert_eq!(read(&store), first);
+    simple(&mut store, T0 + HOUR, 3.0, 0.5, "claude");
+    let second = read(&store);
+    assert_eq!((second.0, second.2, second.3), (5.0, 5.0, 2));
+    assert_eq!(second.1.len(), 2);
+    assert_eq!(second.1[0].0, "claude");
+    // A purge drops the older bucket from the window, not from all time.
+    store.purge(T0 + 30 * MIN).unwrap();
+    let third = read(&store);
+    assert_eq!((third.0, third.2), (3.0, 5.0));
+    assert_eq!(third.1.len(), 1);
+    // A failed attempt writes no sums, and the cache still answers right.
+    store
+        .record(&ScrapeRecord {
+            at_ms: T0 + 2 * HOUR,
+            duration_ms: 1.0,
+            outcome: ScrapeOutcome::Failed { error: "down" },
+        })
+        .unwrap();
+    assert_eq!(read(&store), third);
+    // Many different windows do not grow the cache past its cap.
+    for i in 0..200 {
+        let r = TimeRange {
+            start_ms: T0 - i * MIN,
+            end_ms: T0 + HOUR,
+        };
+        store.window_totals(r).unwrap();
+    }
+    assert!(store.cache.borrow().totals.len() <= READ_CACHE_CAP);
+}
