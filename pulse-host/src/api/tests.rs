@@ -463,7 +463,14 @@ async fn dashboard_files_have_their_types_and_the_page_its_policy() {
                 "public, max-age=3600",
                 "{path}"
             );
-            assert!(resp.headers().get("content-security-policy").is_none());
+            // The page's policy (with its script and wasm allowances) is for pages only.
+            assert_ne!(
+                resp.headers()
+                    .get("content-security-policy")
+                    .map(|v| v.to_str().unwrap()),
+                Some(crate::dashboard::CSP),
+                "{path}"
+            );
         }
     }
     let wasm = request(&fx.app, "/dashboard/pkg/pulse_wasm_bg.wasm", None).await;
@@ -800,4 +807,253 @@ fn every_reference_metric_is_in_the_summary_schema() {
             .is_some()
         );
     }
+}
+
+/// `path` with optional extra headers, as a client would send it.
+async fn request_with(
+    app: &Arc<App>,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> warp::http::Response<warp::hyper::body::Bytes> {
+    let mut req = warp::test::request().method(method).path(path);
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    req.reply(&super::routes(Arc::clone(app))).await
+}
+
+fn body_json(resp: &warp::http::Response<warp::hyper::body::Bytes>) -> Value {
+    serde_json::from_slice(resp.body()).unwrap()
+}
+
+#[tokio::test]
+async fn a_configured_token_guards_everything_but_livez() {
+    let fx = fixture_with(&["--api-token", "tok-3f9a"], SEQUENCE.len()).await;
+    for path in [
+        "/",
+        "/api/v1/metrics",
+        "/api/v1/history",
+        "/api/v2/summary",
+        "/health",
+        "/readyz",
+        "/raw",
+        "/metrics",
+        "/openapi.json",
+        "/dashboard/",
+        "/nope",
+    ] {
+        for auth in [
+            None,
+            Some("Bearer wrong"),
+            Some("Bearer tok-3f9"),
+            Some("Bearer tok-3f9aa"),
+            Some("Basic tok-3f9a"),
+            Some("tok-3f9a"),
+        ] {
+            let headers: Vec<(&str, &str)> =
+                auth.map(|a| ("authorization", a)).into_iter().collect();
+            let resp = request_with(&fx.app, "GET", path, &headers).await;
+            assert_eq!(resp.status(), 401, "{path} {auth:?}");
+            assert_eq!(resp.headers()["www-authenticate"], "Bearer");
+            assert_eq!(resp.headers()["content-type"], "application/json");
+            assert_eq!(resp.headers()["x-content-type-options"], "nosniff");
+            assert_eq!(
+                body_json(&resp)["error"],
+                "missing or wrong API token (send Authorization: Bearer <token>)"
+            );
+        }
+    }
+    let open = request_with(&fx.app, "GET", "/livez", &[]).await;
+    assert_eq!(open.status(), 200);
+    for auth in ["Bearer tok-3f9a", "bearer tok-3f9a", "BEARER  tok-3f9a "] {
+        let resp = request_with(
+            &fx.app,
+            "GET",
+            "/api/v1/metrics",
+            &[("authorization", auth)],
+        )
+        .await;
+        assert_eq!(resp.status(), 200, "{auth}");
+        assert_eq!(body_json(&resp)["requests"], 75.0);
+    }
+    let page = request_with(
+        &fx.app,
+        "GET",
+        "/dashboard/",
+        &[("authorization", "Bearer tok-3f9a")],
+    )
+    .await;
+    assert_eq!(page.status(), 200);
+    // Unknown paths stay 404 for an authorised client.
+    let resp = request_with(
+        &fx.app,
+        "GET",
+        "/nope",
+        &[("authorization", "Bearer tok-3f9a")],
+    )
+    .await;
+    assert_eq!(resp.status(), 404);
+}
+
+#[tokio::test]
+async fn without_a_token_nothing_asks_for_one() {
+    let fx = fixture().await;
+    let resp = request_with(&fx.app, "GET", "/api/v1/metrics", &[]).await;
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers().get("www-authenticate").is_none());
+}
+
+#[test]
+fn token_comparison_needs_every_byte() {
+    use super::constant_time_eq;
+    assert!(constant_time_eq(b"abc", b"abc"));
+    assert!(!constant_time_eq(b"abc", b"abd"));
+    assert!(!constant_time_eq(b"abc", b"ab"));
+    assert!(!constant_time_eq(b"ab", b"abc"));
+    assert!(!constant_time_eq(b"", b"a"));
+    assert!(!constant_time_eq(b"a", b""));
+    assert!(constant_time_eq(b"", b""));
+    assert_eq!(super::bearer("Bearer  x y "), Some("x y"));
+    assert_eq!(super::bearer("Token x"), None);
+    assert_eq!(super::bearer("Bearer"), None);
+}
+
+#[tokio::test]
+async fn cors_is_off_unless_configured() {
+    let fx = fixture().await;
+    let resp = request_with(
+        &fx.app,
+        "GET",
+        "/api/v1/metrics",
+        &[("origin", "https://evil.example")],
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers().get("access-control-allow-origin").is_none());
+    let pre = request_with(
+        &fx.app,
+        "OPTIONS",
+        "/api/v1/metrics",
+        &[
+            ("origin", "https://evil.example"),
+            ("access-control-request-method", "GET"),
+        ],
+    )
+    .await;
+    assert_eq!(pre.status(), 405);
+    assert!(pre.headers().get("access-control-allow-origin").is_none());
+}
+
+#[tokio::test]
+async fn configured_origins_may_read_the_api_with_the_token() {
+    let fx = fixture_with(
+        &[
+            "--cors-origins",
+            "https://home.example, http://ha.local:8123",
+            "--api-token",
+            "tok",
+        ],
+        SEQUENCE.len(),
+    )
+    .await;
+    // A preflight carries no token and is answered by the CORS layer.
+    let pre = request_with(
+        &fx.app,
+        "OPTIONS",
+        "/api/v1/metrics",
+        &[
+            ("origin", "http://ha.local:8123"),
+            ("access-control-request-method", "GET"),
+            ("access-control-request-headers", "authorization"),
+        ],
+    )
+    .await;
+    assert_eq!(pre.status(), 200);
+    assert_eq!(
+        pre.headers()["access-control-allow-origin"],
+        "http://ha.local:8123"
+    );
+    let get = request_with(
+        &fx.app,
+        "GET",
+        "/api/v1/metrics",
+        &[
+            ("origin", "https://home.example"),
+            ("authorization", "Bearer tok"),
+        ],
+    )
+    .await;
+    assert_eq!(get.status(), 200);
+    assert_eq!(
+        get.headers()["access-control-allow-origin"],
+        "https://home.example"
+    );
+    assert_eq!(body_json(&get)["requests"], 75.0);
+    let other = request_with(
+        &fx.app,
+        "GET",
+        "/api/v1/metrics",
+        &[
+            ("origin", "https://evil.example"),
+            ("authorization", "Bearer tok"),
+        ],
+    )
+    .await;
+    assert_eq!(other.status(), 403);
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+    assert_eq!(
+        body_json(&other)["error"],
+        "origin not allowed (see LITELLM_PULSE_CORS_ORIGINS)"
+    );
+}
+
+#[tokio::test]
+async fn any_origin_when_configured_as_star() {
+    let fx = fixture_with(&["--cors-origins", "*"], SEQUENCE.len()).await;
+    let get = request_with(
+        &fx.app,
+        "GET",
+        "/api/v1/metrics",
+        &[("origin", "https://anything.example")],
+    )
+    .await;
+    assert_eq!(get.status(), 200);
+    // warp echoes the caller's origin, which is what `*` allows.
+    assert_eq!(
+        get.headers()["access-control-allow-origin"],
+        "https://anything.example"
+    );
+}
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers() {
+    let fx = fixture().await;
+    for (path, status) in [
+        ("/api/v1/metrics", 200),
+        ("/livez", 200),
+        ("/openapi.json", 200),
+        ("/raw", 200),
+        ("/metrics", 200),
+        ("/nope", 404),
+        ("/api/v1/history?limit=abc", 400),
+        ("/dashboard/", 200),
+        ("/dashboard/app.js", 200),
+    ] {
+        let resp = request_with(&fx.app, "GET", path, &[]).await;
+        assert_eq!(resp.status(), status, "{path}");
+        let h = resp.headers();
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(h["referrer-policy"], "no-referrer", "{path}");
+        assert_eq!(h["x-frame-options"], "DENY", "{path}");
+        let csp = h["content-security-policy"].to_str().unwrap();
+        if path == "/dashboard/" {
+            assert_eq!(csp, crate::dashboard::CSP);
+        } else {
+            assert_eq!(csp, "default-src 'none'; frame-ancestors 'none'", "{path}");
+        }
+    }
+    let post = request_with(&fx.app, "POST", "/api/v1/metrics", &[]).await;
+    assert_eq!(post.status(), 405);
+    assert_eq!(post.headers()["x-frame-options"], "DENY");
 }
