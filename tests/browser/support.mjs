@@ -1,9 +1,9 @@
 // Helpers of the browser tests: the release binary, a fake LiteLLM, Chromium.
 import { spawn } from "node:child_process";
-import { createServer, request as httpRequest } from "node:http";
-import { existsSync, mkdtempSync, readFileSync, statSync } from "node:fs";
+import { createServer } from "node:http";
+import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { extname, join, normalize } from "node:path";
+import { join } from "node:path";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { execFileSync } from "node:child_process";
@@ -71,59 +71,24 @@ export function startPulse(args, env = {}) {
   });
 }
 
-const TYPES = {
-  ".html": "text/html; charset=utf-8",
-  ".js": "text/javascript; charset=utf-8",
-  ".css": "text/css; charset=utf-8",
-  ".wasm": "application/wasm",
-  ".json": "application/json",
-};
 export const CSP =
-  "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; connect-src 'self'";
+  "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /**
- * Where the browser should open the dashboard. The binary serves it itself
- * once it embeds web/dist; until then this serves web/dist with the same CSP
- * and forwards every other path to the binary.
+ * Where the browser opens the dashboard: the binary itself, which embeds
+ * web/dist. Fails when the binary does not serve the page with its policy,
+ * so the tests can never pass on files served from beside the binary.
  */
 export async function dashboardOrigin(pulseUrl) {
-  const page = await fetch(pulseUrl, { headers: { accept: "text/html" } }).then((r) => r.text());
-  if (page.includes('id="cards"')) {
-    return { url: pulseUrl, embedded: true, close: async () => {} };
+  const resp = await fetch(pulseUrl, { headers: { accept: "text/html" } });
+  const page = await resp.text();
+  if (!page.includes('id="cards"')) {
+    throw new Error(`${pulseUrl} does not serve the dashboard (HTTP ${resp.status}): rebuild with cargo build --release -p pulse-host after cargo xtask web`);
   }
-  const upstream = new URL(pulseUrl);
-  const server = createServer((req, res) => {
-    const path = normalize(decodeURIComponent(new URL(req.url, "http://x").pathname));
-    const file = join(dist, path === "/" ? "index.html" : path);
-    if (file.startsWith(dist) && existsSync(file) && statSync(file).isFile()) {
-      res.writeHead(200, {
-        "content-type": TYPES[extname(file)] ?? "application/octet-stream",
-        "content-security-policy": CSP,
-        "cache-control": "no-cache",
-      });
-      res.end(readFileSync(file));
-      return;
-    }
-    const fwd = httpRequest(
-      { host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: req.headers },
-      (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        up.pipe(res);
-      },
-    );
-    fwd.on("error", () => {
-      res.writeHead(502);
-      res.end();
-    });
-    req.pipe(fwd);
-  });
-  await new Promise((r) => server.listen(0, "127.0.0.1", r));
-  const { port } = server.address();
-  return {
-    url: `http://127.0.0.1:${port}/`,
-    embedded: false,
-    close: () => new Promise((r) => server.close(r)),
-  };
+  if (resp.headers.get("content-security-policy") !== CSP) {
+    throw new Error(`unexpected Content-Security-Policy: ${resp.headers.get("content-security-policy")}`);
+  }
+  return { url: pulseUrl, embedded: true, close: async () => {} };
 }
 
 /** A fake LiteLLM whose counters grow on every scrape, for model `model`. */
