@@ -138,6 +138,73 @@ pub struct Options {
     #[arg(long, env = "LITELLM_PULSE_HISTORY_MAX_LIMIT", default_value_t = DEFAULT_HISTORY_MAX_LIMIT,
           global = true, value_parser = parse_count)]
     pub history_max_limit: usize,
+
+    /// Token required as `Authorization: Bearer <token>` on every endpoint but /livez (empty: no token).
+    #[arg(
+        long,
+        env = "LITELLM_PULSE_API_TOKEN",
+        default_value = "",
+        global = true,
+        hide_env_values = true,
+        hide_default_value = true
+    )]
+    pub api_token: String,
+
+    /// Origins allowed to call the API from a browser: a comma-separated list, or `*` (empty: CORS off).
+    #[arg(
+        long,
+        env = "LITELLM_PULSE_CORS_ORIGINS",
+        default_value = "",
+        global = true,
+        value_name = "ORIGINS"
+    )]
+    pub cors_origins: String,
+}
+
+/// Which browser origins may read the API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cors {
+    /// No CORS headers: only same-origin pages (the dashboard) can read it.
+    Off,
+    /// Any origin (`*`).
+    Any,
+    /// Exactly these origins (`scheme://host[:port]`).
+    Origins(Vec<String>),
+}
+
+/// Parses `LITELLM_PULSE_CORS_ORIGINS`: empty is off, `*` is any, else a
+/// comma-separated list of `http(s)://host[:port]` origins.
+pub fn parse_cors(raw: &str) -> Result<Cors, String> {
+    let items: Vec<&str> = raw
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    if items.is_empty() {
+        return Ok(Cors::Off);
+    }
+    if items == ["*"] {
+        return Ok(Cors::Any);
+    }
+    let mut origins = Vec::with_capacity(items.len());
+    for item in items {
+        let url = Url::parse(item).map_err(|_| format!("{item:?} is not an origin"))?;
+        let bare = matches!(url.scheme(), "http" | "https")
+            && url.host_str().is_some()
+            && url.path() == "/"
+            && url.query().is_none()
+            && url.fragment().is_none()
+            && url.username().is_empty()
+            && !item.trim_end_matches('/').ends_with('/');
+        if !bare || item.contains('*') {
+            return Err(format!(
+                "{item:?} is not an origin (scheme://host[:port], or * alone)"
+            ));
+        }
+        // The browser sends the origin without a trailing slash.
+        origins.push(url.origin().ascii_serialization());
+    }
+    Ok(Cors::Origins(origins))
 }
 
 /// Log verbosity, spelled as the reference spells it.
@@ -199,6 +266,10 @@ pub struct Settings {
     pub max_body_bytes: u64,
     /// Largest accepted history `limit`.
     pub history_max_limit: usize,
+    /// Token pulse's own API requires, if any (trimmed; empty means none).
+    pub api_token: Option<String>,
+    /// Browser origins allowed to read the API.
+    pub cors: Cors,
     /// Friendly metric → Prometheus family mapping, with overrides applied.
     pub catalog: Catalog,
 }
@@ -220,6 +291,8 @@ impl std::fmt::Debug for Settings {
             .field("tz", &self.tz)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("history_max_limit", &self.history_max_limit)
+            .field("api_token", &self.api_token.as_ref().map(|_| "<redacted>"))
+            .field("cors", &self.cors)
             .finish_non_exhaustive()
     }
 }
@@ -287,6 +360,11 @@ impl Options {
             }
         }
         let key = self.metrics_api_key.trim();
+        let token = self.api_token.trim();
+        let cors = parse_cors(&self.cors_origins).map_err(|reason| ConfigError {
+            setting: "LITELLM_PULSE_CORS_ORIGINS".into(),
+            reason,
+        })?;
         let settings = Settings {
             source: redact_url(&self.metrics_url),
             metrics_url: self.metrics_url.clone(),
@@ -304,6 +382,8 @@ impl Options {
             tz,
             max_body_bytes: self.max_body_bytes,
             history_max_limit: self.history_max_limit,
+            api_token: (!token.is_empty()).then(|| token.to_owned()),
+            cors,
             catalog,
         };
         Ok((settings, warnings))
@@ -436,6 +516,47 @@ mod tests {
         assert_eq!(s.tz, Tz::UTC);
         assert_eq!(s.max_body_bytes, 67_108_864);
         assert_eq!(s.history_max_limit, 10_080);
+        assert_eq!(s.api_token, None);
+        assert_eq!(s.cors, Cors::Off);
+    }
+
+    #[test]
+    fn cors_origins_are_a_list_a_star_or_nothing() {
+        assert_eq!(parse_cors(""), Ok(Cors::Off));
+        assert_eq!(parse_cors(" , "), Ok(Cors::Off));
+        assert_eq!(parse_cors("*"), Ok(Cors::Any));
+        assert_eq!(
+            parse_cors("https://home.example/, http://ha.local:8123"),
+            Ok(Cors::Origins(vec![
+                "https://home.example".into(),
+                "http://ha.local:8123".into()
+            ]))
+        );
+        for bad in [
+            "home.example",
+            "https://home.example/path",
+            "https://*.example",
+            "*, https://a.example",
+            "ftp://a.example",
+            "https://user@a.example",
+        ] {
+            assert!(parse_cors(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_api_token_is_trimmed_and_never_in_debug_output() {
+        let (s, _) = cli(&["--api-token", " tok-secret-1 "])
+            .unwrap()
+            .resolve(no_env)
+            .unwrap();
+        assert_eq!(s.api_token.as_deref(), Some("tok-secret-1"));
+        assert!(!format!("{s:?}").contains("tok-secret-1"));
+        let err = cli(&["--cors-origins", "nope"]).unwrap().resolve(no_env);
+        assert_eq!(
+            err.err().map(|e| e.to_string()),
+            Some("invalid value for LITELLM_PULSE_CORS_ORIGINS: \"nope\" is not an origin".into())
+        );
     }
 
     #[test]

@@ -199,6 +199,12 @@ pub(crate) async fn run_server(
             "disabled"
         },
     );
+    if app.settings.api_token.is_some() {
+        tracing::info!("API token required on every path but /livez");
+    }
+    if app.settings.cors != config::Cors::Off {
+        tracing::info!(cors = ?app.settings.cors, "CORS enabled");
+    }
     if let Some(f) = on_bound {
         f(bound);
     }

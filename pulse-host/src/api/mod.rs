@@ -16,6 +16,7 @@ use warp::hyper::body::Bytes;
 use warp::{Filter, Rejection, Reply};
 
 use crate::app::App;
+use crate::config::Cors;
 
 pub mod handlers;
 pub mod openapi;
@@ -60,8 +61,11 @@ pub fn json_response(status: StatusCode, body: &Value) -> Response<Bytes> {
     resp
 }
 
-/// Every route, with errors mapped to JSON and the security headers added.
+/// Every route, with the API token checked, CORS applied when configured,
+/// errors mapped to JSON and the security headers added.
 pub fn routes(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
+    let token = app.settings.api_token.clone().map(Arc::<str>::from);
+    let cors = cors(&app.settings.cors);
     let with_app = warp::any().map(move || Arc::clone(&app));
     let query = warp::query::<HashMap<String, String>>();
     let get = warp::get().or(warp::head()).unify();
@@ -137,10 +141,87 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Inf
         },
     );
 
-    get.and(root.or(api).or(ops).or(assets))
-        .map(|reply| reply)
+    let routed = get
+        .and(authorized(token))
+        .and(root.or(api).or(ops).or(assets))
+        .map(|reply| Box::new(reply) as Box<dyn Reply>);
+    // Preflight requests carry no token, so the CORS layer sits outside the check.
+    let routed = match cors {
+        Some(cors) => routed
+            .with(cors)
+            .map(|r| Box::new(r) as Box<dyn Reply>)
+            .boxed(),
+        None => routed.boxed(),
+    };
+    routed
         .recover(recover)
         .with(warp::reply::with::headers(security_headers()))
+        .with(warp::reply::with::default_header(
+            "content-security-policy",
+            "default-src 'none'; frame-ancestors 'none'",
+        ))
+}
+
+/// The one path open without the token: liveness, for the healthcheck
+/// subcommand and orchestrators.
+const OPEN_PATH: &str = "/livez";
+
+/// Passes when no token is configured, for [`OPEN_PATH`], or when the request
+/// carries `Authorization: Bearer <token>`; otherwise rejects with a 401.
+fn authorized(token: Option<Arc<str>>) -> impl Filter<Extract = (), Error = Rejection> + Clone {
+    warp::path::full()
+        .and(warp::header::optional::<String>("authorization"))
+        .and_then(
+            move |path: warp::path::FullPath, auth: Option<String>| {
+                let token = token.clone();
+                async move {
+                    let Some(token) = token else { return Ok(()) };
+                    if path.as_str() == OPEN_PATH {
+                        return Ok(());
+                    }
+                    let given = auth.as_deref().and_then(bearer);
+                    if given.is_some_and(|g| constant_time_eq(g.as_bytes(), token.as_bytes())) {
+                        Ok(())
+                    } else {
+                        Err(warp::reject::custom(ApiError {
+                            status: StatusCode::UNAUTHORIZED,
+                            body: json!({ "error": "missing or wrong API token (send Authorization: Bearer <token>)" }),
+                        }))
+                    }
+                }
+            },
+        )
+        .untuple_one()
+}
+
+/// The credentials of an `Authorization: Bearer <credentials>` value (the
+/// scheme is case-insensitive).
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, rest) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+}
+
+/// Equality whose time depends only on the lengths, not on where the first
+/// differing byte is, so the token cannot be guessed byte by byte.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = u8::from(a.len() != b.len());
+    for (i, x) in a.iter().enumerate() {
+        diff |= x ^ b.get(i % b.len().max(1)).copied().unwrap_or(0);
+    }
+    diff == 0
+}
+
+/// The CORS layer for `cors`, or `None` when CORS is off.
+fn cors(cors: &Cors) -> Option<warp::cors::Builder> {
+    let base = warp::cors()
+        .allow_methods(["GET", "HEAD"])
+        .allow_headers(["authorization", "if-none-match"])
+        .max_age(std::time::Duration::from_secs(600));
+    match cors {
+        Cors::Off => None,
+        Cors::Any => Some(base.allow_any_origin()),
+        Cors::Origins(list) => Some(base.allow_origins(list.iter().map(String::as_str))),
+    }
 }
 
 /// `resp` with the headers every response carries (for the few answered
@@ -173,6 +254,12 @@ fn security_headers() -> HeaderMap {
 /// The one place where errors become responses: every status has a JSON body.
 pub async fn recover(err: Rejection) -> Result<Response<Bytes>, Infallible> {
     let (status, body) = if let Some(e) = err.find::<ApiError>() {
+        if e.status == StatusCode::UNAUTHORIZED {
+            let mut resp = json_response(e.status, &e.body);
+            resp.headers_mut()
+                .insert("www-authenticate", HeaderValue::from_static("Bearer"));
+            return Ok(resp);
+        }
         (e.status, e.body.clone())
     } else if err.is_not_found() {
         (StatusCode::NOT_FOUND, json!({ "error": "Not found" }))
@@ -180,6 +267,11 @@ pub async fn recover(err: Rejection) -> Result<Response<Bytes>, Infallible> {
         (
             StatusCode::METHOD_NOT_ALLOWED,
             json!({ "error": "Method not allowed" }),
+        )
+    } else if err.find::<warp::filters::cors::CorsForbidden>().is_some() {
+        (
+            StatusCode::FORBIDDEN,
+            json!({ "error": "origin not allowed (see LITELLM_PULSE_CORS_ORIGINS)" }),
         )
     } else if err.find::<warp::reject::InvalidQuery>().is_some() {
         (

@@ -273,7 +273,15 @@ pub fn document() -> Value {
             &[],
         ),
     );
-    paths.insert("/livez".into(), get("Liveness", json!({ "type": "object", "properties": { "status": { "type": "string" } }, "required": ["status"] }), json!([]), &[]));
+    let mut livez = get(
+        "Liveness",
+        json!({ "type": "object", "properties": { "status": { "type": "string" } }, "required": ["status"] }),
+        json!([]),
+        &[],
+    );
+    // Open even when a token is configured.
+    livez["get"]["security"] = json!([]);
+    paths.insert("/livez".into(), livez);
     paths.insert(
         "/readyz".into(),
         get("Readiness: the database answers and a scrape succeeded within 3 intervals", json!({ "type": "object", "properties": { "status": { "type": "string" } }, "required": ["status"] }), json!([]), &[("503", "not ready")]),
@@ -290,7 +298,17 @@ pub fn document() -> Value {
             "description": format!("Usage and spend of a LiteLLM proxy. Reference metric names: {}.", reference.join(", ")),
         },
         "paths": paths,
-        "components": { "schemas": {
+        // Optional: the empty requirement applies when no token is configured.
+        "security": [{}, { "bearerAuth": [] }],
+        "components": {
+          "securitySchemes": {
+            "bearerAuth": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "Required only when LITELLM_PULSE_API_TOKEN is set; then every path but /livez answers 401 without it.",
+            },
+          },
+          "schemas": {
             "Summary": summary_schema(),
             "Snapshot": snapshot_schema(),
             "Model": per_key_schema("model"),

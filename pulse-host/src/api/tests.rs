@@ -759,6 +759,19 @@ async fn openapi_documents_every_route() {
     let fx = fixture().await;
     let (_, doc) = get(&fx.app, "/openapi.json").await;
     assert_eq!(doc["openapi"], "3.1.0");
+    // The token is documented as optional, and /livez never needs it.
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearerAuth"]["scheme"],
+        "bearer"
+    );
+    assert_eq!(
+        doc["security"],
+        serde_json::json!([{}, { "bearerAuth": [] }])
+    );
+    assert_eq!(
+        doc["paths"]["/livez"]["get"]["security"],
+        serde_json::json!([])
+    );
     let paths: Vec<&str> = doc["paths"]
         .as_object()
         .unwrap()
