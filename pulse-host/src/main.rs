@@ -165,7 +165,18 @@ async fn open_store(settings: &Settings) -> (StoreHandle, Option<String>) {
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     let (store, open_error) = open_store(&settings).await;
     let scraper = scrape::Scraper::new(&settings)?;
-    let app = App::new(settings, store, Clock::System).await?;
+    let clock = match std::env::var_os(app::TEST_CLOCK_VAR) {
+        Some(path) => {
+            tracing::warn!(
+                "TEST CLOCK ACTIVE: {} is set, \"now\" is shifted by the offset in {}; never use this outside tests",
+                app::TEST_CLOCK_VAR,
+                std::path::Path::new(&path).display()
+            );
+            Clock::OffsetFile(path.into())
+        }
+        None => Clock::System,
+    };
+    let app = App::new(settings, store, clock).await?;
     if let Some(e) = open_error {
         app.set_open_error(e);
     }
