@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 
 use pulse_core::catalog::{Dimension, Metric, MetricValues};
 use pulse_core::track::{Observation, SeriesState, TrackerState};
-use pulse_core::window::{TimeRange, storage_bucket};
+use pulse_core::window::{STORAGE_BUCKET_MS, TimeRange, storage_bucket};
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, params};
 
 mod handle;
@@ -232,6 +232,20 @@ struct ReadCache {
     all_time_breakdown: HashMap<&'static str, Vec<(String, MetricValues)>>,
     totals: HashMap<(i64, i64), MetricValues>,
     breakdowns: HashMap<(&'static str, i64, i64), Vec<(String, MetricValues)>>,
+}
+
+/// `range` with both ends moved up to the next bucket edge. Bucket starts
+/// are multiples of the bucket width, so the same buckets start inside it:
+/// windows ending "now" share one cache entry until the next bucket begins.
+fn bucket_aligned(range: TimeRange) -> TimeRange {
+    let up = |ms: i64| match ms.rem_euclid(STORAGE_BUCKET_MS) {
+        0 => ms,
+        r => ms.saturating_add(STORAGE_BUCKET_MS - r),
+    };
+    TimeRange {
+        start_ms: up(range.start_ms),
+        end_ms: up(range.end_ms),
+    }
 }
 
 /// Most cached window sums; arbitrary `/api/v1/breakdown` windows past it
@@ -593,6 +607,7 @@ impl Store {
 
     /// Sum of the deltas in buckets starting in `[range.start_ms, range.end_ms)`.
     pub fn window_totals(&self, range: TimeRange) -> Result<MetricValues, StoreError> {
+        let range = bucket_aligned(range);
         let key = (range.start_ms, range.end_ms);
         if let Some(v) = self.cache.borrow().totals.get(&key) {
             return Ok(*v);
@@ -628,6 +643,7 @@ impl Store {
         dim: Dimension,
         range: TimeRange,
     ) -> Result<Vec<(String, MetricValues)>, StoreError> {
+        let range = bucket_aligned(range);
         let key = (dim.name(), range.start_ms, range.end_ms);
         if let Some(v) = self.cache.borrow().breakdowns.get(&key) {
             return Ok(v.clone());

@@ -1334,10 +1334,33 @@ fn cached_sums_follow_every_write() {
         })
         .unwrap();
     assert_eq!(read(&store), third);
+    // Windows ending at any moment of the same bucket share one entry, and
+    // count the bucket that holds their end.
+    let before = store.cache.borrow().totals.len();
+    for end in [T0 + HOUR + 1, T0 + HOUR + 7 * MIN, T0 + HOUR + 15 * MIN] {
+        let r = TimeRange {
+            start_ms: day.start_ms,
+            end_ms: end,
+        };
+        assert_eq!(store.window_totals(r).unwrap().get(Metric::Requests), 3.0);
+    }
+    assert_eq!(store.cache.borrow().totals.len(), before + 1);
+    let r = TimeRange {
+        start_ms: day.start_ms,
+        end_ms: T0 + HOUR,
+    };
+    assert_eq!(store.window_totals(r).unwrap().get(Metric::Requests), 0.0);
+    // The widest range still holds everything (its ends saturate).
+    let all = TimeRange {
+        start_ms: i64::MIN,
+        end_ms: i64::MAX,
+    };
+    assert_eq!(store.window_totals(all).unwrap().get(Metric::Requests), 3.0);
+    assert_eq!(bucket_aligned(all).end_ms, i64::MAX);
     // Many different windows do not grow the cache past its cap.
     for i in 0..200 {
         let r = TimeRange {
-            start_ms: T0 - i * MIN,
+            start_ms: T0 - i * 15 * MIN,
             end_ms: T0 + HOUR,
         };
         store.window_totals(r).unwrap();
