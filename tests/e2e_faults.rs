@@ -11,9 +11,10 @@
 //! Run: `cargo build --release -p pulse-host && cargo test -p pulse-tests
 //! --test e2e_faults -- --test-threads 2`.
 //!
-//! Not covered here: the system clock stepping between scrapes. Pulse reads
-//! `chrono::Utc::now()` (`Clock::System` in pulse-host's app.rs) and has no
-//! hook to inject a clock into the binary, so that case needs a host change.
+//! The system clock stepping between scrapes is driven through the binary's
+//! hidden test clock: `LITELLM_PULSE_TEST_CLOCK_FILE` names a file holding a
+//! signed offset in ms, added to the system clock and re-read on every call
+//! (`Clock::OffsetFile` in pulse-host's app.rs).
 
 mod faults_support;
 
@@ -714,4 +715,189 @@ fn idle_and_slow_connections_are_closed_within_30_s() {
         slow.is_some_and(|s| (9.5..=15.0).contains(&s)),
         "slowloris: {slow:?}"
     );
+}
+
+/// Sets the binary's test clock offset (re-read on every clock call).
+fn step_clock(file: &std::path::Path, offset_ms: i64) {
+    std::fs::write(file, offset_ms.to_string()).unwrap();
+}
+
+/// Requests and cost (in µ$) of the all-time value and the three windows,
+/// after checking that no metric of any window is negative.
+fn windows(pulse: &Pulse, context: &str) -> [(u64, u64); 4] {
+    let m = pulse.json("/api/v1/metrics");
+    for (k, v) in m.as_object().unwrap() {
+        if ["_daily", "_weekly", "_monthly"]
+            .iter()
+            .any(|s| k.ends_with(s))
+        {
+            assert!(
+                v.as_f64().is_none_or(|x| x >= 0.0),
+                "{context}: {k} = {v} in {m}"
+            );
+        }
+    }
+    ["", "_daily", "_weekly", "_monthly"].map(|suffix| {
+        let r = m[format!("requests{suffix}")].as_f64().unwrap();
+        let c = m[format!("cost{suffix}")].as_f64().unwrap();
+        (r as u64, (c * 1e6).round() as u64)
+    })
+}
+
+/// Every `*_delta` of the history is non-negative; returns the sums of
+/// the request and cost (µ$) deltas.
+fn history_deltas(pulse: &Pulse, context: &str) -> (u64, u64) {
+    let h = pulse.json("/api/v1/history?limit=10000");
+    let mut sums = (0.0, 0.0);
+    for row in h["snapshots"].as_array().unwrap() {
+        for (k, v) in row.as_object().unwrap() {
+            if k.ends_with("_delta") {
+                assert!(
+                    v.as_f64().is_none_or(|x| x >= 0.0),
+                    "{context}: {k} = {v} in {row}"
+                );
+            }
+        }
+        sums.0 += row["requests_delta"].as_f64().unwrap();
+        sums.1 += row["cost_delta"].as_f64().unwrap();
+    }
+    (sums.0 as u64, (sums.1 * 1e6).round() as u64)
+}
+
+#[test]
+fn the_clock_stepping_back_and_forward_neither_loses_nor_doubles() {
+    const BACK: i64 = -2 * 3_600_000;
+    const FORWARD: i64 = 26 * 3_600_000;
+    let fake = FakeLiteLlm::start(1, &MODELS, 5, true, Mode::Good);
+    let dir = tempfile::tempdir().unwrap();
+    let clock = dir.path().join("clock-offset-ms");
+    step_clock(&clock, 0);
+    let opts = PulseOpts::new(fake.url(), db_in(&dir))
+        .with_env("LITELLM_PULSE_TEST_CLOCK_FILE", clock.to_str().unwrap());
+    // Local time is about noon: -2 h stays today, +26 h is tomorrow.
+    let offset_h = faults_support::zone_offset_h(&opts.tz);
+    let pulse = Pulse::start(&opts);
+    assert!(pulse.log().contains("TEST CLOCK ACTIVE"), "{}", pulse.log());
+    fake.settle();
+    assert_eq!(windows(&pulse, "baseline"), [(0, 0); 4]);
+
+    // A: today, on the true clock.
+    fake.traffic(0, 0, 3, 3000);
+    fake.traffic(0, 1, 2, 500);
+    fake.settle();
+    assert_eq!(windows(&pulse, "A"), [(5, 3500); 4]);
+
+    // B: two hours back. A's rows now lie after "now": they stay in the
+    // all-time total and leave the windows (which end at now) until the
+    // clock passes them again; nothing is counted again or negative.
+    step_clock(&clock, BACK);
+    fake.settle();
+    assert_eq!(
+        windows(&pulse, "just after the step back"),
+        [(5, 3500), (0, 0), (0, 0), (0, 0)]
+    );
+    fake.traffic(0, 0, 4, 2000);
+    fake.settle();
+    assert_eq!(
+        windows(&pulse, "B"),
+        [(9, 5500), (4, 2000), (4, 2000), (4, 2000)]
+    );
+    assert_eq!(history_deltas(&pulse, "B"), (9, 5500));
+
+    // C: 26 hours ahead, on the next local day. The day holds only what
+    // was scraped after the jump; the week and month also hold A and B
+    // unless the jump crossed into a new one.
+    let (today, tomorrow) = (
+        faults_support::local_date(offset_h, 0),
+        faults_support::local_date(offset_h, FORWARD),
+    );
+    assert_ne!(today.2, tomorrow.2, "+26 h must land on another local day");
+    let new_week = tomorrow.3 == 0;
+    let new_month = tomorrow.1 != today.1;
+    step_clock(&clock, FORWARD);
+    fake.settle();
+    let before = |new: bool| if new { (0, 0) } else { (9, 5500) };
+    assert_eq!(
+        windows(&pulse, "just after the jump forward"),
+        [(9, 5500), (0, 0), before(new_week), before(new_month)]
+    );
+    fake.traffic(0, 1, 3, 1200);
+    fake.settle();
+    let with_c = |new: bool| if new { (3, 1200) } else { (12, 6700) };
+    assert_eq!(
+        windows(&pulse, "C"),
+        [(12, 6700), (3, 1200), with_c(new_week), with_c(new_month)]
+    );
+    assert_eq!(history_deltas(&pulse, "C"), (12, 6700));
+
+    // D: back to the true clock. C's rows lie tomorrow, out of every
+    // window until then; A and B are today again.
+    step_clock(&clock, 0);
+    fake.settle();
+    assert_eq!(
+        windows(&pulse, "just after the step back to 0"),
+        [(12, 6700), (9, 5500), (9, 5500), (9, 5500)]
+    );
+    fake.traffic(0, 0, 1, 100);
+    fake.settle();
+    assert_eq!(fake.expected(), (13, 6800));
+    assert_eq!(
+        windows(&pulse, "D"),
+        [(13, 6800), (10, 5600), (10, 5600), (10, 5600)]
+    );
+    assert_eq!(history_deltas(&pulse, "D"), (13, 6800));
+    assert_eq!(pulse.get("/livez").status, 200);
+    assert_eq!(pulse.json("/health")["status"], "ok");
+}
+
+/// `GET path` with an `Authorization` header.
+fn get_with_auth(pulse: &Pulse, path: &str, auth: &str) -> faults_support::Resp {
+    let addr = pulse.addr;
+    raw_request(
+        addr,
+        format!(
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {auth}\r\nConnection: close\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn the_api_token_guards_everything_but_livez() {
+    let fake = FakeLiteLlm::start(1, &MODELS, 5, true, Mode::Good);
+    let dir = tempfile::tempdir().unwrap();
+    let opts = PulseOpts::new(fake.url(), db_in(&dir)).with_env("LITELLM_PULSE_API_TOKEN", "t0ken");
+    let pulse = Pulse::start(&opts);
+    fake.settle();
+    fake.traffic(0, 0, 2, 20);
+    fake.settle();
+
+    let live = pulse.get("/livez");
+    assert_eq!(live.status, 200, "{}", live.body);
+    assert_eq!(live.json()["status"], "ok");
+    for path in ["/api/v1/metrics", "/health", "/raw", "/api/v2/summary"] {
+        let r = pulse.get(path);
+        assert_eq!(r.status, 401, "{path} without a token: {}", r.body);
+        assert!(r.json()["error"].is_string(), "{path}: {}", r.body);
+        assert!(!r.body.contains("t0ken"), "{path}: {}", r.body);
+        for bad in ["Bearer t0ke", "Bearer t0ken2", "Basic t0ken", "t0ken"] {
+            let r = get_with_auth(&pulse, path, bad);
+            assert_eq!(r.status, 401, "{path} with {bad:?}: {}", r.body);
+        }
+    }
+    let r = get_with_auth(&pulse, "/api/v1/metrics", "Bearer t0ken");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["requests"].as_f64(), Some(2.0), "{}", r.body);
+    assert_eq!(r.json()["cost"].as_f64(), Some(0.00002), "{}", r.body);
+
+    // The container's HEALTHCHECK runs with the same environment.
+    let status = Command::new(faults_support::pulse_bin())
+        .args(["healthcheck", "--port", &pulse.addr.port().to_string()])
+        .env("LITELLM_PULSE_API_TOKEN", "t0ken")
+        .env("LITELLM_PULSE_HOST", "127.0.0.1")
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert!(!pulse.log().contains("t0ken"), "{}", pulse.log());
 }

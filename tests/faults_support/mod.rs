@@ -613,6 +613,29 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// The local calendar date `(year, month, day, weekday)` in a fixed UTC
+/// offset of `offset_h` hours, `shift_ms` after now; weekday 0 is Monday.
+pub fn local_date(offset_h: i64, shift_ms: i64) -> (i64, i64, i64, i64) {
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let days = (ms + shift_ms + offset_h * 3_600_000).div_euclid(86_400_000);
+    let (y, m, d) = civil_from_days(days);
+    // 1970-01-01 was a Thursday.
+    (y, m, d, (days + 3).rem_euclid(7))
+}
+
+/// The UTC offset in hours of a zone named by [`noon_zone`].
+pub fn zone_offset_h(zone: &str) -> i64 {
+    match zone.strip_prefix("Etc/GMT") {
+        Some("") => 0,
+        // POSIX sign: Etc/GMT-5 is UTC+5.
+        Some(rest) => -rest.parse::<i64>().unwrap(),
+        None => panic!("not a noon_zone name: {zone}"),
+    }
+}
+
 /// A zone whose local time is near noon now, so that "today" holds the
 /// whole run whenever the suite runs (fixed offsets, no DST).
 pub fn noon_zone() -> String {
@@ -721,6 +744,8 @@ pub struct PulseOpts {
     /// with `prlimit --pid` fails writes (EFBIG, like a full disk) instead
     /// of killing the process.
     pub ignore_sigxfsz: bool,
+    /// More variables, set last (they override the defaults above).
+    pub env: Vec<(String, String)>,
 }
 
 impl PulseOpts {
@@ -730,7 +755,14 @@ impl PulseOpts {
             db_path,
             tz: noon_zone(),
             ignore_sigxfsz: false,
+            env: Vec::new(),
         }
+    }
+
+    /// Adds one more variable for the process.
+    pub fn with_env(mut self, key: &str, value: &str) -> PulseOpts {
+        self.env.push((key.to_owned(), value.to_owned()));
+        self
     }
 }
 
@@ -774,6 +806,7 @@ impl Pulse {
             ("LITELLM_PULSE_LOG_LEVEL", "info"),
         ]);
         cmd.env("LITELLM_PULSE_DB_PATH", &opts.db_path);
+        cmd.envs(opts.env.iter().map(|(k, v)| (k, v)));
         let mut child = cmd.spawn().expect("spawn litellm-pulse");
         let log = Arc::new(Mutex::new(String::new()));
         let out: Box<dyn Read + Send> = Box::new(child.stdout.take().unwrap());
