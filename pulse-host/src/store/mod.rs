@@ -229,10 +229,13 @@ pub struct Store {
 #[derive(Default)]
 struct ReadCache {
     all_time: Option<MetricValues>,
-    all_time_breakdown: HashMap<&'static str, Vec<(String, MetricValues)>>,
+    all_time_breakdown: HashMap<&'static str, KeyedValues>,
     totals: HashMap<(i64, i64), MetricValues>,
-    breakdowns: HashMap<(&'static str, i64, i64), Vec<(String, MetricValues)>>,
+    breakdowns: HashMap<(&'static str, i64, i64), KeyedValues>,
 }
+
+/// Sums per key of a dimension, sorted by key.
+type KeyedValues = Vec<(String, MetricValues)>;
 
 /// `range` with both ends moved up to the next bucket edge. Bucket starts
 /// are multiples of the bucket width, so the same buckets start inside it:
