@@ -64,19 +64,28 @@ fn num(v: &Value, key: &str) -> f64 {
         .unwrap_or_else(|| panic!("{key} is not a float in {v}"))
 }
 
-const ENDPOINTS: [&str; 12] = [
+/// Every endpoint, read for leaks after each run.
+const ENDPOINTS: [&str; 20] = [
     "/",
     "/api/v1/metrics",
     "/api/v1/metrics/requests",
+    "/api/v1/metrics/cost",
+    "/api/v1/history",
     "/api/v1/history?limit=50",
     "/api/v1/models",
+    "/api/v1/breakdown?by=key",
     "/api/v1/breakdown?by=key&window=all",
+    "/api/v1/series",
     "/api/v1/series?metric=requests&window=24h",
     "/api/v2/summary",
     "/raw",
     "/health",
+    "/readyz",
+    "/livez",
     "/metrics",
     "/openapi.json",
+    "/dashboard/",
+    "/dashboard/app.js",
 ];
 
 /// Final checks shared by both runs; returns the numbers to compare.
@@ -154,11 +163,25 @@ fn assert_no_secrets(what: &str, text: &str) {
     );
 }
 
+/// GETs every endpoint: each answers (200, or 503 for `/readyz` before a
+/// good scrape) and none holds a secret.
 async fn assert_no_secrets_anywhere(pulse: &Pulse) {
     for path in ENDPOINTS {
         let (status, _, body) = pulse.get(path).await;
-        assert_eq!(status, 200, "{path}");
+        let ok = status == 200 || (path == "/readyz" && status == 503);
+        assert!(ok, "{path}: {status} {body}");
+        assert!(!body.is_empty(), "{path}: empty");
         assert_no_secrets(path, &body);
+    }
+}
+
+/// The database file (and its WAL, if any) holds no secret either.
+fn assert_no_secrets_in_db(db: &str) {
+    for suffix in ["", "-wal", "-journal"] {
+        let path = format!("{db}{suffix}");
+        if let Ok(bytes) = std::fs::read(&path) {
+            assert_no_secrets(&path, &String::from_utf8_lossy(&bytes));
+        }
     }
 }
 
@@ -190,6 +213,7 @@ async fn captures_in_sequence_and_through_a_pulse_restart() {
     let (status, log) = pulse.terminate();
     assert!(status.success(), "exit {status}:\n{log}");
     assert_no_secrets("the log", &log);
+    assert_no_secrets_in_db(db1);
     assert!(log.contains("scraped"), "debug log has the scrapes:\n{log}");
     assert_eq!(fake.auth_failures(), 0);
 
@@ -223,7 +247,42 @@ async fn captures_in_sequence_and_through_a_pulse_restart() {
     let (status, log) = pulse.terminate();
     assert!(status.success(), "exit {status}:\n{log}");
     assert_no_secrets("the log", &log);
+    assert_no_secrets_in_db(db2);
     assert_eq!(fake.auth_failures(), 0);
+}
+
+/// LiteLLM rejects pulse's key (401) on every scrape: the failure shows in
+/// `/health` and the API, and neither the key nor the URL password appears
+/// in any answer, the debug log or the database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_key_leaks_nowhere() {
+    let fake = FakeLiteLlm::start(bodies(), "sk-the-proxy-wants-another-key").await;
+    let url = format!("http://user:{URL_PASSWORD}@{}/metrics", fake.addr);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("rejected.db");
+    let db = db.to_str().unwrap();
+    let pulse = Pulse::start(&[], &envs(&url, db));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while fake.auth_failures() < 3 {
+        assert!(std::time::Instant::now() < deadline, "{}", pulse.log());
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let (status, health, _) = pulse.get("/health").await;
+    assert_eq!(status, 200);
+    assert_eq!(health["status"], "degraded", "{health}");
+    assert_eq!(health["error"], "metrics URL answered HTTP 401", "{health}");
+    let (_, m, _) = pulse.get("/api/v1/metrics").await;
+    assert_eq!(m["error"], "metrics URL answered HTTP 401", "{m}");
+    assert_eq!(num(&m, "requests"), 0.0);
+    assert_no_secrets_anywhere(&pulse).await;
+    let (status, log) = pulse.terminate();
+    assert!(status.success(), "exit {status}:\n{log}");
+    assert!(
+        log.contains("HTTP 401"),
+        "the log shows the failure:\n{log}"
+    );
+    assert_no_secrets("the log", &log);
+    assert_no_secrets_in_db(db);
 }
 
 #[test]
