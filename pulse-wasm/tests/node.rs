@@ -118,13 +118,13 @@ fn tracker_deltas_survive_export_and_import() {
     let b2 = "litellm_spend_metric_total{requested_model=\"gpt-4o\"} 2.25\n";
     let b3 = "litellm_spend_metric_total{requested_model=\"gpt-4o\"} 0.5\n";
     let mut t = tracker::Tracker::new(None).unwrap();
-    let o1 = t.observe(b1, 1_000.0).unwrap();
+    let o1 = t.observe(b1, 1_000.0, None).unwrap();
     assert_eq!(get(&o1, "baseline"), JsValue::TRUE);
     assert_eq!(num(&get(&o1, "deltas"), "cost"), 0.0);
     assert_eq!(num(&get(&o1, "live"), "cost"), 1.5);
     let state = t.export_state().unwrap();
     let mut restored = tracker::Tracker::from_state(&state, None).unwrap();
-    let o2 = restored.observe(b2, 61_000.0).unwrap();
+    let o2 = restored.observe(b2, 61_000.0, Some(60_000.0)).unwrap();
     assert_eq!(get(&o2, "baseline"), JsValue::FALSE);
     assert_eq!(num(&get(&o2, "deltas"), "cost"), 0.75);
     let row = at(&get(&o2, "breakdown"), 0);
@@ -132,12 +132,19 @@ fn tracker_deltas_survive_export_and_import() {
     assert_eq!(text(&row, "key"), "gpt-4o");
     assert_eq!(text(&row, "metric"), "cost");
     assert_eq!(num(&row, "delta"), 0.75);
+    // The target's clock given to observe is part of the exported state.
+    assert!(
+        restored
+            .export_state()
+            .unwrap()
+            .contains("\"last_target_ms\":60000")
+    );
     // A LiteLLM restart: the counter starts again, the delta is its new value.
-    let o3 = restored.observe(b3, 121_000.0).unwrap();
+    let o3 = restored.observe(b3, 121_000.0, None).unwrap();
     assert_eq!(num(&o3, "resets"), 1.0);
     assert_eq!(num(&get(&o3, "deltas"), "cost"), 0.5);
     // A failed body throws and leaves the baseline alone.
-    assert!(restored.observe("<html></html>", 181_000.0).is_err());
+    assert!(restored.observe("<html></html>", 181_000.0, None).is_err());
 }
 
 #[wasm_bindgen_test]

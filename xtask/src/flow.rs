@@ -166,6 +166,24 @@ pub fn test() -> Result<()> {
         ],
         &[],
     )?;
+    // The wasm-only tests (`#![cfg(target_arch = "wasm32")]`) are invisible to the native clippy run.
+    run(
+        &root,
+        "cargo",
+        &[
+            "clippy",
+            "--locked",
+            "-p",
+            "pulse-wasm",
+            "--all-targets",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        &[],
+    )?;
     // One release build serves every end-to-end test: the static musl binary the
     // Dockerfile ships (checked to be static, to serve and to pass its healthcheck).
     musl()?;
