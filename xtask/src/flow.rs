@@ -88,11 +88,7 @@ pub fn setup() -> Result<()> {
     if output("wasm-pack", &["--version"]).is_none() {
         run(&root, "cargo", &["install", "wasm-pack"], &[])?;
     }
-    for (tool, pkg) in [
-        ("chromium", "chromium"),
-        ("wasm-opt", "binaryen"),
-        ("musl-gcc", "musl-tools"),
-    ] {
+    for (tool, pkg) in [("chromium", "chromium"), ("musl-gcc", "musl-tools")] {
         if output("sh", &["-c", &format!("command -v {tool}")]).is_none() {
             eprintln!(
                 "warning: `{tool}` is missing; install Debian's `{pkg}` (`sudo apt-get install {pkg}`)"
