@@ -8,6 +8,8 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends musl-tools nodejs npm \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
+# The page build needs only uPlot; the npm dev dependencies are for the test suites.
+ENV NPM_CONFIG_OMIT=dev
 COPY . .
 # Rust targets, the pinned wasm-bindgen CLI and wasm-pack, then pulse-wasm and web/dist.
 RUN cargo xtask setup && cargo xtask web
