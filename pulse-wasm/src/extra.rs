@@ -5,7 +5,7 @@
 
 use std::hash::{BuildHasherDefault, Hasher};
 
-use pulse_core::window::{Step, TimeRange};
+use pulse_core::window::TimeRange;
 use pulse_core::{BodyError, Exposition};
 
 /// A fast non-cryptographic hasher (FxHash) for interning trusted-size keys.
@@ -111,71 +111,9 @@ pub fn sum_in_range(points: &[(i64, f64)], range: TimeRange) -> f64 {
     pulse_core::num::clean(sum)
 }
 
-/// Why a step name was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StepParseError(pub String);
-
-impl std::fmt::Display for StepParseError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "unknown step {:?}: expected hour, day, week, month or a length such as 15m, 60s, 2h, 1d",
-            self.0
-        )
-    }
-}
-
-impl std::error::Error for StepParseError {}
-
-/// Parses a step: `hour`/`day`/`week`/`month` (local calendar buckets, also
-/// `hourly`, `daily`, `weekly`, `monthly`) or a fixed positive length with a
-/// unit `ms`, `s`, `m`, `h`, `d` (`15m`, `60s`).
-pub fn parse_step(text: &str) -> Result<Step, StepParseError> {
-    let t = text.trim();
-    match t.to_ascii_lowercase().as_str() {
-        "hour" | "hourly" => return Ok(Step::Hour),
-        "day" | "daily" => return Ok(Step::Day),
-        "week" | "weekly" => return Ok(Step::Week),
-        "month" | "monthly" => return Ok(Step::Month),
-        _ => {}
-    }
-    let err = || StepParseError(text.to_owned());
-    let digits = t.bytes().take_while(u8::is_ascii_digit).count();
-    let (num, unit) = t.split_at(digits);
-    let n: i64 = num.parse().map_err(|_| err())?;
-    let unit_ms = match unit {
-        "ms" => 1,
-        "s" => 1_000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        _ => return Err(err()),
-    };
-    let ms = n
-        .checked_mul(unit_ms)
-        .filter(|ms| *ms > 0)
-        .ok_or_else(err)?;
-    Ok(Step::Fixed(ms))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn steps_parse() {
-        assert_eq!(parse_step("day"), Ok(Step::Day));
-        assert_eq!(parse_step("Hourly"), Ok(Step::Hour));
-        assert_eq!(parse_step("15m"), Ok(Step::Fixed(900_000)));
-        assert_eq!(parse_step("60s"), Ok(Step::Fixed(60_000)));
-        assert_eq!(parse_step("2h"), Ok(Step::Fixed(7_200_000)));
-        assert_eq!(parse_step("250ms"), Ok(Step::Fixed(250)));
-        assert!(parse_step("0m").is_err());
-        assert!(parse_step("m").is_err());
-        assert!(parse_step("5y").is_err());
-        assert!(parse_step("-5m").is_err());
-        assert!(parse_step("99999999999999999999d").is_err());
-    }
 
     #[test]
     fn family_totals_sum_histogram_parts_into_their_family() {

@@ -9,7 +9,6 @@ use std::str::FromStr;
 use pulse_core::window::{self, Period, Step, TimeRange, Window};
 use wasm_bindgen::prelude::*;
 
-use crate::extra::parse_step;
 use crate::into_error;
 
 /// Milliseconds as `i64`, refusing NaN, infinities, fractions and values
@@ -49,7 +48,7 @@ fn period(name: &str) -> Result<Period, JsError> {
 }
 
 fn step(name: &str) -> Result<Step, JsError> {
-    parse_step(name).map_err(into_error)
+    name.parse::<Step>().map_err(into_error)
 }
 
 fn range_to_js(r: TimeRange) -> JsValue {

@@ -293,3 +293,106 @@ mod tests {
         assert_eq!(sums.iter().sum::<f64>(), 3.0);
     }
 }
+
+/// A step name that [`Step::from_str`](std::str::FromStr) rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown step {text:?}: use hour, day, week, month (or 1h, 1d, 1w, 1mo) or a fixed width such as 15m, 90s, 2h"
+)]
+pub struct StepParseError {
+    /// The rejected text.
+    pub text: String,
+}
+
+/// The one grammar for step names, shared by the HTTP API and the JS bindings.
+///
+/// `hour`/`hourly`/`1h`, `day`/`daily`/`1d`, `week`/`weekly`/`1w` and
+/// `month`/`monthly`/`1mo` are local calendar steps; any other `<n><unit>`
+/// with unit `ms`, `s`, `m`, `h` or `d` is a [`Step::Fixed`] width (so `2h` is
+/// a fixed two hours, while `1h` is a local clock hour).
+impl std::str::FromStr for Step {
+    type Err = StepParseError;
+
+    fn from_str(text: &str) -> Result<Step, StepParseError> {
+        let t = text.trim().to_ascii_lowercase();
+        match t.as_str() {
+            "hour" | "hourly" | "1h" => return Ok(Step::Hour),
+            "day" | "daily" | "1d" => return Ok(Step::Day),
+            "week" | "weekly" | "1w" => return Ok(Step::Week),
+            "month" | "monthly" | "1mo" => return Ok(Step::Month),
+            _ => {}
+        }
+        let err = || StepParseError {
+            text: text.to_owned(),
+        };
+        let digits = t.bytes().take_while(u8::is_ascii_digit).count();
+        let (num, unit) = t.split_at(digits);
+        let n: i64 = num.parse().map_err(|_| err())?;
+        let unit_ms = match unit {
+            "ms" => 1,
+            "s" => 1_000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            _ => return Err(err()),
+        };
+        n.checked_mul(unit_ms)
+            .filter(|ms| *ms > 0)
+            .map(Step::Fixed)
+            .ok_or_else(err)
+    }
+}
+
+/// The canonical name, which parses back to the same step.
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Step::Hour => f.write_str("1h"),
+            Step::Day => f.write_str("1d"),
+            Step::Week => f.write_str("1w"),
+            Step::Month => f.write_str("1mo"),
+            Step::Fixed(ms) if ms > 0 && ms % 60_000 == 0 => write!(f, "{}m", ms / 60_000),
+            Step::Fixed(ms) if ms > 0 && ms % 1_000 == 0 => write!(f, "{}s", ms / 1_000),
+            Step::Fixed(ms) => write!(f, "{}ms", ms.max(1)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod step_name_tests {
+    use super::Step;
+
+    #[test]
+    fn step_names_parse() {
+        assert_eq!("day".parse(), Ok(Step::Day));
+        assert_eq!("Hourly".parse(), Ok(Step::Hour));
+        assert_eq!("1h".parse(), Ok(Step::Hour));
+        assert_eq!("1mo".parse(), Ok(Step::Month));
+        assert_eq!("1w".parse(), Ok(Step::Week));
+        assert_eq!("15m".parse(), Ok(Step::Fixed(900_000)));
+        assert_eq!("60s".parse(), Ok(Step::Fixed(60_000)));
+        assert_eq!("2h".parse(), Ok(Step::Fixed(7_200_000)));
+        assert_eq!("250ms".parse(), Ok(Step::Fixed(250)));
+        for bad in ["0m", "m", "5y", "-5m", "99999999999999999999d", ""] {
+            assert!(bad.parse::<Step>().is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn step_names_round_trip() {
+        for step in [
+            Step::Hour,
+            Step::Day,
+            Step::Week,
+            Step::Month,
+            Step::Fixed(900_000),
+            Step::Fixed(3_600_000),
+            Step::Fixed(90_000),
+            Step::Fixed(1_500),
+            Step::Fixed(250),
+        ] {
+            assert_eq!(step.to_string().parse(), Ok(step), "{step}");
+        }
+        assert_eq!(Step::Fixed(900_000).to_string(), "15m");
+    }
+}

@@ -26,7 +26,8 @@ pub use chrono_tz::{TZ_VARIANTS, Tz};
 use thiserror::Error;
 
 pub use bucket::{
-    MAX_BUCKETS, STORAGE_BUCKET_MS, Step, bucket_edges, bucket_start, bucketize, storage_bucket,
+    MAX_BUCKETS, STORAGE_BUCKET_MS, Step, StepParseError, bucket_edges, bucket_start, bucketize,
+    storage_bucket,
 };
 pub use local::{MAX_MS, MIN_MS};
 pub use zone::{TimeParseError, UnknownZone, format_rfc3339, parse_rfc3339, parse_tz};

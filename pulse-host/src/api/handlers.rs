@@ -288,26 +288,15 @@ pub async fn breakdown(q: HashMap<String, String>, app: Arc<App>) -> Reply {
     ok(&Value::Array(views::breakdown(dim, rows)))
 }
 
-/// Parses `step`: `15m`, `1h`/`hour`, `1d`/`day`, `1w`/`week`, `1mo`/`month`.
-pub fn parse_step(s: &str) -> Option<Step> {
-    Some(match s.trim() {
-        "15m" => Step::Fixed(window::STORAGE_BUCKET_MS),
-        "30m" => Step::Fixed(2 * window::STORAGE_BUCKET_MS),
-        "1h" | "hour" | "hourly" => Step::Hour,
-        "1d" | "day" | "daily" => Step::Day,
-        "1w" | "week" | "weekly" => Step::Week,
-        "1mo" | "month" | "monthly" => Step::Month,
-        _ => return None,
-    })
-}
-
-fn step_name(step: Step) -> String {
-    match step {
-        Step::Hour => "1h".into(),
-        Step::Day => "1d".into(),
-        Step::Week => "1w".into(),
-        Step::Month => "1mo".into(),
-        Step::Fixed(ms) => format!("{}m", ms / 60_000),
+/// Parses `step` with the core's grammar; a fixed width must be a whole number of
+/// 15-minute storage buckets, because finer buckets cannot be answered from them.
+pub fn parse_step(s: &str) -> Result<Step, String> {
+    match s.parse::<Step>() {
+        Ok(Step::Fixed(ms)) if ms % window::STORAGE_BUCKET_MS != 0 => Err(format!(
+            "a fixed step must be a multiple of 15m (the storage bucket), got {s:?}"
+        )),
+        Ok(step) => Ok(step),
+        Err(e) => Err(e.to_string()),
     }
 }
 
@@ -358,11 +347,7 @@ pub async fn series(q: HashMap<String, String>, app: Arc<App>) -> Reply {
         return Err(ApiError::bad_request("the range is empty: to must be after from").into());
     }
     let step = match q.get("step") {
-        Some(s) => parse_step(s).ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "step must be 15m, 30m, 1h, 1d, 1w or 1mo, got {s:?}"
-            ))
-        })?,
+        Some(s) => parse_step(s).map_err(ApiError::bad_request)?,
         None if range.end_ms - range.start_ms <= 2 * 86_400_000 => Step::Hour,
         None if range.end_ms - range.start_ms <= 120 * 86_400_000 => Step::Day,
         None => Step::Month,
@@ -421,7 +406,7 @@ pub async fn series(q: HashMap<String, String>, app: Arc<App>) -> Reply {
     ok(&json!({
         "metric": metric.name(),
         "by": by.map(|d| d.name()),
-        "step": step_name(step),
+        "step": step.to_string(),
         "tz": tz.name(),
         "from": window::format_rfc3339(range.start_ms, tz),
         "to": window::format_rfc3339(range.end_ms, tz),

@@ -231,7 +231,7 @@ pub fn document() -> Value {
             json!([
                 query("metric", json!({ "type": "string", "enum": metrics, "default": "cost" }), "metric"),
                 query("by", json!({ "type": "string", "enum": dims }), "split by a dimension"),
-                query("step", json!({ "type": "string", "enum": ["15m", "30m", "1h", "1d", "1w", "1mo"] }), "bucket width (default from the range)"),
+                query("step", json!({ "type": "string", "examples": ["15m", "1h", "1d", "1w", "1mo", "2h"] }), "bucket width: hour/1h, day/1d, week/1w, month/1mo are local calendar buckets; a fixed width (15m, 2h, …) must be a multiple of 15m (default from the range)"),
                 query("tz", json!({ "type": "string" }), "IANA zone (default: the configured one)"),
                 query("from", json!({ "type": "string" }), "RFC 3339 or ms since the epoch"),
                 query("to", json!({ "type": "string" }), "RFC 3339 or ms since the epoch"),

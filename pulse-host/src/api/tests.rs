@@ -1070,3 +1070,18 @@ async fn every_response_carries_the_security_headers() {
     assert_eq!(post.status(), 405);
     assert_eq!(post.headers()["x-frame-options"], "DENY");
 }
+
+#[test]
+fn series_steps_use_the_core_grammar_in_whole_storage_buckets() {
+    use super::handlers::parse_step;
+    use pulse_core::window::Step;
+    assert_eq!(parse_step("1h"), Ok(Step::Hour));
+    assert_eq!(parse_step("daily"), Ok(Step::Day));
+    assert_eq!(parse_step("1mo"), Ok(Step::Month));
+    assert_eq!(parse_step("30m"), Ok(Step::Fixed(1_800_000)));
+    assert_eq!(parse_step("2h"), Ok(Step::Fixed(7_200_000)));
+    // Finer than (or not a multiple of) the 15-minute storage bucket cannot be answered.
+    assert!(parse_step("5m").unwrap_err().contains("multiple of 15m"));
+    assert!(parse_step("20m").is_err());
+    assert!(parse_step("5y").unwrap_err().contains("unknown step"));
+}
