@@ -16,6 +16,7 @@
 //!   there; chrono's own range (±262,000 years) is never reached.
 
 mod bucket;
+mod cover;
 mod local;
 mod zone;
 
@@ -29,6 +30,7 @@ pub use bucket::{
     MAX_BUCKETS, STORAGE_BUCKET_MS, Step, StepParseError, bucket_edges, bucket_start, bucketize,
     storage_bucket,
 };
+pub use cover::{CoverPiece, UTC_DAY_MS, cover, utc_day};
 pub use local::{MAX_MS, MIN_MS};
 pub use zone::{TimeParseError, UnknownZone, format_rfc3339, parse_rfc3339, parse_tz};
 
