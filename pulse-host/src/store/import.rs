@@ -31,7 +31,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use pulse_core::Label;
 use pulse_core::catalog::{Catalog, Dimension, Metric, MetricValues, dimension_key};
-use pulse_core::window::storage_bucket;
+use pulse_core::window::{storage_bucket, utc_day};
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::{SeriesIds, Store, StoreError, insert_scrape, set_meta};
@@ -256,7 +256,8 @@ fn corrected(metric: Metric, raw: f64, delta: f64, report: &mut ImportReport) ->
     delta
 }
 
-/// Adds pre-summed bucket values and all-time sums of one series.
+/// Adds pre-summed bucket values, their day sums and all-time sums of one
+/// series.
 fn write_aggregates(
     tx: &Transaction<'_>,
     metric_ids: &[i64; Metric::COUNT],
@@ -268,8 +269,19 @@ fn write_aggregates(
         "INSERT INTO pulse_buckets (series_id, start_ms, metric_id, value) VALUES (?1, ?2, ?3, ?4) \
          ON CONFLICT (series_id, start_ms, metric_id) DO UPDATE SET value = value + excluded.value",
     )?;
+    // Day rows sum the same bucket values, so each equals its buckets' sum.
+    let mut days = Buckets::new();
     for (&(start_ms, metric), &value) in buckets {
         bucket.execute(params![series_id, start_ms, metric_ids[metric], value])?;
+        *days.entry((utc_day(start_ms), metric)).or_insert(0.0) += value;
+    }
+    let mut day = tx.prepare_cached(
+        "INSERT INTO pulse_buckets_day (series_id, start_ms, metric_id, value) \
+         VALUES (?1, ?2, ?3, ?4) ON CONFLICT (series_id, start_ms, metric_id) \
+         DO UPDATE SET value = value + excluded.value",
+    )?;
+    for (&(start_ms, metric), &value) in &days {
+        day.execute(params![series_id, start_ms, metric_ids[metric], value])?;
     }
     let mut all_time = tx.prepare_cached(
         "INSERT INTO pulse_all_time (series_id, metric_id, value) VALUES (?1, ?2, ?3) \

@@ -33,7 +33,9 @@ use std::path::{Path, PathBuf};
 
 use pulse_core::catalog::{Dimension, Metric, MetricValues};
 use pulse_core::track::{Observation, SeriesState, TrackerState};
-use pulse_core::window::{STORAGE_BUCKET_MS, TimeRange, storage_bucket};
+use pulse_core::window::{
+    STORAGE_BUCKET_MS, TimeRange, UTC_DAY_MS, cover, storage_bucket, utc_day,
+};
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, params};
 
 mod handle;
@@ -50,15 +52,32 @@ pub use import::ImportOutcome;
 /// every idle series on every scrape.
 const SEEN_REFRESH_MS: i64 = 3_600_000;
 
-/// Window totals: one primary-key range seek on the total's buckets.
-const WINDOW_TOTALS_SQL: &str = "SELECT metric_id, SUM(value) FROM pulse_buckets \
+/// Window totals: one primary-key range seek on the total's rows of a table
+/// (`{table}` is [`BUCKET_TABLES`]).
+const WINDOW_TOTALS_SQL: &str = "SELECT metric_id, SUM(value) FROM {table} \
      WHERE series_id = ?1 AND start_ms >= ?2 AND start_ms < ?3 GROUP BY metric_id";
 
 /// Window breakdown: one primary-key range seek per key of the dimension.
 const WINDOW_BREAKDOWN_SQL: &str = "SELECT s.key, b.metric_id, SUM(b.value) FROM pulse_series s \
-     JOIN pulse_buckets b ON b.series_id = s.id \
+     JOIN {table} b ON b.series_id = s.id \
      WHERE s.dimension = ?1 AND b.start_ms >= ?2 AND b.start_ms < ?3 \
      GROUP BY s.id, b.metric_id ORDER BY s.key";
+
+/// The row widths windows are summed from, coarsest first, and their tables:
+/// whole UTC days from the daily rollup, the ragged ends from the 15-minute
+/// buckets (local midnights fall on 15-minute UTC edges, not on UTC days).
+const BUCKET_TABLES: [(i64, &str); 2] = [
+    (UTC_DAY_MS, "pulse_buckets_day"),
+    (STORAGE_BUCKET_MS, "pulse_buckets"),
+];
+
+/// The table holding rows of width `unit_ms` (the 15-minute one by default).
+fn table_of(unit_ms: i64) -> &'static str {
+    BUCKET_TABLES
+        .iter()
+        .find(|(u, _)| *u == unit_ms)
+        .map_or("pulse_buckets", |(_, t)| t)
+}
 
 /// Everything that can go wrong in the store.
 #[derive(Debug, thiserror::Error)]
@@ -215,6 +234,9 @@ pub struct Store {
     history_cols: String,
     /// Sums read since the last write.
     cache: RefCell<ReadCache>,
+    /// Row widths window sums read (see [`BUCKET_TABLES`]); tests drop the
+    /// daily rollup to compare against the raw buckets.
+    units: Vec<i64>,
 }
 
 /// Window and all-time sums already read, valid until the next write.
@@ -449,6 +471,7 @@ impl Store {
             insert_scrape_sql,
             history_cols: cols,
             cache: RefCell::default(),
+            units: BUCKET_TABLES.iter().map(|(u, _)| *u).collect(),
         })
     }
 
@@ -628,15 +651,30 @@ impl Store {
         let Some(&total) = self.series_ids.get(&("", String::new())) else {
             return Ok(MetricValues::default());
         };
-        let mut stmt = self.conn.prepare_cached(WINDOW_TOTALS_SQL)?;
-        let mut rows = stmt.query(params![total, range.start_ms, range.end_ms])?;
         let mut out = MetricValues::default();
-        while let Some(row) = rows.next()? {
-            if let Some(m) = self.metric_of(row.get(0)?) {
-                out.set(m, row.get(1)?);
+        for piece in cover(range, &self.units) {
+            let sql = WINDOW_TOTALS_SQL.replace("{table}", table_of(piece.unit_ms));
+            let mut stmt = self.conn.prepare_cached(&sql)?;
+            let mut rows = stmt.query(params![total, piece.range.start_ms, piece.range.end_ms])?;
+            while let Some(row) = rows.next()? {
+                if let Some(m) = self.metric_of(row.get(0)?) {
+                    out.add(m, row.get(1)?);
+                }
             }
         }
         Ok(out)
+    }
+
+    /// Makes window sums read only the 15-minute buckets (`false`) or also
+    /// the daily rollup (`true`, the default), to prove both agree.
+    #[cfg(test)]
+    pub(crate) fn use_rollup(&mut self, on: bool) {
+        self.invalidate();
+        self.units = BUCKET_TABLES
+            .iter()
+            .map(|(u, _)| *u)
+            .filter(|&u| on || u == STORAGE_BUCKET_MS)
+            .collect();
     }
 
     /// Per-key sums of `dim` over buckets starting in the range, sorted by key.
@@ -665,9 +703,18 @@ impl Store {
         dim: Dimension,
         range: TimeRange,
     ) -> Result<Vec<(String, MetricValues)>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(WINDOW_BREAKDOWN_SQL)?;
-        let rows = stmt.query(params![dim.name(), range.start_ms, range.end_ms])?;
-        self.collect_keyed(rows)
+        let mut out: Vec<(String, MetricValues)> = Vec::new();
+        for piece in cover(range, &self.units) {
+            let sql = WINDOW_BREAKDOWN_SQL.replace("{table}", table_of(piece.unit_ms));
+            let mut stmt = self.conn.prepare_cached(&sql)?;
+            let rows = stmt.query(params![
+                dim.name(),
+                piece.range.start_ms,
+                piece.range.end_ms
+            ])?;
+            out = merge_keyed(out, self.collect_keyed(rows)?);
+        }
+        Ok(out)
     }
 
     /// All-time sums of the deltas (never reduced by [`Store::purge`]).
@@ -811,10 +858,20 @@ impl Store {
         self.invalidate();
         let tx = self.conn.transaction()?;
         let scrapes = tx.execute("DELETE FROM pulse_scrapes WHERE at_ms < ?1", [before_ms])?;
-        let buckets = tx.execute(
-            "DELETE FROM pulse_buckets WHERE start_ms < ?1",
-            [storage_bucket(before_ms)],
-        )?;
+        let cut = storage_bucket(before_ms);
+        let buckets = tx.execute("DELETE FROM pulse_buckets WHERE start_ms < ?1", [cut])?;
+        // Whole days before the cut go; the day it splits is summed afresh
+        // from the buckets it keeps, so each day row stays their sum.
+        let day = utc_day(cut);
+        tx.execute("DELETE FROM pulse_buckets_day WHERE start_ms <= ?1", [day])?;
+        if day < cut {
+            tx.execute(
+                "INSERT INTO pulse_buckets_day (series_id, start_ms, metric_id, value) \
+                 SELECT series_id, ?1, metric_id, SUM(value) FROM pulse_buckets \
+                 WHERE start_ms >= ?1 AND start_ms < ?2 GROUP BY series_id, metric_id",
+                params![day, day.saturating_add(UTC_DAY_MS)],
+            )?;
+        }
         tx.commit()?;
         if scrapes + buckets > 0 {
             tracing::info!(scrapes, buckets, before_ms, "purged old rows");
@@ -865,6 +922,42 @@ impl Store {
     }
 }
 
+/// Merges two per-key sums, each sorted by key, into one sorted by key.
+fn merge_keyed(
+    a: Vec<(String, MetricValues)>,
+    b: Vec<(String, MetricValues)>,
+) -> Vec<(String, MetricValues)> {
+    if a.is_empty() {
+        return b;
+    }
+    let mut out = Vec::with_capacity(a.len().max(b.len()));
+    let mut a = a.into_iter().peekable();
+    let mut b = b.into_iter().peekable();
+    loop {
+        let next = match (a.peek(), b.peek()) {
+            (Some((ka, _)), Some((kb, _))) => match ka.cmp(kb) {
+                std::cmp::Ordering::Less => a.next(),
+                std::cmp::Ordering::Greater => b.next(),
+                std::cmp::Ordering::Equal => {
+                    let (k, mut va) = a.next().unwrap_or_default();
+                    if let Some((_, vb)) = b.next() {
+                        for (m, v) in vb.iter() {
+                            va.add(m, v);
+                        }
+                    }
+                    Some((k, va))
+                }
+            },
+            (Some(_), None) => a.next(),
+            (None, _) => b.next(),
+        };
+        match next {
+            Some(item) => out.push(item),
+            None => return out,
+        }
+    }
+}
+
 /// Cache updates that become visible only after the transaction commits.
 #[derive(Default)]
 struct Staged {
@@ -904,7 +997,7 @@ impl SeriesIds<'_> {
     }
 }
 
-/// Adds one delta to its bucket and to the all-time sum. Zero and
+/// Adds one delta to its bucket, its day and the all-time sum. Zero and
 /// non-finite deltas are skipped: the tracker never produces the latter, and
 /// zero rows would only grow the table.
 fn add_delta(
@@ -922,6 +1015,12 @@ fn add_delta(
          ON CONFLICT (series_id, start_ms, metric_id) DO UPDATE SET value = value + excluded.value",
     )?
     .execute(params![series_id, bucket_ms, metric_id, delta])?;
+    tx.prepare_cached(
+        "INSERT INTO pulse_buckets_day (series_id, start_ms, metric_id, value) \
+         VALUES (?1, ?2, ?3, ?4) ON CONFLICT (series_id, start_ms, metric_id) \
+         DO UPDATE SET value = value + excluded.value",
+    )?
+    .execute(params![series_id, utc_day(bucket_ms), metric_id, delta])?;
     tx.prepare_cached(
         "INSERT INTO pulse_all_time (series_id, metric_id, value) VALUES (?1, ?2, ?3) \
          ON CONFLICT (series_id, metric_id) DO UPDATE SET value = value + excluded.value",

@@ -43,13 +43,19 @@ pub(crate) struct Migration {
 }
 
 /// All migrations, in order. Append new ones; never edit a released one.
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    apply: v1,
-}];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        apply: v1,
+    },
+    Migration {
+        version: 2,
+        apply: v2,
+    },
+];
 
 /// The schema version this build writes.
-pub(crate) const LATEST: i64 = 1;
+pub(crate) const LATEST: i64 = 2;
 
 /// Reads `PRAGMA user_version`.
 pub(crate) fn version(conn: &Connection) -> Result<i64, StoreError> {
@@ -179,4 +185,28 @@ fn v1(tx: &Transaction<'_>) -> rusqlite::Result<()> {
         ins.execute([name])?;
     }
     Ok(())
+}
+
+/// Version 2: per-UTC-day sums of the 15-minute buckets, backfilled from them.
+///
+/// A month window otherwise sums ~3,000 bucket rows per series and metric;
+/// with this table it reads ~30 day rows plus the buckets at its two ragged
+/// ends. Writers keep each day row equal to the sum of its buckets.
+fn v2(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "
+        CREATE TABLE pulse_buckets_day (
+            series_id INTEGER NOT NULL,
+            start_ms  INTEGER NOT NULL,
+            metric_id INTEGER NOT NULL,
+            value     REAL NOT NULL,
+            PRIMARY KEY (series_id, start_ms, metric_id)
+        ) WITHOUT ROWID;
+        -- SQLite's % truncates towards zero; this floors to the UTC day.
+        INSERT INTO pulse_buckets_day (series_id, start_ms, metric_id, value)
+            SELECT series_id, start_ms - ((start_ms % 86400000) + 86400000) % 86400000 AS day,
+                   metric_id, SUM(value)
+            FROM pulse_buckets GROUP BY series_id, day, metric_id;
+        ",
+    )
 }

@@ -3,7 +3,9 @@ use std::path::Path;
 use pulse_core::catalog::{Catalog, Dimension, Metric, MetricValues};
 use pulse_core::num::clean;
 use pulse_core::track::{BreakdownDelta, Observation, SeriesState, TrackerState};
-use pulse_core::window::{Period, TimeRange, Tz, parse_tz, period_range};
+use pulse_core::window::{
+    Period, TimeRange, Tz, Window, parse_tz, period_range, utc_day, window_range,
+};
 
 use super::import::ImportReport;
 use super::*;
@@ -912,6 +914,7 @@ fn python_import_matches_what_the_python_package_reports() {
         ImportOutcome::AlreadyImported
     );
     assert_eq!(store.all_time().unwrap().get(Metric::Requests), 830.0);
+    assert_eq!(rollup_matches_raw(&mut store, now, tz), 22);
     assert_eq!(count(&store, "scrapes") as f64, num(&counts["scrapes"]));
     assert_eq!(
         count(&store, "model_snapshots") as f64,
@@ -1125,17 +1128,19 @@ fn window_queries_seek_the_bucket_index_instead_of_scanning() {
         rows.collect::<Result<Vec<_>, _>>().unwrap().join("; ")
     };
     let seek = "USING PRIMARY KEY (series_id=? AND start_ms>? AND start_ms<?)";
-    let totals = plan(WINDOW_TOTALS_SQL, &1);
-    assert!(
-        totals.contains(&format!("SEARCH pulse_buckets {seek}")),
-        "{totals}"
-    );
-    let breakdown = plan(WINDOW_BREAKDOWN_SQL, &"model");
-    assert!(
-        breakdown.contains(&format!("SEARCH b {seek}")),
-        "{breakdown}"
-    );
-    assert!(!breakdown.contains("SCAN b"), "{breakdown}");
+    for (_, table) in BUCKET_TABLES {
+        let totals = plan(&WINDOW_TOTALS_SQL.replace("{table}", table), &1);
+        assert!(
+            totals.contains(&format!("SEARCH {table} {seek}")),
+            "{totals}"
+        );
+        let breakdown = plan(&WINDOW_BREAKDOWN_SQL.replace("{table}", table), &"model");
+        assert!(
+            breakdown.contains(&format!("SEARCH b {seek}")),
+            "{breakdown}"
+        );
+        assert!(!breakdown.contains("SCAN b"), "{breakdown}");
+    }
 }
 
 /// Every row of every table of `store`, as text, for comparing two databases.
@@ -1145,6 +1150,7 @@ fn dump(store: &Store) -> Vec<String> {
         ("pulse_scrapes", "at_ms, id"),
         ("pulse_series", "dimension, key"),
         ("pulse_buckets", "series_id, start_ms, metric_id"),
+        ("pulse_buckets_day", "series_id, start_ms, metric_id"),
         ("pulse_all_time", "series_id, metric_id"),
         ("pulse_raw", "name"),
         ("pulse_tracker_series", "ident"),
@@ -1229,7 +1235,8 @@ fn a_batch_stores_exactly_what_one_record_per_scrape_stores() {
 
     assert_eq!(recs.len(), 9);
     let (a, b) = (dump(&one_by_one), dump(&batched));
-    assert_eq!(a.len(), 440);
+    // 440 rows, plus the 126 day rows summing the bucket rows.
+    assert_eq!(a.len(), 566);
     assert_eq!(a, b);
     assert_eq!(batched.status(), one_by_one.status());
     assert_eq!(batched.all_time().unwrap().get(Metric::Requests), 72.0);
@@ -1366,4 +1373,199 @@ fn cached_sums_follow_every_write() {
         store.window_totals(r).unwrap();
     }
     assert!(store.cache.borrow().totals.len() <= READ_CACHE_CAP);
+}
+
+/// Every window the API offers, and two arbitrary ranges that are not on
+/// 15-minute edges.
+const WINDOWS: [Window; 12] = [
+    Window::Today,
+    Window::Yesterday,
+    Window::ThisWeek,
+    Window::LastWeek,
+    Window::ThisMonth,
+    Window::LastMonth,
+    Window::LastHours(30),
+    Window::LastDays(45),
+    Window::LastDays(1000),
+    Window::AllTime,
+    Window::Range(TimeRange::new(
+        T0 - 40 * 86_400_000 + 123,
+        T0 - 86_400_000 - 7,
+    )),
+    Window::Range(TimeRange::new(T0 - 3 * HOUR + 1, T0 - HOUR)),
+];
+
+/// Compares every window's totals and every dimension's breakdown read
+/// through the daily rollup with the same read from the 15-minute buckets
+/// alone, after `num::clean` (summation order differs). Returns how many
+/// windows held data, so a caller can tell the comparison was not vacuous.
+fn rollup_matches_raw(store: &mut Store, now_ms: i64, tz: Tz) -> usize {
+    type Read = (MetricValues, Vec<Vec<(String, MetricValues)>>);
+    let read = |store: &Store, w: &Window| -> Read {
+        let range = window_range(w, now_ms, tz);
+        let breakdowns = Dimension::ALL
+            .into_iter()
+            .map(|d| store.window_breakdown(d, range).unwrap())
+            .collect();
+        (store.window_totals(range).unwrap(), breakdowns)
+    };
+    let cleaned = |v: &MetricValues| -> Vec<f64> { v.iter().map(|(_, x)| clean(x)).collect() };
+    store.use_rollup(false);
+    let raw: Vec<Read> = WINDOWS.iter().map(|w| read(store, w)).collect();
+    store.use_rollup(true);
+    let mut nonempty = 0;
+    for (w, (raw_totals, raw_keys)) in WINDOWS.iter().zip(&raw) {
+        let (totals, keys) = read(store, w);
+        assert_eq!(cleaned(&totals), cleaned(raw_totals), "{w} totals in {tz}");
+        for (got, want) in keys.iter().zip(raw_keys) {
+            let names = |v: &[(String, MetricValues)]| -> Vec<String> {
+                v.iter().map(|(k, _)| k.clone()).collect()
+            };
+            assert_eq!(names(got), names(want), "{w} keys in {tz}");
+            for ((k, a), (_, b)) in got.iter().zip(want) {
+                assert_eq!(cleaned(a), cleaned(b), "{w} {k} in {tz}");
+            }
+        }
+        nonempty += usize::from(raw_totals.iter().any(|(_, x)| x != 0.0));
+        nonempty += usize::from(raw_keys.iter().any(|k| !k.is_empty()));
+    }
+    nonempty
+}
+
+/// 60 days of scrapes every 37 minutes, with fractional costs that make float
+/// sums depend on their order, over two dimensions.
+fn long_history(store: &mut Store, end_ms: i64) {
+    let start = end_ms - 60 * 86_400_000;
+    let models = ["gpt-4o", "claude", "None"];
+    let mut recs = Vec::new();
+    let mut at = start;
+    let mut i = 0u32;
+    while at <= end_ms {
+        let n = f64::from(i % 5);
+        let cost = 0.1 * f64::from(i % 7) + 0.000_3;
+        let model = models[i as usize % models.len()];
+        let team = if i.is_multiple_of(4) {
+            "team-a"
+        } else {
+            "team-b"
+        };
+        recs.push(observation(
+            at,
+            u32::from(i.is_multiple_of(97)),
+            &[
+                (Metric::Requests, n),
+                (Metric::Cost, cost),
+                (Metric::Tokens, 13.0 * n),
+            ],
+            &[
+                (Dimension::Model, model, Metric::Requests, n),
+                (Dimension::Model, model, Metric::Cost, cost),
+                (Dimension::Team, team, Metric::Cost, cost),
+            ],
+        ));
+        at += 37 * MIN;
+        i += 1;
+    }
+    let st = state(end_ms, vec![]);
+    let body = raw(&[("x_total", 1.0)]);
+    let recs: Vec<ScrapeRecord<'_>> = recs
+        .iter()
+        .map(|obs| ScrapeRecord {
+            at_ms: obs.at_ms,
+            duration_ms: 3.0,
+            outcome: ScrapeOutcome::Ok {
+                observation: obs,
+                raw: &body,
+                state: &st,
+            },
+        })
+        .collect();
+    store.record_batch(&recs).unwrap();
+}
+
+#[test]
+fn windows_sum_the_same_through_the_daily_rollup_as_through_the_buckets() {
+    let mut store = Store::open_memory(10);
+    let end = T0 + 30 * 86_400_000;
+    long_history(&mut store, end);
+    // 2026-03-29 is Europe/Berlin's spring-forward day, 2026-03-08 New York's;
+    // Kathmandu is +05:45, St John's -03:30 with DST.
+    // The last number: windows with data after the purge below.
+    let cases = [
+        ("Asia/Kathmandu", end, 24),
+        ("Asia/Kathmandu", T0 - 20 * 86_400_000 + 7 * MIN, 4),
+        ("America/St_Johns", T0 - 33 * HOUR, 22),
+        ("Europe/Berlin", 1_774_749_600_000, 24),
+        ("America/New_York", 1_772_953_200_000, 24),
+        ("Australia/Lord_Howe", T0 - 5 * 86_400_000, 22),
+        ("UTC", T0, 24),
+    ];
+    for (zone, now, _) in cases {
+        let tz = parse_tz(zone).unwrap();
+        // Every window holds data, in totals and breakdowns alike.
+        assert_eq!(rollup_matches_raw(&mut store, now, tz), 24, "{zone}");
+    }
+    // The day rows are the buckets' sums, day by day.
+    let days: i64 = store
+        .conn
+        .query_row(
+            "SELECT COUNT(DISTINCT start_ms) FROM pulse_buckets_day",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(days, 61);
+    // Retention cutting a day in two keeps the rollup equal to what is left.
+    let cut = T0 - 10 * 86_400_000 + 5 * HOUR + 20 * MIN;
+    assert!(utc_day(cut) < storage_bucket(cut));
+    store.purge(cut).unwrap();
+    let first_day: i64 = store
+        .conn
+        .query_row("SELECT MIN(start_ms) FROM pulse_buckets_day", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(first_day, utc_day(cut));
+    for (zone, now, left) in cases {
+        let tz = parse_tz(zone).unwrap();
+        assert_eq!(rollup_matches_raw(&mut store, now, tz), left, "{zone}");
+    }
+    let mismatched: i64 = store
+        .conn
+        .query_row(
+            "SELECT COUNT(*) FROM pulse_buckets_day d WHERE abs(d.value - (SELECT SUM(b.value) \
+             FROM pulse_buckets b WHERE b.series_id = d.series_id AND b.metric_id = d.metric_id \
+             AND b.start_ms >= d.start_ms AND b.start_ms < d.start_ms + 86400000)) > 1e-9",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(mismatched, 0);
+}
+
+#[test]
+fn a_version_1_database_gets_its_daily_rollup_backfilled() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v1.db");
+    {
+        // What a version-1 build wrote: buckets, no day rows.
+        let mut store = Store::open(&path, 10);
+        long_history(&mut store, T0);
+        store
+            .conn
+            .execute_batch("DROP TABLE pulse_buckets_day; PRAGMA user_version = 1;")
+            .unwrap();
+    }
+    let mut store = Store::open(&path, 10);
+    assert_eq!(store.mode(), StoreMode::Sqlite);
+    assert_eq!(schema::version(&store.conn).unwrap(), 2);
+    // 61 UTC days × (total: 3 metrics + 3 models × 2 + 2 teams × 1).
+    assert_eq!(count(&store, "pulse_buckets_day"), 61 * 11);
+    for zone in ["Asia/Kathmandu", "Europe/Berlin"] {
+        let tz = parse_tz(zone).unwrap();
+        assert_eq!(rollup_matches_raw(&mut store, T0, tz), 24, "{zone}");
+    }
+    // New scrapes keep adding to the backfilled rows.
+    simple(&mut store, T0 + MIN, 5.0, 0.5, "gpt-4o");
+    assert_eq!(rollup_matches_raw(&mut store, T0 + 2 * MIN, Tz::UTC), 24);
 }
