@@ -229,6 +229,8 @@ impl Store {
             set_meta(&tx, "python_import", &serde_json::to_string(&report)?)?;
         }
         tx.commit()?;
+        // The import filled the page cache with rows no request reads again.
+        self.release_memory();
         self.series_ids.extend(staged_ids);
         if let Some(raw) = raw_written {
             self.raw_written = raw;

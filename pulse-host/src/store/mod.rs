@@ -626,6 +626,15 @@ impl Store {
         Ok(Some((at_ms, rows.collect::<Result<_, _>>()?)))
     }
 
+    /// Frees SQLite's page cache and other unused memory of this
+    /// connection (`PRAGMA shrink_memory`). Cached sums are kept: they are
+    /// small and what makes repeated requests fast.
+    pub fn release_memory(&self) {
+        if let Err(e) = self.conn.execute_batch("PRAGMA shrink_memory") {
+            tracing::debug!(error = %e, "shrink_memory failed");
+        }
+    }
+
     /// Forgets every cached sum; called before any write.
     fn invalidate(&self) {
         *self.cache.borrow_mut() = ReadCache::default();
