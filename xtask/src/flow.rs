@@ -183,7 +183,7 @@ pub fn test() -> Result<()> {
     // One release build serves every end-to-end test: the static musl binary the
     // Dockerfile ships (checked to be static, to serve and to pass its healthcheck).
     musl()?;
-    let bin = root.join(MUSL_BIN).to_string_lossy().to_string();
+    let bin = musl_bin(&root).to_string_lossy().to_string();
     let bin_env = [
         ("PULSE_BIN", bin.as_str()),
         ("LITELLM_PULSE_BIN", bin.as_str()),
@@ -227,8 +227,15 @@ pub fn test() -> Result<()> {
     Ok(())
 }
 
-/// Where `cargo xtask musl` leaves the static binary.
-const MUSL_BIN: &str = "target/x86_64-unknown-linux-musl/release/litellm-pulse";
+/// Where `cargo xtask musl` leaves the static binary (cargo's target dir,
+/// which `CARGO_TARGET_DIR` may move out of the checkout).
+fn musl_bin(root: &Path) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("target"));
+    root.join(target)
+        .join("x86_64-unknown-linux-musl/release/litellm-pulse")
+}
 
 /// `cargo xtask musl`: the static binary the Dockerfile ships, checked without Docker.
 ///
@@ -251,7 +258,7 @@ pub fn musl() -> Result<()> {
         ],
         &[("CC_x86_64_unknown_linux_musl", "musl-gcc")],
     )?;
-    let bin = root.join(MUSL_BIN);
+    let bin = musl_bin(&root);
     let bin_s = bin.to_string_lossy().to_string();
     let file = output("file", &[&bin_s]).context("`file` is needed to check the binary")?;
     eprintln!("{file}");
