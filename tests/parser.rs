@@ -232,18 +232,21 @@ fn request_counts_match_the_traffic_sent() {
         13.0
     );
     // By status code: 200:24, 400:5, 500:3, 429:2, "None":3.
-    let mut by_status: BTreeMap<&str, f64> = BTreeMap::new();
+    let mut by_status: BTreeMap<String, f64> = BTreeMap::new();
     for s in expo
         .samples
         .iter()
         .filter(|s| s.name == "litellm_proxy_total_requests_metric_total")
     {
         *by_status
-            .entry(expo.label(s, "status_code").unwrap())
+            .entry(expo.label(s, "status_code").unwrap().into_owned())
             .or_default() += s.value;
     }
     assert_eq!(
-        by_status,
+        by_status
+            .iter()
+            .map(|(k, v)| (k.as_str(), *v))
+            .collect::<BTreeMap<_, _>>(),
         BTreeMap::from([
             ("200", 24.0),
             ("400", 5.0),
@@ -262,7 +265,7 @@ fn series(expo: &Exposition<'_>) -> BTreeMap<(String, Vec<(String, String)>), u6
             let labels = expo
                 .labels_of(s)
                 .iter()
-                .map(|l| (l.name.to_string(), l.value.to_string()))
+                .map(|l| (l.name.to_string(), l.value().into_owned()))
                 .collect();
             ((s.name.to_string(), labels), s.value.to_bits())
         })
@@ -324,7 +327,7 @@ fn tricky_label_values_decode_as_documented() {
         expo.samples
             .iter()
             .filter_map(|s| expo.label(s, label))
-            .map(str::to_string)
+            .map(|v| v.into_owned())
             .collect()
     };
     assert!(values("team_alias").contains(r#"Beta \"quoted\" Team"#));
@@ -332,10 +335,11 @@ fn tricky_label_values_decode_as_documented() {
 
     let body = capture("01-after-batch1.prom");
     let expo = parse(&body).unwrap();
-    let agents: BTreeSet<&str> = expo
+    let agents: BTreeSet<String> = expo
         .samples
         .iter()
         .filter_map(|s| expo.label(s, "user_agent"))
+        .map(|v| v.into_owned())
         .collect();
     assert!(agents.contains(r#"Mozilla/5.0 (X11; \"quoted\") \\ agent"#));
 }
@@ -674,14 +678,14 @@ fn check_round_trip(fams: &[GenFamily], openmetrics: bool) -> Result<(), TestCas
     prop_assert_eq!(expo.samples.len(), want_samples.len());
     for (s, (name, labels, value, ts)) in expo.samples.iter().zip(&want_samples) {
         prop_assert_eq!(s.name, name.as_str());
-        let got: Vec<(&str, &str)> = expo
+        let got: Vec<(&str, String)> = expo
             .labels_of(s)
             .iter()
-            .map(|l| (l.name, l.value.as_ref()))
+            .map(|l| (l.name, l.value().into_owned()))
             .collect();
-        let want: Vec<(&str, &str)> = labels
+        let want: Vec<(&str, String)> = labels
             .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .map(|(k, v)| (k.as_str(), v.clone()))
             .collect();
         prop_assert_eq!(got, want);
         if value.is_nan() {

@@ -10,6 +10,7 @@
 //! [`dimension_key`] maps the labels of one series to exactly one key per
 //! dimension, so per-dimension sums always equal the totals.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use thiserror::Error;
@@ -477,15 +478,16 @@ fn is_missing(value: &str) -> bool {
 }
 
 /// The key of a series in `dim`, borrowed from its labels; `""` when none applies.
-pub(crate) fn dimension_value<'l>(dim: Dimension, labels: &'l [Label<'_>]) -> &'l str {
+pub(crate) fn dimension_value<'l>(dim: Dimension, labels: &[Label<'l>]) -> Cow<'l, str> {
     for wanted in dimension_labels(dim) {
-        if let Some(label) = labels.iter().find(|l| l.name == *wanted)
-            && !is_missing(&label.value)
-        {
-            return &label.value;
+        if let Some(label) = labels.iter().find(|l| l.name == *wanted) {
+            let value = label.value();
+            if !is_missing(&value) {
+                return value;
+            }
         }
     }
-    ""
+    Cow::Borrowed("")
 }
 
 /// The key of a series with `labels` in dimension `dim`.
@@ -498,23 +500,15 @@ pub(crate) fn dimension_value<'l>(dim: Dimension, labels: &'l [Label<'_>]) -> &'
 /// key is `""` (shown as "(none)"). Every series gets exactly one key per
 /// dimension, so per-dimension sums equal the totals.
 pub fn dimension_key(dim: Dimension, labels: &[Label<'_>]) -> String {
-    dimension_value(dim, labels).to_owned()
+    dimension_value(dim, labels).into_owned()
 }
 
 #[cfg(test)]
 mod tests {
-    use std::borrow::Cow;
-
     use super::*;
 
     fn labels<'a>(pairs: &[(&'a str, &'a str)]) -> Vec<Label<'a>> {
-        pairs
-            .iter()
-            .map(|(n, v)| Label {
-                name: n,
-                value: Cow::Borrowed(*v),
-            })
-            .collect()
+        pairs.iter().map(|(n, v)| Label::new(n, v)).collect()
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //!
 //! Everything borrows from the scraped body. Labels of all samples live in one
 //! flat vector and each sample refers to its range, so parsing a body costs a
-//! handful of allocations, not one per sample. A label value is only copied
-//! when it contained an escape sequence.
+//! handful of allocations, not one per sample. Label values stay as written
+//! and are decoded on access ([`Label::value`]).
 
 use std::borrow::Cow;
 use std::ops::Range;
@@ -56,13 +56,73 @@ impl MetricType {
     }
 }
 
-/// One `name="value"` pair. The value is unescaped.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One `name="value"` pair.
+///
+/// A label parsed from a body keeps its value as written and decodes the
+/// escapes only when [`Label::value`] is called: escapes are rare, and
+/// decoding them while parsing cost an allocation per escaped value and a
+/// destructor pass over every label. Without owned data a label is `Copy`.
+#[derive(Clone, Copy)]
 pub struct Label<'a> {
     /// Label name, e.g. `requested_model`.
     pub name: &'a str,
-    /// Label value with `\\`, `\"` and `\n` decoded.
-    pub value: Cow<'a, str>,
+    /// The value, still escaped when `escaped` is true.
+    value: &'a str,
+    /// `value` holds `\\`, `\"` or `\n` escapes (validated by the lexer).
+    escaped: bool,
+}
+
+impl<'a> Label<'a> {
+    /// A label with an already decoded value.
+    pub fn new(name: &'a str, value: &'a str) -> Self {
+        Label {
+            name,
+            value,
+            escaped: false,
+        }
+    }
+
+    /// A label whose value is exposition text between the quotes; `escaped`
+    /// says it holds escapes, each of them valid.
+    pub(crate) fn from_raw(name: &'a str, value: &'a str, escaped: bool) -> Self {
+        Label {
+            name,
+            value,
+            escaped,
+        }
+    }
+
+    /// The value with `\\`, `\"` and `\n` decoded; borrowed unless it had escapes.
+    #[inline]
+    pub fn value(&self) -> Cow<'a, str> {
+        if self.escaped {
+            Cow::Owned(crate::parse::unescape_label(self.value))
+        } else {
+            Cow::Borrowed(self.value)
+        }
+    }
+}
+
+impl PartialEq for Label<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+            && if self.escaped == other.escaped {
+                self.value == other.value
+            } else {
+                self.value() == other.value()
+            }
+    }
+}
+
+impl Eq for Label<'_> {}
+
+impl std::fmt::Debug for Label<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Label")
+            .field("name", &self.name)
+            .field("value", &self.value())
+            .finish()
+    }
 }
 
 /// One metric family: a `# TYPE` (and optional `# HELP`/`# UNIT`) block.
@@ -122,12 +182,12 @@ impl<'a> Exposition<'a> {
             .unwrap_or(&[])
     }
 
-    /// The value of label `name` on `sample`, if present.
-    pub fn label<'s>(&'s self, sample: &Sample<'a>, name: &str) -> Option<&'s str> {
+    /// The decoded value of label `name` on `sample`, if present.
+    pub fn label(&self, sample: &Sample<'a>, name: &str) -> Option<Cow<'a, str>> {
         self.labels_of(sample)
             .iter()
             .find(|l| l.name == name)
-            .map(|l| l.value.as_ref())
+            .map(Label::value)
     }
 
     /// The family that owns `sample`.

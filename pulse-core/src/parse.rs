@@ -5,10 +5,11 @@
 //! So a bad line becomes a [`LineError`] and parsing goes on, while a body
 //! that is not exposition text at all is a [`BodyError`].
 //!
-//! The parser borrows from the body: names are slices of it and a label value
-//! is only copied when it contained an escape. All labels live in one flat
-//! vector ([`Exposition::labels`]), so a body costs a handful of allocations,
-//! not one per sample.
+//! The parser borrows from the body: names and label values are slices of
+//! it. A label value's escapes are validated here and decoded on access
+//! ([`Label::value`](crate::expo::Label::value)), so parsing allocates nothing
+//! per label. All labels live in one flat vector ([`Exposition::labels`]),
+//! so a body costs a handful of allocations, not one per sample.
 //!
 //! Families follow the announced metadata: a `# TYPE`/`# HELP`/`# UNIT` line
 //! starts a family, and the samples that follow belong to it while their name
@@ -33,6 +34,7 @@ use memchr::memchr;
 
 use crate::error::{BodyError, LineError, LineErrorKind};
 use crate::expo::{Exposition, Family, Format, Label, MetricType, Sample};
+pub(crate) use lex::unescape_label;
 use lex::{Hints, Line, OmFlag, SampleLine, lex_line};
 pub use lex::{is_label_name, is_metric_name};
 
@@ -46,7 +48,7 @@ pub use lex::{is_label_name, is_metric_name};
 /// ```
 /// let expo = pulse_core::parse::parse("# TYPE x_total counter\nx_total{model=\"a\"} 2.0\n").unwrap();
 /// assert_eq!(expo.samples[0].value, 2.0);
-/// assert_eq!(expo.label(&expo.samples[0], "model"), Some("a"));
+/// assert_eq!(expo.label(&expo.samples[0], "model").as_deref(), Some("a"));
 /// ```
 pub fn parse(body: &str) -> Result<Exposition<'_>, BodyError> {
     parse_src(Src::Str(body))

@@ -64,7 +64,6 @@
 //! series cost no allocation. `_created` values are matched through one hash
 //! map per body that holds only tracked families.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry as Slot;
 use std::hash::{BuildHasherDefault, DefaultHasher, Hasher};
@@ -295,13 +294,13 @@ fn push_base(buf: &mut Vec<u8>, name: &str, labels: &[Label<'_>], order: &[u32])
     if order.is_empty() {
         for l in labels {
             push_str(buf, l.name);
-            push_str(buf, &l.value);
+            push_str(buf, &l.value());
         }
     } else {
         for &i in order {
             if let Some(l) = labels.get(i as usize) {
                 push_str(buf, l.name);
-                push_str(buf, &l.value);
+                push_str(buf, &l.value());
             }
         }
     }
@@ -449,7 +448,7 @@ impl Tracker {
     fn dims_of(&mut self, labels: &[Label<'_>]) -> [u32; Dimension::COUNT] {
         let mut dims = [0; Dimension::COUNT];
         for d in Dimension::ALL {
-            dims[d.index()] = self.keys.intern(dimension_value(d, labels));
+            dims[d.index()] = self.keys.intern(&dimension_value(d, labels));
         }
         dims
     }
@@ -745,14 +744,7 @@ impl Tracker {
             if metric.is_gauge() || !(s.value.is_finite() && s.value >= 0.0) {
                 continue;
             }
-            let labels: Vec<Label<'_>> = s
-                .labels
-                .iter()
-                .map(|(n, v)| Label {
-                    name: n,
-                    value: Cow::Borrowed(v.as_str()),
-                })
-                .collect();
+            let labels: Vec<Label<'_>> = s.labels.iter().map(|(n, v)| Label::new(n, v)).collect();
             sort_order(&labels, &mut order);
             key.clear();
             push_base(&mut key, &s.sample, &labels, &order);
@@ -859,8 +851,6 @@ fn lookup_created(sc: &Scratch, base_hash: u64) -> Option<f64> {
 
 #[cfg(test)]
 mod tests {
-    use std::borrow::Cow;
-
     use super::*;
     use crate::expo::{Family, MetricType, Sample};
 
@@ -876,10 +866,7 @@ mod tests {
         for (i, (name, labels, value)) in lines.iter().enumerate() {
             let start = e.labels.len() as u32;
             for (n, v) in labels.iter() {
-                e.labels.push(Label {
-                    name: n,
-                    value: Cow::Borrowed(v),
-                });
+                e.labels.push(Label::new(n, v));
             }
             e.samples.push(Sample {
                 name,
@@ -1475,10 +1462,7 @@ mod tests {
     #[test]
     fn keys_decode_back() {
         let mut key = Vec::new();
-        let labels = [Label {
-            name: "z",
-            value: Cow::Borrowed("ünï \"q\""),
-        }];
+        let labels = [Label::new("z", "ünï \"q\"")];
         push_base(&mut key, "n", &labels, &[]);
         push_created(&mut key, Some(1.5));
         assert_eq!(

@@ -43,7 +43,7 @@ fn write_as(expo: &Exposition<'_>, format: Format, out: &mut String) {
             }
         }
         for s in samples {
-            let labels = expo.labels_of(s).iter().map(|l| (l.name, l.value.as_ref()));
+            let labels = expo.labels_of(s).iter().map(|l| (l.name, l.value()));
             write_sample(out, s.name, labels, s.value, s.timestamp_ms, om);
         }
     }
@@ -177,10 +177,10 @@ fn write_unit(out: &mut String, name: &str, unit: &str) {
     out.push('\n');
 }
 
-fn write_sample<'l>(
+fn write_sample<'l, V: AsRef<str>>(
     out: &mut String,
     name: &str,
-    labels: impl Iterator<Item = (&'l str, &'l str)>,
+    labels: impl Iterator<Item = (&'l str, V)>,
     value: f64,
     timestamp_ms: Option<i64>,
     om: bool,
@@ -192,7 +192,7 @@ fn write_sample<'l>(
         open = true;
         out.push_str(lname);
         out.push_str("=\"");
-        escape_label(out, lvalue);
+        escape_label(out, lvalue.as_ref());
         out.push('"');
     }
     if open {
@@ -307,7 +307,7 @@ mod tests {
             e.families[0].help.as_deref(),
             Some("back\\slash\nnew \"q\"")
         );
-        assert_eq!(e.label(&e.samples[0], "v"), Some("q\"\\\n}"));
+        assert_eq!(e.label(&e.samples[0], "v").as_deref(), Some("q\"\\\n}"));
         assert_eq!(e.samples[0].timestamp_ms, Some(-1500));
     }
 

@@ -54,7 +54,7 @@ fn exposition(expo: &Exposition<'_>) -> Value {
                 .map(|s| {
                     let mut labels = Map::new();
                     for l in expo.labels_of(s) {
-                        labels.insert(l.name.to_owned(), json!(l.value));
+                        labels.insert(l.name.to_owned(), json!(l.value()));
                     }
                     json!({
                         "name": s.name,

@@ -5,6 +5,7 @@
 //! turned into objects by one JS function (`js/build.js`). That keeps the
 //! number of wasm-to-JS calls constant instead of one per label.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use pulse_core::{Exposition, Format, LineError, MetricType};
@@ -135,18 +136,20 @@ pub struct Flat {
 
 /// Interns strings so each distinct label value crosses into JS once.
 #[derive(Default)]
+/// Decoded label values with escapes are owned, hence `Cow`.
 struct Strings<'s> {
-    index: HashMap<&'s str, u32, FastHash>,
-    list: Vec<&'s str>,
+    index: HashMap<Cow<'s, str>, u32, FastHash>,
+    list: Vec<Cow<'s, str>>,
 }
 
 impl<'s> Strings<'s> {
-    fn id(&mut self, s: &'s str) -> u32 {
-        if let Some(&i) = self.index.get(s) {
+    fn id(&mut self, s: impl Into<Cow<'s, str>>) -> u32 {
+        let s = s.into();
+        if let Some(&i) = self.index.get(s.as_ref()) {
             return i;
         }
         let i = u32::try_from(self.list.len()).unwrap_or(u32::MAX);
-        self.list.push(s);
+        self.list.push(s.clone());
         self.index.insert(s, i);
         i
     }
@@ -202,7 +205,7 @@ pub fn flatten(expo: &Exposition<'_>) -> Flat {
             ints.push(u32::from(sample.timestamp_ms.is_some()));
             for label in labels {
                 ints.push(strings.id(label.name));
-                ints.push(strings.id(label.value.as_ref()));
+                ints.push(strings.id(label.value()));
             }
             values.push(sample.value);
             // Millisecond timestamps are far below 2^53, so f64 holds them exactly.

@@ -3,7 +3,7 @@
 //! It knows nothing about families; the driver in the parent module groups
 //! samples. Labels are pushed onto the caller's flat vector only when
 //! `DECODE` is true, so the totals scanner validates labels without storing
-//! or unescaping them.
+//! them. Escapes are validated here and decoded later, by [`Label::value`].
 
 use std::borrow::Cow;
 
@@ -485,13 +485,7 @@ fn lex_labels<'a, const DECODE: bool>(
         let vs = q + 1;
         let (ve, escaped) = scan_label_value(b, vs)?;
         if DECODE {
-            let raw = &line[vs..ve];
-            let value = if escaped {
-                Cow::Owned(unescape_label(raw))
-            } else {
-                Cow::Borrowed(raw)
-            };
-            labels.push(Label { name, value });
+            labels.push(Label::from_raw(name, &line[vs..ve], escaped));
         }
         let mut r = ve + 1;
         loop {
@@ -583,7 +577,7 @@ fn special_bytes(chunk: &[u8]) -> u64 {
 /// Decodes `\\`, `\"` and `\n` in one left-to-right pass. The input was
 /// validated by [`scan_label_value`], so every backslash starts a valid
 /// two-byte escape and the text between escapes is copied in runs.
-fn unescape_label(raw: &str) -> String {
+pub(crate) fn unescape_label(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     let mut rest = raw;
     while let Some(k) = rest.find('\\') {

@@ -17,12 +17,17 @@ fn errors(body: &str) -> Vec<(u32, LineErrorKind)> {
         .collect()
 }
 
-/// Labels of sample `i` as `(name, value)` pairs.
-fn labels<'e>(expo: &'e Exposition<'_>, i: usize) -> Vec<(&'e str, &'e str)> {
+/// Labels of sample `i` as decoded `(name, value)` pairs.
+fn labels<'e>(expo: &Exposition<'e>, i: usize) -> Vec<(&'e str, Cow<'e, str>)> {
     expo.labels_of(&expo.samples[i])
         .iter()
-        .map(|l| (l.name, l.value.as_ref()))
+        .map(|l| (l.name, l.value()))
         .collect()
+}
+
+/// `pairs` in the shape [`labels`] returns.
+fn want<'w>(pairs: &[(&'w str, &'w str)]) -> Vec<(&'w str, Cow<'w, str>)> {
+    pairs.iter().map(|&(n, v)| (n, Cow::Borrowed(v))).collect()
 }
 
 #[test]
@@ -35,7 +40,7 @@ fn simple_sample_with_labels() {
     assert_eq!(s.value, 2.0);
     assert_eq!(s.timestamp_ms, None);
     assert_eq!(s.line, 1);
-    assert_eq!(labels(&e, 0), vec![("model", "gpt-4o"), ("team", "a")]);
+    assert_eq!(labels(&e, 0), want(&[("model", "gpt-4o"), ("team", "a")]));
     assert!(e.errors.is_empty());
 }
 
@@ -43,8 +48,23 @@ fn simple_sample_with_labels() {
 fn labels_borrow_unless_escaped() {
     let e = ok("x{a=\"plain\",b=\"q\\\"x\"} 1\n");
     let ls = e.labels_of(&e.samples[0]);
-    assert!(matches!(ls[0].value, Cow::Borrowed("plain")));
-    assert!(matches!(&ls[1].value, Cow::Owned(v) if v == "q\"x"));
+    assert!(matches!(ls[0].value(), Cow::Borrowed("plain")));
+    assert!(matches!(ls[1].value(), Cow::Owned(v) if v == "q\"x"));
+}
+
+#[test]
+fn labels_compare_by_decoded_value() {
+    let e = ok("x{a=\"q\\\"x\",b=\"\\\\n\"} 1\n");
+    let ls = e.labels_of(&e.samples[0]);
+    assert_eq!(ls[0], Label::new("a", "q\"x"));
+    assert_ne!(ls[0], Label::new("a", "q\\\"x"));
+    // A constructed value is already decoded: its backslash stays.
+    assert_eq!(Label::new("b", "\\n").value(), "\\n");
+    assert_eq!(ls[1], Label::new("b", "\\n"));
+    assert_eq!(
+        format!("{:?}", ls[0]),
+        r#"Label { name: "a", value: "q\"x" }"#
+    );
 }
 
 #[test]
@@ -53,7 +73,7 @@ fn escapes_decode_left_to_right() {
     let e = ok(r#"x{a="\\n",b="\n",c="\\\"",d="\\\\"} 1"#);
     assert_eq!(
         labels(&e, 0),
-        vec![("a", "\\n"), ("b", "\n"), ("c", "\\\""), ("d", "\\\\")]
+        want(&[("a", "\\n"), ("b", "\n"), ("c", "\\\""), ("d", "\\\\")])
     );
 }
 
@@ -63,7 +83,7 @@ fn special_characters_inside_quotes() {
     assert_eq!(e.samples[0].value, 1.5);
     assert_eq!(
         labels(&e, 0),
-        vec![("model", "x} 999"), ("u", "a, b=c {d}"), ("w", "ünï cödé")]
+        want(&[("model", "x} 999"), ("u", "a, b=c {d}"), ("w", "ünï cödé")])
     );
 }
 
@@ -71,10 +91,10 @@ fn special_characters_inside_quotes() {
 fn label_set_shapes() {
     let e = ok("a{} 1\nb{x=\"1\",} 2\nc { x = \"1\" , y=\"2\" } 3\nd 4\n");
     assert_eq!(e.samples.len(), 4);
-    assert_eq!(labels(&e, 0), vec![]);
-    assert_eq!(labels(&e, 1), vec![("x", "1")]);
-    assert_eq!(labels(&e, 2), vec![("x", "1"), ("y", "2")]);
-    assert_eq!(labels(&e, 3), vec![]);
+    assert_eq!(labels(&e, 0), want(&[]));
+    assert_eq!(labels(&e, 1), want(&[("x", "1")]));
+    assert_eq!(labels(&e, 2), want(&[("x", "1"), ("y", "2")]));
+    assert_eq!(labels(&e, 3), want(&[]));
     assert_eq!(e.samples[3].value, 4.0);
     assert!(e.errors.is_empty());
 }
@@ -146,7 +166,7 @@ fn crlf_blank_lines_and_whitespace() {
     assert_eq!(e.samples[0].line, 3);
     assert_eq!(e.samples[1].line, 6);
     assert_eq!(e.families[0].kind, MetricType::Gauge);
-    assert_eq!(labels(&e, 0), vec![("x", "1")]);
+    assert_eq!(labels(&e, 0), want(&[("x", "1")]));
 }
 
 #[test]
@@ -295,7 +315,7 @@ fn error_lines_keep_no_labels_and_parsing_goes_on() {
     let e = ok("x{a=\"1\",b=\"2\",c=} 1\ny{d=\"4\"} 2\n");
     assert_eq!(e.samples.len(), 1);
     assert_eq!(e.labels.len(), 1);
-    assert_eq!(labels(&e, 0), vec![("d", "4")]);
+    assert_eq!(labels(&e, 0), want(&[("d", "4")]));
     assert_eq!(e.errors[0].line, 1);
     assert_eq!(e.errors[0].snippet, "x{a=\"1\",b=\"2\",c=} 1");
 }
@@ -415,7 +435,7 @@ fn hostile_inputs_terminate() {
     }
     let huge = format!("x{{a=\"{}\"}} 1\n", "y".repeat(1 << 20));
     let e = ok(&huge);
-    assert_eq!(e.labels[0].value.len(), 1 << 20);
+    assert_eq!(e.labels[0].value().len(), 1 << 20);
 }
 
 #[test]

@@ -26,7 +26,6 @@
 //!   sums, so our first scrape after the import is a baseline: traffic
 //!   between the last Python scrape and it is not counted.
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 use pulse_core::Label;
@@ -200,10 +199,7 @@ impl Store {
                     let delta = corrected(metric, raw, delta, &mut report);
                     report.model_rows += 1;
                     // The core decides what a model key is ("None" → "").
-                    let label = Label {
-                        name: "model",
-                        value: Cow::Borrowed(model.as_str()),
-                    };
+                    let label = Label::new("model", model.as_str());
                     let key = dimension_key(Dimension::Model, std::slice::from_ref(&label));
                     let (buckets, all) = per_model.entry(key).or_default();
                     if delta != 0.0 {
