@@ -287,7 +287,7 @@ async fn a_rejected_key_leaks_nowhere() {
 
 #[test]
 fn a_malformed_number_is_a_usage_error_naming_the_setting() {
-    let out = std::process::Command::new(e2e_support::pulse_bin())
+    let out = e2e_support::pulse_command()
         .env("LITELLM_PULSE_SCRAPE_INTERVAL", "sixty")
         .output()
         .unwrap();
@@ -299,16 +299,13 @@ fn a_malformed_number_is_a_usage_error_naming_the_setting() {
 
 #[test]
 fn help_and_version() {
-    let out = std::process::Command::new(e2e_support::pulse_bin())
+    let out = e2e_support::pulse_command()
         .arg("--version")
         .output()
         .unwrap();
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("litellm-pulse "));
-    let out = std::process::Command::new(e2e_support::pulse_bin())
-        .arg("--help")
-        .output()
-        .unwrap();
+    let out = e2e_support::pulse_command().arg("--help").output().unwrap();
     let help = String::from_utf8_lossy(&out.stdout);
     for env in [
         "LITELLM_PULSE_METRICS_URL",
@@ -336,7 +333,7 @@ async fn healthcheck_subcommand() {
         ],
     );
     let port = pulse.addr.port().to_string();
-    let ok = std::process::Command::new(e2e_support::pulse_bin())
+    let ok = e2e_support::pulse_command()
         .args(["healthcheck", "--port", &port])
         .status()
         .unwrap();
@@ -361,7 +358,7 @@ async fn healthcheck_subcommand() {
         "{health}"
     );
     drop(pulse);
-    let down = std::process::Command::new(e2e_support::pulse_bin())
+    let down = e2e_support::pulse_command()
         .args(["healthcheck", "--port", &port])
         .status()
         .unwrap();

@@ -892,7 +892,7 @@ fn the_api_token_guards_everything_but_livez() {
     assert_eq!(r.json()["cost"].as_f64(), Some(0.00002), "{}", r.body);
 
     // The container's HEALTHCHECK runs with the same environment.
-    let status = Command::new(faults_support::pulse_bin())
+    let status = faults_support::pulse_command()
         .args(["healthcheck", "--port", &pulse.addr.port().to_string()])
         .env("LITELLM_PULSE_API_TOKEN", "t0ken")
         .env("LITELLM_PULSE_HOST", "127.0.0.1")

@@ -2,10 +2,8 @@
 //! fake LiteLLM serving the real captures, and an HTTP client.
 #![allow(dead_code, reason = "each e2e test file uses a different subset")]
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::ExitStatus;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -14,34 +12,17 @@ use warp::Filter;
 use warp::http::{Response, StatusCode};
 use warp::hyper::body::Bytes;
 
-/// The release binary: `$PULSE_BIN`, or `target/release/litellm-pulse` of this workspace.
-pub fn pulse_bin() -> PathBuf {
-    let path = match std::env::var_os("PULSE_BIN") {
-        Some(p) => PathBuf::from(p),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/litellm-pulse"),
-    };
-    assert!(
-        path.is_file(),
-        "the end-to-end tests run the release binary, and {} does not exist: \
-         build it first with `cargo build --release -p pulse-host` (or set PULSE_BIN)",
-        path.display()
-    );
-    path
-}
+use pulse_tests::process::Running;
+pub use pulse_tests::process::pulse_command;
 
 /// A capture file of the shared fixtures.
 pub fn capture(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/fixtures/litellm")
-        .join(format!("{name}.prom"));
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    pulse_tests::capture(&format!("{name}.prom"))
 }
 
 /// The `date` header LiteLLM sent with a capture (its `.headers` file).
 pub fn capture_date(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/fixtures/litellm")
-        .join(format!("{name}.headers"));
+    let path = pulse_tests::fixtures_dir().join(format!("{name}.headers"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     text.lines()
         .find_map(|l| {
@@ -150,57 +131,21 @@ impl FakeLiteLlm {
 
 /// A running `litellm-pulse` child process.
 pub struct Pulse {
-    child: Child,
+    proc: Running,
     pub addr: SocketAddr,
-    log: Arc<Mutex<String>>,
 }
 
 impl Pulse {
     /// Starts the binary with `args` and `envs` (and nothing else of ours in
     /// its environment) and waits for its listening line.
     pub fn start(args: &[&str], envs: &[(&str, &str)]) -> Pulse {
-        let mut cmd = Command::new(pulse_bin());
-        cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
-        for (k, _) in std::env::vars() {
-            if k.starts_with("LITELLM_PULSE_") {
-                cmd.env_remove(k);
-            }
+        let mut cmd = pulse_command();
+        cmd.args(args).envs(envs.iter().copied());
+        let proc = Running::spawn(cmd);
+        Pulse {
+            addr: proc.addr,
+            proc,
         }
-        cmd.envs(envs.iter().copied());
-        let mut child = cmd.spawn().expect("spawn litellm-pulse");
-        let log = Arc::new(Mutex::new(String::new()));
-        for stream in [
-            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
-            Box::new(child.stderr.take().unwrap()),
-        ] {
-            let log = Arc::clone(&log);
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    let mut l = log.lock().unwrap();
-                    l.push_str(&line);
-                    l.push('\n');
-                }
-            });
-        }
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let addr = loop {
-            if let Some(addr) = listening_addr(&log.lock().unwrap()) {
-                break addr;
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!(
-                    "litellm-pulse exited with {status}:\n{}",
-                    log.lock().unwrap()
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "litellm-pulse did not start:\n{}",
-                log.lock().unwrap()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        Pulse { child, addr, log }
     }
 
     /// GET `path`: status, parsed JSON (Null when not JSON) and the raw body.
@@ -217,41 +162,11 @@ impl Pulse {
 
     /// Everything the process wrote so far.
     pub fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
+        self.proc.log()
     }
 
     /// Sends SIGTERM and waits for the exit.
-    pub fn terminate(mut self) -> (ExitStatus, String) {
-        let pid = self.child.id().to_string();
-        let ok = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        assert!(ok.success());
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                // Let the reader threads drain the pipes.
-                std::thread::sleep(Duration::from_millis(100));
-                return (status, self.log());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no exit within 15 s of SIGTERM:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+    pub fn terminate(self) -> (ExitStatus, String) {
+        self.proc.terminate()
     }
-}
-
-impl Drop for Pulse {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn listening_addr(log: &str) -> Option<SocketAddr> {
-    let start = log.find("listening on http://")? + "listening on http://".len();
-    let rest = &log[start..];
-    let end = rest.find('/')?;
-    rest[..end].parse().ok()
 }

@@ -8,10 +8,10 @@
 #![allow(dead_code, reason = "each test uses a different subset")]
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
@@ -653,20 +653,8 @@ pub fn noon_zone() -> String {
     }
 }
 
-/// The release binary: `$PULSE_BIN`, or `target/release/litellm-pulse`.
-pub fn pulse_bin() -> PathBuf {
-    let path = match std::env::var_os("PULSE_BIN") {
-        Some(p) => PathBuf::from(p),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/litellm-pulse"),
-    };
-    assert!(
-        path.is_file(),
-        "the fault tests run the release binary, and {} does not exist: \
-         build it first with `cargo build --release -p pulse-host` (or set PULSE_BIN)",
-        path.display()
-    );
-    path
-}
+use pulse_tests::process::{Running, scrub_env};
+pub use pulse_tests::process::{pulse_bin, pulse_command};
 
 /// A raw HTTP response.
 #[derive(Debug, Clone)]
@@ -768,31 +756,22 @@ impl PulseOpts {
 
 /// A running `litellm-pulse`.
 pub struct Pulse {
-    child: Child,
+    proc: Running,
     pub addr: SocketAddr,
-    log: Arc<Mutex<String>>,
 }
 
 impl Pulse {
     /// Starts the binary and waits for its listening line.
     pub fn start(opts: &PulseOpts) -> Pulse {
-        let bin = pulse_bin();
         let mut cmd = if opts.ignore_sigxfsz {
             let mut c = Command::new("sh");
             // An ignored signal stays ignored across exec.
-            c.args(["-c", "trap '' XFSZ; exec \"$0\""]).arg(&bin);
+            c.args(["-c", "trap '' XFSZ; exec \"$0\""]).arg(pulse_bin());
+            scrub_env(&mut c);
             c
         } else {
-            Command::new(&bin)
+            pulse_command()
         };
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (k, _) in std::env::vars() {
-            if k.starts_with("LITELLM_PULSE_") {
-                cmd.env_remove(k);
-            }
-        }
         let timeout = SCRAPE_TIMEOUT_S.to_string();
         let max_body = MAX_BODY_BYTES.to_string();
         cmd.envs([
@@ -807,45 +786,20 @@ impl Pulse {
         ]);
         cmd.env("LITELLM_PULSE_DB_PATH", &opts.db_path);
         cmd.envs(opts.env.iter().map(|(k, v)| (k, v)));
-        let mut child = cmd.spawn().expect("spawn litellm-pulse");
-        let log = Arc::new(Mutex::new(String::new()));
-        let out: Box<dyn Read + Send> = Box::new(child.stdout.take().unwrap());
-        let err: Box<dyn Read + Send> = Box::new(child.stderr.take().unwrap());
-        for stream in [out, err] {
-            let log = Arc::clone(&log);
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    let mut l = lock(&log);
-                    l.push_str(&line);
-                    l.push('\n');
-                }
-            });
+        let proc = Running::spawn(cmd);
+        Pulse {
+            addr: proc.addr,
+            proc,
         }
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let addr = loop {
-            if let Some(addr) = listening_addr(&lock(&log)) {
-                break addr;
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("litellm-pulse exited with {status}:\n{}", lock(&log));
-            }
-            assert!(
-                Instant::now() < deadline,
-                "litellm-pulse did not start:\n{}",
-                lock(&log)
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        Pulse { child, addr, log }
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.proc.pid()
     }
 
     /// Everything the process logged so far.
     pub fn log(&self) -> String {
-        lock(&self.log).clone()
+        self.proc.log()
     }
 
     /// GET `path`; panics (with the log) when pulse does not answer.
@@ -910,45 +864,16 @@ impl Pulse {
     }
 
     /// Sends SIGKILL and reaps the process.
-    pub fn kill9(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    pub fn kill9(self) {
+        self.proc.kill9();
     }
 
     /// Sends SIGTERM and waits for a clean exit; returns the log.
-    pub fn terminate(mut self) -> String {
-        let pid = self.child.id().to_string();
-        let ok = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        assert!(ok.success());
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(status.success(), "exit {status}:\n{}", self.log());
-                std::thread::sleep(Duration::from_millis(100));
-                return self.log();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no exit within 15 s of SIGTERM:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+    pub fn terminate(self) -> String {
+        let (status, log) = self.proc.terminate();
+        assert!(status.success(), "exit {status}:\n{log}");
+        log
     }
-}
-
-impl Drop for Pulse {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn listening_addr(log: &str) -> Option<SocketAddr> {
-    let start = log.find("listening on http://")? + "listening on http://".len();
-    let rest = &log[start..];
-    let end = rest.find('/')?;
-    rest[..end].parse().ok()
 }
 
 /// A small seeded generator (SplitMix64): the kill test is reproducible.

@@ -1,4 +1,5 @@
-//! Shared helpers for the integration tests: locating and loading the real LiteLLM captures.
+//! Shared helpers for the integration tests: the real LiteLLM captures and
+//! the release binary as a child process.
 
 use std::path::PathBuf;
 
@@ -18,3 +19,5 @@ pub fn capture(name: &str) -> String {
     std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read fixture {}: {e}", path.display()))
 }
+
+pub mod process;
