@@ -4,17 +4,25 @@
 //! turns `0.15` into `0.15000000000000002` (reference fault 14). Money and
 //! token counts never need more than 12 significant digits, so [`clean`]
 //! rounds to that for display, while integral values stay exact.
+//!
+//! The rounding is done with exact integer arithmetic rather than through
+//! `core::fmt`'s float formatting, which would add about 20 KB to the
+//! WebAssembly build for this one function.
 
-use std::fmt::Write as _;
+use std::cmp::Ordering;
 
 /// 2^53: every integer below it is exactly representable.
 const EXACT_INT: f64 = 9_007_199_254_740_992.0;
+
+/// 10^11 and 10^12: the bounds of a 12-significant-digit integer.
+const DIGITS_LO: u64 = 100_000_000_000;
+const DIGITS_HI: u64 = 1_000_000_000_000;
 
 /// Presents `x` without summation noise.
 ///
 /// NaN and ±Inf are returned unchanged, and so is an integral value with
 /// `|x| < 2^53`. Anything else is rounded to 12 significant decimal digits
-/// (correctly rounded, via exact decimal formatting).
+/// (correctly rounded, ties to even, on the exact binary value).
 ///
 /// ```
 /// use pulse_core::num::clean;
@@ -27,12 +35,155 @@ pub fn clean(x: f64) -> f64 {
     if !x.is_finite() || (x.fract() == 0.0 && x.abs() < EXACT_INT) {
         return x;
     }
-    let mut buf = StackStr::default();
-    // 1 digit before the point and 11 after: 12 significant digits.
-    if write!(buf, "{x:.11e}").is_err() {
-        return x;
+    let bits = x.to_bits();
+    let biased = i32::try_from((bits >> 52) & 0x7ff).unwrap_or(0);
+    let fraction = bits & ((1 << 52) - 1);
+    // |x| = mant * 2^exp2; x is not zero here (zero is integral).
+    let (mant, exp2) = if biased == 0 {
+        (fraction, -1074)
+    } else {
+        (fraction | (1 << 52), biased - 1075)
+    };
+    // floor(log10 |x|) or one less: log10(2^floor(log2 |x|)), with
+    // 78913 / 2^18 just below log10(2).
+    let top_bit = 63 - i32::try_from(mant.leading_zeros()).unwrap_or(0);
+    let mut exp10 = ((exp2 + top_bit) * 78_913) >> 18;
+    let (digits, rem, den) = loop {
+        // |x| * 10^(11 - exp10) as the fraction num / den.
+        let shift = 11 - exp10;
+        let mut num = Big::from(mant);
+        let mut den = Big::from(1);
+        if exp2 >= 0 {
+            num.shl(exp2.unsigned_abs());
+        } else {
+            den.shl(exp2.unsigned_abs());
+        }
+        if shift >= 0 {
+            num.mul_pow10(shift.unsigned_abs());
+        } else {
+            den.mul_pow10(shift.unsigned_abs());
+        }
+        let mut hi = den.clone();
+        hi.mul_pow10(12);
+        if num.cmp(&hi) != Ordering::Less {
+            exp10 += 1;
+            continue;
+        }
+        let digits = num.div_small_quotient(&den);
+        if digits < DIGITS_LO {
+            exp10 -= 1;
+            continue;
+        }
+        break (digits, num, den);
+    };
+    // Round half to even on the exact remainder.
+    let mut twice = rem;
+    twice.shl(1);
+    let mut digits = match twice.cmp(&den) {
+        Ordering::Greater => digits + 1,
+        Ordering::Equal => digits + (digits & 1),
+        Ordering::Less => digits,
+    };
+    if digits == DIGITS_HI {
+        digits = DIGITS_LO;
+        exp10 += 1;
     }
+    let mut buf = DecimalBuf::default();
+    buf.push_float(x.is_sign_negative(), digits, exp10 - 11);
+    // The decimal is parsed back correctly rounded, exactly as a literal is.
     buf.as_str().parse().unwrap_or(x)
+}
+
+/// A fixed-size unsigned big integer (little-endian 32-bit words), large
+/// enough for every `|x| * 10^k` that [`clean`] needs: at most 2^53 times
+/// 10^336 or 2^1024, times 2^41, which is under 1,280 bits.
+///
+/// The word loops live in `#[inline(never)]` functions over slices so that
+/// the optimiser does not unroll them 40 times: this is cold code.
+#[derive(Clone)]
+struct Big([u32; 40]);
+
+impl From<u64> for Big {
+    fn from(v: u64) -> Big {
+        let mut words = [0; 40];
+        words[0] = v as u32;
+        words[1] = (v >> 32) as u32;
+        Big(words)
+    }
+}
+
+impl Big {
+    fn mul_pow10(&mut self, mut n: u32) {
+        while n >= 9 {
+            mul_small(&mut self.0, 1_000_000_000);
+            n -= 9;
+        }
+        mul_small(&mut self.0, 10u32.pow(n));
+    }
+
+    fn shl(&mut self, n: u32) {
+        shl(&mut self.0, n);
+    }
+
+    fn cmp(&self, other: &Big) -> Ordering {
+        cmp(&self.0, &other.0)
+    }
+
+    /// Replaces `self` by `self mod den` and returns `self / den`, which the
+    /// caller guarantees is below 2^40 (10^12 < 2^40).
+    fn div_small_quotient(&mut self, den: &Big) -> u64 {
+        let mut q = 0u64;
+        for bit in (0..40).rev() {
+            let mut d = den.clone();
+            d.shl(bit);
+            if self.cmp(&d) != Ordering::Less {
+                sub(&mut self.0, &d.0);
+                q |= 1 << bit;
+            }
+        }
+        q
+    }
+}
+
+#[inline(never)]
+fn mul_small(words: &mut [u32], m: u32) {
+    let mut carry = 0u64;
+    for w in words {
+        let t = u64::from(*w) * u64::from(m) + carry;
+        *w = t as u32;
+        carry = t >> 32;
+    }
+}
+
+#[inline(never)]
+fn shl(words: &mut [u32], n: u32) {
+    let by = (n / 32) as usize;
+    let bits = n % 32;
+    for i in (0..words.len()).rev() {
+        let lo = i.checked_sub(by).map_or(0, |j| words[j]);
+        let below = i.checked_sub(by + 1).map_or(0, |j| words[j]);
+        words[i] = if bits == 0 {
+            lo
+        } else {
+            (lo << bits) | (below >> (32 - bits))
+        };
+    }
+}
+
+#[inline(never)]
+fn cmp(a: &[u32], b: &[u32]) -> Ordering {
+    a.iter().rev().cmp(b.iter().rev())
+}
+
+#[inline(never)]
+fn sub(a: &mut [u32], b: &[u32]) {
+    let mut borrow = false;
+    for (x, &y) in a.iter_mut().zip(b) {
+        let (d, b1) = x.overflowing_sub(y);
+        let (d, b2) = d.overflowing_sub(u32::from(borrow));
+        *x = d;
+        borrow = b1 || b2;
+    }
 }
 
 /// Sums `values` with Neumaier's compensated summation.
@@ -71,34 +222,51 @@ pub fn neumaier_sum<I: IntoIterator<Item = f64>>(values: I) -> f64 {
     sum + comp
 }
 
-/// A fixed-size buffer for formatting one float without allocating.
-struct StackStr {
-    buf: [u8; 40],
+/// A fixed-size buffer for one decimal float such as `-123456789012e-15`.
+#[derive(Default)]
+struct DecimalBuf {
+    buf: [u8; 24],
     len: usize,
 }
 
-impl Default for StackStr {
-    fn default() -> Self {
-        StackStr {
-            buf: [0; 40],
-            len: 0,
+impl DecimalBuf {
+    fn push(&mut self, b: u8) {
+        if let Some(slot) = self.buf.get_mut(self.len) {
+            *slot = b;
+            self.len += 1;
         }
     }
-}
 
-impl StackStr {
+    fn push_uint(&mut self, mut v: u64) {
+        let mut digits = [0u8; 20];
+        let mut n = 0;
+        loop {
+            digits[n] = b'0' + (v % 10) as u8;
+            n += 1;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        for &d in digits[..n].iter().rev() {
+            self.push(d);
+        }
+    }
+
+    fn push_float(&mut self, negative: bool, digits: u64, exp10: i32) {
+        if negative {
+            self.push(b'-');
+        }
+        self.push_uint(digits);
+        self.push(b'e');
+        if exp10 < 0 {
+            self.push(b'-');
+        }
+        self.push_uint(u64::from(exp10.unsigned_abs()));
+    }
+
     fn as_str(&self) -> &str {
         std::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
-    }
-}
-
-impl std::fmt::Write for StackStr {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        let end = self.len + s.len();
-        let dst = self.buf.get_mut(self.len..end).ok_or(std::fmt::Error)?;
-        dst.copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
     }
 }
 
@@ -106,6 +274,53 @@ impl std::fmt::Write for StackStr {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// The previous implementation, through `core::fmt`: the oracle that the
+    /// integer rounding must match bit for bit.
+    fn via_fmt(x: f64) -> f64 {
+        if !x.is_finite() || (x.fract() == 0.0 && x.abs() < EXACT_INT) {
+            return x;
+        }
+        format!("{x:.11e}").parse().unwrap()
+    }
+
+    #[test]
+    fn ties_round_to_even_like_fmt() {
+        // Exactly halfway between two 12-digit decimals.
+        assert_eq!(clean(123_456_789_012.5), 123_456_789_012.0);
+        assert_eq!(clean(123_456_789_013.5), 123_456_789_014.0);
+        assert_eq!(clean(-123_456_789_012.5), -123_456_789_012.0);
+        assert_eq!(via_fmt(123_456_789_012.5), 123_456_789_012.0);
+        assert_eq!(via_fmt(123_456_789_013.5), 123_456_789_014.0);
+    }
+
+    #[test]
+    fn rounding_carries_into_a_new_digit() {
+        assert_eq!(clean(999_999_999_999.9), 1e12);
+        assert_eq!(clean(0.099_999_999_999_99), 0.1);
+        assert_eq!(clean(-9.999_999_999_999_9e-300), -1e-299);
+    }
+
+    #[test]
+    fn matches_fmt_at_the_extremes() {
+        let cases = [
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            5e-324,
+            -5e-324,
+            2.225_073_858_507_201e-308,
+            1e-11,
+            1e22,
+            1e23,
+            9_007_199_254_740_993.0,
+            0.1,
+            1.0 / 3.0,
+            2.0 / 3.0,
+        ];
+        for x in cases {
+            assert_eq!(clean(x).to_bits(), via_fmt(x).to_bits(), "{x:e}");
+        }
+    }
 
     #[test]
     fn documented_cases() {
@@ -154,6 +369,19 @@ mod tests {
                     prop_assert!(((c - x) / x).abs() < 1e-11, "{} -> {}", x, c);
                 }
             }
+        }
+
+        #[test]
+        fn clean_matches_fmt_on_any_float(x in any::<f64>()) {
+            let (c, r) = (clean(x), via_fmt(x));
+            prop_assert!(c.to_bits() == r.to_bits() || (c.is_nan() && r.is_nan()), "{:e}: {:e} vs {:e}", x, c, r);
+        }
+
+        #[test]
+        fn clean_matches_fmt_on_money(cents in 0u64..10_000_000_000, noise in -4i64..=4) {
+            // Sums of cents with a few ulps of summation noise.
+            let x = f64::from_bits((cents as f64 / 100.0).to_bits().wrapping_add_signed(noise));
+            prop_assert_eq!(clean(x).to_bits(), via_fmt(x).to_bits(), "{:e}", x);
         }
 
         #[test]
