@@ -5,11 +5,19 @@
 //! token counts never need more than 12 significant digits, so [`clean`]
 //! rounds to that for display, while integral values stay exact.
 //!
-//! The rounding is done with exact integer arithmetic rather than through
-//! `core::fmt`'s float formatting, which would add about 20 KB to the
-//! WebAssembly build for this one function.
+//! [`parse_f64`] is the exposition parser's float parser.
+//!
+//! Both work with exact integer arithmetic rather than through `core::fmt`'s
+//! float formatting and `str::parse::<f64>`, which together would add about
+//! 35 KB (16 KB gzipped) to the WebAssembly build.
 
 use std::cmp::Ordering;
+
+mod big;
+mod float;
+
+use big::Big;
+pub use float::parse_f64;
 
 /// 2^53: every integer below it is exactly representable.
 const EXACT_INT: f64 = 9_007_199_254_740_992.0;
@@ -48,20 +56,20 @@ pub fn clean(x: f64) -> f64 {
     // 78913 / 2^18 just below log10(2).
     let top_bit = 63 - i32::try_from(mant.leading_zeros()).unwrap_or(0);
     let mut exp10 = ((exp2 + top_bit) * 78_913) >> 18;
-    let (digits, rem, den) = loop {
+    let (digits, mut rem, den) = loop {
         // |x| * 10^(11 - exp10) as the fraction num / den.
         let shift = 11 - exp10;
-        let mut num = Big::from(mant);
-        let mut den = Big::from(1);
+        let mut num = Big::from_u64(mant);
+        let mut den = Big::from_u64(1);
         if exp2 >= 0 {
-            num.shl(exp2.unsigned_abs());
+            num.shl(u64::from(exp2.unsigned_abs()));
         } else {
-            den.shl(exp2.unsigned_abs());
+            den.shl(u64::from(exp2.unsigned_abs()));
         }
         if shift >= 0 {
-            num.mul_pow10(shift.unsigned_abs());
+            num.mul_pow10(u64::from(shift.unsigned_abs()));
         } else {
-            den.mul_pow10(shift.unsigned_abs());
+            den.mul_pow10(u64::from(shift.unsigned_abs()));
         }
         let mut hi = den.clone();
         hi.mul_pow10(12);
@@ -69,7 +77,8 @@ pub fn clean(x: f64) -> f64 {
             exp10 += 1;
             continue;
         }
-        let digits = num.div_small_quotient(&den);
+        // 10^12 < 2^40.
+        let digits = num.div_rem(&den, 40);
         if digits < DIGITS_LO {
             exp10 -= 1;
             continue;
@@ -77,9 +86,8 @@ pub fn clean(x: f64) -> f64 {
         break (digits, num, den);
     };
     // Round half to even on the exact remainder.
-    let mut twice = rem;
-    twice.shl(1);
-    let mut digits = match twice.cmp(&den) {
+    rem.shl(1);
+    let mut digits = match rem.cmp(&den) {
         Ordering::Greater => digits + 1,
         Ordering::Equal => digits + (digits & 1),
         Ordering::Less => digits,
@@ -88,102 +96,8 @@ pub fn clean(x: f64) -> f64 {
         digits = DIGITS_LO;
         exp10 += 1;
     }
-    let mut buf = DecimalBuf::default();
-    buf.push_float(x.is_sign_negative(), digits, exp10 - 11);
-    // The decimal is parsed back correctly rounded, exactly as a literal is.
-    buf.as_str().parse().unwrap_or(x)
-}
-
-/// A fixed-size unsigned big integer (little-endian 32-bit words), large
-/// enough for every `|x| * 10^k` that [`clean`] needs: at most 2^53 times
-/// 10^336 or 2^1024, times 2^41, which is under 1,280 bits.
-///
-/// The word loops live in `#[inline(never)]` functions over slices so that
-/// the optimiser does not unroll them 40 times: this is cold code.
-#[derive(Clone)]
-struct Big([u32; 40]);
-
-impl From<u64> for Big {
-    fn from(v: u64) -> Big {
-        let mut words = [0; 40];
-        words[0] = v as u32;
-        words[1] = (v >> 32) as u32;
-        Big(words)
-    }
-}
-
-impl Big {
-    fn mul_pow10(&mut self, mut n: u32) {
-        while n >= 9 {
-            mul_small(&mut self.0, 1_000_000_000);
-            n -= 9;
-        }
-        mul_small(&mut self.0, 10u32.pow(n));
-    }
-
-    fn shl(&mut self, n: u32) {
-        shl(&mut self.0, n);
-    }
-
-    fn cmp(&self, other: &Big) -> Ordering {
-        cmp(&self.0, &other.0)
-    }
-
-    /// Replaces `self` by `self mod den` and returns `self / den`, which the
-    /// caller guarantees is below 2^40 (10^12 < 2^40).
-    fn div_small_quotient(&mut self, den: &Big) -> u64 {
-        let mut q = 0u64;
-        for bit in (0..40).rev() {
-            let mut d = den.clone();
-            d.shl(bit);
-            if self.cmp(&d) != Ordering::Less {
-                sub(&mut self.0, &d.0);
-                q |= 1 << bit;
-            }
-        }
-        q
-    }
-}
-
-#[inline(never)]
-fn mul_small(words: &mut [u32], m: u32) {
-    let mut carry = 0u64;
-    for w in words {
-        let t = u64::from(*w) * u64::from(m) + carry;
-        *w = t as u32;
-        carry = t >> 32;
-    }
-}
-
-#[inline(never)]
-fn shl(words: &mut [u32], n: u32) {
-    let by = (n / 32) as usize;
-    let bits = n % 32;
-    for i in (0..words.len()).rev() {
-        let lo = i.checked_sub(by).map_or(0, |j| words[j]);
-        let below = i.checked_sub(by + 1).map_or(0, |j| words[j]);
-        words[i] = if bits == 0 {
-            lo
-        } else {
-            (lo << bits) | (below >> (32 - bits))
-        };
-    }
-}
-
-#[inline(never)]
-fn cmp(a: &[u32], b: &[u32]) -> Ordering {
-    a.iter().rev().cmp(b.iter().rev())
-}
-
-#[inline(never)]
-fn sub(a: &mut [u32], b: &[u32]) {
-    let mut borrow = false;
-    for (x, &y) in a.iter_mut().zip(b) {
-        let (d, b1) = x.overflowing_sub(y);
-        let (d, b2) = d.overflowing_sub(u32::from(borrow));
-        *x = d;
-        borrow = b1 || b2;
-    }
+    let magnitude = float::from_parts(digits, i64::from(exp10 - 11));
+    if x < 0.0 { -magnitude } else { magnitude }
 }
 
 /// Sums `values` with Neumaier's compensated summation.
@@ -220,54 +134,6 @@ pub fn neumaier_sum<I: IntoIterator<Item = f64>>(values: I) -> f64 {
         return special + sum;
     }
     sum + comp
-}
-
-/// A fixed-size buffer for one decimal float such as `-123456789012e-15`.
-#[derive(Default)]
-struct DecimalBuf {
-    buf: [u8; 24],
-    len: usize,
-}
-
-impl DecimalBuf {
-    fn push(&mut self, b: u8) {
-        if let Some(slot) = self.buf.get_mut(self.len) {
-            *slot = b;
-            self.len += 1;
-        }
-    }
-
-    fn push_uint(&mut self, mut v: u64) {
-        let mut digits = [0u8; 20];
-        let mut n = 0;
-        loop {
-            digits[n] = b'0' + (v % 10) as u8;
-            n += 1;
-            v /= 10;
-            if v == 0 {
-                break;
-            }
-        }
-        for &d in digits[..n].iter().rev() {
-            self.push(d);
-        }
-    }
-
-    fn push_float(&mut self, negative: bool, digits: u64, exp10: i32) {
-        if negative {
-            self.push(b'-');
-        }
-        self.push_uint(digits);
-        self.push(b'e');
-        if exp10 < 0 {
-            self.push(b'-');
-        }
-        self.push_uint(u64::from(exp10.unsigned_abs()));
-    }
-
-    fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
-    }
 }
 
 #[cfg(test)]
