@@ -11,8 +11,6 @@
 //! float formatting and `str::parse::<f64>`, which together would add about
 //! 35 KB (16 KB gzipped) to the WebAssembly build.
 
-use std::cmp::Ordering;
-
 mod big;
 mod float;
 
@@ -56,46 +54,23 @@ pub fn clean(x: f64) -> f64 {
     // 78913 / 2^18 just below log10(2).
     let top_bit = 63 - i32::try_from(mant.leading_zeros()).unwrap_or(0);
     let mut exp10 = ((exp2 + top_bit) * 78_913) >> 18;
-    let (digits, mut rem, den) = loop {
-        // |x| * 10^(11 - exp10) as the fraction num / den.
-        let shift = 11 - exp10;
-        let mut num = Big::from_u64(mant);
-        let mut den = Big::from_u64(1);
-        if exp2 >= 0 {
-            num.shl(u64::from(exp2.unsigned_abs()));
-        } else {
-            den.shl(u64::from(exp2.unsigned_abs()));
-        }
-        if shift >= 0 {
-            num.mul_pow10(u64::from(shift.unsigned_abs()));
-        } else {
-            den.mul_pow10(u64::from(shift.unsigned_abs()));
-        }
-        let mut hi = den.clone();
-        hi.mul_pow10(12);
-        if num.cmp(&hi) != Ordering::Less {
+    let mant = Big::from_u64(mant);
+    let digits = loop {
+        // |x| * 10^(11 - exp10) < 10^13 < 2^44, as the estimate is at most
+        // one too low.
+        let (floor, digits) = big::div_round(&mant, exp2.into(), (11 - exp10).into(), 44, false);
+        if floor >= DIGITS_HI {
             exp10 += 1;
-            continue;
-        }
-        // 10^12 < 2^40.
-        let digits = num.div_rem(&den, 40);
-        if digits < DIGITS_LO {
+        } else if floor < DIGITS_LO {
             exp10 -= 1;
-            continue;
+        } else if digits == DIGITS_HI {
+            // Rounding carried into a 13th digit.
+            exp10 += 1;
+            break DIGITS_LO;
+        } else {
+            break digits;
         }
-        break (digits, num, den);
     };
-    // Round half to even on the exact remainder.
-    rem.shl(1);
-    let mut digits = match rem.cmp(&den) {
-        Ordering::Greater => digits + 1,
-        Ordering::Equal => digits + (digits & 1),
-        Ordering::Less => digits,
-    };
-    if digits == DIGITS_HI {
-        digits = DIGITS_LO;
-        exp10 += 1;
-    }
     let magnitude = float::from_parts(digits, i64::from(exp10 - 11));
     if x < 0.0 { -magnitude } else { magnitude }
 }

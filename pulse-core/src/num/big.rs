@@ -49,19 +49,15 @@ impl Big {
             return;
         }
         let bits = (n % 32) as u32;
-        if bits != 0 {
-            let mut carry = 0;
-            for w in &mut self.0 {
-                let next = *w >> (32 - bits);
-                *w = (*w << bits) | carry;
-                carry = next;
-            }
-            if carry != 0 {
-                self.0.push(carry);
-            }
+        let mut shifted = vec![0; (n / 32) as usize];
+        let mut carry = 0;
+        for &w in &self.0 {
+            shifted.push(w.checked_shl(bits).unwrap_or(0) | carry);
+            carry = if bits == 0 { 0 } else { w >> (32 - bits) };
         }
-        let words = (n / 32) as usize;
-        self.0.splice(0..0, std::iter::repeat_n(0, words));
+        shifted.push(carry);
+        self.0 = shifted;
+        self.trim();
     }
 
     #[inline(never)]
@@ -105,7 +101,7 @@ impl Big {
 
     /// Replaces `self` by `self mod den` and returns `self / den`. The caller
     /// guarantees `self < den * 2^bits` and `bits <= 64`.
-    pub(super) fn div_rem(&mut self, den: &Big, bits: u32) -> u64 {
+    fn div_rem(&mut self, den: &Big, bits: u32) -> u64 {
         let mut q = 0u64;
         let mut d = den.clone();
         d.shl(u64::from(bits));
@@ -118,6 +114,33 @@ impl Big {
         }
         q
     }
+}
+
+/// `d * 2^e2 * 10^e10` rounded down, and rounded to nearest: half to even,
+/// or up on a tie when `truncated` (the exact value is a little above). The
+/// caller guarantees the value is below `2^bits`, `bits <= 64`.
+#[inline(never)]
+pub(super) fn div_round(d: &Big, e2: i64, e10: i64, bits: u32, truncated: bool) -> (u64, u64) {
+    let mut num = d.clone();
+    let mut den = Big::from_u64(1);
+    if e2 >= 0 {
+        num.shl(e2.unsigned_abs());
+    } else {
+        den.shl(e2.unsigned_abs());
+    }
+    if e10 >= 0 {
+        num.mul_pow10(e10.unsigned_abs());
+    } else {
+        den.mul_pow10(e10.unsigned_abs());
+    }
+    let q = num.div_rem(&den, bits);
+    num.shl(1);
+    let up = match num.cmp(&den) {
+        Ordering::Greater => true,
+        Ordering::Equal => truncated || q & 1 == 1,
+        Ordering::Less => false,
+    };
+    (q, q + u64::from(up))
 }
 
 #[cfg(test)]
@@ -140,6 +163,13 @@ mod tests {
         let q = n.div_rem(&Big::from_u64(7), 64);
         assert_eq!(q, 14_285_714_285_714_285_714);
         assert_eq!(n, Big::from_u64(2));
+        // 10 / 8 = 1.25, 7 / 10 = 0.7, 5 / 2 = 2.5 (a tie: to even).
+        assert_eq!(div_round(&Big::from_u64(1), -3, 1, 8, false), (1, 1));
+        assert_eq!(div_round(&Big::from_u64(7), 0, -1, 8, false), (0, 1));
+        assert_eq!(div_round(&Big::from_u64(5), -1, 0, 8, false), (2, 2));
+        assert_eq!(div_round(&Big::from_u64(5), -1, 0, 8, true), (2, 3));
+        assert_eq!(div_round(&Big::from_u64(7), -1, 0, 8, false), (3, 4));
+        assert_eq!(div_round(&Big::from_u64(3), 2, 2, 16, false), (1200, 1200));
         assert_eq!(Big::from_u64(0).bit_len(), 0);
         let mut z = Big::from_u64(0);
         z.shl(40);

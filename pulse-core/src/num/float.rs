@@ -7,8 +7,6 @@
 //! `0.040786750000000004`) an exact 128-bit path, and only the rest the
 //! big-integer path.
 
-use std::cmp::Ordering;
-
 use super::big::Big;
 
 /// Exact powers of ten representable as `f64` (10^0 ..= 10^22).
@@ -51,77 +49,80 @@ pub fn parse_f64(s: &str) -> Option<f64> {
 
 /// `digits[.digits][(e|E)[+-]digits]` with at least one mantissa digit.
 fn parse_decimal(b: &[u8]) -> Option<f64> {
-    let mantissa_len = b
-        .iter()
-        .position(|&c| c == b'e' || c == b'E')
-        .unwrap_or(b.len());
-    let (mantissa, rest) = b.split_at(mantissa_len);
-    let int_len = mantissa
-        .iter()
-        .position(|&c| c == b'.')
-        .unwrap_or(mantissa.len());
-    let frac = mantissa.get(int_len + 1..).unwrap_or(&[]);
-    let int = &mantissa[..int_len];
-    if !int.iter().chain(frac).all(u8::is_ascii_digit) || int.len() + frac.len() == 0 {
+    // The first 19 significant digits, how many there are (with trailing
+    // zeros), how many of them are trailing zeros, and the power of ten of
+    // the last digit read.
+    let (mut head, mut count, mut zeros, mut exp) = (0u64, 0usize, 0usize, 0i64);
+    let (mut any, mut point, mut i) = (false, false, 0);
+    while let Some(&c) = b.get(i) {
+        if c == b'.' && !point {
+            point = true;
+        } else if c.is_ascii_digit() {
+            any = true;
+            exp -= i64::from(point);
+            if count > 0 || c != b'0' {
+                if count < 19 {
+                    head = head * 10 + u64::from(c - b'0');
+                }
+                count += 1;
+                zeros = if c == b'0' { zeros + 1 } else { 0 };
+            }
+        } else {
+            break;
+        }
+        i += 1;
+    }
+    let mantissa = &b[..i];
+    if !any {
         return None;
     }
-    let mut exp: i64 = 0;
-    if let Some(e) = rest.get(1..) {
-        let (neg, digits) = match e.first() {
-            Some(b'-') => (true, &e[1..]),
-            Some(b'+') => (false, &e[1..]),
-            _ => (false, e),
+    if let Some(&e) = b.get(i) {
+        if e != b'e' && e != b'E' {
+            return None;
+        }
+        let digits = match b.get(i + 1) {
+            Some(b'-' | b'+') => &b[i + 2..],
+            _ => &b[i + 1..],
         };
         if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
             return None;
         }
+        let mut e = 0i64;
         for &d in digits {
             // Saturates far beyond any exponent that is not 0 or inf.
-            exp = (exp * 10 + i64::from(d - b'0')).min(1 << 40);
+            e = (e * 10 + i64::from(d - b'0')).min(1 << 40);
         }
-        if neg {
-            exp = -exp;
-        }
-    }
-    let exp = exp - i64::try_from(frac.len()).ok()?;
-    Some(decimal_to_f64(int.iter().chain(frac).copied(), exp))
-}
-
-/// The value `D * 10^exp` of the digit string `D`, correctly rounded.
-fn decimal_to_f64(digits: impl Iterator<Item = u8> + Clone, exp: i64) -> f64 {
-    let significant = digits.skip_while(|&d| d == b'0');
-    let (mut count, mut trailing_zeros, mut head) = (0usize, 0usize, 0u64);
-    for d in significant.clone() {
-        if count < 19 {
-            head = head * 10 + u64::from(d - b'0');
-        }
-        count += 1;
-        trailing_zeros = if d == b'0' { trailing_zeros + 1 } else { 0 };
+        exp += if b.get(i + 1) == Some(&b'-') { -e } else { e };
     }
     // Without its trailing zeros the digit string has `count` digits.
-    count -= trailing_zeros;
-    let exp = exp.saturating_add(trailing_zeros as i64);
+    count -= zeros;
+    exp += zeros as i64;
     if count <= 19 {
         // `head` holds the first 19 digits, and those after `count` are 0.
-        let m = if count + trailing_zeros <= 19 {
-            head / 10u64.pow(trailing_zeros as u32)
-        } else {
-            head / 10u64.pow((19 - count) as u32)
-        };
-        return from_parts(m, exp);
+        let dropped = (count + zeros).min(19) - count;
+        return Some(from_parts(head / 10u64.pow(dropped as u32), exp));
     }
     let mut d = Big::default();
     let mut kept = 0;
     let mut truncated = false;
-    for c in significant.take(count) {
-        if kept < MAX_DIGITS {
-            d.mul_add(10, u32::from(c - b'0'));
-            kept += 1;
-        } else if c != b'0' {
-            truncated = true;
+    for &c in mantissa.iter().filter(|c| c.is_ascii_digit()) {
+        if kept == count {
+            break;
         }
+        if kept >= MAX_DIGITS {
+            truncated |= c != b'0';
+        } else if kept > 0 || c != b'0' {
+            d.mul_add(10, u32::from(c - b'0'));
+        } else {
+            continue;
+        }
+        kept += 1;
     }
-    slow(d, exp.saturating_add((count - kept) as i64), truncated)
+    Some(slow(
+        &d,
+        exp + (count - kept.min(MAX_DIGITS)) as i64,
+        truncated,
+    ))
 }
 
 /// The value `m * 10^exp`, correctly rounded.
@@ -150,11 +151,11 @@ pub(super) fn from_parts(m: u64, exp: i64) -> f64 {
             return q as f64 * (1.0 / 18_446_744_073_709_551_616.0);
         }
     }
-    slow(Big::from_u64(m), exp, false)
+    slow(&Big::from_u64(m), exp, false)
 }
 
 /// `d * 10^exp` (plus a little when `truncated`) by exact long division.
-fn slow(d: Big, exp: i64, truncated: bool) -> f64 {
+fn slow(d: &Big, exp: i64, truncated: bool) -> f64 {
     let bits = d.bit_len();
     if bits == 0 {
         return 0.0;
@@ -167,51 +168,23 @@ fn slow(d: Big, exp: i64, truncated: bool) -> f64 {
     if log2 < -1077.0 {
         return 0.0;
     }
-    // The value is q * 2^p; aim q at [2^52, 2^53), the f64 mantissa.
+    // The value is q * 2^p; aim q at [2^52, 2^53), the f64 mantissa. The
+    // first p keeps q below 2^54.
     let mut p = (log2.floor() as i64 - 52).max(-1074);
     loop {
-        let mut num = d.clone();
-        let mut den = Big::from_u64(1);
-        if exp >= 0 {
-            num.mul_pow10(exp.unsigned_abs());
-        } else {
-            den.mul_pow10(exp.unsigned_abs());
-        }
-        if p >= 0 {
-            den.shl(p.unsigned_abs());
-        } else {
-            num.shl(p.unsigned_abs());
-        }
-        let mut limit = den.clone();
-        limit.shl(54);
-        if num.cmp(&limit) != Ordering::Less {
-            p += 2;
-            continue;
-        }
-        let q = num.div_rem(&den, 54);
-        let len = i64::from(64 - q.leading_zeros());
+        let (floor, q) = super::big::div_round(d, -p, exp, 55, truncated);
+        let len = i64::from(64 - floor.leading_zeros());
         if len > 53 {
             p += len - 53;
-            continue;
-        }
-        if len < 53 && p > -1074 {
+        } else if len < 53 && p > -1074 {
             p = (p - (53 - len)).max(-1074);
-            continue;
-        }
-        // Round half to even on the exact remainder.
-        num.shl(1);
-        let q = match num.cmp(&den) {
-            Ordering::Greater => q + 1,
-            Ordering::Equal if truncated => q + 1,
-            Ordering::Equal => q + (q & 1),
-            Ordering::Less => q,
-        };
-        if p > 971 {
+        } else if p > 971 {
             return f64::INFINITY;
+        } else {
+            // q <= 2^53 and 2^p are exact, so the product is the rounded
+            // value (or infinity when rounding carried past f64::MAX).
+            return q as f64 * pow2(p);
         }
-        // q <= 2^53 and 2^p are exact, so the product is the rounded value
-        // (or infinity when rounding carried past f64::MAX).
-        return q as f64 * pow2(p);
     }
 }
 
