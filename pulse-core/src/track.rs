@@ -64,6 +64,7 @@
 //! series cost no allocation. `_created` values are matched through one hash
 //! map per body that holds only tracked families.
 
+use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry as Slot;
 use std::hash::{BuildHasherDefault, DefaultHasher, Hasher};
@@ -324,8 +325,58 @@ fn sort_order(labels: &[Label<'_>], order: &mut Vec<u32>) {
     if labels.windows(2).all(|w| w[0].name <= w[1].name) {
         return;
     }
-    order.extend(0..u32::try_from(labels.len()).unwrap_or(u32::MAX));
-    order.sort_by_key(|&i| labels.get(i as usize).map(|l| l.name));
+    let sorted = stable_order(labels.len(), &|a, b| labels[a].name.cmp(labels[b].name));
+    order.extend(
+        sorted
+            .into_iter()
+            .map(|i| u32::try_from(i).unwrap_or(u32::MAX)),
+    );
+}
+
+/// Sorts `v` stably by `cmp`, through [`stable_order`].
+fn sort_stable_by<T>(v: &mut Vec<T>, cmp: impl Fn(&T, &T) -> Ordering) {
+    let order = {
+        let items = v.as_slice();
+        stable_order(items.len(), &|a, b| cmp(&items[a], &items[b]))
+    };
+    let mut slots: Vec<Option<T>> = v.drain(..).map(Some).collect();
+    v.extend(order.into_iter().filter_map(|i| slots[i].take()));
+}
+
+/// The positions `0..n` in stable sorted order (bottom-up merge sort).
+///
+/// One non-generic sort over positions serves every sort in this module:
+/// std's sort is monomorphised per element type and comparator, which cost
+/// about 25 KB of WebAssembly for three cold sorts of at most a few
+/// thousand items.
+#[inline(never)]
+fn stable_order(n: usize, cmp: &dyn Fn(usize, usize) -> Ordering) -> Vec<usize> {
+    let mut from: Vec<usize> = (0..n).collect();
+    let mut to = vec![0; n];
+    let mut width = 1;
+    while width < n {
+        let mut start = 0;
+        while start < n {
+            let mid = (start + width).min(n);
+            let end = (start + 2 * width).min(n);
+            let (mut l, mut r) = (start, mid);
+            for slot in &mut to[start..end] {
+                // Take from the left run on ties: that keeps the sort stable.
+                let take_left = r == end || (l < mid && cmp(from[l], from[r]) != Ordering::Greater);
+                if take_left {
+                    *slot = from[l];
+                    l += 1;
+                } else {
+                    *slot = from[r];
+                    r += 1;
+                }
+            }
+            start = end;
+        }
+        std::mem::swap(&mut from, &mut to);
+        width *= 2;
+    }
+    from
 }
 
 fn hash_bytes(bytes: &[u8]) -> u64 {
@@ -688,8 +739,9 @@ impl Tracker {
                 delta,
             })
             .collect();
-        breakdown
-            .sort_by(|a, b| (a.dimension, &a.key, a.metric).cmp(&(b.dimension, &b.key, b.metric)));
+        sort_stable_by(&mut breakdown, |a, b| {
+            (a.dimension, &a.key, a.metric).cmp(&(b.dimension, &b.key, b.metric))
+        });
         obs.breakdown = breakdown;
         obs
     }
@@ -711,12 +763,10 @@ impl Tracker {
                 })
             })
             .collect();
-        series.sort_by(|a, b| {
-            (&a.sample, &a.labels).cmp(&(&b.sample, &b.labels)).then(
-                a.created
-                    .partial_cmp(&b.created)
-                    .unwrap_or(std::cmp::Ordering::Equal),
-            )
+        sort_stable_by(&mut series, |a, b| {
+            (&a.sample, &a.labels)
+                .cmp(&(&b.sample, &b.labels))
+                .then(a.created.partial_cmp(&b.created).unwrap_or(Ordering::Equal))
         });
         TrackerState {
             version: STATE_VERSION,
@@ -853,6 +903,26 @@ fn lookup_created(sc: &Scratch, base_hash: u64) -> Option<f64> {
 mod tests {
     use super::*;
     use crate::expo::{Family, MetricType, Sample};
+
+    #[test]
+    fn stable_order_keeps_ties_in_input_order() {
+        let keys = [3, 1, 3, 2, 1, 0, 3];
+        let order = stable_order(keys.len(), &|a, b| keys[a].cmp(&keys[b]));
+        assert_eq!(order, vec![5, 1, 4, 3, 0, 2, 6]);
+        assert!(stable_order(0, &|_, _| Ordering::Equal).is_empty());
+        assert_eq!(stable_order(1, &|_, _| Ordering::Equal), vec![0]);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn sort_stable_by_matches_std_stable_sort(v in proptest::collection::vec((0u8..8, 0u16..1000), 0..300)) {
+            let mut ours = v.clone();
+            sort_stable_by(&mut ours, |a, b| a.0.cmp(&b.0));
+            let mut std_sorted = v;
+            std_sorted.sort_by_key(|x| x.0);
+            proptest::prop_assert_eq!(ours, std_sorted);
+        }
+    }
 
     const REQ: &str = "litellm_proxy_total_requests_metric_total";
     const REQ_CREATED: &str = "litellm_proxy_total_requests_metric_created";

@@ -30,15 +30,26 @@ wasm_opt="${WASM_OPT:-}"
 
 # The wasm's own release settings; the host's profile is untouched because
 # these variables apply to this build alone, in its own target dir.
-# opt-level 3, not "z": measured on the 10 MB body, "z" saves 12 KB gzipped
-# (225 vs 237 KB) but makes parsing 2-3x slower, missing the 20x family-totals
-# goal against parse-prometheus-text-format. PULSE_WASM_OPT_LEVEL=z overrides.
-# Also measured, gzipped: per-package opt levels do not help (with fat LTO
-# the root's level re-optimises everything; "z" with pulse-core at 3 gives
-# 239 KB with fat, thin or no LTO); binaryen 132 -Oz saves only 1 KB of code
-# and costs 20 KB when its memory-packing splits the data; dropping
-# console_error_panic_hook saves under 1 KB. The floor is the data segment:
-# 144 KB gzipped, of which chrono-tz's transition tables are about 110 KB.
+# opt-level 3, not "z" or "s": measured on the 10 MB body, "s" saves 3 KB
+# gzipped but makes familyTotals and parse about 2x slower in Node ("z" saves
+# 12 KB and is 2-3x slower). PULSE_WASM_OPT_LEVEL=z overrides.
+# What did shrink it (gzipped, 237,474 -> 201,990 bytes), by analysing a
+# named build (wasm-bindgen --keep-debug, twiggy top/paths, and gzip of the
+# code section with one function zeroed to see what each really costs):
+#   num::clean rounds with integers instead of format!("{:.11e}"): -7.9 KB
+#     (all of core's flt2dec); num::parse_f64 replaces str::parse::<f64>:
+#     -12 KB (dec2flt's 10 KB power-of-five table does not compress);
+#   one non-generic merge sort for track.rs' three std sorts: -8.6 KB;
+#   talc instead of dlmalloc as the allocator: -2.5 KB;
+#   sampleTotals through the parser, not a second lexer: -3.2 KB.
+# Measured and not worth it: per-package opt levels (with fat LTO the root's
+# level re-optimises everything), -inline-threshold=100 (-1 KB), path
+# remapping of panic locations (-0.2 KB), merging HashMap monomorphs (gzip
+# already shares their bytes), talc's disable-realloc-in-place (-0.15 KB),
+# dropping console_error_panic_hook (under 1 KB), binaryen 132 -Oz (-1 KB of
+# code, +20 KB when memory-packing splits the data). bulk-memory is already
+# on by default for wasm32 in this Rust. The floor is chrono-tz: its
+# transition tables and zone match are about 128 KB of the gzipped file.
 export CARGO_TARGET_DIR="$root/target/wasm"
 export CARGO_PROFILE_RELEASE_OPT_LEVEL="${PULSE_WASM_OPT_LEVEL:-3}"
 export CARGO_PROFILE_RELEASE_LTO=fat

@@ -642,7 +642,7 @@ pub(super) fn parse_value(tok: &str) -> Option<f64> {
     if let Some(v) = parse_simple_decimal(tok.as_bytes()) {
         return Some(v);
     }
-    tok.parse::<f64>().ok()
+    crate::num::parse_f64(tok)
 }
 
 /// Fast path for short plain decimals such as `13.0`, `-2.5` or `1.35e-05`:
