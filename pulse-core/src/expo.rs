@@ -92,6 +92,22 @@ impl<'a> Label<'a> {
         }
     }
 
+    /// The value as written between the quotes, and whether it holds escapes.
+    ///
+    /// When it does, they are only `\\`, `\"` and `\n`, each valid, so the
+    /// text is already a JSON string body except for raw control bytes.
+    ///
+    /// ```
+    /// let expo = pulse_core::parse::parse("x{a=\"q\\\"\",b=\"p\"} 1\n").unwrap();
+    /// let labels = expo.labels_of(&expo.samples[0]);
+    /// assert_eq!(labels[0].written(), ("q\\\"", true));
+    /// assert_eq!(labels[0].value(), "q\"");
+    /// assert_eq!(labels[1].written(), ("p", false));
+    /// ```
+    pub fn written(&self) -> (&'a str, bool) {
+        (self.value, self.escaped)
+    }
+
     /// The value with `\\`, `\"` and `\n` decoded; borrowed unless it had escapes.
     #[inline]
     pub fn value(&self) -> Cow<'a, str> {

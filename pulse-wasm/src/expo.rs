@@ -5,10 +5,9 @@
 //! turned into objects by one JS function (`js/build.js`). That keeps the
 //! number of wasm-to-JS calls constant instead of one per label.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 
-use pulse_core::{Exposition, Format, LineError, MetricType};
+use pulse_core::{Exposition, Format, Label, LineError, MetricType};
 use wasm_bindgen::prelude::*;
 
 use crate::extra::FastHash;
@@ -84,38 +83,48 @@ fn totals_to_js<S: AsRef<str>>(totals: Vec<(S, f64)>) -> Result<JsValue, JsError
 /// A JSON array of strings. `JSON.parse` on one string is the fastest way
 /// to bring many strings into JS.
 pub fn json_strings<S: AsRef<str>>(list: &[S]) -> String {
-    let total: usize = list.iter().map(|s| s.as_ref().len() + 3).sum();
-    let mut out = String::with_capacity(total + 2);
-    out.push('[');
-    for (i, s) in list.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
+    let mut out = String::with_capacity(list.iter().map(|s| s.as_ref().len() + 3).sum());
+    for s in list {
+        push_json(&mut out, s.as_ref(), false);
+    }
+    close_json(out)
+}
+
+/// Appends `s` to a JSON array in the making (`[` first, then `,`) as a
+/// string. `written` says `s` is a label value as written with escapes:
+/// its `\\`, `\"` and `\n` are JSON's own, so only control bytes change.
+fn push_json(out: &mut String, s: &str, written: bool) {
+    out.push(if out.is_empty() { '[' } else { ',' });
+    out.push('"');
+    // Copy runs of plain bytes; only `"`, `\` and control bytes need escapes,
+    // and none of them occurs inside a multi-byte UTF-8 sequence.
+    let mut run = 0;
+    for (j, b) in s.bytes().enumerate() {
+        if b >= 0x20 && (written || (b != b'"' && b != b'\\')) {
+            continue;
         }
-        out.push('"');
-        let s = s.as_ref();
-        // Copy runs of plain bytes; only `"`, `\` and control bytes need escapes,
-        // and none of them occurs inside a multi-byte UTF-8 sequence.
-        let mut run = 0;
-        for (j, b) in s.bytes().enumerate() {
-            if b >= 0x20 && b != b'"' && b != b'\\' {
-                continue;
-            }
-            out.push_str(s.get(run..j).unwrap_or_default());
-            run = j + 1;
-            match b {
-                b'"' => out.push_str("\\\""),
-                b'\\' => out.push_str("\\\\"),
-                b'\n' => out.push_str("\\n"),
-                _ => {
-                    const HEX: &[u8; 16] = b"0123456789abcdef";
-                    out.push_str("\\u00");
-                    out.push(char::from(HEX[usize::from(b >> 4)]));
-                    out.push(char::from(HEX[usize::from(b & 15)]));
-                }
+        out.push_str(s.get(run..j).unwrap_or_default());
+        run = j + 1;
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            _ => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.push_str("\\u00");
+                out.push(char::from(HEX[usize::from(b >> 4)]));
+                out.push(char::from(HEX[usize::from(b & 15)]));
             }
         }
-        out.push_str(s.get(run..).unwrap_or_default());
-        out.push('"');
+    }
+    out.push_str(s.get(run..).unwrap_or_default());
+    out.push('"');
+}
+
+/// Ends a JSON array that [`push_json`] filled (`[]` when it is empty).
+fn close_json(mut out: String) -> String {
+    if out.is_empty() {
+        out.push('[');
     }
     out.push(']');
     out
@@ -135,23 +144,51 @@ pub struct Flat {
 }
 
 /// Interns strings so each distinct label value crosses into JS once.
+///
+/// Everything borrows from the body: a label value with escapes is kept as
+/// written and [`push_json`] turns it into JSON without decoding it.
 #[derive(Default)]
-/// Decoded label values with escapes are owned, hence `Cow`.
 struct Strings<'s> {
-    index: HashMap<Cow<'s, str>, u32, FastHash>,
-    list: Vec<Cow<'s, str>>,
+    index: HashMap<&'s str, u32, FastHash>,
+    /// Escaped label values by their written form: a key space of its own,
+    /// because written text can equal a different plain string.
+    written: HashMap<&'s str, u32, FastHash>,
+    /// Each string and whether it is a label value as written.
+    list: Vec<(&'s str, bool)>,
 }
 
 impl<'s> Strings<'s> {
-    fn id(&mut self, s: impl Into<Cow<'s, str>>) -> u32 {
-        let s = s.into();
-        if let Some(&i) = self.index.get(s.as_ref()) {
+    fn id(&mut self, s: &'s str) -> u32 {
+        self.id_in(s, false)
+    }
+
+    fn label_value(&mut self, label: &Label<'s>) -> u32 {
+        let (value, escaped) = label.written();
+        self.id_in(value, escaped)
+    }
+
+    fn id_in(&mut self, s: &'s str, written: bool) -> u32 {
+        let index = if written {
+            &mut self.written
+        } else {
+            &mut self.index
+        };
+        if let Some(&i) = index.get(s) {
             return i;
         }
-        let i = u32::try_from(self.list.len()).unwrap_or(u32::MAX);
-        self.list.push(s.clone());
-        self.index.insert(s, i);
+        let i = len_u32(self.list.len());
+        self.list.push((s, written));
+        index.insert(s, i);
         i
+    }
+
+    fn into_json(self) -> String {
+        let mut out =
+            String::with_capacity(self.list.iter().map(|(s, _)| s.len() + 3).sum::<usize>() + 2);
+        for (s, written) in self.list {
+            push_json(&mut out, s, written);
+        }
+        close_json(out)
     }
 }
 
@@ -205,7 +242,7 @@ pub fn flatten(expo: &Exposition<'_>) -> Flat {
             ints.push(u32::from(sample.timestamp_ms.is_some()));
             for label in labels {
                 ints.push(strings.id(label.name));
-                ints.push(strings.id(label.value()));
+                ints.push(strings.label_value(label));
             }
             values.push(sample.value);
             // Millisecond timestamps are far below 2^53, so f64 holds them exactly.
@@ -219,7 +256,7 @@ pub fn flatten(expo: &Exposition<'_>) -> Flat {
         ints.push(strings.id(message));
         ints.push(strings.id(&error.snippet));
     }
-    let strings_json = json_strings(&strings.list);
+    let strings_json = strings.into_json();
     Flat {
         strings_json,
         ints,
@@ -251,7 +288,7 @@ pub(crate) fn errors_to_js(errors: &[LineError]) -> JsValue {
 
 #[cfg(test)]
 mod tests {
-    use super::json_strings;
+    use super::{flatten, json_strings};
 
     #[test]
     fn json_strings_escape_what_json_requires() {
@@ -262,5 +299,26 @@ mod tests {
         );
         let empty: [&str; 0] = [];
         assert_eq!(json_strings(&empty), "[]");
+    }
+
+    #[test]
+    fn escaped_label_values_reach_json_as_written_and_apart_from_plain_strings() {
+        // `a\"b` as a plain help text and as a written label value are
+        // different strings; the tab is a raw control byte in both.
+        let body = "# HELP x a\\\\\"b\tc\n# TYPE x gauge\n\
+                    x{v=\"a\\\"b\tc\",w=\"a\\\\\\n\",p=\"a\\\"b\tc\"} 1\n";
+        let expo = pulse_core::parse::parse(body).unwrap();
+        assert_eq!(expo.families[0].help.as_deref(), Some("a\\\"b\tc"));
+        let flat = flatten(&expo);
+        assert_eq!(
+            flat.strings_json,
+            r#"["x","a\\\"b\u0009c","v","a\"b\u0009c","w","a\\\n","p"]"#
+        );
+        // Header, family `x` (gauge, help = string 1), then one sample on
+        // line 3 whose `p` value reuses string 3.
+        assert_eq!(
+            flat.ints,
+            [1, 1, 0, 0, 1, 2, 0, 1, 0, 3, 3, 0, 2, 3, 4, 5, 6, 3]
+        );
     }
 }
