@@ -135,6 +135,39 @@ fn timestamps_text_and_openmetrics() {
 }
 
 #[test]
+fn the_eof_line_that_selects_openmetrics_timestamps_allows_blanks_only() {
+    // Seconds (OpenMetrics) when some line is `# EOF` with blanks around
+    // its tokens; otherwise a float timestamp is invalid.
+    for eof in ["# EOF", "#EOF", " \t#  EOF \r", "# EOF\n# EOF"] {
+        let body = format!("a 1 1700000000.5\n{eof}\n");
+        let e = ok(&body);
+        assert_eq!(
+            e.samples[0].timestamp_ms,
+            Some(1_700_000_000_500),
+            "{eof:?}"
+        );
+    }
+    for not_eof in [
+        "# EOFX",
+        "# EO",
+        "x # EOF",
+        "## EOF",
+        "# # EOF",
+        "# E OF",
+        "a{x=\"# EOF\"} 2",
+        "#",
+    ] {
+        let body = format!("a 1 1700000000.5\nb 2\n{not_eof}\n");
+        let e = parse(&body).unwrap();
+        assert_eq!(
+            e.errors.first().map(|x| (x.line, x.kind.clone())),
+            Some((1, LineErrorKind::InvalidTimestamp)),
+            "{not_eof:?}"
+        );
+    }
+}
+
+#[test]
 fn exemplars_are_validated_and_skipped() {
     let body = "# TYPE h histogram\n\
                 h_bucket{le=\"1\"} 3 # {trace_id=\"abc\"} 0.5 1700000000.5\n\
