@@ -11,12 +11,12 @@
 //! dimension, so per-dimension sums always equal the totals.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 use thiserror::Error;
 
 use crate::expo::Label;
 use crate::parse::is_metric_name;
+use crate::track::FastMap;
 
 /// One tracked metric, by its friendly name.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
@@ -273,7 +273,7 @@ pub struct Catalog {
     /// Accepted sample names per metric, in precedence order.
     names: [Vec<String>; Metric::COUNT],
     /// Sample name (value or `_created`) to its role.
-    roles: HashMap<String, NameRole>,
+    roles: FastMap<String, NameRole>,
 }
 
 /// The default family of each metric in LiteLLM 1.108, in [`Metric::ALL`] order.
@@ -339,7 +339,7 @@ impl Catalog {
         let mut catalog = Catalog {
             families,
             names,
-            roles: HashMap::new(),
+            roles: FastMap::default(),
         };
         catalog.rebuild_roles();
         catalog

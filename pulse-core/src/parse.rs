@@ -27,7 +27,6 @@ mod lex;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
 use std::ops::Range;
 
 use memchr::memchr;
@@ -419,7 +418,7 @@ impl<'a> Visitor<'a> for ExpoVisitor<'a> {
 #[derive(Default)]
 struct Totals<'a> {
     out: Vec<(&'a str, f64)>,
-    index: HashMap<&'a str, usize>,
+    index: crate::track::FastMap<&'a str, usize>,
     /// Index of the previous name: consecutive samples usually share it.
     last: usize,
 }
