@@ -1,10 +1,11 @@
-// Drops the `name` and `producers` custom sections of a .wasm file in place.
-// They only serve debuggers and telemetry; wasm-pack offers no switch for
+// Drops the `name`, `producers` and `target_features` custom sections of a
+// .wasm file in place. They only serve debuggers, telemetry and linkers
+// (engines read the code itself); wasm-pack offers no switch for
 // wasm-bindgen's --remove-name-section. Custom sections carry no semantics,
 // so removing them cannot change behaviour.
 import { readFileSync, writeFileSync } from "node:fs";
 
-const DROP = new Set(["name", "producers"]);
+const DROP = new Set(["name", "producers", "target_features"]);
 const path = process.argv[2];
 const bytes = readFileSync(path);
 if (bytes.readUInt32LE(0) !== 0x6d736100) {
