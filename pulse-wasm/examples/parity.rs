@@ -82,10 +82,10 @@ fn exposition(expo: &Exposition<'_>) -> Value {
     json!({ "format": format, "families": families, "errors": errors(&expo.errors) })
 }
 
-fn totals(pairs: &[(String, f64)]) -> Value {
+fn totals(pairs: &[(&str, f64)]) -> Value {
     let mut out = Map::new();
     for (name, v) in pairs {
-        out.insert(name.clone(), num(*v));
+        out.insert((*name).to_owned(), num(*v));
     }
     Value::Object(out)
 }

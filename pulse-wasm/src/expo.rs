@@ -74,9 +74,8 @@ pub fn family_totals_bytes(body: &[u8]) -> Result<JsValue, JsError> {
     totals_to_js(crate::extra::family_totals(body).map_err(into_error)?)
 }
 
-fn totals_to_js<S: AsRef<str>>(totals: Vec<(S, f64)>) -> Result<JsValue, JsError> {
-    let names: Vec<&str> = totals.iter().map(|(n, _)| n.as_ref()).collect();
-    let values: Vec<f64> = totals.iter().map(|(_, v)| *v).collect();
+fn totals_to_js(totals: Vec<(&str, f64)>) -> Result<JsValue, JsError> {
+    let (names, values): (Vec<&str>, Vec<f64>) = totals.into_iter().unzip();
     Ok(build_totals(&json_strings(&names), &values))
 }
 

@@ -38,34 +38,28 @@ pub type FastHash = BuildHasherDefault<FxHasher>;
 
 /// The sum of sample values per sample name, in first-seen order, as
 /// `pulse_core::parse::sample_totals` defines it, cleaned of summation noise.
-pub fn sample_totals(body: &[u8]) -> Result<Vec<(String, f64)>, BodyError> {
-    let mut totals = raw_sample_totals(body)?;
+/// Names borrow from `body`.
+pub fn sample_totals(body: &[u8]) -> Result<Vec<(&str, f64)>, BodyError> {
+    // Through the full parser, not `scan_sample_totals` (the same result by
+    // its contract): a second lexer would add 3 KB gzipped to the .wasm.
+    let expo = pulse_core::parse::parse_bytes(body)?;
+    let mut totals = pulse_core::parse::sample_totals(&expo);
     for entry in &mut totals {
         entry.1 = pulse_core::num::clean(entry.1);
     }
     Ok(totals)
 }
 
-fn raw_sample_totals(body: &[u8]) -> Result<Vec<(String, f64)>, BodyError> {
-    // Through the full parser, not `scan_sample_totals` (the same result by
-    // its contract): a second lexer would add 3 KB gzipped to the .wasm.
-    let expo = pulse_core::parse::parse_bytes(body)?;
-    Ok(pulse_core::parse::sample_totals(&expo)
-        .into_iter()
-        .map(|(n, v)| (n.to_owned(), v))
-        .collect())
-}
-
 /// The sum of sample values per family, in first-seen order, with the same
 /// rules as `sample_totals` (NaN skipped, infinities propagate).
-pub fn family_totals(body: &[u8]) -> Result<Vec<(String, f64)>, BodyError> {
+pub fn family_totals(body: &[u8]) -> Result<Vec<(&str, f64)>, BodyError> {
     let expo = pulse_core::parse::parse_bytes(body)?;
     Ok(family_totals_of(&expo))
 }
 
-/// [`family_totals`] of a parsed body.
-pub fn family_totals_of(expo: &Exposition<'_>) -> Vec<(String, f64)> {
-    let mut out: Vec<(String, f64)> = Vec::new();
+/// [`family_totals`] of a parsed body; names borrow from the body.
+pub fn family_totals_of<'a>(expo: &Exposition<'a>) -> Vec<(&'a str, f64)> {
+    let mut out: Vec<(&'a str, f64)> = Vec::new();
     let mut index: std::collections::HashMap<&str, usize, FastHash> = Default::default();
     for family in &expo.families {
         let mut sum = 0.0;
@@ -84,7 +78,7 @@ pub fn family_totals_of(expo: &Exposition<'_>) -> Vec<(String, f64)> {
             Some(&i) => out[i].1 += sum,
             None => {
                 index.insert(family.name, out.len());
-                out.push((family.name.to_owned(), sum));
+                out.push((family.name, sum));
             }
         }
     }
@@ -115,10 +109,7 @@ mod tests {
                     # TYPE h histogram\nh_bucket{le=\"1\"} 3\nh_bucket{le=\"+Inf\"} 4\nh_sum 0.25\nh_count 4\n\
                     # TYPE n gauge\nn NaN\n";
         let totals = family_totals(body.as_bytes()).unwrap();
-        assert_eq!(
-            totals,
-            vec![("a_total".to_owned(), 3.5), ("h".to_owned(), 11.25)]
-        );
+        assert_eq!(totals, vec![("a_total", 3.5), ("h", 11.25)]);
     }
 
     #[test]
