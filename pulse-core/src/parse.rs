@@ -77,6 +77,20 @@ pub fn sample_totals<'a>(expo: &Exposition<'a>) -> Vec<(&'a str, f64)> {
     totals.out
 }
 
+/// The sum of sample values per family name, in first-seen order:
+/// histogram buckets, `_count`, `_sum` and `_created` samples count toward
+/// their family, and a family split in the body sums into one entry. The
+/// rules of [`sample_totals`] apply (NaN skipped, infinities propagate).
+pub fn family_totals<'a>(expo: &Exposition<'a>) -> Vec<(&'a str, f64)> {
+    let mut totals = Totals::default();
+    for family in &expo.families {
+        for s in expo.samples_of(family) {
+            totals.add(family.name, s.value);
+        }
+    }
+    totals.out
+}
+
 /// The same result as `sample_totals(&parse(body)?)`, computed without
 /// decoding or storing labels (they are still validated, so exactly the same
 /// lines count).

@@ -33,7 +33,7 @@ wasm_opt="${WASM_OPT:-}"
 # opt-level 3, not "z" or "s": measured on the 10 MB body, "s" saves 3 KB
 # gzipped but makes familyTotals and parse about 2x slower in Node ("z" saves
 # 12 KB and is 2-3x slower). PULSE_WASM_OPT_LEVEL=z overrides.
-# What did shrink it (gzipped, 237,474 -> 197,760 bytes), by analysing a
+# What did shrink it (gzipped, 237,474 -> 197,572 bytes), by analysing a
 # named build (wasm-bindgen --keep-debug, twiggy top/paths, and gzip of the
 # code section with one function zeroed to see what each really costs):
 #   num::clean rounds with integers instead of format!("{:.11e}"): -7.9 KB
@@ -48,7 +48,9 @@ wasm_opt="${WASM_OPT:-}"
 #   one FxHash-style hasher instead of SipHash in the core: -0.2 KB;
 #   a small panic hook (src/js/panic.js) instead of the
 #   console_error_panic_hook crate: -0.3 KB; target_features dropped: -0.1 KB;
-#   totals as names borrowed from the body, not owned Strings: -0.1 KB.
+#   totals as names borrowed from the body, not owned Strings: -0.1 KB;
+#   family totals through the core's per-name summing (parse::family_totals):
+#   -0.2 KB.
 # Measured and not worth it: per-package opt levels (with fat LTO the root's
 # level re-optimises everything), -inline-threshold=100 (-1 KB), path
 # remapping of panic locations (-0.2 KB), merging HashMap monomorphs (gzip

@@ -1,12 +1,10 @@
-//! Helpers the bindings need that `pulse-core` does not offer (yet).
-//!
-//! Each is written against core types only, so it can move into the core
-//! unchanged: family totals, sums over a range, step names.
+//! Glue the bindings share: a fast hasher for their string maps, and the
+//! totals functions (the core's sums, cleaned of summation noise) that the
+//! JS functions and the parity example both call.
 
 use std::hash::{BuildHasherDefault, Hasher};
 
-use pulse_core::window::TimeRange;
-use pulse_core::{BodyError, Exposition};
+use pulse_core::BodyError;
 
 /// A fast non-cryptographic hasher (FxHash) for interning trusted-size keys.
 ///
@@ -50,53 +48,16 @@ pub fn sample_totals(body: &[u8]) -> Result<Vec<(&str, f64)>, BodyError> {
     Ok(totals)
 }
 
-/// The sum of sample values per family, in first-seen order, with the same
-/// rules as `sample_totals` (NaN skipped, infinities propagate).
+/// The sum of sample values per family, in first-seen order, as
+/// `pulse_core::parse::family_totals` defines it, cleaned of summation noise.
+/// Names borrow from `body`.
 pub fn family_totals(body: &[u8]) -> Result<Vec<(&str, f64)>, BodyError> {
     let expo = pulse_core::parse::parse_bytes(body)?;
-    Ok(family_totals_of(&expo))
-}
-
-/// [`family_totals`] of a parsed body; names borrow from the body.
-pub fn family_totals_of<'a>(expo: &Exposition<'a>) -> Vec<(&'a str, f64)> {
-    let mut out: Vec<(&'a str, f64)> = Vec::new();
-    let mut index: std::collections::HashMap<&str, usize, FastHash> = Default::default();
-    for family in &expo.families {
-        let mut sum = 0.0;
-        let mut any = false;
-        for sample in expo.samples_of(family) {
-            if !sample.value.is_nan() {
-                sum += sample.value;
-                any = true;
-            }
-        }
-        if !any {
-            continue;
-        }
-        // A family name can repeat when its samples are split in the body.
-        match index.get(family.name) {
-            Some(&i) => out[i].1 += sum,
-            None => {
-                index.insert(family.name, out.len());
-                out.push((family.name, sum));
-            }
-        }
-    }
-    for entry in &mut out {
+    let mut totals = pulse_core::parse::family_totals(&expo);
+    for entry in &mut totals {
         entry.1 = pulse_core::num::clean(entry.1);
     }
-    out
-}
-
-/// The sum of `values[i]` whose `timestamps[i]` lies in `range` (half-open),
-/// cleaned of float summation noise.
-pub fn sum_in_range(points: &[(i64, f64)], range: TimeRange) -> f64 {
-    let sum: f64 = points
-        .iter()
-        .filter(|(t, _)| *t >= range.start_ms && *t < range.end_ms)
-        .map(|(_, v)| v)
-        .sum();
-    pulse_core::num::clean(sum)
+    Ok(totals)
 }
 
 #[cfg(test)]
@@ -110,15 +71,5 @@ mod tests {
                     # TYPE n gauge\nn NaN\n";
         let totals = family_totals(body.as_bytes()).unwrap();
         assert_eq!(totals, vec![("a_total", 3.5), ("h", 11.25)]);
-    }
-
-    #[test]
-    fn sums_in_half_open_range() {
-        let points = [(0, 0.1), (10, 0.2), (20, 4.0)];
-        let r = TimeRange {
-            start_ms: 0,
-            end_ms: 20,
-        };
-        assert_eq!(sum_in_range(&points, r), 0.3);
     }
 }

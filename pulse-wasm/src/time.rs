@@ -192,7 +192,7 @@ pub fn window_sum(
 ) -> Result<f64, JsError> {
     let w = Window::from_str(window).map_err(into_error)?;
     let r = window::window_range(&w, to_ms("nowMs", now_ms)?, self::zone(zone)?);
-    Ok(crate::extra::sum_in_range(&points(timestamps, values)?, r))
+    Ok(window::sum_in_range(&points(timestamps, values)?, r))
 }
 
 /// `tsMs` as RFC 3339 with the offset of `zone`, e.g. `2025-03-30T03:00:00+02:00`.

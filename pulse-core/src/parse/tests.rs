@@ -481,6 +481,20 @@ fn totals_skip_nan_and_keep_first_seen_order() {
 }
 
 #[test]
+fn family_totals_sum_parts_and_split_families_into_one_entry() {
+    let body = "# TYPE a_total counter\na_total{m=\"x\"} 1.5\na_total{m=\"y\"} 2\n\
+                # TYPE h histogram\nh_bucket{le=\"1\"} 3\nh_bucket{le=\"+Inf\"} 4\nh_sum 0.25\nh_count 4\n\
+                # TYPE n gauge\nn NaN\n# TYPE g gauge\ng -1\n\
+                # TYPE a_total counter\na_total{m=\"z\"} 0.5\n";
+    let e = ok(body);
+    assert_eq!(e.families.len(), 5);
+    assert_eq!(
+        family_totals(&e),
+        vec![("a_total", 4.0), ("h", 11.25), ("g", -1.0)]
+    );
+}
+
+#[test]
 fn scan_totals_reports_the_same_body_errors() {
     for body in ["", "<html>", "{}", "nonsense here\n", "# c\n", "\\"] {
         assert_eq!(

@@ -218,6 +218,25 @@ impl fmt::Display for Window {
     }
 }
 
+/// The sum of the values of `points` (`(timestamp_ms, value)`) that lie in
+/// `range` (half-open), cleaned of float summation noise ([`crate::num::clean`]).
+///
+/// ```
+/// use pulse_core::window::{TimeRange, sum_in_range};
+/// let points = [(0, 0.1), (10, 0.2), (20, 4.0), (-1, 8.0)];
+/// assert_eq!(sum_in_range(&points, TimeRange::new(0, 20)), 0.3);
+/// assert_eq!(sum_in_range(&points, TimeRange::new(0, 21)), 4.3);
+/// assert_eq!(sum_in_range(&points, TimeRange::new(5, 5)), 0.0);
+/// ```
+pub fn sum_in_range(points: &[(i64, f64)], range: TimeRange) -> f64 {
+    let sum: f64 = points
+        .iter()
+        .filter(|(t, _)| range.contains(*t))
+        .map(|(_, v)| v)
+        .sum();
+    crate::num::clean(sum)
+}
+
 /// The range a window covers at `now_ms` in `tz`.
 ///
 /// Windows that run up to now (`Today`, `ThisWeek`, `ThisMonth`, `LastHours`,
