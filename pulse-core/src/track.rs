@@ -190,36 +190,12 @@ impl Hasher for IdHasher {
 
 type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
 
-/// A fast hasher (FxHash rounds, a splitmix64 finish) for the tracker's and
-/// catalog's maps and for series identity hashes.
+/// A `HashMap` with FxHash (rustc-hash) for the tracker's and catalog's maps.
 ///
 /// Not SipHash: its code is 0.7 KB of the gzipped .wasm, and it gave no
 /// flooding resistance here anyway (identity hashes used fixed keys). A
 /// collision costs a lookup in a short overflow list, never a wrong answer.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct FastHasher(u64);
-
-impl Hasher for FastHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
-        }
-        for &b in chunks.remainder() {
-            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        mix(self.0)
-    }
-}
-
-/// A `HashMap` with [`FastHasher`].
-pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
+pub(crate) type FastMap<K, V> = rustc_hash::FxHashMap<K, V>;
 
 /// Labels as persisted: `(name, value)` sorted by name.
 type OwnedLabels = Vec<(String, String)>;
@@ -410,10 +386,12 @@ fn stable_order(n: usize, cmp: &dyn Fn(usize, usize) -> Ordering) -> Vec<usize> 
     from
 }
 
+/// A series identity hash: FxHash of the encoded identity, spread by a
+/// splitmix64 finish because [`IdMap`] uses it as is.
 fn hash_bytes(bytes: &[u8]) -> u64 {
-    let mut h = FastHasher::default();
+    let mut h = rustc_hash::FxHasher::default();
     h.write(bytes);
-    h.finish()
+    mix(h.finish())
 }
 
 /// splitmix64 finaliser, to fold `_created` into an identity hash.
