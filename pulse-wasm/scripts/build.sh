@@ -33,7 +33,7 @@ wasm_opt="${WASM_OPT:-}"
 # opt-level 3, not "z" or "s": measured on the 10 MB body, "s" saves 3 KB
 # gzipped but makes familyTotals and parse about 2x slower in Node ("z" saves
 # 12 KB and is 2-3x slower). PULSE_WASM_OPT_LEVEL=z overrides.
-# What did shrink it (gzipped, 237,474 -> 197,572 bytes), by analysing a
+# What did shrink it (gzipped, 237,474 -> 196,097 bytes), by analysing a
 # named build (wasm-bindgen --keep-debug, twiggy top/paths, and gzip of the
 # code section with one function zeroed to see what each really costs):
 #   num::clean rounds with integers instead of format!("{:.11e}"): -7.9 KB
@@ -45,7 +45,7 @@ wasm_opt="${WASM_OPT:-}"
 #   label values interned as written, their escapes copied straight into
 #   the JSON string table (no Cow-keyed map): -1.0 KB;
 #   the parser finds `# EOF` with memchr_iter, not memmem: -4.1 KB;
-#   one FxHash-style hasher instead of SipHash in the core: -0.2 KB;
+#   FxHash (rustc-hash) instead of SipHash in the core: -1.7 KB;
 #   a small panic hook (src/js/panic.js) instead of the
 #   console_error_panic_hook crate: -0.3 KB; target_features dropped: -0.1 KB;
 #   totals as names borrowed from the body, not owned Strings: -0.1 KB;
