@@ -5,12 +5,10 @@
 //! turned into objects by one JS function (`js/build.js`). That keeps the
 //! number of wasm-to-JS calls constant instead of one per label.
 
-use std::collections::HashMap;
-
 use pulse_core::{Exposition, Format, Label, LineError, MetricType};
+use rustc_hash::FxHashMap;
 use wasm_bindgen::prelude::*;
 
-use crate::extra::FastHash;
 use crate::into_error;
 
 #[wasm_bindgen(module = "/src/js/build.js")]
@@ -45,33 +43,39 @@ pub fn parse_bytes(body: &[u8]) -> Result<JsValue, JsError> {
     Ok(to_js(&expo))
 }
 
-/// Sums every sample value by sample name (what `/raw` of the server returns),
-/// without building the parsed body. Unparseable lines are skipped; NaN
-/// samples are skipped; sums are cleaned of float summation noise.
+/// Sums every sample value by sample name (what `/raw` of the server returns).
+/// Unparseable lines are skipped; NaN samples are skipped; sums are cleaned
+/// of float summation noise.
 #[wasm_bindgen(js_name = sampleTotals, unchecked_return_type = "Totals")]
 pub fn sample_totals(body: &str) -> Result<JsValue, JsError> {
-    totals_to_js(crate::extra::sample_totals(body.as_bytes()).map_err(into_error)?)
+    // A JS string arrives as valid UTF-8: `parse`, not `parse_bytes`, so it
+    // is not validated a second time.
+    let expo = pulse_core::parse::parse(body).map_err(into_error)?;
+    totals_to_js(crate::extra::sample_totals(&expo))
 }
 
 /// [`sample_totals`] for raw bytes.
 #[wasm_bindgen(js_name = sampleTotalsBytes, unchecked_return_type = "Totals")]
 pub fn sample_totals_bytes(body: &[u8]) -> Result<JsValue, JsError> {
-    totals_to_js(crate::extra::sample_totals(body).map_err(into_error)?)
+    let expo = pulse_core::parse::parse_bytes(body).map_err(into_error)?;
+    totals_to_js(crate::extra::sample_totals(&expo))
 }
 
 /// Sums every sample value by family name (histogram buckets, `_count`,
-/// `_sum` and `_created` samples count toward their family), without
-/// building the parsed body. Unparseable lines and NaN samples are skipped;
-/// sums are cleaned of float summation noise.
+/// `_sum` and `_created` samples count toward their family). Unparseable
+/// lines and NaN samples are skipped; sums are cleaned of float summation
+/// noise.
 #[wasm_bindgen(js_name = familyTotals, unchecked_return_type = "Totals")]
 pub fn family_totals(body: &str) -> Result<JsValue, JsError> {
-    totals_to_js(crate::extra::family_totals(body.as_bytes()).map_err(into_error)?)
+    let expo = pulse_core::parse::parse(body).map_err(into_error)?;
+    totals_to_js(crate::extra::family_totals(&expo))
 }
 
 /// [`family_totals`] for raw bytes.
 #[wasm_bindgen(js_name = familyTotalsBytes, unchecked_return_type = "Totals")]
 pub fn family_totals_bytes(body: &[u8]) -> Result<JsValue, JsError> {
-    totals_to_js(crate::extra::family_totals(body).map_err(into_error)?)
+    let expo = pulse_core::parse::parse_bytes(body).map_err(into_error)?;
+    totals_to_js(crate::extra::family_totals(&expo))
 }
 
 fn totals_to_js(totals: Vec<(&str, f64)>) -> Result<JsValue, JsError> {
@@ -148,10 +152,10 @@ pub struct Flat {
 /// written and [`push_json`] turns it into JSON without decoding it.
 #[derive(Default)]
 struct Strings<'s> {
-    index: HashMap<&'s str, u32, FastHash>,
+    index: FxHashMap<&'s str, u32>,
     /// Escaped label values by their written form: a key space of its own,
     /// because written text can equal a different plain string.
-    written: HashMap<&'s str, u32, FastHash>,
+    written: FxHashMap<&'s str, u32>,
     /// Each string and whether it is a label value as written.
     list: Vec<(&'s str, bool)>,
 }

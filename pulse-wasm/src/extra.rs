@@ -1,63 +1,27 @@
-//! Glue the bindings share: a fast hasher for their string maps, and the
-//! totals functions (the core's sums, cleaned of summation noise) that the
-//! JS functions and the parity example both call.
+//! Glue the bindings share: the totals functions (the core's sums, cleaned of
+//! summation noise) that the JS functions and the parity example both call.
 
-use std::hash::{BuildHasherDefault, Hasher};
-
-use pulse_core::BodyError;
-
-/// A fast non-cryptographic hasher (FxHash) for interning trusted-size keys.
-///
-/// Flooding is not a concern: the maps live for one call over one body.
-#[derive(Default, Clone, Copy)]
-pub struct FxHasher(u64);
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
-        }
-        for &b in chunks.remainder() {
-            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-/// [`FxHasher`] as a `HashMap` hasher.
-pub type FastHash = BuildHasherDefault<FxHasher>;
+use pulse_core::Exposition;
 
 /// The sum of sample values per sample name, in first-seen order, as
 /// `pulse_core::parse::sample_totals` defines it, cleaned of summation noise.
-/// Names borrow from `body`.
-pub fn sample_totals(body: &[u8]) -> Result<Vec<(&str, f64)>, BodyError> {
-    // Through the full parser, not `scan_sample_totals` (the same result by
-    // its contract): a second lexer would add 3 KB gzipped to the .wasm.
-    let expo = pulse_core::parse::parse_bytes(body)?;
-    let mut totals = pulse_core::parse::sample_totals(&expo);
-    for entry in &mut totals {
-        entry.1 = pulse_core::num::clean(entry.1);
-    }
-    Ok(totals)
+/// Names borrow from the body.
+pub fn sample_totals<'a>(expo: &Exposition<'a>) -> Vec<(&'a str, f64)> {
+    cleaned(pulse_core::parse::sample_totals(expo))
 }
 
 /// The sum of sample values per family, in first-seen order, as
 /// `pulse_core::parse::family_totals` defines it, cleaned of summation noise.
-/// Names borrow from `body`.
-pub fn family_totals(body: &[u8]) -> Result<Vec<(&str, f64)>, BodyError> {
-    let expo = pulse_core::parse::parse_bytes(body)?;
-    let mut totals = pulse_core::parse::family_totals(&expo);
+/// Names borrow from the body.
+pub fn family_totals<'a>(expo: &Exposition<'a>) -> Vec<(&'a str, f64)> {
+    cleaned(pulse_core::parse::family_totals(expo))
+}
+
+fn cleaned(mut totals: Vec<(&str, f64)>) -> Vec<(&str, f64)> {
     for entry in &mut totals {
         entry.1 = pulse_core::num::clean(entry.1);
     }
-    Ok(totals)
+    totals
 }
 
 #[cfg(test)]
@@ -69,7 +33,14 @@ mod tests {
         let body = "# TYPE a_total counter\na_total{m=\"x\"} 1.5\na_total{m=\"y\"} 2\n\
                     # TYPE h histogram\nh_bucket{le=\"1\"} 3\nh_bucket{le=\"+Inf\"} 4\nh_sum 0.25\nh_count 4\n\
                     # TYPE n gauge\nn NaN\n";
-        let totals = family_totals(body.as_bytes()).unwrap();
-        assert_eq!(totals, vec![("a_total", 3.5), ("h", 11.25)]);
+        let expo = pulse_core::parse::parse(body).unwrap();
+        assert_eq!(family_totals(&expo), vec![("a_total", 3.5), ("h", 11.25)]);
+    }
+
+    #[test]
+    fn sample_totals_are_cleaned_of_summation_noise() {
+        let body = "a 0.1\na 0.2\nb 1\n";
+        let expo = pulse_core::parse::parse(body).unwrap();
+        assert_eq!(sample_totals(&expo), vec![("a", 0.3), ("b", 1.0)]);
     }
 }

@@ -8,7 +8,7 @@
 //! number it returns is computed by `pulse-core`; this crate only converts
 //! core results into JS values (the core's types are not wire types) and core
 //! errors into JS `Error`s carrying the core's message. [`extra`] holds the
-//! glue the bindings share (a hasher, the cleaned totals).
+//! glue the bindings share (the cleaned totals).
 //!
 //! The TypeScript declarations of the JS-facing shapes are written by hand
 //! below, so the public surface has no `any`.
