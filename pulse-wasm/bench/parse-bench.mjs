@@ -6,8 +6,9 @@
 //   node pulse-wasm/bench/parse-bench.mjs [body] [--runs N]
 //
 // Each timed run follows a full garbage collection (the script re-runs itself
-// with --expose-gc). Prints the median time and MB/s of each and the speed-up ratios. Goals:
-// full parse into JS objects at least 3x faster, family totals at least 20x.
+// with --expose-gc), and the runs of all cases are interleaved round by round.
+// Prints the median time and MB/s of each and the speed-up ratios. Goals: full
+// parse into JS objects at least 3x faster, family totals at least 20x.
 import { createRequire } from "node:module";
 import { readFileSync, existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -43,21 +44,6 @@ const bytes = readFileSync(bodyPath);
 const text = bytes.toString("utf8");
 const mb = bytes.length / 1e6;
 
-function time(fn) {
-  fn(); // warm-up (and JIT)
-  const times = [];
-  let out;
-  for (let i = 0; i < runs; i++) {
-    out = undefined;
-    globalThis.gc();
-    const t0 = performance.now();
-    out = fn();
-    times.push(performance.now() - t0);
-  }
-  times.sort((a, b) => a - b);
-  return { ms: times[Math.floor(times.length / 2)], out };
-}
-
 // What a JS developer does with the npm parser to get per-family totals.
 function pptFamilyTotals(body) {
   const totals = {};
@@ -78,21 +64,37 @@ function pptFamilyTotals(body) {
   return totals;
 }
 
-const rows = [];
-function row(name, fn) {
-  const { ms, out } = time(fn);
-  rows.push({ name, ms, mbs: mb / (ms / 1000) });
-  return out;
-}
+const cases = [
+  ["parse-prometheus-text-format: full parse", () => ppt(text)],
+  ["parse-prometheus-text-format: family totals", () => pptFamilyTotals(text)],
+  ["pulse-wasm parse(string)", () => pulse.parse(text)],
+  ["pulse-wasm parseBytes(Uint8Array)", () => pulse.parseBytes(bytes)],
+  ["pulse-wasm familyTotals(string)", () => pulse.familyTotals(text)],
+  ["pulse-wasm familyTotalsBytes(Uint8Array)", () => pulse.familyTotalsBytes(bytes)],
+  ["pulse-wasm sampleTotals(string)", () => pulse.sampleTotals(text)],
+  ["pulse-wasm sampleTotalsBytes(Uint8Array)", () => pulse.sampleTotalsBytes(bytes)],
+];
 
-const pptParsed = row("parse-prometheus-text-format: full parse", () => ppt(text));
-row("parse-prometheus-text-format: family totals", () => pptFamilyTotals(text));
-const ours = row("pulse-wasm parse(string)", () => pulse.parse(text));
-row("pulse-wasm parseBytes(Uint8Array)", () => pulse.parseBytes(bytes));
-row("pulse-wasm familyTotals(string)", () => pulse.familyTotals(text));
-row("pulse-wasm familyTotalsBytes(Uint8Array)", () => pulse.familyTotalsBytes(bytes));
-row("pulse-wasm sampleTotals(string)", () => pulse.sampleTotals(text));
-row("pulse-wasm sampleTotalsBytes(Uint8Array)", () => pulse.sampleTotalsBytes(bytes));
+// Rounds interleave the cases, so a slow spell of a shared machine slows
+// every case of that round rather than all runs of one case.
+const times = cases.map(() => []);
+const outs = cases.map(([, fn]) => fn()); // warm-up (and JIT)
+for (let r = 0; r < runs; r++) {
+  cases.forEach(([, fn], i) => {
+    outs[i] = undefined;
+    globalThis.gc();
+    const t0 = performance.now();
+    outs[i] = fn();
+    times[i].push(performance.now() - t0);
+  });
+}
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const rows = cases.map(([name], i) => {
+  const ms = median(times[i]);
+  return { name, ms, mbs: mb / (ms / 1000) };
+});
+const pptParsed = outs[0];
+const ours = outs[2];
 
 const samples = ours.families.reduce((n, f) => n + f.samples.length, 0);
 console.log(`body: ${bodyPath} (${mb.toFixed(2)} MB, ${samples} samples, ${ours.families.length} families; npm parser: ${pptParsed.length} families), median of ${runs} runs`);
