@@ -30,8 +30,9 @@ extern "C" {
 /// Lines that do not parse are reported in `errors` and skipped; a body that
 /// is not exposition text at all (empty, HTML, JSON, nothing valid) throws.
 #[wasm_bindgen(unchecked_return_type = "Exposition")]
-pub fn parse(body: &str) -> Result<JsValue, JsError> {
-    let expo = pulse_core::parse::parse(body).map_err(into_error)?;
+pub fn parse(body: &js_sys::JsString) -> Result<JsValue, JsError> {
+    let body = crate::utf8(body);
+    let expo = pulse_core::parse::parse_bytes(&body).map_err(into_error)?;
     Ok(to_js(&expo))
 }
 
@@ -47,10 +48,9 @@ pub fn parse_bytes(body: &[u8]) -> Result<JsValue, JsError> {
 /// Unparseable lines are skipped; NaN samples are skipped; sums are cleaned
 /// of float summation noise.
 #[wasm_bindgen(js_name = sampleTotals, unchecked_return_type = "Totals")]
-pub fn sample_totals(body: &str) -> Result<JsValue, JsError> {
-    // A JS string arrives as valid UTF-8: `parse`, not `parse_bytes`, so it
-    // is not validated a second time.
-    let expo = pulse_core::parse::parse(body).map_err(into_error)?;
+pub fn sample_totals(body: &js_sys::JsString) -> Result<JsValue, JsError> {
+    let body = crate::utf8(body);
+    let expo = pulse_core::parse::parse_bytes(&body).map_err(into_error)?;
     totals_to_js(crate::extra::sample_totals(&expo))
 }
 
@@ -66,8 +66,9 @@ pub fn sample_totals_bytes(body: &[u8]) -> Result<JsValue, JsError> {
 /// lines and NaN samples are skipped; sums are cleaned of float summation
 /// noise.
 #[wasm_bindgen(js_name = familyTotals, unchecked_return_type = "Totals")]
-pub fn family_totals(body: &str) -> Result<JsValue, JsError> {
-    let expo = pulse_core::parse::parse(body).map_err(into_error)?;
+pub fn family_totals(body: &js_sys::JsString) -> Result<JsValue, JsError> {
+    let body = crate::utf8(body);
+    let expo = pulse_core::parse::parse_bytes(&body).map_err(into_error)?;
     totals_to_js(crate::extra::family_totals(&expo))
 }
 

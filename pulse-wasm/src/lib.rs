@@ -48,6 +48,45 @@ extern "C" {
     fn report_panic(message: &str);
 }
 
+#[wasm_bindgen(module = "/src/js/text.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = encodeInto)]
+    fn encode_into(text: &js_sys::JsString, from: u32, into: &mut [u8]) -> Vec<u32>;
+}
+
+/// The UTF-8 bytes of a JS string, encoded by the engine's `TextEncoder`
+/// straight into this module's memory (see `js/text.js` for why not `&str`).
+/// A lone surrogate becomes U+FFFD, as with `&str`.
+pub(crate) fn utf8(text: &js_sys::JsString) -> Vec<u8> {
+    let units = text.length() as usize;
+    // Enough when the text is ASCII (the usual body); encodeInto stops
+    // before the first character that does not fit.
+    let mut buf = vec![0; units];
+    let (mut read, mut written) = encode(text, 0, &mut buf);
+    while read < units {
+        // Room for the rest as ASCII plus half again: a body with a few
+        // non-ASCII label values then needs one more call, while every call
+        // still reads at least a third of what is left.
+        let left = units - read;
+        buf.resize(written + left + left / 2 + 4, 0);
+        let (r, w) = encode(text, read, &mut buf[written..]);
+        if r == 0 {
+            break; // cannot happen with 4 bytes free; never spin
+        }
+        read += r;
+        written += w;
+    }
+    buf.truncate(written);
+    buf
+}
+
+/// `(units read, bytes written)` of one `encodeInto`.
+fn encode(text: &js_sys::JsString, from: usize, into: &mut [u8]) -> (usize, usize) {
+    let did = encode_into(text, from as u32, into);
+    let at = |i: usize| did.get(i).map_or(0, |&n| n as usize);
+    (at(0), at(1))
+}
+
 /// Converts a core error into a JS `Error` carrying the core's message.
 pub(crate) fn into_error<E: std::fmt::Display>(err: E) -> JsError {
     JsError::new(&err.to_string())

@@ -248,13 +248,14 @@ impl Tracker {
     #[wasm_bindgen(unchecked_return_type = "Observation")]
     pub fn observe(
         &mut self,
-        body: &str,
+        body: &js_sys::JsString,
         #[wasm_bindgen(js_name = atMs)] at_ms: f64,
         #[wasm_bindgen(js_name = targetNowMs)] target_now_ms: Option<f64>,
     ) -> Result<JsValue, JsError> {
         let at = to_ms("atMs", at_ms)?;
         let target = target_now_ms.map(|t| to_ms("targetNowMs", t)).transpose()?;
-        let expo = pulse_core::parse::parse(body).map_err(into_error)?;
+        let body = crate::utf8(body);
+        let expo = pulse_core::parse::parse_bytes(&body).map_err(into_error)?;
         let o = self.inner.observe_with_target_clock(&expo, at, target);
         Ok(observation_to_js(&o, &expo.errors))
     }

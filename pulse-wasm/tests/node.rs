@@ -1,7 +1,7 @@
 //! The bindings as JS sees them, run under Node by `wasm-pack test --node`.
 #![cfg(target_arch = "wasm32")]
 
-use js_sys::{Array, Float64Array, Object, Reflect};
+use js_sys::{Array, Float64Array, JsString, Object, Reflect};
 use pulse_wasm::{expo, time, tracker};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::wasm_bindgen_test;
@@ -16,6 +16,11 @@ fn num(v: &JsValue, key: &str) -> f64 {
 
 fn text(v: &JsValue, key: &str) -> String {
     get(v, key).as_string().unwrap()
+}
+
+/// A JS string, as the bindings receive text.
+fn js(s: &str) -> JsString {
+    JsString::from(s)
 }
 
 fn at(v: &JsValue, i: u32) -> JsValue {
@@ -41,7 +46,7 @@ bad_line 12abc\n";
 
 #[wasm_bindgen_test]
 fn parse_builds_families_samples_and_errors() {
-    let e = expo::parse(BODY).unwrap();
+    let e = expo::parse(&js(BODY)).unwrap();
     assert_eq!(text(&e, "format"), "prometheus");
     let families = get(&e, "families");
     assert_eq!(Array::from(&families).length(), 2);
@@ -72,15 +77,47 @@ fn parse_builds_families_samples_and_errors() {
 #[wasm_bindgen_test]
 fn openmetrics_timestamps_become_milliseconds() {
     let body = "# TYPE x counter\nx_total 3 1700000000.5\n# EOF\n";
-    let e = expo::parse(body).unwrap();
+    let e = expo::parse(&js(body)).unwrap();
     assert_eq!(text(&e, "format"), "openmetrics");
     let s = at(&get(&at(&get(&e, "families"), 0), "samples"), 0);
     assert_eq!(num(&s, "timestampMs"), 1_700_000_000_500.0);
 }
 
+/// The one label value `v` of the first sample of `body`.
+fn label_v(body: &JsString) -> String {
+    let e = expo::parse(body).unwrap();
+    let s = at(&get(&at(&get(&e, "families"), 0), "samples"), 0);
+    text(&get(&s, "labels"), "v")
+}
+
+#[wasm_bindgen_test]
+fn text_of_any_characters_reaches_the_parser_intact() {
+    // ASCII only, non-ASCII at once, and a long ASCII run before 2-, 3- and
+    // 4-byte characters (the buffer sized for ASCII must grow). Each pair is
+    // the value as written in the body and as decoded.
+    let long = format!("{}é€🚀", "x".repeat(10_000));
+    for (written, decoded) in [
+        ("plain", "plain"),
+        ("é", "é"),
+        ("🚀 rocket", "🚀 rocket"),
+        ("日本語 }, \\n", "日本語 }, \n"),
+        (long.as_str(), long.as_str()),
+    ] {
+        let body = format!("m{{v=\"{written}\"}} 1\n");
+        assert_eq!(label_v(&js(&body)), decoded);
+        let totals = expo::family_totals(&js(&body)).unwrap();
+        assert_eq!(num(&totals, "m"), 1.0);
+    }
+    // A lone surrogate is not text: it arrives as U+FFFD, as with `&str`.
+    let lone = js("m{v=\"a")
+        .concat(&JsString::from_char_code1(0xD800))
+        .concat(&js("b\"} 1\n"));
+    assert_eq!(label_v(&lone), "a\u{FFFD}b");
+}
+
 #[wasm_bindgen_test]
 fn proto_label_stays_a_property() {
-    let e = expo::parse("x{__proto__=\"evil\"} 1\n").unwrap();
+    let e = expo::parse(&js("x{__proto__=\"evil\"} 1\n")).unwrap();
     let s = at(&get(&at(&get(&e, "families"), 0), "samples"), 0);
     let labels = get(&s, "labels");
     assert_eq!(text(&labels, "__proto__"), "evil");
@@ -90,9 +127,9 @@ fn proto_label_stays_a_property() {
 
 #[wasm_bindgen_test]
 fn non_exposition_bodies_throw_the_core_message() {
-    assert_eq!(message(expo::parse("").unwrap_err()), "empty body");
+    assert_eq!(message(expo::parse(&js("")).unwrap_err()), "empty body");
     assert_eq!(
-        message(expo::parse("<!doctype html><html></html>").unwrap_err()),
+        message(expo::parse(&js("<!doctype html><html></html>")).unwrap_err()),
         "body is an HTML page, not Prometheus text"
     );
 }
@@ -101,11 +138,11 @@ fn non_exposition_bodies_throw_the_core_message() {
 fn totals_by_sample_and_by_family() {
     let body = "# TYPE h histogram\nh_bucket{le=\"1\"} 3\nh_bucket{le=\"+Inf\"} 4\nh_sum 0.25\nh_count 4\n\
                 # TYPE c_total counter\nc_total{a=\"1\"} 0.1\nc_total{a=\"2\"} 0.2\n";
-    let by_sample = expo::sample_totals(body).unwrap();
+    let by_sample = expo::sample_totals(&js(body)).unwrap();
     assert_eq!(num(&by_sample, "h_bucket"), 7.0);
     assert_eq!(num(&by_sample, "h_sum"), 0.25);
     assert_eq!(num(&by_sample, "c_total"), 0.3);
-    let by_family = expo::family_totals(body).unwrap();
+    let by_family = expo::family_totals(&js(body)).unwrap();
     assert_eq!(num(&by_family, "h"), 11.25);
     assert_eq!(num(&by_family, "c_total"), 0.3);
     let bytes = expo::family_totals_bytes(body.as_bytes()).unwrap();
@@ -118,13 +155,13 @@ fn tracker_deltas_survive_export_and_import() {
     let b2 = "litellm_spend_metric_total{requested_model=\"gpt-4o\"} 2.25\n";
     let b3 = "litellm_spend_metric_total{requested_model=\"gpt-4o\"} 0.5\n";
     let mut t = tracker::Tracker::new(None).unwrap();
-    let o1 = t.observe(b1, 1_000.0, None).unwrap();
+    let o1 = t.observe(&js(b1), 1_000.0, None).unwrap();
     assert_eq!(get(&o1, "baseline"), JsValue::TRUE);
     assert_eq!(num(&get(&o1, "deltas"), "cost"), 0.0);
     assert_eq!(num(&get(&o1, "live"), "cost"), 1.5);
     let state = t.export_state().unwrap();
     let mut restored = tracker::Tracker::from_state(&state, None).unwrap();
-    let o2 = restored.observe(b2, 61_000.0, Some(60_000.0)).unwrap();
+    let o2 = restored.observe(&js(b2), 61_000.0, Some(60_000.0)).unwrap();
     assert_eq!(get(&o2, "baseline"), JsValue::FALSE);
     assert_eq!(num(&get(&o2, "deltas"), "cost"), 0.75);
     let row = at(&get(&o2, "breakdown"), 0);
@@ -140,11 +177,15 @@ fn tracker_deltas_survive_export_and_import() {
             .contains("\"last_target_ms\":60000")
     );
     // A LiteLLM restart: the counter starts again, the delta is its new value.
-    let o3 = restored.observe(b3, 121_000.0, None).unwrap();
+    let o3 = restored.observe(&js(b3), 121_000.0, None).unwrap();
     assert_eq!(num(&o3, "resets"), 1.0);
     assert_eq!(num(&get(&o3, "deltas"), "cost"), 0.5);
     // A failed body throws and leaves the baseline alone.
-    assert!(restored.observe("<html></html>", 181_000.0, None).is_err());
+    assert!(
+        restored
+            .observe(&js("<html></html>"), 181_000.0, None)
+            .is_err()
+    );
 }
 
 #[wasm_bindgen_test]
