@@ -3,12 +3,16 @@
 //
 //   cargo xtask gen-body target/bench/body-10m.prom   (once)
 //   pulse-wasm/scripts/build.sh                        (once)
-//   node pulse-wasm/bench/parse-bench.mjs [body] [--runs N]
+//   node pulse-wasm/bench/parse-bench.mjs [body] [--runs N] [--rounds R]
 //
-// Each timed run follows a full garbage collection (the script re-runs itself
-// with --expose-gc), and the runs of all cases are interleaved round by round.
-// Prints the median time and MB/s of each and the speed-up ratios. Goals: full
-// parse into JS objects at least 3x faster, family totals at least 20x.
+// Each case runs alone in a fresh Node process (`--case K`), so one parser's
+// heap (the npm parser leaves millions of objects) and its garbage collector
+// never run inside another's timing; every timed run follows a full
+// collection. Rounds start the cases in turn, so a slow spell of a shared
+// machine slows every case of that round rather than all runs of one. Prints
+// each case's median (over rounds of per-process medians), MB/s and the
+// speed-up ratios. Goals: full parse into JS objects at least 3x faster,
+// family totals at least 20x.
 import { createRequire } from "node:module";
 import { readFileSync, existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -16,93 +20,137 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { spawnSync } from "node:child_process";
 
-// Every timed run starts after a full collection, so the garbage one parser
-// leaves (the npm parser's millions of objects) is not collected inside the
-// next one's timing. That needs `gc()`: re-run with --expose-gc if it is absent.
-if (typeof globalThis.gc !== "function") {
-  const r = spawnSync(process.execPath, ["--expose-gc", ...process.argv.slice(1)], { stdio: "inherit" });
-  process.exit(r.status ?? 1);
-}
-
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const args = process.argv.slice(2);
-const runsAt = args.indexOf("--runs");
-const runs = runsAt >= 0 ? Number(args[runsAt + 1]) : 7;
-const bodyPath = args.find((a, i) => !a.startsWith("--") && args[i - 1] !== "--runs")
+const option = (name, fallback) => {
+  const at = args.indexOf(name);
+  return at >= 0 ? Number(args[at + 1]) : fallback;
+};
+const runs = option("--runs", 7);
+const rounds = option("--rounds", 5);
+const caseIndex = option("--case", -1);
+const bodyPath = args.find((a, i) => !a.startsWith("--") && !args[i - 1]?.startsWith("--"))
   ?? join(root, "target", "bench", "body-10m.prom");
 if (!existsSync(bodyPath)) {
   console.error(`${bodyPath} is missing: run cargo xtask gen-body ${bodyPath}`);
   process.exit(1);
 }
 
-const pulse = createRequire(import.meta.url)(join(root, "pulse-wasm", "pkg-node", "pulse_wasm.js"));
-const requireWeb = createRequire(join(root, "web", "package.json"));
-const pptModule = requireWeb("parse-prometheus-text-format");
-const ppt = pptModule.default ?? pptModule;
-
-const bytes = readFileSync(bodyPath);
-const text = bytes.toString("utf8");
-const mb = bytes.length / 1e6;
-
-// What a JS developer does with the npm parser to get per-family totals.
-function pptFamilyTotals(body) {
-  const totals = {};
-  for (const family of ppt(body)) {
-    let sum = 0;
-    for (const m of family.metrics) {
-      if (m.value !== undefined) {
-        const v = parseFloat(m.value);
-        if (!Number.isNaN(v)) sum += v;
-      } else {
-        for (const v of Object.values(m.buckets ?? m.quantiles ?? {})) sum += parseFloat(v);
-        if (m.count !== undefined) sum += parseFloat(m.count);
-        if (m.sum !== undefined) sum += parseFloat(m.sum);
-      }
-    }
-    totals[family.name] = sum;
-  }
-  return totals;
-}
-
-const cases = [
-  ["parse-prometheus-text-format: full parse", () => ppt(text)],
-  ["parse-prometheus-text-format: family totals", () => pptFamilyTotals(text)],
-  ["pulse-wasm parse(string)", () => pulse.parse(text)],
-  ["pulse-wasm parseBytes(Uint8Array)", () => pulse.parseBytes(bytes)],
-  ["pulse-wasm familyTotals(string)", () => pulse.familyTotals(text)],
-  ["pulse-wasm familyTotalsBytes(Uint8Array)", () => pulse.familyTotalsBytes(bytes)],
-  ["pulse-wasm sampleTotals(string)", () => pulse.sampleTotals(text)],
-  ["pulse-wasm sampleTotalsBytes(Uint8Array)", () => pulse.sampleTotalsBytes(bytes)],
+const PPT_PARSE = "parse-prometheus-text-format: full parse";
+const PPT_TOTALS = "parse-prometheus-text-format: family totals";
+const names = [
+  PPT_PARSE,
+  PPT_TOTALS,
+  "pulse-wasm parse(string)",
+  "pulse-wasm parseBytes(Uint8Array)",
+  "pulse-wasm familyTotals(string)",
+  "pulse-wasm familyTotalsBytes(Uint8Array)",
+  "pulse-wasm sampleTotals(string)",
+  "pulse-wasm sampleTotalsBytes(Uint8Array)",
 ];
 
-// Rounds interleave the cases, so a slow spell of a shared machine slows
-// every case of that round rather than all runs of one case.
-const times = cases.map(() => []);
-const outs = cases.map(([, fn]) => fn()); // warm-up (and JIT)
-for (let r = 0; r < runs; r++) {
-  cases.forEach(([, fn], i) => {
-    outs[i] = undefined;
+if (caseIndex >= 0) {
+  child(caseIndex);
+} else {
+  parent();
+}
+
+// One case in this process: prints `{ ms, count }` as JSON.
+function child(k) {
+  const bytes = readFileSync(bodyPath);
+  const text = bytes.toString("utf8");
+  const pulse = createRequire(import.meta.url)(join(root, "pulse-wasm", "pkg-node", "pulse_wasm.js"));
+  const requireWeb = createRequire(join(root, "web", "package.json"));
+  const pptModule = requireWeb("parse-prometheus-text-format");
+  const ppt = pptModule.default ?? pptModule;
+
+  // What a JS developer does with the npm parser to get per-family totals.
+  const pptFamilyTotals = (body) => {
+    const totals = {};
+    for (const family of ppt(body)) {
+      let sum = 0;
+      for (const m of family.metrics) {
+        if (m.value !== undefined) {
+          const v = parseFloat(m.value);
+          if (!Number.isNaN(v)) sum += v;
+        } else {
+          for (const v of Object.values(m.buckets ?? m.quantiles ?? {})) sum += parseFloat(v);
+          if (m.count !== undefined) sum += parseFloat(m.count);
+          if (m.sum !== undefined) sum += parseFloat(m.sum);
+        }
+      }
+      totals[family.name] = sum;
+    }
+    return totals;
+  };
+  const fns = [
+    () => ppt(text),
+    () => pptFamilyTotals(text),
+    () => pulse.parse(text),
+    () => pulse.parseBytes(bytes),
+    () => pulse.familyTotals(text),
+    () => pulse.familyTotalsBytes(bytes),
+    () => pulse.sampleTotals(text),
+    () => pulse.sampleTotalsBytes(bytes),
+  ];
+  const fn = fns[k];
+  let out = fn(); // warm-up (and JIT)
+  // What each parser found, so the parent can check they read the same body.
+  const count = Array.isArray(out) ? out.length : out.families?.length ?? Object.keys(out).length;
+  const times = [];
+  for (let i = 0; i < runs; i++) {
+    out = undefined;
     globalThis.gc();
     const t0 = performance.now();
-    outs[i] = fn();
-    times[i].push(performance.now() - t0);
-  });
+    out = fn();
+    times.push(performance.now() - t0);
+  }
+  console.log(JSON.stringify({ ms: median(times), count }));
 }
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const rows = cases.map(([name], i) => {
-  const ms = median(times[i]);
-  return { name, ms, mbs: mb / (ms / 1000) };
-});
-const pptParsed = outs[0];
-const ours = outs[2];
 
-const samples = ours.families.reduce((n, f) => n + f.samples.length, 0);
-console.log(`body: ${bodyPath} (${mb.toFixed(2)} MB, ${samples} samples, ${ours.families.length} families; npm parser: ${pptParsed.length} families), median of ${runs} runs`);
-for (const r of rows) {
-  console.log(`${r.name.padEnd(48)} ${r.ms.toFixed(1).padStart(8)} ms ${r.mbs.toFixed(0).padStart(6)} MB/s`);
+function parent() {
+  const mb = readFileSync(bodyPath).length / 1e6;
+  const perRound = names.map(() => []);
+  let counts = [];
+  for (let r = 0; r < rounds; r++) {
+    names.forEach((_, k) => {
+      const res = spawnSync(
+        process.execPath,
+        ["--expose-gc", fileURLToPath(import.meta.url), bodyPath, "--case", String(k), "--runs", String(runs)],
+        { encoding: "utf8", maxBuffer: 1 << 20 },
+      );
+      if (res.status !== 0) {
+        console.error(res.stderr);
+        process.exit(1);
+      }
+      const { ms, count } = JSON.parse(res.stdout.trim().split("\n").pop());
+      perRound[k].push(ms);
+      counts[k] = count;
+    });
+  }
+  const rows = names.map((name, k) => {
+    const ms = median(perRound[k]);
+    return { name, ms, mbs: mb / (ms / 1000) };
+  });
+  console.log(
+    `body: ${bodyPath} (${mb.toFixed(2)} MB; families: npm parser ${counts[0]}, pulse-wasm ${counts[2]}), ` +
+      `median of ${rounds} rounds x ${runs} runs, each case in its own process`,
+  );
+  for (const r of rows) {
+    console.log(`${r.name.padEnd(48)} ${r.ms.toFixed(1).padStart(8)} ms ${r.mbs.toFixed(0).padStart(6)} MB/s`);
+  }
+  const get = (name) => rows.find((r) => r.name === name).ms;
+  const ratio = (base, name) => (get(base) / get(name)).toFixed(1);
+  console.log(
+    `full parse speed-up: ${ratio(PPT_PARSE, "pulse-wasm parse(string)")}x (string), ` +
+      `${ratio(PPT_PARSE, "pulse-wasm parseBytes(Uint8Array)")}x (bytes); goal 3x`,
+  );
+  console.log(
+    `family totals speed-up: ${ratio(PPT_TOTALS, "pulse-wasm familyTotals(string)")}x (string), ` +
+      `${ratio(PPT_TOTALS, "pulse-wasm familyTotalsBytes(Uint8Array)")}x (bytes); goal 20x`,
+  );
 }
-const get = (name) => rows.find((r) => r.name === name).ms;
-const base = get("parse-prometheus-text-format: full parse");
-const baseTotals = get("parse-prometheus-text-format: family totals");
-console.log(`full parse speed-up: ${(base / get("pulse-wasm parse(string)")).toFixed(1)}x (string), ${(base / get("pulse-wasm parseBytes(Uint8Array)")).toFixed(1)}x (bytes); goal 3x`);
-console.log(`family totals speed-up: ${(baseTotals / get("pulse-wasm familyTotals(string)")).toFixed(1)}x (string), ${(baseTotals / get("pulse-wasm familyTotalsBytes(Uint8Array)")).toFixed(1)}x (bytes); goal 20x`);
+
+function median(xs) {
+  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+}
