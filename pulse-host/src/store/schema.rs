@@ -10,6 +10,9 @@
 //! `model_snapshots` in the same file, and users upgrading point us at that
 //! file, so our names must never collide with its names.
 
+use std::collections::BTreeMap;
+
+use pulse_core::window::utc_day;
 use rusqlite::{Connection, Transaction};
 
 use super::StoreError;
@@ -191,7 +194,9 @@ fn v1(tx: &Transaction<'_>) -> rusqlite::Result<()> {
 ///
 /// A month window otherwise sums ~3,000 bucket rows per series and metric;
 /// with this table it reads ~30 day rows plus the buckets at its two ragged
-/// ends. Writers keep each day row equal to the sum of its buckets.
+/// ends. Writers keep each day row equal to the sum of its buckets. The
+/// backfill groups rows by the core's [`utc_day`], so the day edge is defined
+/// in one place.
 fn v2(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     tx.execute_batch(
         "
@@ -202,11 +207,23 @@ fn v2(tx: &Transaction<'_>) -> rusqlite::Result<()> {
             value     REAL NOT NULL,
             PRIMARY KEY (series_id, start_ms, metric_id)
         ) WITHOUT ROWID;
-        -- SQLite's % truncates towards zero; this floors to the UTC day.
-        INSERT INTO pulse_buckets_day (series_id, start_ms, metric_id, value)
-            SELECT series_id, start_ms - ((start_ms % 86400000) + 86400000) % 86400000 AS day,
-                   metric_id, SUM(value)
-            FROM pulse_buckets GROUP BY series_id, day, metric_id;
         ",
-    )
+    )?;
+    let mut days: BTreeMap<(i64, i64, i64), f64> = BTreeMap::new();
+    {
+        let mut rows =
+            tx.prepare("SELECT series_id, start_ms, metric_id, value FROM pulse_buckets")?;
+        let mut rows = rows.query([])?;
+        while let Some(row) = rows.next()? {
+            let key = (row.get(0)?, utc_day(row.get(1)?), row.get(2)?);
+            *days.entry(key).or_default() += row.get::<_, f64>(3)?;
+        }
+    }
+    let mut insert = tx.prepare(
+        "INSERT INTO pulse_buckets_day (series_id, start_ms, metric_id, value) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for ((series_id, day, metric_id), value) in days {
+        insert.execute(rusqlite::params![series_id, day, metric_id, value])?;
+    }
+    Ok(())
 }
