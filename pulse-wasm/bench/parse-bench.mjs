@@ -3,7 +3,10 @@
 //
 //   cargo xtask gen-body target/bench/body-10m.prom   (once)
 //   pulse-wasm/scripts/build.sh                        (once)
-//   node pulse-wasm/bench/parse-bench.mjs [body] [--runs N] [--rounds R]
+//   node pulse-wasm/bench/parse-bench.mjs [body] [--runs N] [--rounds R] [--ascii]
+//
+// --ascii replaces every non-ASCII character of the body with `?` first (most
+// real bodies are ASCII; JS strings of them cross into wasm faster).
 //
 // Each case runs alone in a fresh Node process (`--case K`), so one parser's
 // heap (the npm parser leaves millions of objects) and its garbage collector
@@ -29,7 +32,9 @@ const option = (name, fallback) => {
 const runs = option("--runs", 7);
 const rounds = option("--rounds", 5);
 const caseIndex = option("--case", -1);
-const bodyPath = args.find((a, i) => !a.startsWith("--") && !args[i - 1]?.startsWith("--"))
+const ascii = args.includes("--ascii");
+const valued = new Set(["--runs", "--rounds", "--case"]);
+const bodyPath = args.find((a, i) => !a.startsWith("--") && !valued.has(args[i - 1]))
   ?? join(root, "target", "bench", "body-10m.prom");
 if (!existsSync(bodyPath)) {
   console.error(`${bodyPath} is missing: run cargo xtask gen-body ${bodyPath}`);
@@ -57,8 +62,14 @@ if (caseIndex >= 0) {
 
 // One case in this process: prints `{ ms, count }` as JSON.
 function child(k) {
-  const bytes = readFileSync(bodyPath);
-  const text = bytes.toString("utf8");
+  let bytes = readFileSync(bodyPath);
+  let text = bytes.toString("utf8");
+  if (ascii) {
+    // Decoded again from bytes, so the string is laid out as one read from a
+    // file or a response would be (V8 keeps a replace() result differently).
+    bytes = Buffer.from(text.replace(/[^\x00-\x7f]/g, "?"), "utf8");
+    text = bytes.toString("utf8");
+  }
   const pulse = createRequire(import.meta.url)(join(root, "pulse-wasm", "pkg-node", "pulse_wasm.js"));
   const requireWeb = createRequire(join(root, "web", "package.json"));
   const pptModule = requireWeb("parse-prometheus-text-format");
@@ -116,7 +127,13 @@ function parent() {
     names.forEach((_, k) => {
       const res = spawnSync(
         process.execPath,
-        ["--expose-gc", fileURLToPath(import.meta.url), bodyPath, "--case", String(k), "--runs", String(runs)],
+        [
+          "--expose-gc",
+          fileURLToPath(import.meta.url),
+          bodyPath,
+          ...(ascii ? ["--ascii"] : []),
+          ...["--case", String(k), "--runs", String(runs)],
+        ],
         { encoding: "utf8", maxBuffer: 1 << 20 },
       );
       if (res.status !== 0) {
@@ -133,7 +150,7 @@ function parent() {
     return { name, ms, mbs: mb / (ms / 1000) };
   });
   console.log(
-    `body: ${bodyPath} (${mb.toFixed(2)} MB; families: npm parser ${counts[0]}, pulse-wasm ${counts[2]}), ` +
+    `body: ${bodyPath}${ascii ? " as ASCII" : ""} (${mb.toFixed(2)} MB; families: npm parser ${counts[0]}, pulse-wasm ${counts[2]}), ` +
       `median of ${rounds} rounds x ${runs} runs, each case in its own process`,
   );
   for (const r of rows) {
