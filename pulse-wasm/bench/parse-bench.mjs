@@ -122,7 +122,7 @@ function child(k) {
 function parent() {
   const mb = readFileSync(bodyPath).length / 1e6;
   const perRound = names.map(() => []);
-  let counts = [];
+  const counts = [];
   for (let r = 0; r < rounds; r++) {
     names.forEach((_, k) => {
       const res = spawnSync(

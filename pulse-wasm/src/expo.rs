@@ -31,9 +31,7 @@ extern "C" {
 /// is not exposition text at all (empty, HTML, JSON, nothing valid) throws.
 #[wasm_bindgen(unchecked_return_type = "Exposition")]
 pub fn parse(body: &js_sys::JsString) -> Result<JsValue, JsError> {
-    let body = crate::utf8(body);
-    let expo = pulse_core::parse::parse_bytes(&body).map_err(into_error)?;
-    Ok(to_js(&expo))
+    parse_bytes(&crate::utf8(body))
 }
 
 /// Like [`parse`], for raw bytes (e.g. a `fetch` body as a `Uint8Array`).
@@ -49,9 +47,7 @@ pub fn parse_bytes(body: &[u8]) -> Result<JsValue, JsError> {
 /// of float summation noise.
 #[wasm_bindgen(js_name = sampleTotals, unchecked_return_type = "Totals")]
 pub fn sample_totals(body: &js_sys::JsString) -> Result<JsValue, JsError> {
-    let body = crate::utf8(body);
-    let expo = pulse_core::parse::parse_bytes(&body).map_err(into_error)?;
-    totals_to_js(crate::extra::sample_totals(&expo))
+    sample_totals_bytes(&crate::utf8(body))
 }
 
 /// [`sample_totals`] for raw bytes.
@@ -67,9 +63,7 @@ pub fn sample_totals_bytes(body: &[u8]) -> Result<JsValue, JsError> {
 /// noise.
 #[wasm_bindgen(js_name = familyTotals, unchecked_return_type = "Totals")]
 pub fn family_totals(body: &js_sys::JsString) -> Result<JsValue, JsError> {
-    let body = crate::utf8(body);
-    let expo = pulse_core::parse::parse_bytes(&body).map_err(into_error)?;
-    totals_to_js(crate::extra::family_totals(&expo))
+    family_totals_bytes(&crate::utf8(body))
 }
 
 /// [`family_totals`] for raw bytes.

@@ -65,8 +65,9 @@ pub(crate) fn utf8(text: &js_sys::JsString) -> Vec<u8> {
     let (mut read, mut written) = encode(text, 0, &mut buf);
     while read < units {
         // Room for the rest as ASCII plus half again: a body with a few
-        // non-ASCII label values then needs one more call, while every call
-        // still reads at least a third of what is left.
+        // non-ASCII label values then needs one more call, and as no UTF-16
+        // unit takes more than 3 bytes, every call reads at least half of
+        // what is left.
         let left = units - read;
         buf.resize(written + left + left / 2 + 4, 0);
         let (r, w) = encode(text, read, &mut buf[written..]);

@@ -252,12 +252,7 @@ impl Tracker {
         #[wasm_bindgen(js_name = atMs)] at_ms: f64,
         #[wasm_bindgen(js_name = targetNowMs)] target_now_ms: Option<f64>,
     ) -> Result<JsValue, JsError> {
-        let at = to_ms("atMs", at_ms)?;
-        let target = target_now_ms.map(|t| to_ms("targetNowMs", t)).transpose()?;
-        let body = crate::utf8(body);
-        let expo = pulse_core::parse::parse_bytes(&body).map_err(into_error)?;
-        let o = self.inner.observe_with_target_clock(&expo, at, target);
-        Ok(observation_to_js(&o, &expo.errors))
+        self.observe_bytes(&crate::utf8(body), at_ms, target_now_ms)
     }
 
     /// [`Tracker::observe`] for raw bytes.
