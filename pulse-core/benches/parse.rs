@@ -39,7 +39,7 @@ fn bench_parse(c: &mut Criterion) {
     g.finish();
 
     let capture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/fixtures/litellm/06-teams-after-traffic.prom");
+        .join("../tests/fixtures/litellm/06-teams-after-traffic.prom");
     if let Ok(real) = std::fs::read_to_string(&capture) {
         let mut g = c.benchmark_group("capture-06");
         g.throughput(Throughput::Bytes(real.len() as u64));

@@ -14,7 +14,7 @@ from the reference's own code, not from a re-implementation:
   `Scraper.history_snapshots()` with the clock pinned to `NOW`.
 
 The bodies copy the label shapes of a real LiteLLM 1.x `/metrics` (see
-`/work/shared/fixtures/litellm/01-after-batch1.prom`): request counters carry
+`tests/fixtures/litellm/01-after-batch1.prom`): request counters carry
 only `requested_model`, token and spend counters also carry `model`, so the
 reference stores no per-model requests (its fault 8) — the import must carry
 that over, not invent data.

@@ -3,7 +3,7 @@
 //! (`tests/node/parity.test.mjs` at the workspace root).
 //!
 //! ```sh
-//! cargo run -p pulse-wasm --example parity -- ../shared/fixtures/litellm target/parity-native.json
+//! cargo run -p pulse-wasm --example parity -- tests/fixtures/litellm target/parity-native.json
 //! ```
 //!
 //! Non-finite numbers are written as the strings `"NaN"`, `"Infinity"` and

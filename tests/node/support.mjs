@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 
 export const root = fileURLToPath(new URL("../../", import.meta.url));
-export const fixtures = join(root, "..", "shared", "fixtures", "litellm");
+export const fixtures = join(root, "tests", "fixtures", "litellm");
 export const pkgNode = join(root, "pulse-wasm", "pkg-node");
 export const requireWeb = createRequire(join(root, "web", "package.json"));
 

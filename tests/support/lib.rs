@@ -3,14 +3,14 @@
 
 use std::path::PathBuf;
 
-/// The directory holding the real LiteLLM `/metrics` captures (`shared/fixtures/litellm`).
+/// The directory holding the real LiteLLM `/metrics` captures (`tests/fixtures/litellm`, vendored from a real proxy).
 ///
-/// `PULSE_FIXTURES` overrides it; otherwise it is `../shared/fixtures/litellm` next to the workspace.
+/// `PULSE_FIXTURES` overrides it; otherwise it is `tests/fixtures/litellm` in this repository.
 pub fn fixtures_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("PULSE_FIXTURES") {
         return PathBuf::from(dir);
     }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/litellm")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/litellm")
 }
 
 /// Reads one capture by file name, e.g. `01-after-batch1.prom`.

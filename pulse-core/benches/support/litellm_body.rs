@@ -3,7 +3,7 @@
 //! Shared by the criterion bench (`benches/parse.rs`) and `cargo xtask`
 //! (included there with `#[path]`), so the Rust and Python numbers are taken
 //! on the same bytes. The shapes follow the real captures in
-//! `shared/fixtures/litellm`: text format 0.0.4 as prometheus_client 0.26
+//! `tests/fixtures/litellm`: text format 0.0.4 as prometheus_client 0.26
 //! writes it, counters with 13-17 alphabetically sorted labels followed by
 //! their `_created` gauge family, histograms with `le` among the sorted
 //! labels, Python-repr values with float noise, `+Inf` and `sys.maxsize`

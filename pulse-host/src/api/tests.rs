@@ -42,14 +42,14 @@ fn ms(t: &str) -> i64 {
 
 pub fn capture(name: &str) -> Vec<u8> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/fixtures/litellm")
+        .join("../tests/fixtures/litellm")
         .join(format!("{name}.prom"));
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 fn reference(name: &str) -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/reference/seed-0.3.0-responses")
+        .join("../tests/fixtures/seed-0.3.0-responses")
         .join(name);
     serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
 }
