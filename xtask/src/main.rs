@@ -23,6 +23,8 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 
 mod flow;
+#[cfg(test)]
+mod tidy;
 
 #[path = "../../pulse-core/benches/support/litellm_body.rs"]
 #[allow(dead_code, reason = "the bench uses more of the generator than xtask")]
