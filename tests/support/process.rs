@@ -1,26 +1,50 @@
 //! The release `litellm-pulse` binary as a child process, shared by the
 //! end-to-end and fault-injection tests.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
-/// The release binary: `$PULSE_BIN`, or `target/release/litellm-pulse` of this workspace.
+/// The binary under test: `$PULSE_BIN`, which `cargo xtask test` sets to the
+/// static release binary it has just built and checked.
+///
+/// Without it (a bare `cargo test`), the first end-to-end test to ask stops the
+/// whole test process with one line saying what to run, instead of every test
+/// panicking on its own. No fallback to `target/release`: a stale binary there
+/// would be tested in silence.
 pub fn pulse_bin() -> PathBuf {
-    let path = match std::env::var_os("PULSE_BIN") {
-        Some(p) => PathBuf::from(p),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/litellm-pulse"),
-    };
-    assert!(
-        path.is_file(),
-        "the end-to-end tests run the release binary, and {} does not exist: \
-         build it first with `cargo build --release -p pulse-host` (or set PULSE_BIN)",
-        path.display()
-    );
-    path
+    static CHECKED: OnceLock<PathBuf> = OnceLock::new();
+    CHECKED
+        .get_or_init(|| {
+            let found = std::env::var_os("PULSE_BIN")
+                .map(PathBuf::from)
+                .filter(|p| p.is_file());
+            found.unwrap_or_else(|| stop(&missing_binary_line(std::env::var_os("PULSE_BIN"))))
+        })
+        .clone()
+}
+
+/// The one line a bare `cargo test` prints when the end-to-end tests have no binary.
+fn missing_binary_line(pulse_bin: Option<std::ffi::OsString>) -> String {
+    match pulse_bin {
+        None => "the end-to-end tests need the release binary: run `cargo xtask test` \
+                 (or set PULSE_BIN to a built litellm-pulse)"
+            .to_string(),
+        Some(p) => format!(
+            "PULSE_BIN={} is not a file: run `cargo xtask test` (or build litellm-pulse there)",
+            Path::new(&p).display()
+        ),
+    }
+}
+
+/// Writes `line` past libtest's output capture and ends the test process.
+fn stop(line: &str) -> ! {
+    // `eprintln!` would be captured (and lost) with the test that called us.
+    let _ = writeln!(std::io::stderr(), "\nerror: {line}");
+    std::process::exit(2)
 }
 
 /// `pulse_bin()` as a command whose environment holds none of the
@@ -151,7 +175,15 @@ fn listening_addr(log: &str) -> Option<SocketAddr> {
 
 #[cfg(test)]
 mod tests {
-    use super::listening_addr;
+    use super::{listening_addr, missing_binary_line};
+
+    #[test]
+    fn a_missing_binary_names_the_command_to_run() {
+        assert!(missing_binary_line(None).contains("run `cargo xtask test`"));
+        let set = missing_binary_line(Some("/nowhere/litellm-pulse".into()));
+        assert!(set.contains("/nowhere/litellm-pulse") && set.contains("cargo xtask test"));
+        assert!(!set.contains('\n'));
+    }
 
     #[test]
     fn listening_line_gives_the_address() {
