@@ -456,6 +456,76 @@ fn captures_survive_a_write_parse_round_trip() {
     }
 }
 
+/// A compact, reviewable summary of what the parser makes of a body: the
+/// format and counts, the label names, and per family its type, sample and
+/// label counts and, per sample name, how many samples and their sum.
+fn summary(expo: &Exposition<'_>) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let format = expo.format.map_or("none".to_owned(), |f| format!("{f:?}"));
+    let stamped = expo
+        .samples
+        .iter()
+        .filter(|s| s.timestamp_ms.is_some())
+        .count();
+    let _ = writeln!(out, "format: {format}");
+    let _ = writeln!(
+        out,
+        "families: {}, samples: {}, labels: {}, timestamps: {stamped}, errors: {}",
+        expo.families.len(),
+        expo.samples.len(),
+        expo.labels.len(),
+        expo.errors.len()
+    );
+    let names: BTreeSet<&str> = expo.labels.iter().map(|l| l.name).collect();
+    let names: Vec<&str> = names.into_iter().collect();
+    let _ = writeln!(out, "label names: {}", names.join(", "));
+    for f in &expo.families {
+        let samples = expo.samples_of(f);
+        let labels: usize = samples.iter().map(|s| expo.labels_of(s).len()).sum();
+        let unit = f.unit.map_or(String::new(), |u| format!(" unit={u}"));
+        let _ = write!(
+            out,
+            "{} {}{unit} ({} samples, {labels} labels)",
+            f.kind.as_str(),
+            f.name,
+            samples.len()
+        );
+        // Per sample name, in order of first appearance: count and sum.
+        let mut by_name: Vec<(&str, usize, f64)> = Vec::new();
+        for s in samples {
+            match by_name.iter_mut().find(|(n, _, _)| *n == s.name) {
+                Some((_, count, sum)) => {
+                    *count += 1;
+                    *sum += s.value;
+                }
+                None => by_name.push((s.name, 1, s.value)),
+            }
+        }
+        for (i, (name, count, sum)) in by_name.iter().enumerate() {
+            let suffix = name.strip_prefix(f.name).unwrap_or(name);
+            let suffix = if suffix.is_empty() { "-" } else { suffix };
+            let sep = if i == 0 { ": " } else { ", " };
+            let _ = write!(out, "{sep}{suffix} x{count} = {sum}");
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Snapshots (tests/snapshots/) of what the parser makes of every capture.
+/// A mismatch always fails (and, unless `CI=true`, leaves a `.snap.new`
+/// beside the snapshot); after an intended change, accept it with
+/// `INSTA_UPDATE=always` or `cargo insta review` and review the diff.
+#[test]
+fn capture_summaries_match_their_snapshots() {
+    for name in all_captures() {
+        let body = capture(&name);
+        let expo = parse(&body).unwrap();
+        insta::assert_snapshot!(name.clone(), summary(&expo));
+    }
+}
+
 /// Totals with values as bits, so NaN compares equal to NaN.
 fn bits<'a>(t: &[(&'a str, f64)]) -> Vec<(&'a str, u64)> {
     t.iter().map(|(n, v)| (*n, v.to_bits())).collect()
