@@ -19,6 +19,7 @@
 //! - [`track`]: per-series counter semantics: resets, `_created`, worker bounce, deltas.
 //! - [`window`]: day/week/month windows and chart buckets in a time zone.
 //! - [`num`]: presenting sums of floats without summation noise.
+//! - [`fresh`]: when the last successful scrape still counts as current.
 #![deny(missing_docs)]
 #![deny(clippy::disallowed_methods)]
 #![cfg_attr(
@@ -29,6 +30,7 @@
 pub mod catalog;
 pub mod error;
 pub mod expo;
+pub mod fresh;
 pub mod num;
 pub mod parse;
 pub mod track;

@@ -617,7 +617,7 @@ mod tests {
         assert_eq!(live.last_error, None);
         assert!(live.store_error.is_some());
         assert_eq!(live.pending_writes, 1);
-        let health = crate::api::handlers::health_value(&live, &app.settings);
+        let health = crate::api::handlers::health_value(&live, &app.settings, 0);
         assert_eq!(health["status"], "degraded");
         assert!(
             health["error"]
@@ -679,7 +679,7 @@ mod tests {
         let msg =
             "database unusable, keeping data in memory only: cannot create /x: Not a directory";
         assert_eq!(live.error().as_deref(), Some(msg));
-        let health = crate::api::handlers::health_value(&live, &settings);
+        let health = crate::api::handlers::health_value(&live, &settings, 0);
         assert_eq!(
             (health["status"].as_str(), health["error"].as_str()),
             (Some("degraded"), Some(msg))

@@ -229,3 +229,12 @@ pub fn input_cached_pct(
 ) -> f64 {
     pulse_core::catalog::input_cached_pct(input_cached_tokens, input_tokens)
 }
+
+/// `cacheHits / (cacheHits + cacheMisses) × 100`, and 0 when there were neither.
+#[wasm_bindgen(js_name = cacheHitPct)]
+pub fn cache_hit_pct(
+    #[wasm_bindgen(js_name = cacheHits)] cache_hits: f64,
+    #[wasm_bindgen(js_name = cacheMisses)] cache_misses: f64,
+) -> f64 {
+    pulse_core::catalog::cache_hit_pct(cache_hits, cache_misses)
+}

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use chrono_tz::Tz;
 use pulse_core::catalog::{Dimension, Metric};
+use pulse_core::fresh;
 use pulse_core::window::{self, Step, TimeRange, Window};
 use serde_json::{Map, Value, json};
 use warp::Rejection;
@@ -191,13 +192,19 @@ pub async fn raw(app: Arc<App>) -> Reply {
 /// scrape or database write failed). Always HTTP 200 so that existing
 /// monitors keep reading the body; probes use `/livez` and `/readyz`.
 pub async fn health(app: Arc<App>) -> Reply {
-    ok(&health_value(&app.live(), &app.settings))
+    ok(&health_value(
+        &app.live(),
+        &app.settings,
+        app.clock.now_ms(),
+    ))
 }
 
-/// The `/health` body for a scraper status. The reference's fields come
-/// first; `timezone` and `scrape_interval` (seconds) close every variant so
-/// the dashboard can show how it counts days and how fresh numbers are.
-pub fn health_value(live: &Live, settings: &Settings) -> Value {
+/// The `/health` body for a scraper status at `now_ms`. The reference's
+/// fields come first; `timezone`, `scrape_interval` (seconds), `stale_after`
+/// (seconds) and `fresh` close every variant so the dashboard can show how it
+/// counts days and whether the numbers are current, by the core's one
+/// freshness rule ([`pulse_core::fresh`]), the same `/readyz` applies.
+pub fn health_value(live: &Live, settings: &Settings, now_ms: i64) -> Value {
     let tz = settings.tz;
     let mut out = match live.error() {
         None if live.last_success_ms.is_some() => json!({ "status": "ok" }),
@@ -216,12 +223,26 @@ pub fn health_value(live: &Live, settings: &Settings) -> Value {
             "scrape_interval".into(),
             Value::from(settings.scrape_interval.as_secs()),
         );
+        let interval_ms = interval_ms(settings);
+        map.insert(
+            "stale_after".into(),
+            Value::from(fresh::stale_after_ms(interval_ms) / 1000),
+        );
+        map.insert(
+            "fresh".into(),
+            Value::from(fresh::is_fresh(live.last_success_ms, now_ms, interval_ms)),
+        );
     }
     out
 }
 
-/// `GET /readyz`: 200 when the store answers and a scrape succeeded within
-/// three intervals, else 503 with the reason.
+/// The scrape interval in milliseconds.
+fn interval_ms(settings: &Settings) -> i64 {
+    i64::try_from(settings.scrape_interval.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// `GET /readyz`: 200 when the store answers and the last successful scrape
+/// is fresh ([`pulse_core::fresh`]: within three intervals), else 503 with the reason.
 pub async fn readyz(app: Arc<App>) -> Reply {
     let store_ok = tokio::time::timeout(
         std::time::Duration::from_secs(2),
@@ -230,12 +251,11 @@ pub async fn readyz(app: Arc<App>) -> Reply {
     .await
     .is_ok_and(|r| r.is_ok());
     let live = app.live();
-    let now = app.clock.now_ms();
-    let horizon = i64::try_from(app.settings.scrape_interval.as_millis().saturating_mul(3))
-        .unwrap_or(i64::MAX);
-    let fresh = live
-        .last_success_ms
-        .is_some_and(|t| now.saturating_sub(t) <= horizon);
+    let fresh = fresh::is_fresh(
+        live.last_success_ms,
+        app.clock.now_ms(),
+        interval_ms(&app.settings),
+    );
     let reason = if !store_ok {
         Some("the database does not answer".to_owned())
     } else if let Some(e) = &live.store_error {
@@ -420,7 +440,7 @@ pub async fn series(q: HashMap<String, String>, app: Arc<App>) -> Reply {
 pub async fn summary_v2(app: Arc<App>) -> Reply {
     let totals = totals(&app).await?;
     let live = app.live();
-    let status = health_value(&live, &app.settings);
+    let status = health_value(&live, &app.settings, app.clock.now_ms());
     ok(&json!({
         "today": views::window_object(&totals.windows[0]),
         "week": views::window_object(&totals.windows[1]),

@@ -268,7 +268,7 @@ pub fn document() -> Value {
         "/health".into(),
         get(
             "Scrape status (always HTTP 200)",
-            json!({ "type": "object", "properties": { "status": status, "error": { "type": "string" }, "last_scrape": timestamp_or_null(), "last_attempt": timestamp_or_null(), "consecutive_failures": { "type": "integer" }, "timezone": timezone(), "scrape_interval": scrape_interval() }, "required": ["status", "timezone", "scrape_interval"], "additionalProperties": false }),
+            json!({ "type": "object", "properties": { "status": status, "error": { "type": "string" }, "last_scrape": timestamp_or_null(), "last_attempt": timestamp_or_null(), "consecutive_failures": { "type": "integer" }, "timezone": timezone(), "scrape_interval": scrape_interval(), "stale_after": { "type": "integer", "minimum": 0, "description": "seconds after the last successful scrape at which the numbers count as stale (three scrape intervals; /readyz applies the same rule)" }, "fresh": { "type": "boolean", "description": "a scrape succeeded within `stale_after` seconds" } }, "required": ["status", "timezone", "scrape_interval", "stale_after", "fresh"], "additionalProperties": false }),
             json!([]),
             &[],
         ),

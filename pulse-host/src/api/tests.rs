@@ -339,20 +339,57 @@ async fn health_starting_ok_and_degraded() {
         (status, v.clone()),
         (
             200,
-            serde_json::json!({ "status": "starting", "timezone": "Asia/Kathmandu", "scrape_interval": 60 })
+            serde_json::json!({ "status": "starting", "timezone": "Asia/Kathmandu", "scrape_interval": 60, "stale_after": 180, "fresh": false })
         )
     );
-    assert_eq!(keys(&v), ["status", "timezone", "scrape_interval"]);
+    assert_eq!(
+        keys(&v),
+        [
+            "status",
+            "timezone",
+            "scrape_interval",
+            "stale_after",
+            "fresh"
+        ]
+    );
     assert_documented("/health", &v);
 
     let fx = fixture().await;
     let (_, v) = get(&fx.app, "/health").await;
-    // The reference's body, then the two fields the dashboard reads.
+    // The reference's body, then the four fields the dashboard reads. The
+    // last scrape (10:11:08.890) is 3 min 51 s before NOW: more than three
+    // 60 s intervals, so not fresh.
     let mut expected = reference("health.json");
     expected["timezone"] = "Asia/Kathmandu".into();
     expected["scrape_interval"] = 60.into();
+    expected["stale_after"] = 180.into();
+    expected["fresh"] = false.into();
     assert_eq!(v, expected);
-    assert_eq!(keys(&v), ["status", "timezone", "scrape_interval"]);
+    assert_eq!(
+        keys(&v),
+        [
+            "status",
+            "timezone",
+            "scrape_interval",
+            "stale_after",
+            "fresh"
+        ]
+    );
+    // Fresh up to exactly three intervals, by the rule /readyz applies.
+    fx.app.live.write().unwrap().last_success_ms = Some(ms(NOW) - 180_000);
+    let (_, v) = get(&fx.app, "/health").await;
+    assert_eq!(
+        (v["status"].as_str(), v["fresh"].as_bool()),
+        (Some("ok"), Some(true))
+    );
+    let (status, _) = get(&fx.app, "/readyz").await;
+    assert_eq!(status, 200);
+    fx.app.live.write().unwrap().last_success_ms = Some(ms(NOW) - 180_001);
+    let (_, v) = get(&fx.app, "/health").await;
+    assert_eq!(v["fresh"], false);
+    let (status, _) = get(&fx.app, "/readyz").await;
+    assert_eq!(status, 503);
+    fx.app.live.write().unwrap().last_success_ms = Some(ms("2026-11-27T10:11:08.890Z"));
     fx.app.live.write().unwrap().last_error = Some("metrics URL answered HTTP 502".into());
     fx.app.live.write().unwrap().consecutive_failures = 2;
     let (status, v) = get(&fx.app, "/health").await;
@@ -371,7 +408,9 @@ async fn health_starting_ok_and_degraded() {
             "last_attempt",
             "consecutive_failures",
             "timezone",
-            "scrape_interval"
+            "scrape_interval",
+            "stale_after",
+            "fresh"
         ]
     );
     assert_documented("/health", &v);
