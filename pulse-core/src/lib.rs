@@ -19,6 +19,9 @@
 //! - [`track`]: per-series counter semantics: resets, `_created`, worker bounce, deltas.
 //! - [`window`]: day/week/month windows and chart buckets in a time zone.
 //! - [`num`]: presenting sums of floats without summation noise.
+//!
+//! Two private helpers serve them all: `fastmap` (the FxHash map alias) and
+//! `sort` (the one non-generic stable sort, kept single for the .wasm size).
 #![deny(missing_docs)]
 #![deny(clippy::disallowed_methods)]
 #![cfg_attr(
@@ -29,8 +32,10 @@
 pub mod catalog;
 pub mod error;
 pub mod expo;
+mod fastmap;
 pub mod num;
 pub mod parse;
+mod sort;
 pub mod track;
 pub mod window;
 pub mod write;
