@@ -69,7 +69,7 @@
 //! - this file: the [`Tracker`] and the series it remembers;
 //! - `observe.rs`: one observation, in three named passes over the body;
 //! - `identity.rs`: which samples are the same series (the encoded key and its hash);
-//! - `observation.rs`: [`Observation`], what one scrape changed;
+//! - `observation.rs`: [`Observation`], and folding two consecutive ones into one;
 //! - `state.rs`: [`TrackerState`], export and import.
 
 mod identity;
