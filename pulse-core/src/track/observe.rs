@@ -80,6 +80,8 @@ struct Identity<'k> {
 }
 
 impl Tracker {
+    /// [`Tracker::observe_with_target_clock`], with the scratch buffers taken
+    /// out of the tracker so the passes can borrow both.
     pub(super) fn observe_with(
         &mut self,
         expo: &Exposition<'_>,
@@ -107,6 +109,7 @@ impl Tracker {
         obs
     }
 
+    /// Fixes what this observation judges series against (rule 6's threshold).
     fn start_round(&self, at_ms: i64, target_now_ms: Option<i64>) -> Round {
         let prev_at = self.last_at_ms;
         // The time `_created` is compared with: the target's clock when both
