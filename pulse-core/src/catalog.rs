@@ -15,8 +15,8 @@ use std::borrow::Cow;
 use thiserror::Error;
 
 use crate::expo::Label;
+use crate::fastmap::FastMap;
 use crate::parse::is_metric_name;
-use crate::track::FastMap;
 
 /// One tracked metric, by its friendly name.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]

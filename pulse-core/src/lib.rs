@@ -20,6 +20,9 @@
 //! - [`window`]: day/week/month windows and chart buckets in a time zone.
 //! - [`num`]: presenting sums of floats without summation noise.
 //! - [`fresh`]: when the last successful scrape still counts as current.
+//!
+//! Two private helpers serve them all: `fastmap` (the FxHash map alias) and
+//! `sort` (the one non-generic stable sort, kept single for the .wasm size).
 #![deny(missing_docs)]
 #![deny(clippy::disallowed_methods)]
 #![cfg_attr(
@@ -30,9 +33,11 @@
 pub mod catalog;
 pub mod error;
 pub mod expo;
+mod fastmap;
 pub mod fresh;
 pub mod num;
 pub mod parse;
+mod sort;
 pub mod track;
 pub mod window;
 pub mod write;
