@@ -423,6 +423,7 @@ async fn health_starting_ok_and_degraded() {
 
 #[tokio::test]
 async fn root_serves_html_to_browsers_and_json_to_the_rest() {
+    crate::dashboard::require_built();
     let fx = fixture().await;
     let routes = super::routes(Arc::clone(&fx.app));
     let html = warp::test::request()
@@ -457,6 +458,7 @@ async fn request(
 
 #[tokio::test]
 async fn dashboard_files_have_their_types_and_the_page_its_policy() {
+    crate::dashboard::require_built();
     let fx = fixture().await;
     let page = request(&fx.app, "/dashboard/", None).await;
     assert_eq!(page.status(), 200);
@@ -518,6 +520,7 @@ async fn dashboard_files_have_their_types_and_the_page_its_policy() {
 
 #[tokio::test]
 async fn a_known_etag_gets_304_without_a_body() {
+    crate::dashboard::require_built();
     let fx = fixture().await;
     for path in [
         "/dashboard/pkg/pulse_wasm_bg.wasm",
@@ -881,6 +884,7 @@ fn body_json(resp: &warp::http::Response<warp::hyper::body::Bytes>) -> Value {
 
 #[tokio::test]
 async fn a_configured_token_guards_everything_but_livez() {
+    crate::dashboard::require_built();
     let fx = fixture_with(&["--api-token", "tok-3f9a"], SEQUENCE.len()).await;
     for path in [
         "/",
@@ -1080,6 +1084,7 @@ async fn any_origin_when_configured_as_star() {
 
 #[tokio::test]
 async fn every_response_carries_the_security_headers() {
+    crate::dashboard::require_built();
     let fx = fixture().await;
     for (path, status) in [
         ("/api/v1/metrics", 200),

@@ -187,6 +187,26 @@ pub fn files() -> Vec<String> {
     Assets::iter().map(|p| p.into_owned()).collect()
 }
 
+/// For the tests that serve the real page: without `web/dist` (a bare
+/// `cargo test` in a fresh clone) the test process stops here with one line
+/// saying what to run, instead of each such test failing on its own.
+/// `cargo xtask test` builds `web/dist` before it compiles the host.
+#[cfg(test)]
+pub fn require_built() {
+    use std::io::Write;
+    static CHECKED: std::sync::Once = std::sync::Once::new();
+    CHECKED.call_once(|| {
+        if Assets::get(INDEX).is_none() {
+            // Past libtest's capture, which `eprintln!` would go into.
+            let _ = writeln!(
+                std::io::stderr(),
+                "\nerror: the dashboard tests need web/dist: run `cargo xtask test` (or `cargo xtask web` first)"
+            );
+            std::process::exit(2);
+        }
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,6 +263,7 @@ mod tests {
 
     #[test]
     fn the_dashboard_is_the_built_web_dist() {
+        require_built();
         let names = files();
         for required in [
             INDEX,
