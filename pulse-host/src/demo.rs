@@ -22,7 +22,8 @@ use pulse_core::write::Writer;
 use warp::Filter;
 use warp::http::{Response, StatusCode};
 
-use crate::app::{App, Clock, Runner};
+use crate::app::{App, Runner};
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::pipeline::{Pending, persist_batch, prepare};
 use crate::scrape::Scraper;
