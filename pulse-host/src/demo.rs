@@ -293,6 +293,10 @@ impl Simulator {
     }
 
     /// Traffic intensity at `ms`: busy working hours, quiet nights and weekends.
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "fake traffic follows the local hour and weekday; no window or bucket is computed"
+    )]
     fn rhythm(&self, ms: i64) -> f64 {
         let Some(utc) = chrono::DateTime::from_timestamp_millis(ms) else {
             return 0.0;

@@ -12,6 +12,9 @@
     not(test),
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
+// Calendar arithmetic is pulse-core's: `clippy.toml` beside this crate bans
+// the chrono calls that would redo it here.
+#![deny(clippy::disallowed_methods)]
 
 mod api;
 mod app;
