@@ -440,3 +440,19 @@ pub async fn own_metrics(app: Arc<App>) -> Reply {
     );
     Ok(resp)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_window_lists_the_offered_names() {
+        let q = HashMap::from([("window".to_owned(), "fortnight".to_owned())]);
+        let err = parse_window(&q, "today").unwrap_err();
+        assert_eq!(
+            err.body["error"],
+            "window must be today, yesterday, week, last_week, month, last_month, 24h, 7d, 30d, \
+             90d or all, got \"fortnight\""
+        );
+    }
+}
