@@ -22,7 +22,8 @@ use pulse_core::write::Writer;
 use warp::Filter;
 use warp::http::{Response, StatusCode};
 
-use crate::app::{App, Clock, Runner};
+use crate::app::{App, Runner};
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::pipeline::{Pending, persist_batch, prepare};
 use crate::scrape::Scraper;
@@ -292,6 +293,10 @@ impl Simulator {
     }
 
     /// Traffic intensity at `ms`: busy working hours, quiet nights and weekends.
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "fake traffic follows the local hour and weekday; no window or bucket is computed"
+    )]
     fn rhythm(&self, ms: i64) -> f64 {
         let Some(utc) = chrono::DateTime::from_timestamp_millis(ms) else {
             return 0.0;

@@ -54,7 +54,7 @@ pub fn sample_totals(body: &js_sys::JsString) -> Result<JsValue, JsError> {
 #[wasm_bindgen(js_name = sampleTotalsBytes, unchecked_return_type = "Totals")]
 pub fn sample_totals_bytes(body: &[u8]) -> Result<JsValue, JsError> {
     let expo = pulse_core::parse::parse_bytes(body).map_err(into_error)?;
-    totals_to_js(crate::extra::sample_totals(&expo))
+    totals_to_js(crate::totals::sample_totals(&expo))
 }
 
 /// Sums every sample value by family name (histogram buckets, `_count`,
@@ -70,7 +70,7 @@ pub fn family_totals(body: &js_sys::JsString) -> Result<JsValue, JsError> {
 #[wasm_bindgen(js_name = familyTotalsBytes, unchecked_return_type = "Totals")]
 pub fn family_totals_bytes(body: &[u8]) -> Result<JsValue, JsError> {
     let expo = pulse_core::parse::parse_bytes(body).map_err(into_error)?;
-    totals_to_js(crate::extra::family_totals(&expo))
+    totals_to_js(crate::totals::family_totals(&expo))
 }
 
 fn totals_to_js(totals: Vec<(&str, f64)>) -> Result<JsValue, JsError> {

@@ -37,14 +37,7 @@ fn zone(name: &str) -> Result<chrono_tz::Tz, JsError> {
 }
 
 fn period(name: &str) -> Result<Period, JsError> {
-    match name {
-        "day" | "daily" => Ok(Period::Day),
-        "week" | "weekly" => Ok(Period::Week),
-        "month" | "monthly" => Ok(Period::Month),
-        _ => Err(JsError::new(&format!(
-            "unknown period {name:?}: expected day, week or month"
-        ))),
-    }
+    name.parse::<Period>().map_err(into_error)
 }
 
 fn step(name: &str) -> Result<Step, JsError> {

@@ -11,7 +11,8 @@ use pulse_core::track::Tracker;
 use serde_json::Value;
 
 use super::openapi;
-use crate::app::{App, Clock};
+use crate::app::App;
+use crate::clock::Clock;
 use crate::config::Cli;
 use crate::pipeline::prepare;
 use crate::store::{Store, StoreHandle};
