@@ -522,6 +522,45 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// For any zone, period, "now" and non-negative history: the
+        /// projection is finite and at least the spend so far, and the slots
+        /// account for exactly the time left.
+        #[test]
+        fn projection_accounts_for_the_time_left(
+            zone in 0..6usize,
+            period in proptest::prop_oneof![
+                proptest::strategy::Just(Period::Day),
+                proptest::strategy::Just(Period::Week),
+                proptest::strategy::Just(Period::Month)
+            ],
+            now in 946_684_800_000i64..1_893_456_000_000,
+            values in proptest::collection::vec(0.0f64..5.0, 0..400),
+            spent in 0.0f64..1000.0,
+        ) {
+            let zones = ["America/New_York", "Asia/Kathmandu", "Australia/Eucla",
+                         "Pacific/Kiritimati", "Australia/Lord_Howe", "Europe/London"];
+            let tz = parse_tz(zones[zone]).unwrap();
+            let p = current_period(period, now, tz).range;
+            let covered = TimeRange::new(now - 3 * WEEK_MS, now);
+            // Spread the values over the covered span, several per bucket at times.
+            let rows: Vec<(i64, f64)> = values
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| (covered.start_ms + (i as i64 * 7_919_000) % (3 * WEEK_MS), v))
+                .collect();
+            let f = forecast(p, now, spent, &History::new(covered, &rows), tz, &ForecastParams::for_period(period));
+            proptest::prop_assert!(f.projected.is_finite());
+            proptest::prop_assert!(f.projected >= crate::num::clean(spent));
+            let slot_hours: f64 = f.slots.iter().map(|s| s.remaining_hours).sum();
+            proptest::prop_assert!(close(slot_hours, f.remaining_hours));
+            proptest::prop_assert!(close(f.remaining_hours, (p.end_ms - now) as f64 / H as f64));
+            proptest::prop_assert!(f.fallback_hours <= f.remaining_hours + 1e-9);
+        }
+    }
+
     #[test]
     fn odd_inputs_do_not_panic() {
         let tz = parse_tz("Pacific/Apia").unwrap();
