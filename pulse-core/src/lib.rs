@@ -15,6 +15,7 @@
 //! Modules:
 //! - [`parse`](mod@parse): Prometheus text 0.0.4 and OpenMetrics 1.0 parser into [`expo`] types.
 //! - [`write`](mod@write): the inverse, an exposition writer.
+//! - [`budget`]: budgets, forecasts, spike detection and alerts that fire exactly once.
 //! - [`catalog`]: the tracked metrics (friendly names, LiteLLM families, breakdown dimensions).
 //! - [`track`]: per-series counter semantics: resets, `_created`, worker bounce, deltas.
 //! - [`window`]: day/week/month windows and chart buckets in a time zone.
@@ -30,6 +31,7 @@
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod budget;
 pub mod catalog;
 pub mod error;
 pub mod expo;
