@@ -1,7 +1,7 @@
 //! The write path: one transaction per scrape (or per batch) that stores the
 //! history row, adds every delta to its 15-minute bucket, its UTC day and the
-//! all-time sum, replaces the raw totals and saves the tracker state; and
-//! retention, which deletes old rows but never all-time sums.
+//! all-time sum, replaces the raw totals, saves the tracker state and takes
+//! the alert decisions the scrape causes (`outbox`); and retention, which deletes old rows but never all-time sums.
 
 use std::collections::HashMap;
 
@@ -32,6 +32,7 @@ impl Store {
             return Ok(());
         }
         self.invalidate();
+        let prev_status = self.status.clone();
         for rec in recs {
             self.status = next_status(&self.status, rec);
         }
@@ -83,6 +84,19 @@ impl Store {
         }
         if wrote_scrape && self.mode == StoreMode::Memory {
             cap_scrapes(&tx, self.history_size)?;
+        }
+        // The alert decisions this batch caused commit with it, or not at all.
+        if let (Some(rules), Some(last)) = (&self.alert_rules, recs.last()) {
+            super::outbox::decide(
+                &tx,
+                rules,
+                &self.units,
+                &self.metric_ids,
+                &prev_status,
+                &self.status,
+                last.at_ms,
+                wrote_scrape,
+            )?;
         }
         tx.commit()?;
         // The caches follow the database only once the transaction is durable.
