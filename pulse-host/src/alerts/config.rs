@@ -12,7 +12,9 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use pulse_core::budget::{Budget, BudgetError, BudgetField, BudgetSpec, Scope, SpikeRule};
+use pulse_core::budget::{
+    Budget, BudgetError, BudgetField, BudgetSpec, Scope, SpikeRule, Threshold,
+};
 use pulse_core::catalog::{Dimension, Metric};
 use pulse_core::window::Period;
 use serde::Deserialize;
@@ -45,7 +47,17 @@ struct FileDoc {
     channel: Vec<ChannelTable>,
     spike: Option<SpikeTable>,
     scrape_down: Option<ScrapeDownTable>,
+    litellm_budgets: Option<LitellmTable>,
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LitellmTable {
+    thresholds: Option<Spanned<Vec<f64>>>,
+}
+
+/// The thresholds of LiteLLM's own budgets when `[litellm_budgets]` lists none.
+pub const DEFAULT_LITELLM_THRESHOLDS: [f64; 2] = [80.0, 100.0];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -301,6 +313,33 @@ pub fn parse(path: &Path, text: &str) -> Result<AlertConfig, ConfigFileError> {
         }
         config.scrape_down_minutes = Some(*down.minutes.get_ref());
     }
+    if let Some(table) = doc.litellm_budgets {
+        let given = table
+            .thresholds
+            .as_ref()
+            .map(|t| (t.get_ref().clone(), t.span()));
+        let (list, span) = given.unwrap_or((DEFAULT_LITELLM_THRESHOLDS.to_vec(), 0..0));
+        let mut thresholds = Vec::new();
+        for p in &list {
+            thresholds.push(Threshold::from_percent(*p).ok_or_else(|| {
+                at(
+                    span.clone(),
+                    "thresholds",
+                    format!("{p} is not a threshold: expected a percent above 0 with at most two decimals"),
+                )
+            })?);
+        }
+        if thresholds.is_empty() {
+            return Err(at(
+                span,
+                "thresholds",
+                "must list at least one threshold".into(),
+            ));
+        }
+        thresholds.sort_unstable();
+        thresholds.dedup();
+        config.litellm_thresholds = Some(thresholds);
+    }
     Ok(config)
 }
 
@@ -424,6 +463,9 @@ factor = 4
 
 [scrape_down]
 minutes = 10
+
+[litellm_budgets]
+thresholds = [90]
 "#;
 
     #[test]
@@ -440,6 +482,10 @@ minutes = 10
         assert_eq!(c.spike.unwrap().factor, 4.0);
         assert_eq!(c.spike.unwrap().days, 7);
         assert_eq!(c.scrape_down_minutes, Some(10));
+        assert_eq!(
+            c.litellm_thresholds,
+            Some(vec![Threshold::from_percent(90.0).unwrap()])
+        );
         // Secrets stay out of debug output.
         let shown = format!("{c:?}");
         assert!(

@@ -10,7 +10,7 @@
 
 use std::fmt;
 
-use pulse_core::budget::{Budget, SpikeRule};
+use pulse_core::budget::{Budget, SpikeRule, Threshold};
 use reqwest::Url;
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
@@ -18,6 +18,7 @@ use sha2::Digest;
 pub mod config;
 pub mod deliver;
 pub mod format;
+pub mod litellm;
 
 /// What the config file (and the env shortcut) declares.
 #[derive(Clone, Default)]
@@ -31,6 +32,9 @@ pub struct AlertConfig {
     /// Minutes without a good scrape before a scrape-down alert, when
     /// `[scrape_down]` is present.
     pub scrape_down_minutes: Option<u32>,
+    /// Thresholds of LiteLLM's own budgets, in percent used, when
+    /// `[litellm_budgets]` is present.
+    pub litellm_thresholds: Option<Vec<Threshold>>,
 }
 
 impl fmt::Debug for AlertConfig {
@@ -43,6 +47,7 @@ impl fmt::Debug for AlertConfig {
             .field("channels", &self.channels)
             .field("spike", &self.spike)
             .field("scrape_down_minutes", &self.scrape_down_minutes)
+            .field("litellm_thresholds", &self.litellm_thresholds)
             .finish()
     }
 }

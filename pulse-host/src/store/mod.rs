@@ -54,7 +54,7 @@ mod write;
 
 pub use handle::StoreHandle;
 pub use import::ImportOutcome;
-pub use outbox::{AlertRecord, AlertRules, Attempt, BudgetMeasure, DeliveryState, DueDelivery};
+pub use outbox::{AlertRecord, AlertRules, Attempt, BudgetMeasure, DueDelivery};
 
 use cache::ReadCache;
 use state::WrittenSeries;

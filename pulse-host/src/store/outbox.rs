@@ -18,8 +18,8 @@
 use std::sync::Arc;
 
 use pulse_core::budget::{
-    AlertId, Budget, BudgetPeriod, Forecast, ForecastParams, History, PeriodKey, Scope,
-    budget_alerts, current_period, forecast, hourly_sums, spikes,
+    AlertId, Budget, BudgetPeriod, BudgetSpec, Forecast, ForecastParams, History, PeriodKey, Scope,
+    Threshold, budget_alerts, current_period, forecast, hourly_sums, reached, spikes,
 };
 use pulse_core::catalog::Metric;
 use pulse_core::window::{
@@ -29,6 +29,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::read::table_of;
 use super::{ScrapeStatus, Store, StoreError};
+use crate::alerts::litellm::LitellmBudget;
 use crate::alerts::{AlertConfig, AlertEvent, host_idempotency_key};
 
 const HOUR_MS: i64 = 3_600_000;
@@ -305,6 +306,9 @@ pub(super) fn decide(
         if let Some(rule) = &config.spike {
             decide_spikes(tx, &reader, rule, tz, now_ms, &created_at, &channels)?;
         }
+        if let Some(thresholds) = &config.litellm_thresholds {
+            decide_litellm(tx, thresholds, now_ms, &created_at, &channels)?;
+        }
     }
     if let Some(minutes) = config.scrape_down_minutes {
         decide_scrape_health(
@@ -378,6 +382,113 @@ fn decide_spikes(
             created_at: created_at.to_owned(),
         };
         insert(tx, &event, spike.key.as_str(), now_ms, channels)?;
+    }
+    Ok(())
+}
+
+/// Replaces the stored LiteLLM budget gauges.
+pub(super) fn write_litellm_budgets(
+    tx: &Transaction<'_>,
+    budgets: &[LitellmBudget],
+    at_ms: i64,
+) -> Result<(), StoreError> {
+    tx.execute("DELETE FROM pulse_litellm_budgets", [])?;
+    let mut ins = tx.prepare_cached(
+        "INSERT INTO pulse_litellm_budgets (entity, ident, name, remaining, max_budget, \
+         remaining_hours, at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+         ON CONFLICT (entity, ident) DO NOTHING",
+    )?;
+    for b in budgets {
+        ins.execute(params![
+            b.entity,
+            b.ident,
+            b.name,
+            b.remaining,
+            b.max_budget,
+            b.remaining_hours,
+            at_ms
+        ])?;
+    }
+    Ok(())
+}
+
+fn read_litellm_budgets(conn: &Connection) -> Result<Vec<LitellmBudget>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT entity, ident, name, remaining, max_budget, remaining_hours \
+         FROM pulse_litellm_budgets ORDER BY entity, ident",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(LitellmBudget {
+            entity: r.get(0)?,
+            ident: r.get(1)?,
+            name: r.get(2)?,
+            remaining: r.get(3)?,
+            max_budget: r.get(4)?,
+            remaining_hours: r.get(5)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The core budget a LiteLLM-side budget is judged as: its limit is the
+/// maximum, its spend what is used of it (`max - remaining`). `None` without
+/// a finite budget.
+pub fn litellm_as_budget(b: &LitellmBudget, thresholds: &[Threshold]) -> Option<(Budget, f64)> {
+    let (max, remaining) = (b.max_budget?, b.remaining?);
+    let mut spec = BudgetSpec::new(format!("{}/{}", b.entity, b.ident), Period::Month, max);
+    spec.thresholds = thresholds.iter().map(|t| t.percent()).collect();
+    spec.forecast_warning = false;
+    let budget = Budget::new(spec).ok()?;
+    Some((budget, max - remaining))
+}
+
+/// LiteLLM-side budgets used past a threshold: once per threshold and
+/// LiteLLM budget period. LiteLLM names no period, so the period is the UTC
+/// day its reset falls on (`now + remaining hours`), or `-` for a budget that
+/// never resets.
+fn decide_litellm(
+    tx: &Transaction<'_>,
+    thresholds: &[Threshold],
+    now_ms: i64,
+    created_at: &str,
+    channels: &[String],
+) -> Result<(), StoreError> {
+    for b in read_litellm_budgets(tx)? {
+        let Some((budget, used)) = litellm_as_budget(&b, thresholds) else {
+            continue;
+        };
+        let period = match b.remaining_hours {
+            Some(h) => {
+                let reset_ms = now_ms.saturating_add((h * HOUR_MS as f64) as i64);
+                format!("reset-day-{}", reset_ms.div_euclid(DAY_MS))
+            }
+            None => "-".to_owned(),
+        };
+        for t in reached(&budget, used) {
+            let key = format!("litellm_budget:{period}:{t}:{}", budget.name());
+            let event = AlertEvent {
+                idempotency_key: host_idempotency_key(&key),
+                key,
+                kind: "litellm_budget".into(),
+                subject: format!("{} {}", b.entity, b.name),
+                period: period.clone(),
+                threshold: Some(t.percent()),
+                title: format!("LiteLLM budget of {} {} {t} % used", b.entity, b.name),
+                message: format!(
+                    "LiteLLM {} {}: {} of {} left",
+                    b.entity,
+                    b.name,
+                    shown(Metric::Cost, b.remaining.unwrap_or(f64::NAN)),
+                    shown(Metric::Cost, budget.limit())
+                ),
+                value: b.remaining,
+                limit: Some(budget.limit()),
+                projected: None,
+                metric: Some(Metric::Cost.name().to_owned()),
+                created_at: created_at.to_owned(),
+            };
+            insert(tx, &event, &period, now_ms, channels)?;
+        }
     }
     Ok(())
 }
@@ -509,8 +620,6 @@ pub struct DeliveryState {
 pub struct AlertRecord {
     /// `pulse_alerts.id`.
     pub id: i64,
-    /// When it was decided.
-    pub created_ms: i64,
     /// What it says.
     pub event: AlertEvent,
     /// Per channel.
@@ -551,6 +660,11 @@ impl Store {
                 .map(|m| m.forecast.projected)
         };
         Ok([f(Period::Day)?, f(Period::Week)?, f(Period::Month)?])
+    }
+
+    /// LiteLLM's own budget gauges at the latest good scrape.
+    pub fn litellm_budgets(&self) -> Result<Vec<LitellmBudget>, StoreError> {
+        read_litellm_budgets(&self.conn)
     }
 
     /// Deliveries due at `now_ms`, oldest first, at most `limit`.
@@ -616,14 +730,10 @@ impl Store {
     pub fn alert_history(&self, limit: usize) -> Result<Vec<AlertRecord>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let mut stmt = self.conn.prepare_cached(
-            "SELECT id, created_ms, payload FROM pulse_alerts ORDER BY created_ms DESC, id DESC LIMIT ?1",
+            "SELECT id, payload FROM pulse_alerts ORDER BY created_ms DESC, id DESC LIMIT ?1",
         )?;
         let rows = stmt.query_map([limit], |row| {
-            Ok((
-                row.get::<_, i64>(0)?,
-                row.get::<_, i64>(1)?,
-                row.get::<_, String>(2)?,
-            ))
+            Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
         })?;
         let mut out = Vec::new();
         let mut deliveries = self.conn.prepare_cached(
@@ -631,7 +741,7 @@ impl Store {
              FROM pulse_alert_deliveries WHERE alert_id = ?1 ORDER BY channel",
         )?;
         for row in rows {
-            let (id, created_ms, payload) = row?;
+            let (id, payload) = row?;
             let states = deliveries
                 .query_map([id], |r| {
                     Ok(DeliveryState {
@@ -646,7 +756,6 @@ impl Store {
                 .collect::<Result<Vec<_>, _>>()?;
             out.push(AlertRecord {
                 id,
-                created_ms,
                 event: serde_json::from_str(&payload)?,
                 deliveries: states,
             });

@@ -237,7 +237,8 @@ fn v2(tx: &Transaction<'_>) -> rusqlite::Result<()> {
 /// `pulse_alerts` holds one row per alert decision, unique by its identity
 /// (`alert_key`, the core's `AlertId::key`); the row is inserted in the same
 /// transaction as the scrape that caused it. `pulse_alert_deliveries` holds
-/// the delivery state of each alert per channel. `IF NOT EXISTS` keeps the
+/// the delivery state of each alert per channel. `pulse_litellm_budgets`
+/// holds LiteLLM's own budget gauges of the latest good scrape. `IF NOT EXISTS` keeps the
 /// step safe on a file whose version was set back by hand.
 fn v3(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     tx.execute_batch(
@@ -261,6 +262,17 @@ fn v3(tx: &Transaction<'_>) -> rusqlite::Result<()> {
             failed_ms       INTEGER,
             last_error      TEXT,
             PRIMARY KEY (alert_id, channel)
+        ) WITHOUT ROWID;
+        -- LiteLLM's own budget gauges at the latest good scrape.
+        CREATE TABLE IF NOT EXISTS pulse_litellm_budgets (
+            entity          TEXT NOT NULL,
+            ident           TEXT NOT NULL,
+            name            TEXT NOT NULL,
+            remaining       REAL,
+            max_budget      REAL,
+            remaining_hours REAL,
+            at_ms           INTEGER NOT NULL,
+            PRIMARY KEY (entity, ident)
         ) WITHOUT ROWID;
         CREATE INDEX IF NOT EXISTS pulse_alert_deliveries_due
             ON pulse_alert_deliveries (next_attempt_ms)
