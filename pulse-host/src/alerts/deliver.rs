@@ -152,7 +152,304 @@ pub async fn run(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::VecDeque;
+    use std::net::SocketAddr;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicI64, Ordering};
+    use std::time::Instant;
+
+    use hmac::{KeyInit, Mac};
+    use warp::Filter;
+    use warp::http::HeaderMap;
+    use warp::hyper::body::Bytes;
+
     use super::*;
+    use crate::alerts::ChannelKind;
+    use crate::api::tests::{SEQUENCE, capture};
+    use crate::app::Runner;
+    use crate::clock::Clock;
+    use crate::scrape::Scraper;
+    use crate::store::{Store, StoreHandle};
+    use crate::testutil::{Canned, Script, fake_litellm, settings_for};
+
+    /// One request a receiver got.
+    #[derive(Debug, Clone)]
+    struct Received {
+        path: String,
+        headers: HeaderMap,
+        body: Bytes,
+    }
+
+    impl Received {
+        fn header(&self, name: &str) -> &str {
+            self.headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+        }
+        fn json(&self) -> serde_json::Value {
+            serde_json::from_slice(&self.body).unwrap()
+        }
+    }
+
+    type Log = Arc<Mutex<Vec<Received>>>;
+
+    /// A receiver on a free port: records every POST, waits `delay`, then
+    /// answers the next status of `statuses` (200 once they run out).
+    async fn receiver(statuses: &[u16], delay: Duration) -> (SocketAddr, Log) {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        let log: Log = Arc::default();
+        let queue = Arc::new(Mutex::new(
+            statuses.iter().copied().collect::<VecDeque<u16>>(),
+        ));
+        let seen = Arc::clone(&log);
+        let route = warp::post()
+            .and(warp::path::full())
+            .and(warp::header::headers_cloned())
+            .and(warp::body::bytes())
+            .then(
+                move |path: warp::path::FullPath, headers: HeaderMap, body: Bytes| {
+                    let (seen, queue) = (Arc::clone(&seen), Arc::clone(&queue));
+                    async move {
+                        seen.lock().unwrap().push(Received {
+                            path: path.as_str().to_owned(),
+                            headers,
+                            body,
+                        });
+                        tokio::time::sleep(delay).await;
+                        let status = queue.lock().unwrap().pop_front().unwrap_or(200);
+                        warp::reply::with_status(
+                            "ok",
+                            warp::http::StatusCode::from_u16(status).unwrap(),
+                        )
+                    }
+                },
+            );
+        tokio::spawn(warp::serve(route).incoming(listener).run());
+        (addr, log)
+    }
+
+    fn channel(kind: ChannelKind, addr: SocketAddr, secret: Option<&str>) -> Channel {
+        Channel {
+            name: kind.name().into(),
+            kind,
+            url: reqwest::Url::parse(&format!("http://{addr}/hook/{}", kind.name())).unwrap(),
+            secret: secret.map(str::to_owned),
+            priority: None,
+            tags: Vec::new(),
+        }
+    }
+
+    fn event() -> AlertEvent {
+        AlertEvent {
+            idempotency_key: "0123456789abcdef0123456789abcdef".into(),
+            key: "threshold:2026-03:80:team <a>".into(),
+            kind: "threshold".into(),
+            subject: "team <a>".into(),
+            period: "2026-03".into(),
+            threshold: Some(80.0),
+            title: "Budget team <a> reached 80 %".into(),
+            message: "team <a>: $85.00 of $100.00 (85 %) in month 2026-03".into(),
+            value: Some(85.0),
+            limit: Some(100.0),
+            projected: Some(120.0),
+            metric: Some("cost".into()),
+            created_at: "2026-03-20T12:00:00+00:00".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn each_channel_format_reaches_a_real_receiver() {
+        let (addr, log) = receiver(&[], Duration::ZERO).await;
+        let client = client().unwrap();
+        let e = event();
+        for kind in [
+            ChannelKind::Webhook,
+            ChannelKind::Slack,
+            ChannelKind::Discord,
+            ChannelKind::Ntfy,
+        ] {
+            let secret = (kind == ChannelKind::Webhook).then_some("hook-secret");
+            send(&client, &channel(kind, addr, secret), &e)
+                .await
+                .unwrap();
+        }
+        let got = log.lock().unwrap().clone();
+        assert_eq!(got.len(), 4);
+        for r in &got {
+            assert_eq!(r.header("idempotency-key"), e.idempotency_key, "{}", r.path);
+        }
+
+        // Webhook: the event itself, signed with HMAC-SHA256 of the body.
+        let hook = &got[0];
+        assert_eq!(hook.path, "/hook/webhook");
+        assert_eq!(hook.header("content-type"), "application/json");
+        let back: AlertEvent = serde_json::from_slice(&hook.body).unwrap();
+        assert_eq!(back, e);
+        let sig = hook.header("x-pulse-signature");
+        let hex = sig.strip_prefix("sha256=").unwrap();
+        let bytes: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect();
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"hook-secret").unwrap();
+        mac.update(&hook.body);
+        mac.verify_slice(&bytes).unwrap();
+
+        // Slack: `text` and blocks; Discord: `content` and an embed.
+        let slack = got[1].json();
+        assert!(
+            slack["text"]
+                .as_str()
+                .unwrap()
+                .contains("Budget team <a> reached 80 %")
+        );
+        assert_eq!(slack["blocks"][0]["type"], "section");
+        assert!(got[1].headers.get("x-pulse-signature").is_none());
+        let discord = got[2].json();
+        assert_eq!(discord["embeds"][0]["title"], e.title);
+        assert_eq!(discord["embeds"][0]["description"], e.message);
+        assert_eq!(discord["allowed_mentions"]["parse"], serde_json::json!([]));
+
+        // ntfy: plain text with Title, Priority and Tags headers.
+        let ntfy = &got[3];
+        assert_eq!(ntfy.header("title"), e.title);
+        assert_eq!(ntfy.header("priority"), "4");
+        assert_eq!(ntfy.header("tags"), "litellm-pulse,threshold");
+        assert!(String::from_utf8_lossy(&ntfy.body).starts_with(&e.message));
+    }
+
+    #[tokio::test]
+    async fn errors_never_show_the_url() {
+        let (addr, _) = receiver(&[503], Duration::ZERO).await;
+        let client = client().unwrap();
+        let mut c = channel(ChannelKind::Slack, addr, None);
+        c.url =
+            reqwest::Url::parse(&format!("http://{addr}/services/T000/B000/XXXXSECRET")).unwrap();
+        let err = send(&client, &c, &event()).await.unwrap_err();
+        assert_eq!(err, "answered HTTP 503");
+        // A refused connection: the message names no host, path or token.
+        c.url = reqwest::Url::parse("http://127.0.0.1:9/services/T000/B000/XXXXSECRET").unwrap();
+        let err = send(&client, &c, &event()).await.unwrap_err();
+        assert!(
+            !err.contains("XXXXSECRET") && !err.contains("/services"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failing_receiver_gets_the_alert_once_it_recovers_and_never_holds_up_scraping() {
+        // The receiver answers 500 once, then 200, each after 1.5 s.
+        let (hook, log) = receiver(&[500], Duration::from_millis(1500)).await;
+        let script = Arc::new(Mutex::new(Script::default()));
+        let addr = fake_litellm(None, Arc::clone(&script)).await;
+        let settings = settings_for(&format!("http://{addr}/metrics/"), &[]);
+        let now = Arc::new(AtomicI64::new(0));
+        let store = StoreHandle::spawn(Store::open_memory(100));
+        let app = App::new(settings.clone(), store, Clock::Manual(Arc::clone(&now)))
+            .await
+            .unwrap();
+        let text = format!(
+            "[[budget]]\nname = \"tiny\"\nlimit = 0.00001\nthresholds = [50]\nforecast = false\n\n\
+             [[channel]]\nname = \"ops\"\ntype = \"webhook\"\nurl = \"http://{hook}/hook\"\n"
+        );
+        let config = super::super::config::parse(std::path::Path::new("t.toml"), &text).unwrap();
+        app.set_alert_config(config).await.unwrap();
+        let mut runner = Runner::new(Arc::clone(&app), Scraper::new(&settings).unwrap()).await;
+        let ms = |t: &str| pulse_core::window::parse_rfc3339(t).unwrap();
+        let step = |i: usize| {
+            script
+                .lock()
+                .unwrap()
+                .queue
+                .push_back(Canned::prom(capture(SEQUENCE[i].0)).dated(ms(SEQUENCE[i].1)));
+            now.store(ms(SEQUENCE[i].1), Ordering::SeqCst);
+        };
+        step(0);
+        runner.scrape_once().await;
+        step(1);
+        runner.scrape_once().await;
+        let history = app
+            .store
+            .call(|s| s.alert_history(10))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(history.len(), 1);
+        let key = history[0].event.idempotency_key.clone();
+
+        // Deliver in the background while the next scrape runs.
+        let client = client().unwrap();
+        let delivery = {
+            let app = Arc::clone(&app);
+            let client = client.clone();
+            tokio::spawn(async move { deliver_due(&app, &client).await })
+        };
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        step(2);
+        let started = Instant::now();
+        runner.scrape_once().await;
+        assert!(
+            started.elapsed() < Duration::from_millis(1000),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(app.live().scrapes_ok, 3);
+        assert_eq!(delivery.await.unwrap(), 1);
+        let history = app
+            .store
+            .call(|s| s.alert_history(10))
+            .await
+            .unwrap()
+            .unwrap();
+        let state = &history[0].deliveries[0];
+        assert_eq!(
+            (
+                state.attempts,
+                state.delivered_ms,
+                state.last_error.as_deref()
+            ),
+            (1, None, Some("answered HTTP 500"))
+        );
+        // Not due before the backoff has passed; delivered once it has.
+        assert_eq!(deliver_due(&app, &client).await, 0);
+        now.fetch_add(backoff_ms(1), Ordering::SeqCst);
+        assert_eq!(deliver_due(&app, &client).await, 1);
+        let history = app
+            .store
+            .call(|s| s.alert_history(10))
+            .await
+            .unwrap()
+            .unwrap();
+        let state = &history[0].deliveries[0];
+        assert_eq!(state.attempts, 2);
+        assert!(state.delivered_ms.is_some());
+        assert_eq!(deliver_due(&app, &client).await, 0);
+        let got = log.lock().unwrap().clone();
+        assert_eq!(got.len(), 2);
+        assert!(got.iter().all(|r| r.header("idempotency-key") == key));
+        assert_eq!(got[0].body, got[1].body);
+        let counts = app.live().deliveries["ops"];
+        assert_eq!(
+            (counts.delivered, counts.failed, counts.given_up),
+            (1, 1, 0)
+        );
+        let metrics = crate::selfmetrics::render(
+            &app.live(),
+            &Default::default(),
+            crate::store::StoreMode::Memory,
+            Duration::ZERO,
+        );
+        assert!(
+            metrics.contains(
+                "litellm_pulse_alert_deliveries_total{channel=\"ops\",result=\"failed\"} 1"
+            ),
+            "{metrics}"
+        );
+    }
 
     #[test]
     fn backoff_doubles_up_to_an_hour_and_gives_up_after_a_day() {
