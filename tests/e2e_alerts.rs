@@ -197,7 +197,11 @@ fn alerts_survive_sigkill_around_crossings_and_rearm_next_month() {
             "{key}: {copies:?}"
         );
     }
-    assert!(pulse.own_metric("litellm_pulse_alert_deliveries_total{channel=\"hook\",result=\"failed\"}") >= 1.0);
+    assert!(
+        pulse
+            .own_metric("litellm_pulse_alert_deliveries_total{channel=\"hook\",result=\"failed\"}")
+            >= 1.0
+    );
 
     // A restart in mid-period repeats nothing.
     pulse.kill9();
@@ -295,14 +299,20 @@ fn sighup_applies_a_good_file_and_keeps_the_old_one_on_a_bad_file() {
 
     std::fs::write(&cfg, config(receiver.addr, "second")).unwrap();
     sighup(&pulse);
-    wait_for(10, "the good file applied", || budget_names(&pulse) == ["second"]);
+    wait_for(10, "the good file applied", || {
+        budget_names(&pulse) == ["second"]
+    });
 
     std::fs::write(&cfg, "[[budget]]\nname = \"third\"\nlimit = \"lots\"\n").unwrap();
     sighup(&pulse);
     wait_for(10, "the bad file logged", || {
         pulse.log().contains("alert config not reloaded")
     });
-    assert!(pulse.log().contains("pulse.toml:3:9: limit"), "{}", pulse.log());
+    assert!(
+        pulse.log().contains("pulse.toml:3:9: limit"),
+        "{}",
+        pulse.log()
+    );
     assert_eq!(budget_names(&pulse), ["second"]);
     // Still serving and scraping.
     fake.settle();

@@ -1787,4 +1787,33 @@ mod outbox {
         assert_eq!(state.delivered_ms, Some(t + 15_000));
         assert_eq!(state.last_error, None);
     }
+
+    #[test]
+    fn a_spend_spike_fires_once_for_its_hour() {
+        let mut store = Store::open_memory(1000);
+        let mut r = rules(Period::Month, 1_000.0, &[100.0], Tz::UTC);
+        Arc::make_mut(&mut r.config).spike = Some(pulse_core::budget::SpikeRule::default());
+        store.set_alert_rules(Some(r));
+        // History starts at midnight; $1 at 14:20 every day for a week.
+        simple(&mut store, at("2026-03-01T00:00:00Z"), 0.0, 0.0, "m");
+        for d in 1..=7 {
+            simple(
+                &mut store,
+                at(&format!("2026-03-0{d}T14:20:00Z")),
+                1.0,
+                1.0,
+                "m",
+            );
+        }
+        assert!(keys(&store).is_empty(), "{:?}", keys(&store));
+        // $5 in the same hour on the 8th: five times the median.
+        simple(&mut store, at("2026-03-08T14:20:00Z"), 1.0, 5.0, "m");
+        simple(&mut store, at("2026-03-08T14:40:00Z"), 1.0, 1.0, "m");
+        simple(&mut store, at("2026-03-08T15:20:00Z"), 1.0, 0.1, "m");
+        assert_eq!(keys(&store), ["spike:2026-03-08T14:-:spend"]);
+        let due = store
+            .due_deliveries(at("2026-03-08T16:00:00Z"), 10)
+            .unwrap();
+        assert_eq!(due[0].event.value, Some(5.0));
+    }
 }
