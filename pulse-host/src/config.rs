@@ -166,7 +166,7 @@ pub struct Options {
     )]
     pub cors_origins: String,
 
-    /// Budgets and alerts file (TOML: [[budget]], [[channel]], [spike], [scrape_down]); SIGHUP reloads it.
+    /// Budgets and alerts file (TOML with budget, channel, spike and scrape_down tables); SIGHUP reloads it.
     #[arg(long, env = "LITELLM_PULSE_CONFIG", global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
 

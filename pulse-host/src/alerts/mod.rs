@@ -3,7 +3,7 @@
 //! Every rule (periods, thresholds, forecasts, spikes, alert identities) is
 //! `pulse_core::budget`'s. This module owns what the core leaves to a host:
 //! the config file ([`config`]), the shape of an alert as it is stored and
-//! sent ([`AlertEvent`]), the channel formats ([`format`]) and the delivery
+//! sent ([`AlertEvent`]), the channel formats ([`format`](mod@format)) and the delivery
 //! task ([`deliver`]). The decisions themselves are taken inside the scrape
 //! transaction by the store's outbox (`store/outbox.rs`), so a crash can
 //! neither lose nor repeat one.

@@ -5,7 +5,7 @@
 //! scrape's deltas are added. For every budget it asks the core for the
 //! current period ([`Budget::period_at`]), sums the period's spend and reads
 //! the recent 15-minute buckets from the same transaction, asks the core
-//! for the forecast ([`forecast`]) and for the due alerts ([`budget_alerts`],
+//! for the forecast ([`forecast()`]) and for the due alerts ([`budget_alerts`],
 //! whose `is_recorded` predicate looks the identity up in `pulse_alerts`),
 //! and inserts them with one delivery row per channel. The insert is keyed by
 //! the identity, so a burst of scrapes above a threshold adds one row, and a
