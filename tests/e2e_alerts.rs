@@ -319,3 +319,41 @@ fn sighup_applies_a_good_file_and_keeps_the_old_one_on_a_bad_file() {
     let log = pulse.terminate();
     assert!(!log.contains("e2e-secret"), "{log}");
 }
+
+#[test]
+fn notify_test_reports_each_channel() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = Receiver::start(0);
+    let cfg = dir.path().join("pulse.toml");
+    let text = format!(
+        "{}\n[[channel]]\nname = \"gone\"\ntype = \"ntfy\"\nurl = \"http://127.0.0.1:9/secret-topic\"\n",
+        config(receiver.addr, "b")
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let run = |args: &[&str]| {
+        pulse_command()
+            .arg("notify-test")
+            .args(args)
+            .env("LITELLM_PULSE_CONFIG", &cfg)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["--channel", "hook"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert_eq!(stdout.trim(), "ok      hook (webhook)");
+    let got = receiver.got();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].body["kind"], "test");
+    assert_eq!(got[0].idempotency_key, got[0].body["idempotency_key"]);
+
+    let out = run(&[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("ok      hook (webhook)"), "{stdout}");
+    assert!(stdout.contains("FAILED  gone (ntfy): "), "{stdout}");
+    assert!(!stdout.contains("secret-topic"), "{stdout}");
+    let out = run(&["--channel", "nope"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no channel named \"nope\""));
+}
