@@ -100,6 +100,8 @@ pub struct App {
     pub started: Instant,
     /// Budgets, channels and alert rules (replaced on SIGHUP).
     pub alerts: RwLock<Arc<AlertConfig>>,
+    /// Signalled after every stored scrape, which may have added alerts.
+    pub outbox_changed: tokio::sync::Notify,
 }
 
 impl App {
@@ -133,6 +135,7 @@ impl App {
             clock,
             started: Instant::now(),
             alerts: RwLock::new(Arc::new(AlertConfig::default())),
+            outbox_changed: tokio::sync::Notify::new(),
         }))
     }
 
@@ -343,8 +346,9 @@ impl Runner {
                         })
                     })
                     .await;
-                if let Err(e) = flatten(res) {
-                    tracing::warn!("cannot record the failed scrape: {e}");
+                match flatten(res) {
+                    Ok(()) => self.app.outbox_changed.notify_one(),
+                    Err(e) => tracing::warn!("cannot record the failed scrape: {e}"),
                 }
             }
         }
@@ -366,6 +370,10 @@ impl Runner {
             Ok((r, left)) => (r.map_err(|e| e.to_string()), left),
             Err(e) => (Err(e.to_string()), self.lock_queue().len()),
         };
+        if result.is_ok() {
+            // The scrape may have decided alerts: wake the delivery task.
+            self.app.outbox_changed.notify_one();
+        }
         match result {
             Ok(()) => self.app.update(|l| {
                 if l.store_error.take().is_some() {

@@ -1,8 +1,9 @@
 //! The delivery task: sends the outbox's due rows to their channels.
 //!
 //! It runs beside the scraper and the API and shares nothing with them but
-//! the store thread, for two short jobs per attempt (read the due rows,
-//! record the result); the HTTP requests happen here, each bounded by
+//! the store thread, for short jobs (read the due rows, record each result,
+//! ask when the next one is due); it sleeps until then or until a scrape
+//! was stored. The HTTP requests happen here, each bounded by
 //! [`TIMEOUT`]. A receiver that is down, slow or answers 500 therefore
 //! delays only other deliveries. Failed attempts are retried with
 //! exponential backoff ([`backoff_ms`]) until [`GIVE_UP_AFTER_MS`] after the
@@ -24,8 +25,10 @@ use crate::store::{Attempt, DueDelivery};
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 /// Failed deliveries are retried for a day after the decision.
 pub const GIVE_UP_AFTER_MS: i64 = 24 * 3_600_000;
-/// How often due rows are looked for.
-const POLL: Duration = Duration::from_secs(1);
+/// The longest sleep between two looks at the outbox. The task otherwise
+/// sleeps until the next retry is due or a scrape stored something, so an
+/// idle pulse does not wake the store thread every second.
+const MAX_SLEEP: Duration = Duration::from_secs(60);
 /// The first retry's delay; each further one doubles, up to [`MAX_BACKOFF_MS`].
 const FIRST_BACKOFF_MS: i64 = 15_000;
 /// The longest delay between two attempts.
@@ -142,11 +145,20 @@ pub async fn run(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
         }
     };
     loop {
+        deliver_due(&app, &client).await;
+        let next = match app.store.call(|s| s.next_delivery_ms()).await {
+            Ok(Ok(next)) => next,
+            _ => None,
+        };
+        let wait = next.map_or(MAX_SLEEP, |at| {
+            let ms = at.saturating_sub(app.clock.now_ms()).max(0);
+            Duration::from_millis(u64::try_from(ms).unwrap_or(0)).min(MAX_SLEEP)
+        });
         tokio::select! {
-            _ = tokio::time::sleep(POLL) => {}
+            _ = tokio::time::sleep(wait) => {}
+            _ = app.outbox_changed.notified() => {}
             _ = shutdown.wait_for(|stop| *stop) => break,
         }
-        deliver_due(&app, &client).await;
     }
 }
 

@@ -703,6 +703,17 @@ impl Store {
         Ok(out)
     }
 
+    /// When the next pending delivery is due, if any.
+    pub fn next_delivery_ms(&self) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT MIN(next_attempt_ms) FROM pulse_alert_deliveries \
+                 WHERE delivered_ms IS NULL AND failed_ms IS NULL",
+            )?
+            .query_row([], |row| row.get(0))?)
+    }
+
     /// Records one delivery attempt made at `at_ms`.
     pub fn record_attempt(
         &mut self,
