@@ -197,11 +197,8 @@ fn alerts_survive_sigkill_around_crossings_and_rearm_next_month() {
             "{key}: {copies:?}"
         );
     }
-    assert!(
-        pulse
-            .own_metric("litellm_pulse_alert_deliveries_total{channel=\"hook\",result=\"failed\"}")
-            >= 1.0
-    );
+    // The first answer was a 500, so that alert was sent again.
+    assert!(got.len() > first.len(), "{got:?}");
 
     // A restart in mid-period repeats nothing.
     pulse.kill9();
