@@ -30,8 +30,12 @@ pub fn cargo() -> Command {
 /// How a command reads in the log: its environment changes, program and arguments.
 fn shown(c: &Command) -> String {
     let envs = c.get_envs().filter_map(|(k, v)| {
-        let v = v?;
-        Some(format!("{}={}", k.to_string_lossy(), v.to_string_lossy()))
+        let (k, v) = (k.to_string_lossy(), v?.to_string_lossy());
+        // A changed PATH is the inherited one with a directory put first.
+        Some(match v.split_once(':') {
+            Some((first, _)) if k == "PATH" => format!("PATH={first}:$PATH"),
+            _ => format!("{k}={v}"),
+        })
     });
     let program = Path::new(c.get_program())
         .file_name()
@@ -92,6 +96,12 @@ mod tests {
         c.args(["build", "-p", "pulse-host"])
             .env("CC_x", "musl-gcc");
         assert_eq!(shown(&c), "CC_x=musl-gcc cargo build -p pulse-host");
+        c.env("PATH", "/opt/zig/bin:/usr/bin:/bin");
+        assert!(
+            shown(&c).contains(" PATH=/opt/zig/bin:$PATH cargo "),
+            "{}",
+            shown(&c)
+        );
     }
 
     #[test]
