@@ -68,17 +68,30 @@ fn apt_install(wanted: &[(&str, &str)]) -> Result<()> {
     Ok(())
 }
 
-/// Installs the Rust targets, the pinned wasm-bindgen CLI, wasm-pack, zig and
-/// cargo-zigbuild, and the Debian packages the tests run.
+/// `cargo xtask setup`: everything `cargo xtask test` needs: the tools of the
+/// dashboard build, zig and cargo-zigbuild, and the Debian packages the tests run.
 pub fn setup() -> Result<()> {
-    // The toolchain itself is pinned by rust-toolchain.toml; these are its targets.
+    web_tools()?;
+    // The targets of the static binaries the image ships (rust-toolchain.toml lists them).
     run(cmd("rustup").args([
         "target",
         "add",
-        "wasm32-unknown-unknown",
         dist::Arch::Amd64.triple(),
         dist::Arch::Arm64.triple(),
     ]))?;
+    dist::install_zig()?;
+    apt_install(&[
+        ("chromium", "chromium"),
+        ("musl-gcc", "musl-tools"),
+        ("file", "file"),
+        ("qemu-aarch64-static", "qemu-user-static"),
+    ])
+}
+
+/// What `cargo xtask web` (and so the demo) needs: the wasm target, the pinned
+/// wasm-bindgen CLI and wasm-pack. (The toolchain itself is rust-toolchain.toml's.)
+fn web_tools() -> Result<()> {
+    run(cmd("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
     let want = pinned_wasm_bindgen()?;
     let have = probe("wasm-bindgen", &["--version"]).unwrap_or_default();
     if !have.ends_with(&want) {
@@ -92,13 +105,7 @@ pub fn setup() -> Result<()> {
     if probe("wasm-pack", &["--version"]).is_none() {
         run(cargo().args(["install", "wasm-pack"]))?;
     }
-    dist::install_zig()?;
-    apt_install(&[
-        ("chromium", "chromium"),
-        ("musl-gcc", "musl-tools"),
-        ("file", "file"),
-        ("qemu-aarch64-static", "qemu-user-static"),
-    ])
+    Ok(())
 }
 
 fn npm_ci(dir: &str) -> Result<()> {
@@ -124,7 +131,7 @@ pub fn build_web() -> Result<()> {
 
 /// `cargo xtask demo`: builds everything and starts `litellm-pulse demo`.
 pub fn demo(extra: &[String]) -> Result<()> {
-    setup()?;
+    web_tools()?;
     build_web()?;
     run(cargo()
         .args(["run", "--release", "-p", "pulse-host", "--", "demo"])
