@@ -19,6 +19,7 @@
 //! - [`track`]: per-series counter semantics: resets, `_created`, worker bounce, deltas.
 //! - [`window`]: day/week/month windows and chart buckets in a time zone.
 //! - [`num`]: presenting sums of floats without summation noise.
+//! - `validate` (feature `validate`): strict OpenMetrics 1.0 / text 0.0.4 validation.
 #![deny(missing_docs)]
 #![deny(clippy::disallowed_methods)]
 #![cfg_attr(
@@ -32,6 +33,8 @@ pub mod expo;
 pub mod num;
 pub mod parse;
 pub mod track;
+#[cfg(feature = "validate")]
+pub mod validate;
 pub mod window;
 pub mod write;
 
