@@ -6,7 +6,8 @@
 //! (parse → track → record), `app` (shared state and the scrape loop),
 //! `store` (SQLite), `api` (routes, handlers, JSON), `server` (HTTP/1.1 with
 //! limits and timeouts), `dashboard` (embedded files), `selfmetrics` (our own
-//! `/metrics`), `demo` (a simulated LiteLLM).
+//! `/metrics`), `demo` (a simulated LiteLLM), `check` (strict validation of
+//! exposition text).
 #![cfg_attr(
     not(test),
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
@@ -14,6 +15,7 @@
 
 mod api;
 mod app;
+mod check;
 mod config;
 mod dashboard;
 mod demo;
@@ -66,6 +68,7 @@ fn main() -> ExitCode {
         Command::Serve => runtime.block_on(serve(settings)),
         Command::Demo => runtime.block_on(demo::run(settings)),
         Command::Healthcheck => return runtime.block_on(healthcheck(&settings)),
+        Command::Check(args) => return runtime.block_on(check::run(&args, settings)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
