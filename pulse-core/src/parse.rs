@@ -39,9 +39,11 @@ use memchr::memchr;
 
 use crate::error::{BodyError, LineError, LineErrorKind};
 use crate::expo::{Exposition, Family, Format, Label, MetricType, Sample};
+#[cfg(feature = "validate")]
+pub(crate) use lex::parse_value;
+pub(crate) use lex::unescape_label;
 use lex::{Hints, Line, OmFlag, SampleLine, lex_line};
 pub use lex::{is_label_name, is_metric_name};
-pub(crate) use lex::{parse_value, unescape_label};
 
 /// Parses an exposition body.
 ///
