@@ -1,7 +1,7 @@
 //! Strict validation: every MUST of OpenMetrics 1.0, and the rules of the
 //! Prometheus text format 0.0.4 for bodies in that format.
 //!
-//! Why a second reader: [`parse`](crate::parse) is built for scraping. It
+//! Why a second reader: [`parse`](mod@crate::parse) is built for scraping. It
 //! is fast, reports a bad line and uses the rest, and never judges the
 //! semantics of what it reads. Someone who writes an exporter wants the
 //! opposite: every problem, each with its line, the way

@@ -11,7 +11,7 @@
 //! `.wasm` does not grow by a byte.
 //!
 //! **Architecture invariant:** no rule lives here. This crate converts the
-//! core's [`Report`](pulse_core::validate::Report) into a JS object.
+//! core's [`pulse_core::validate::Report`] into a JS object.
 #![deny(missing_docs)]
 #![cfg_attr(
     not(test),
@@ -123,7 +123,7 @@ pub fn validate(body: &str, format: Option<String>) -> Result<JsValue, JsError> 
     validate_bytes(body.as_bytes(), format)
 }
 
-/// [`validate`] for raw bytes (e.g. a `fetch` body as a `Uint8Array`);
+/// [`validate()`] for raw bytes (e.g. a `fetch` body as a `Uint8Array`);
 /// lines that are not UTF-8 are problems.
 #[wasm_bindgen(js_name = validateBytes, skip_typescript)]
 pub fn validate_bytes(body: &[u8], format: Option<String>) -> Result<JsValue, JsError> {
