@@ -499,7 +499,7 @@ fn lex_labels<'a, const DECODE: bool>(
         let (ve, escaped, other) = scan_label_value(b, vs)?;
         // OpenMetrics keeps a backslash before any other character as
         // written (`BS normal-char`); text 0.0.4 has only the three escapes.
-        if other && !openmetrics.get() {
+        if other && !allows_other_escapes(openmetrics) {
             return Err(LineErrorKind::InvalidEscape);
         }
         if DECODE {
@@ -518,6 +518,15 @@ fn lex_labels<'a, const DECODE: bool>(
             }
         }
     }
+}
+
+/// True when the body is OpenMetrics, whose label values may hold a
+/// backslash before any character. Out of line: such escapes are rare, and
+/// the format check must not weigh on the label loop.
+#[cold]
+#[inline(never)]
+fn allows_other_escapes(openmetrics: &mut OmFlag<'_>) -> bool {
+    openmetrics.get()
 }
 
 /// Finds the closing quote of a label value starting at `i`. Returns its
