@@ -21,6 +21,7 @@
 //! - [`window`]: day/week/month windows and chart buckets in a time zone.
 //! - [`num`]: presenting sums of floats without summation noise.
 //! - [`fresh`]: when the last successful scrape still counts as current.
+//! - `validate` (feature `validate`): strict OpenMetrics 1.0 / text 0.0.4 validation.
 //!
 //! Two private helpers serve them all: `fastmap` (the FxHash map alias) and
 //! `sort` (the one non-generic stable sort, kept single for the .wasm size).
@@ -41,6 +42,8 @@ pub mod num;
 pub mod parse;
 mod sort;
 pub mod track;
+#[cfg(feature = "validate")]
+pub mod validate;
 pub mod window;
 pub mod write;
 
