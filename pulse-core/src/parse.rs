@@ -440,7 +440,7 @@ impl<'a> Visitor<'a> for ExpoVisitor<'a> {
 #[derive(Default)]
 struct Totals<'a> {
     out: Vec<(&'a str, f64)>,
-    index: crate::track::FastMap<&'a str, usize>,
+    index: crate::fastmap::FastMap<&'a str, usize>,
     /// Index of the previous name: consecutive samples usually share it.
     last: usize,
 }

@@ -90,10 +90,7 @@ use observe::Scratch;
 pub use observation::{BreakdownDelta, Observation};
 pub use state::{STATE_VERSION, SeriesState, TrackerState};
 
-/// `pub(crate)` only for `parse`, which still imports the map from here:
-/// it lives in [`crate::fastmap`] now. Make it private once `parse` imports
-/// it from there.
-pub(crate) use crate::fastmap::FastMap;
+use crate::fastmap::FastMap;
 
 /// One remembered series.
 #[derive(Debug, Clone)]
