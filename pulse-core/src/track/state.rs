@@ -4,8 +4,8 @@
 use std::cmp::Ordering;
 
 use super::identity::{decode_key, encode_base, encode_created};
-use super::{Entry, Tracker};
-use crate::catalog::Catalog;
+use super::{Entry, Kind, Tracker};
+use crate::catalog::{Catalog, NameRole};
 use crate::expo::Label;
 use crate::sort::sort_stable_by;
 
@@ -37,7 +37,8 @@ pub struct TrackerState {
     /// HTTP `Date`), when known. Absent in states written before it existed.
     #[cfg_attr(feature = "serde", serde(default))]
     pub last_target_ms: Option<i64>,
-    /// Every remembered counter series, sorted by sample, labels, created.
+    /// Every remembered counter series (metric counters, histogram samples
+    /// and health counters), sorted by sample, labels, created.
     pub series: Vec<SeriesState>,
 }
 
@@ -89,7 +90,10 @@ impl Tracker {
 
     /// A tracker that continues from `state`. Series whose sample name
     /// `catalog` does not track (any more), gauges and non-finite values are
-    /// dropped.
+    /// dropped. A state written before histograms were tracked has none of
+    /// their series: the next observation counts them as new, with delta 0
+    /// when they carry a `_created` from before the previous observation
+    /// (adopted, rule 6) and their whole value otherwise.
     pub fn from_state(catalog: Catalog, state: TrackerState) -> Tracker {
         let mut t = Tracker::new(catalog);
         t.observations = state.observations;
@@ -98,12 +102,14 @@ impl Tracker {
         let mut key = Vec::new();
         let mut order = Vec::new();
         for s in state.series {
-            let Some(metric) = t.catalog.metric_of(&s.sample) else {
-                continue;
-            };
-            if metric.is_gauge() || !(s.value.is_finite() && s.value >= 0.0) {
+            let usable = s.value.is_finite() && s.value >= 0.0;
+            if !(usable && t.catalog.tracks_series(&s.sample)) {
                 continue;
             }
+            let kind = match t.catalog.role_of(&s.sample) {
+                Some(NameRole::Value { .. }) => Kind::Metric,
+                _ => Kind::Latency,
+            };
             let labels: Vec<Label<'_>> = s.labels.iter().map(|(n, v)| Label::new(n, v)).collect();
             key.clear();
             let base_hash = encode_base(&mut key, &mut order, &s.sample, &labels);
@@ -114,7 +120,7 @@ impl Tracker {
             // Series the latest observation saw count as seen by it, so the
             // next observation reports the same vanished series as it would have.
             let seen_gen = if state.observations > 0 && Some(s.last_seen_ms) == state.last_at_ms {
-                t.prev_seen += 1;
+                t.prev_seen[kind.index()] += 1;
                 state.observations
             } else {
                 0
@@ -123,6 +129,7 @@ impl Tracker {
             t.insert(
                 id,
                 Entry {
+                    kind,
                     key: key.as_slice().into(),
                     value: s.value,
                     last_seen_ms: s.last_seen_ms,

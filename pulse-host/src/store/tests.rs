@@ -53,6 +53,7 @@ fn observation(
                 delta,
             })
             .collect(),
+        latency: Default::default(),
     }
 }
 
