@@ -333,4 +333,30 @@ mod tests {
             t.observe(&body(&next), 2000)
         );
     }
+
+    #[test]
+    fn a_version_1_state_makes_the_next_observation_the_histogram_baseline() {
+        let mut t = tracker();
+        let mut first = latency(1.0, 2.0, 1.0, None);
+        first.push((REQ, GPT, 2.0));
+        t.observe(&body(&first), 1000);
+        let mut state = t.export_state();
+        assert_eq!(state.version, 2);
+        // What a tracker without histograms wrote: the metric series only.
+        state.version = 1;
+        state.series.retain(|s| s.sample == REQ);
+        let mut resumed = Tracker::from_state(Catalog::litellm(), state);
+        assert_eq!(resumed.latency_series_len(), 0);
+        // Without `_created` (LiteLLM's multiprocess mode) these would be new
+        // series counted whole: LiteLLM's whole history in one scrape.
+        let mut second = latency(3.0, 9.0, 5.0, None);
+        second.push((REQ, GPT, 3.0));
+        let o = resumed.observe(&body(&second), 2000);
+        assert!(!o.baseline);
+        assert_eq!(o.deltas.get(Metric::Requests), 1.0);
+        assert!(o.latency.histograms.is_empty());
+        assert_eq!(o.latency.series.new_series, 4);
+        let o = resumed.observe(&body(&latency(4.0, 10.0, 6.0, None)), 3000);
+        assert_eq!(model(&o), [&gpt(&[(1.0, 1.0), (INF, 1.0)], 1.0, 1.0)]);
+    }
 }

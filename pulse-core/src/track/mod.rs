@@ -69,6 +69,9 @@
 //! dimension key (per `le` for buckets) into [`LatencyDeltas`], apart from
 //! the metric deltas, and their series are counted apart too
 //! ([`LatencyDeltas::series`], [`Tracker::latency_series_len`]).
+//! [`TrackerState`] carries their series (version 2); a tracker restored
+//! from a version 1 state takes its next observation as their baseline
+//! (delta 0), never as LiteLLM's whole history at once.
 //!
 //! # Speed
 //!
@@ -184,6 +187,9 @@ pub struct Tracker {
     last_target_ms: Option<i64>,
     /// Stored series seen by the latest observation, per [`Kind`].
     prev_seen: [u32; 2],
+    /// The next observation is the baseline of the [`Kind::Latency`] series
+    /// (after a state without them, see [`Tracker::from_state`]).
+    latency_baseline: bool,
     scratch: Scratch,
 }
 
@@ -211,6 +217,7 @@ impl Tracker {
             last_at_ms: None,
             last_target_ms: None,
             prev_seen: [0; 2],
+            latency_baseline: false,
             scratch: Scratch::default(),
         }
     }

@@ -67,6 +67,8 @@ pub(super) struct Round {
     target_now_ms: Option<i64>,
     /// The previous observation's time; `None` makes this one the baseline.
     prev_at: Option<i64>,
+    /// This observation is the baseline of the [`Kind::Latency`] series.
+    latency_baseline: bool,
     /// A `_created` (in ms) before this predates the previous observation (rule 6).
     created_threshold_ms: i64,
     /// The previous observation's number.
@@ -138,6 +140,7 @@ impl Tracker {
             at_ms,
             target_now_ms,
             prev_at,
+            latency_baseline: self.latency_baseline,
             created_threshold_ms,
             prev_gen: self.observations,
             generation: self.observations + 1,
@@ -285,8 +288,13 @@ impl Tracker {
     /// Rules 2, 4 and 6: what a series seen for the first time contributes.
     fn first_sighting_delta(&self, round: &mut Round, identity: &Identity<'_>, value: f64) -> f64 {
         let counts = &mut round.counts[identity.kind.index()];
+        let baseline = identity.kind == Kind::Latency && round.latency_baseline;
         match (round.prev_at, identity.created) {
             (None, _) => {
+                counts.new_series += 1;
+                0.0
+            }
+            _ if baseline => {
                 counts.new_series += 1;
                 0.0
             }
@@ -324,6 +332,7 @@ impl Tracker {
         obs.adopted_series = metric.adopted_series;
         obs.latency.series = latency;
         self.prev_seen = round.seen_now;
+        self.latency_baseline = false;
         self.observations = round.generation;
         self.last_at_ms = Some(round.at_ms);
         self.last_target_ms = round.target_now_ms;

@@ -9,13 +9,31 @@ use crate::catalog::{Catalog, NameRole};
 use crate::expo::Label;
 use crate::sort::sort_stable_by;
 
-/// Version written into [`TrackerState::version`].
+/// Version written into [`TrackerState::version`] by a tracker that follows
+/// the latency histograms (the `latency` feature).
 ///
-/// Still 1 after [`TrackerState::last_target_ms`] was added: that field
-/// defaults to `None`, so an older state reads as one whose latest
-/// observation had no target clock, and the next observation falls back to
-/// the scraper's clock once.
-pub const STATE_VERSION: u32 = 1;
+/// - 1: the series are those of the metrics. Still 1 after
+///   [`TrackerState::last_target_ms`] was added: that field defaults to
+///   `None`, so an older state reads as one whose latest observation had no
+///   target clock, and the next observation falls back to the scraper's
+///   clock once.
+/// - 2: the series include the histogram and health counter series. The
+///   layout is that of 1; only what the list holds changed.
+///
+/// [`Tracker::from_state`] reads both. From a version 1 state the next
+/// observation is the baseline of the histogram and health counter series
+/// (stored with delta 0), since their values at the latest observation are
+/// unknown: counting them whole would put LiteLLM's whole history in one
+/// scrape when it exposes no `_created` (its multiprocess mode).
+pub const STATE_VERSION: u32 = 2;
+
+/// What this build writes: without the `latency` feature the series are
+/// those of the metrics only, which is version 1.
+const EXPORTED_VERSION: u32 = if cfg!(feature = "latency") {
+    STATE_VERSION
+} else {
+    1
+};
 
 /// Everything a [`Tracker`] needs to continue after a restart of the host.
 ///
@@ -80,7 +98,7 @@ impl Tracker {
                 .then(a.created.partial_cmp(&b.created).unwrap_or(Ordering::Equal))
         });
         TrackerState {
-            version: STATE_VERSION,
+            version: EXPORTED_VERSION,
             observations: self.observations,
             last_at_ms: self.last_at_ms,
             last_target_ms: self.last_target_ms,
@@ -90,12 +108,11 @@ impl Tracker {
 
     /// A tracker that continues from `state`. Series whose sample name
     /// `catalog` does not track (any more), gauges and non-finite values are
-    /// dropped. A state written before histograms were tracked has none of
-    /// their series: the next observation counts them as new, with delta 0
-    /// when they carry a `_created` from before the previous observation
-    /// (adopted, rule 6) and their whole value otherwise.
+    /// dropped. A version 1 state makes the next observation the baseline
+    /// of the histogram and health counter series (see [`STATE_VERSION`]).
     pub fn from_state(catalog: Catalog, state: TrackerState) -> Tracker {
         let mut t = Tracker::new(catalog);
+        t.latency_baseline = state.version < 2;
         t.observations = state.observations;
         t.last_at_ms = state.last_at_ms;
         t.last_target_ms = state.last_target_ms;
