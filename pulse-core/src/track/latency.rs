@@ -50,7 +50,8 @@ impl SeriesCounts {
 /// `buckets` stay cumulative (each counts the new observations at or below
 /// its `le`), so deltas add up over scrapes and keys, and
 /// [`crate::latency::bucket_quantile`] reads them as they are. Every `le`
-/// the key's series expose is listed, also when its increase is 0.
+/// of the histogram in the scraped body is listed, also when its increase
+/// is 0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HistogramDelta {
     /// The histogram.

@@ -58,6 +58,9 @@ pub(super) struct Scratch {
     pub(super) created_key: Vec<u8>,
     #[cfg(feature = "latency")]
     pub(super) latency: FastMap<(LatencySlot, Dimension, u32), f64>,
+    /// Every histogram bucket bound (`le` bits) in the body.
+    #[cfg(feature = "latency")]
+    pub(super) les: FastMap<(crate::catalog::Histogram, u64), ()>,
 }
 
 /// One observation in progress: what it judges series against, fixed
@@ -122,7 +125,7 @@ impl Tracker {
         self.end_round(&mut round, &mut obs);
         obs.breakdown = self.breakdown(&sc.breakdown);
         #[cfg(feature = "latency")]
-        self.latency_deltas(&sc.latency, &mut obs.latency);
+        self.latency_deltas(sc, &mut obs.latency);
         obs
     }
 

@@ -10,8 +10,9 @@ use super::{HealthDelta, HistogramDelta, Kind, LatencyDeltas, Tracker};
 use crate::catalog::{Dimension, HealthCounter, Histogram, HistogramPart, NameRole};
 use crate::expo::{Exposition, Label, Sample};
 use crate::fastmap::FastMap;
-use crate::latency::Bucket;
+use crate::latency::{Bucket, add_buckets};
 use crate::num::parse_f64;
+use crate::sort::sort_stable_by;
 
 /// Where the increase of a histogram or health counter sample is summed.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -32,6 +33,7 @@ impl Tracker {
         sc: &mut Scratch,
     ) {
         sc.latency.clear();
+        sc.les.clear();
         let mut no_le: Vec<Label<'_>> = Vec::new();
         for i in 0..sc.hits.len() {
             let hit = sc.hits[i];
@@ -68,7 +70,10 @@ impl Tracker {
             NameRole::HistogramPart { histogram, part } => {
                 let slot = match part {
                     HistogramPart::Bucket => match le {
-                        Some(le) => LatencySlot::Bucket(histogram, le.to_bits()),
+                        Some(le) => {
+                            sc.les.insert((histogram, le.to_bits()), ());
+                            LatencySlot::Bucket(histogram, le.to_bits())
+                        }
                         None => return,
                     },
                     HistogramPart::Sum => LatencySlot::Sum(histogram),
@@ -99,8 +104,9 @@ impl Tracker {
         let Some((delta, dims)) = self.counter_delta(round, &identity, labels, s.value) else {
             return;
         };
-        // Buckets are summed with their zeros: interpolation needs every `le`.
-        if delta == 0.0 && !matches!(slot, LatencySlot::Bucket(..)) {
+        // Most samples of an idle proxy do not change: the zero buckets that
+        // interpolation needs are filled in at the end, from `sc.les`.
+        if delta == 0.0 {
             return;
         }
         for d in Dimension::ALL {
@@ -109,12 +115,20 @@ impl Tracker {
     }
 
     /// The latency sums with their keys spelled out, in the documented order:
-    /// a histogram key only when one of its sums changed.
-    pub(super) fn latency_deltas(
-        &self,
-        sums: &FastMap<(LatencySlot, Dimension, u32), f64>,
-        out: &mut LatencyDeltas,
-    ) {
+    /// a histogram key only when one of its sums changed, with a zero bucket
+    /// at every `le` of its histogram in the body that did not change.
+    pub(super) fn latency_deltas(&self, sc: &Scratch, out: &mut LatencyDeltas) {
+        let mut zeros: [Vec<Bucket>; Histogram::COUNT] = Default::default();
+        for &(histogram, le) in sc.les.keys() {
+            zeros[histogram.index()].push(Bucket {
+                le: f64::from_bits(le),
+                count: 0.0,
+            });
+        }
+        for z in &mut zeros {
+            sort_stable_by(z, |a, b| a.le.total_cmp(&b.le));
+        }
+        let sums = &sc.latency;
         let mut histograms: FastMap<(Histogram, Dimension, u32), HistogramDelta> =
             FastMap::default();
         for (&(slot, dimension, key), &delta) in sums {
@@ -151,9 +165,9 @@ impl Tracker {
         }
         out.histograms = histograms
             .into_values()
-            .filter(|d| d.count != 0.0 || d.sum != 0.0 || d.buckets.iter().any(|b| b.count != 0.0))
             .map(|mut d| {
-                crate::sort::sort_stable_by(&mut d.buckets, |a, b| a.le.total_cmp(&b.le));
+                sort_stable_by(&mut d.buckets, |a, b| a.le.total_cmp(&b.le));
+                add_buckets(&mut d.buckets, &zeros[d.histogram.index()]);
                 d
             })
             .collect();
