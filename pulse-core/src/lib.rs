@@ -18,6 +18,7 @@
 //! - [`budget`]: budgets, forecasts, spike detection and alerts that fire exactly once.
 //! - [`catalog`]: the tracked metrics (friendly names, LiteLLM families, breakdown dimensions).
 //! - [`track`]: per-series counter semantics: resets, `_created`, worker bounce, deltas.
+//! - [`latency`]: quantiles from histogram bucket deltas (as `histogram_quantile`), error rates, fallbacks.
 //! - [`window`]: day/week/month windows and chart buckets in a time zone.
 //! - [`num`]: presenting sums of floats without summation noise.
 //! - [`fresh`]: when the last successful scrape still counts as current.
@@ -38,6 +39,7 @@ pub mod error;
 pub mod expo;
 mod fastmap;
 pub mod fresh;
+pub mod latency;
 pub mod num;
 pub mod parse;
 mod sort;
@@ -51,5 +53,10 @@ pub use error::{BodyError, LineError, LineErrorKind};
 pub use expo::{Exposition, Family, Format, Label, MetricType, Sample};
 pub use parse::{parse, parse_bytes, sample_totals, scan_sample_totals};
 
-pub use catalog::{Catalog, CatalogError, Dimension, Metric, MetricValues};
-pub use track::{BreakdownDelta, Observation, SeriesState, Tracker, TrackerState};
+pub use catalog::{
+    Catalog, CatalogError, Dimension, HealthCounter, Histogram, Metric, MetricValues,
+};
+pub use track::{
+    BreakdownDelta, HealthDelta, HistogramDelta, LatencyDeltas, Observation, SeriesState, Tracker,
+    TrackerState,
+};
