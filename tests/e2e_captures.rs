@@ -11,7 +11,8 @@
 
 mod e2e_support;
 
-use e2e_support::{Answer, FakeLiteLlm, Pulse, capture, capture_date};
+use e2e_support::{Answer, FakeLiteLlm, Pulse};
+use pulse_testkit::{capture, capture_date};
 use serde_json::Value;
 
 const KEY: &str = "sk-e2e-5ecret-key-0123";
@@ -35,7 +36,7 @@ fn bodies() -> Vec<Answer> {
         .iter()
         .enumerate()
         .map(|(i, c)| Answer {
-            body: capture(c),
+            body: capture(&format!("{c}.prom")),
             date: Some(if i == 0 {
                 "Fri, 27 Nov 2026 10:06:38 GMT".to_owned()
             } else {

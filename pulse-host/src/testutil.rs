@@ -35,7 +35,7 @@ impl Canned {
     /// The same answer, sent by a target whose clock reads `ms` (whole seconds,
     /// as HTTP dates have).
     pub fn dated(mut self, ms: i64) -> Canned {
-        self.date = Some(http_date(ms));
+        self.date = Some(pulse_testkit::http_date_ms(ms));
         self
     }
 
@@ -115,14 +115,6 @@ pub async fn fake_litellm(key: Option<&'static str>, script: Arc<Mutex<Script>>)
         });
     tokio::spawn(warp::serve(route).incoming(listener).run());
     addr
-}
-
-/// `ms` as an HTTP `Date` value (`Fri, 27 Nov 2026 10:08:18 GMT`).
-pub fn http_date(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .unwrap()
-        .format("%a, %d %b %Y %H:%M:%S GMT")
-        .to_string()
 }
 
 /// Settings for scraping `url`, with everything else at its default.

@@ -15,23 +15,6 @@ use warp::hyper::body::Bytes;
 use pulse_tests::process::Running;
 pub use pulse_tests::process::pulse_command;
 
-/// A capture file of the shared fixtures.
-pub fn capture(name: &str) -> String {
-    pulse_tests::capture(&format!("{name}.prom"))
-}
-
-/// The `date` header LiteLLM sent with a capture (its `.headers` file).
-pub fn capture_date(name: &str) -> String {
-    let path = pulse_tests::fixtures_dir().join(format!("{name}.headers"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    text.lines()
-        .find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case("date").then(|| v.trim().to_owned())
-        })
-        .unwrap_or_else(|| panic!("no date in {}", path.display()))
-}
-
 /// One answer of the fake: a body and the `Date` it is sent with (the
 /// current time when `None`, as any HTTP server does).
 #[derive(Debug, Clone)]

@@ -377,7 +377,7 @@ fn handle(mut stream: TcpStream, addr: SocketAddr, state: &Mutex<State>) -> std:
     stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
     let path = read_head(&mut stream)?;
-    let date = http_date(SystemTime::now());
+    let date = pulse_testkit::http_date(SystemTime::now());
     let head = |status: &str, ctype: &str, extra: &str| {
         format!(
             "HTTP/1.1 {status}\r\ncontent-type: {ctype}\r\ndate: {date}\r\nconnection: close\r\n{extra}\r\n"
@@ -575,28 +575,6 @@ fn render(worker: &Worker, with_created: bool) -> String {
         }
     }
     out
-}
-
-/// An IMF-fixdate (`Sun, 29 Nov 2026 08:30:36 GMT`), as any HTTP server sends.
-pub fn http_date(t: SystemTime) -> String {
-    let secs = t.duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    const WD: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MON: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    format!(
-        "{}, {:02} {} {} {:02}:{:02}:{:02} GMT",
-        WD[days.rem_euclid(7) as usize],
-        d,
-        MON[(m - 1) as usize],
-        y,
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
 }
 
 /// Days since 1970-01-01 → (year, month, day), Howard Hinnant's algorithm.
