@@ -11,9 +11,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use pulse_core::track::Tracker;
-use pulse_testkit::simulator::Simulator;
-use warp::Filter;
-use warp::http::{Response, StatusCode};
+use pulse_testkit::simulator::{Live, Simulator};
+use pulse_testkit::{FakeLiteLlm, Options};
 
 use crate::app::{App, Clock, Runner};
 use crate::config::Settings;
@@ -33,59 +32,6 @@ const BACKFILL_BATCH: usize = 256;
 pub const DEMO_INTERVAL: Duration = Duration::from_secs(5);
 /// The key the simulated LiteLLM wants.
 const DEMO_KEY: &str = "sk-demo-master-key";
-
-/// Serves the simulator: `/metrics` → 307 → `/metrics/`, Bearer key required.
-async fn serve_simulator(
-    sim: Arc<Mutex<Simulator>>,
-    clock: Clock,
-) -> anyhow::Result<(std::net::SocketAddr, tokio::task::JoinHandle<()>)> {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-    let addr = listener.local_addr()?;
-    // warp's path filters ignore a trailing slash, so the exact path decides.
-    let routes = warp::get()
-        .and(warp::path::full())
-        .and(warp::header::optional::<String>("authorization"))
-        .map(move |path: warp::path::FullPath, auth: Option<String>| {
-            let reply = |status: StatusCode, content_type: &str, body: String| {
-                Response::builder()
-                    .status(status)
-                    .header("content-type", content_type)
-                    .body(body)
-                    .unwrap_or_default()
-            };
-            // LiteLLM checks the key before anything else, redirect included.
-            if auth.as_deref() != Some(&format!("Bearer {DEMO_KEY}")) {
-                return reply(
-                    StatusCode::UNAUTHORIZED,
-                    "application/json",
-                    "\"Unauthorized access to metrics endpoint\"".to_owned(),
-                );
-            }
-            match path.as_str() {
-                "/metrics" => Response::builder()
-                    .status(StatusCode::TEMPORARY_REDIRECT)
-                    .header("location", format!("http://{addr}/metrics/"))
-                    .body(String::new())
-                    .unwrap_or_default(),
-                "/metrics/" => {
-                    let mut s = sim.lock().unwrap_or_else(PoisonError::into_inner);
-                    s.advance_to(clock.now_ms());
-                    reply(
-                        StatusCode::OK,
-                        "text/plain; version=0.0.4; charset=utf-8",
-                        s.render(),
-                    )
-                }
-                _ => reply(
-                    StatusCode::NOT_FOUND,
-                    "application/json",
-                    "{\"detail\":\"Not Found\"}".to_owned(),
-                ),
-            }
-        });
-    let task = tokio::spawn(warp::serve(routes).incoming(listener).run());
-    Ok((addr, task))
-}
 
 /// Generates `days` of history ending at `now_ms`, one scrape every
 /// [`BACKFILL_STEP_MS`], and stores it through the real pipeline in batches
@@ -170,7 +116,13 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
         0x5eed_cafe,
     );
     let sim = Arc::new(Mutex::new(sim));
-    let (sim_addr, _sim_task) = serve_simulator(Arc::clone(&sim), clock.clone()).await?;
+    let live = {
+        let clock = clock.clone();
+        Live::new(Arc::clone(&sim), move || clock.now_ms())
+    };
+    // Stops when dropped, at the end of the demo.
+    let fake = FakeLiteLlm::start(live, Options::key(DEMO_KEY))?;
+    let sim_addr = fake.addr;
 
     settings.metrics_url = format!("http://{sim_addr}/metrics").parse()?;
     settings.source = crate::config::redact_url(&settings.metrics_url);
@@ -217,6 +169,7 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
         }
     });
     let result = crate::run_server(app, runner, Some(announce)).await;
+    drop(fake);
     drop(dir);
     result
 }

@@ -8,6 +8,7 @@
 //! - [`exposition`]: text format 0.0.4 as LiteLLM's prometheus_client writes it
 //!   (Python float repr, `_total`/`_created` pairs), and HTTP dates.
 //! - [`body`]: a deterministic LiteLLM-shaped body of any size (benches, xtask).
+//! - [`fake`]: the fake LiteLLM server (key, 307, scripted answers, faults).
 //! - [`simulator`]: a LiteLLM whose traffic follows a daily rhythm and that
 //!   restarts now and then (the demo).
 //!
@@ -17,7 +18,9 @@
 pub mod body;
 pub mod captures;
 pub mod exposition;
+pub mod fake;
 pub mod simulator;
 
 pub use captures::{capture, capture_bytes, capture_date, fixtures_dir};
 pub use exposition::{http_date, http_date_ms};
+pub use fake::{Delivery, FakeLiteLlm, Options, Reply, Responder, Script, Sequence};

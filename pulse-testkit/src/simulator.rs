@@ -8,11 +8,13 @@
 //! caller says which instant to advance to.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{Datelike, Timelike};
 use chrono_tz::Tz;
 
 use crate::exposition::{CounterRow, Kind, NO_LABELS, TextWriter};
+use crate::fake::{Reply, Responder};
 
 struct Model {
     alias: &'static str,
@@ -471,6 +473,34 @@ impl Simulator {
             w.counter(base, help, &rows);
         }
         w.finish()
+    }
+}
+
+/// A [`Simulator`] served live by the fake LiteLLM: every request sees it
+/// advanced to the caller's clock.
+pub struct Live {
+    sim: Arc<Mutex<Simulator>>,
+    now_ms: Box<dyn FnMut() -> i64 + Send>,
+}
+
+impl Live {
+    /// Serves `sim` (shared, e.g. with a backfill) as of `now_ms()`.
+    pub fn new(sim: Arc<Mutex<Simulator>>, now_ms: impl FnMut() -> i64 + Send + 'static) -> Live {
+        Live {
+            sim,
+            now_ms: Box::new(now_ms),
+        }
+    }
+}
+
+impl Responder for Live {
+    type Receipt = ();
+
+    fn reply(&mut self) -> (Reply, ()) {
+        let now = (self.now_ms)();
+        let mut sim = self.sim.lock().unwrap_or_else(PoisonError::into_inner);
+        sim.advance_to(now);
+        (Reply::prom(sim.render()), ())
     }
 }
 
