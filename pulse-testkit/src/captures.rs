@@ -2,6 +2,7 @@
 //! (vendored from a LiteLLM 1.108.7 proxy; see the README there).
 
 use std::path::PathBuf;
+use std::time::UNIX_EPOCH;
 
 /// The directory holding the captures: `$PULSE_FIXTURES` when set, otherwise
 /// `tests/fixtures/litellm` in this repository.
@@ -38,6 +39,15 @@ pub fn capture_date(name: &str) -> String {
         .unwrap_or_else(|| panic!("no date in {file}"))
 }
 
+/// [`capture_date`] as milliseconds since the epoch: the target's clock
+/// when the capture was taken.
+pub fn capture_date_ms(name: &str) -> i64 {
+    let date = capture_date(name);
+    let t = httpdate::parse_http_date(&date).unwrap_or_else(|e| panic!("{date:?}: {e}"));
+    let since = t.duration_since(UNIX_EPOCH).expect("a date after 1970");
+    i64::try_from(since.as_millis()).expect("a date before 292 million AD")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -49,6 +59,7 @@ mod tests {
         assert_eq!(capture_bytes("01-after-batch1.prom"), text.as_bytes());
         let date = capture_date("01-after-batch1");
         assert_eq!(date, capture_date("01-after-batch1.prom"));
-        assert!(date.ends_with(" GMT"), "{date}");
+        assert_eq!(date, "Fri, 27 Nov 2026 10:08:18 GMT");
+        assert_eq!(capture_date_ms("01-after-batch1.prom"), 1_795_774_098_000);
     }
 }

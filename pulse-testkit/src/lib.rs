@@ -21,6 +21,6 @@ pub mod exposition;
 pub mod fake;
 pub mod simulator;
 
-pub use captures::{capture, capture_bytes, capture_date, fixtures_dir};
+pub use captures::{capture, capture_bytes, capture_date, capture_date_ms, fixtures_dir};
 pub use exposition::{http_date, http_date_ms};
 pub use fake::{Delivery, FakeLiteLlm, Options, Reply, Responder, Script, Sequence};
