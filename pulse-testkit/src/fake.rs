@@ -92,7 +92,7 @@ impl Reply {
     }
 
     /// The same answer, delivered as `delivery` says.
-    pub fn delivered(mut self, delivery: Delivery) -> Reply {
+    pub fn with_delivery(mut self, delivery: Delivery) -> Reply {
         self.delivery = delivery;
         self
     }
@@ -548,7 +548,7 @@ mod tests {
         let fake = FakeLiteLlm::start(
             Sequence::new(vec![
                 Reply::prom("a 1.0\n"),
-                Reply::prom("b 2.0\n").delivered(Delivery::Truncated),
+                Reply::prom("b 2.0\n").with_delivery(Delivery::Truncated),
             ]),
             Options::open(),
         )

@@ -120,7 +120,7 @@ impl Responder for Workers {
         let reply = match self.mode {
             // Recorded as served only once the whole answer left.
             Mode::Good | Mode::Down => return (Reply::prom(body), Some(receipt)),
-            Mode::Slow => Reply::prom(body).delivered(Delivery::After(SLOW)),
+            Mode::Slow => Reply::prom(body).with_delivery(Delivery::After(SLOW)),
             Mode::Status(code) => {
                 let text = match code {
                     401 => "\"Unauthorized access to metrics endpoint\"",
@@ -128,7 +128,7 @@ impl Responder for Workers {
                 };
                 Reply::other(code, "text/plain", text)
             }
-            Mode::RedirectLoop => Reply::prom("").delivered(Delivery::RedirectLoop),
+            Mode::RedirectLoop => Reply::prom("").with_delivery(Delivery::RedirectLoop),
             Mode::Html => Reply::other(
                 200,
                 "text/html",
@@ -138,8 +138,8 @@ impl Responder for Workers {
                 Reply::other(200, "application/json", "{\"detail\":\"metrics disabled\"}")
             }
             Mode::Empty => Reply::prom(""),
-            Mode::Truncated => Reply::prom(body).delivered(Delivery::Truncated),
-            Mode::ChunkedAbort => Reply::prom(body).delivered(Delivery::ChunkedAbort),
+            Mode::Truncated => Reply::prom(body).with_delivery(Delivery::Truncated),
+            Mode::ChunkedAbort => Reply::prom(body).with_delivery(Delivery::ChunkedAbort),
             Mode::TooLarge => {
                 // Valid exposition text: the real body, then comments.
                 let mut big = body;
@@ -148,9 +148,9 @@ impl Responder for Workers {
                     big.push_str(pad);
                 }
                 // No length: the cap must cut the stream, not just the header.
-                Reply::prom(big).delivered(Delivery::Unbounded)
+                Reply::prom(big).with_delivery(Delivery::Unbounded)
             }
-            Mode::Stall => Reply::prom(body).delivered(Delivery::Stall(SLOW)),
+            Mode::Stall => Reply::prom(body).with_delivery(Delivery::Stall(SLOW)),
         };
         (reply, None)
     }
