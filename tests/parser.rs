@@ -456,6 +456,76 @@ fn captures_survive_a_write_parse_round_trip() {
     }
 }
 
+/// A compact, reviewable summary of what the parser makes of a body: the
+/// format and counts, the label names, and per family its type, sample and
+/// label counts and, per sample name, how many samples and their sum.
+fn summary(expo: &Exposition<'_>) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let format = expo.format.map_or("none".to_owned(), |f| format!("{f:?}"));
+    let stamped = expo
+        .samples
+        .iter()
+        .filter(|s| s.timestamp_ms.is_some())
+        .count();
+    let _ = writeln!(out, "format: {format}");
+    let _ = writeln!(
+        out,
+        "families: {}, samples: {}, labels: {}, timestamps: {stamped}, errors: {}",
+        expo.families.len(),
+        expo.samples.len(),
+        expo.labels.len(),
+        expo.errors.len()
+    );
+    let names: BTreeSet<&str> = expo.labels.iter().map(|l| l.name).collect();
+    let names: Vec<&str> = names.into_iter().collect();
+    let _ = writeln!(out, "label names: {}", names.join(", "));
+    for f in &expo.families {
+        let samples = expo.samples_of(f);
+        let labels: usize = samples.iter().map(|s| expo.labels_of(s).len()).sum();
+        let unit = f.unit.map_or(String::new(), |u| format!(" unit={u}"));
+        let _ = write!(
+            out,
+            "{} {}{unit} ({} samples, {labels} labels)",
+            f.kind.as_str(),
+            f.name,
+            samples.len()
+        );
+        // Per sample name, in order of first appearance: count and sum.
+        let mut by_name: Vec<(&str, usize, f64)> = Vec::new();
+        for s in samples {
+            match by_name.iter_mut().find(|(n, _, _)| *n == s.name) {
+                Some((_, count, sum)) => {
+                    *count += 1;
+                    *sum += s.value;
+                }
+                None => by_name.push((s.name, 1, s.value)),
+            }
+        }
+        for (i, (name, count, sum)) in by_name.iter().enumerate() {
+            let suffix = name.strip_prefix(f.name).unwrap_or(name);
+            let suffix = if suffix.is_empty() { "-" } else { suffix };
+            let sep = if i == 0 { ": " } else { ", " };
+            let _ = write!(out, "{sep}{suffix} x{count} = {sum}");
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Snapshots (tests/snapshots/) of what the parser makes of every capture.
+/// A mismatch always fails (and, unless `CI=true`, leaves a `.snap.new`
+/// beside the snapshot); after an intended change, accept it with
+/// `INSTA_UPDATE=always` or `cargo insta review` and review the diff.
+#[test]
+fn capture_summaries_match_their_snapshots() {
+    for name in all_captures() {
+        let body = capture(&name);
+        let expo = parse(&body).unwrap();
+        insta::assert_snapshot!(name.clone(), summary(&expo));
+    }
+}
+
 /// Totals with values as bits, so NaN compares equal to NaN.
 fn bits<'a>(t: &[(&'a str, f64)]) -> Vec<(&'a str, u64)> {
     t.iter().map(|(n, v)| (*n, v.to_bits())).collect()
@@ -808,4 +878,59 @@ proptest! {
             (a, b) => prop_assert!(false, "parse and scan disagree: {:?} / {:?}", a.map(|_| ()), b),
         }
     }
+}
+
+/// The strict validator accepts every real capture: LiteLLM's `.prom`
+/// bodies as text 0.0.4 and its `.openmetrics.txt` bodies as OpenMetrics
+/// 1.0 (both written by the official Python client).
+#[test]
+fn every_capture_is_valid_in_strict_mode() {
+    use pulse_core::validate::{Format as Strict, validate, validate_as};
+    for name in all_captures() {
+        let body = capture(&name);
+        let report = validate(&body);
+        let expected = if name.ends_with(".prom") {
+            Strict::PrometheusText
+        } else {
+            Strict::OpenMetrics
+        };
+        assert_eq!(report.format, expected, "{name}");
+        assert!(report.is_valid(), "{name}: {:#?}", &report.problems);
+        assert_eq!(validate_as(body.as_bytes(), expected), report);
+    }
+}
+
+/// Strict mode finds what the lenient parser lets through: a capture
+/// turned into an invalid document in three ways.
+#[test]
+fn strict_mode_flags_what_scraping_tolerates() {
+    use pulse_core::validate::{Format as Strict, ProblemKind, validate_as};
+    let body = capture("01-after-batch1.openmetrics.txt");
+    // A negative counter, a metric family split in two, no `# EOF`.
+    let broken = body
+        .replacen(
+            "python_gc_objects_collected_total{generation=\"0\"} 2534.0",
+            "python_gc_objects_collected_total{generation=\"0\"} -1",
+            1,
+        )
+        .replace(
+            "# EOF\n",
+            "python_gc_objects_collected_total{generation=\"9\"} 1\n",
+        );
+    let expo = parse(&broken).expect("the lenient parser still reads it");
+    assert!(expo.errors.is_empty());
+    let kinds: Vec<ProblemKind> = validate_as(broken.as_bytes(), Strict::OpenMetrics)
+        .problems
+        .iter()
+        .map(|p| p.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ProblemKind::NegativeValue,
+            ProblemKind::NameClash,
+            ProblemKind::MissingEof
+        ],
+        "as OpenMetrics"
+    );
 }

@@ -1,10 +1,15 @@
 //! Time windows and chart buckets in real IANA zones.
 //!
-//! Every expected instant is a literal RFC 3339 string worked out by hand from
-//! the zone's tz database rules (the reasoning is in the comment above each
-//! case). Strings are turned into milliseconds by chrono's RFC 3339 parser
-//! (`parse_rfc3339`), not by the code under test, and the formatted result must
-//! match the literal too, so both the instant and the offset are checked.
+//! The DST and zone cases are rows of two tables: [`RANGES`] (a zone, an
+//! instant, a period or window, and the range expected) and [`STARTS`] (a
+//! zone, an instant, a unit, and the start of the unit holding the instant),
+//! each checked by one function. Every expected instant is a literal RFC 3339
+//! string worked out by hand from the zone's tz database rules (the reasoning
+//! is in the comment above each group of rows). Strings are turned into
+//! milliseconds by chrono's RFC 3339 parser (`parse_rfc3339`), not by the code
+//! under test. A literal with an offset must also be what the code formats for
+//! that instant in the row's zone, so both the instant and the offset are
+//! checked; a literal in `Z` is checked as an instant only.
 
 use std::time::Instant;
 
@@ -15,7 +20,8 @@ use pulse_core::window::{
     parse_tz, period_range, period_start, storage_bucket, window_range,
 };
 
-const H: i64 = 3_600_000;
+const M: i64 = 60_000;
+const H: i64 = 60 * M;
 const D: i64 = 24 * H;
 
 fn at(text: &str) -> i64 {
@@ -26,110 +32,285 @@ fn zone(name: &str) -> Tz {
     parse_tz(name).unwrap()
 }
 
-/// Checks a range against hand-written local bounds and its length in hours.
-#[track_caller]
-fn check_range(r: TimeRange, tz: Tz, start: &str, end: &str, hours: i64) {
-    assert_eq!(
-        (format_rfc3339(r.start_ms, tz), format_rfc3339(r.end_ms, tz)),
-        (start.to_owned(), end.to_owned())
-    );
-    assert_eq!((r.start_ms, r.end_ms), (at(start), at(end)));
-    assert_eq!(r.end_ms - r.start_ms, hours * H);
-}
-
 fn local(edges: &[i64], tz: Tz) -> Vec<String> {
     edges.iter().map(|&e| format_rfc3339(e, tz)).collect()
 }
 
-// ---------------------------------------------------------------- DST days
+/// What a [`RANGES`] row asks for.
+#[derive(Debug, Clone, Copy)]
+enum Ask {
+    /// `period_range(instant, zone, period, offset)`.
+    Period(Period, i32),
+    /// `window_range(window, instant, zone)`.
+    Window(Window),
+}
 
-#[test]
-fn berlin_spring_forward_day_has_23_hours() {
+const fn day(offset: i32) -> Ask {
+    Ask::Period(Period::Day, offset)
+}
+
+const fn week(offset: i32) -> Ask {
+    Ask::Period(Period::Week, offset)
+}
+
+const fn month(offset: i32) -> Ask {
+    Ask::Period(Period::Month, offset)
+}
+
+const TODAY: Ask = Ask::Window(Window::Today);
+const YESTERDAY: Ask = Ask::Window(Window::Yesterday);
+const THIS_WEEK: Ask = Ask::Window(Window::ThisWeek);
+const LAST_WEEK: Ask = Ask::Window(Window::LastWeek);
+const THIS_MONTH: Ask = Ask::Window(Window::ThisMonth);
+const LAST_MONTH: Ask = Ask::Window(Window::LastMonth);
+const LAST_24H: Ask = Ask::Window(Window::LastHours(24));
+const LAST_7D: Ask = Ask::Window(Window::LastDays(7));
+
+/// `(zone, instant, ask, start, end, length in ms)`. The range is half-open,
+/// so a window that runs up to now ends 1 ms after the instant.
+type RangeRow = (
+    &'static str,
+    &'static str,
+    Ask,
+    &'static str,
+    &'static str,
+    i64,
+);
+
+#[rustfmt::skip]
+const RANGES: &[RangeRow] = &[
+    // ------------------------------------------------------------ DST days
     // EU rule: last Sunday of March (2026-03-29) at 01:00Z, 02:00 CET -> 03:00 CEST.
     // The day runs 00:00+01:00 (= 03-28T23:00Z) to next 00:00+02:00 (= 03-29T22:00Z).
-    let tz = zone("Europe/Berlin");
-    let noon = at("2026-03-29T12:00:00+02:00");
-    let day = period_range(noon, tz, Period::Day, 0);
-    check_range(
-        day,
-        tz,
-        "2026-03-29T00:00:00+01:00",
-        "2026-03-30T00:00:00+02:00",
-        23,
-    );
-    assert_eq!(day.start_ms, at("2026-03-28T23:00:00Z"));
-    assert_eq!(day.end_ms, at("2026-03-29T22:00:00Z"));
-    assert_eq!(period_start(noon, tz, Period::Day), day.start_ms);
-}
-
-#[test]
-fn berlin_fall_back_day_has_25_hours() {
+    ("Europe/Berlin",       "2026-03-29T12:00:00+02:00", day(0),     "2026-03-29T00:00:00+01:00", "2026-03-30T00:00:00+02:00", 23 * H),
+    ("Europe/Berlin",       "2026-03-29T12:00:00+02:00", day(0),     "2026-03-28T23:00:00Z",      "2026-03-29T22:00:00Z",      23 * H),
     // Last Sunday of October (2026-10-25) at 01:00Z, 03:00 CEST -> 02:00 CET.
     // 00:00+02:00 = 10-24T22:00Z to 10-26T00:00+01:00 = 10-25T23:00Z: 25 h.
-    let tz = zone("Europe/Berlin");
-    let day = period_range(at("2026-10-25T12:00:00+01:00"), tz, Period::Day, 0);
-    check_range(
-        day,
-        tz,
-        "2026-10-25T00:00:00+02:00",
-        "2026-10-26T00:00:00+01:00",
-        25,
-    );
-    assert_eq!(day.start_ms, at("2026-10-24T22:00:00Z"));
-}
-
-#[test]
-fn new_york_dst_days_have_23_and_25_hours() {
+    ("Europe/Berlin",       "2026-10-25T12:00:00+01:00", day(0),     "2026-10-25T00:00:00+02:00", "2026-10-26T00:00:00+01:00", 25 * H),
+    ("Europe/Berlin",       "2026-10-25T12:00:00+01:00", day(0),     "2026-10-24T22:00:00Z",      "2026-10-25T23:00:00Z",      25 * H),
     // US rule: second Sunday of March (03-08) 02:00 EST -> 03:00 EDT;
     // first Sunday of November (11-01) 02:00 EDT -> 01:00 EST.
-    let tz = zone("America/New_York");
-    check_range(
-        period_range(at("2026-03-08T15:00:00-04:00"), tz, Period::Day, 0),
-        tz,
-        "2026-03-08T00:00:00-05:00",
-        "2026-03-09T00:00:00-04:00",
-        23,
-    );
-    check_range(
-        period_range(at("2026-11-01T15:00:00-05:00"), tz, Period::Day, 0),
-        tz,
-        "2026-11-01T00:00:00-04:00",
-        "2026-11-02T00:00:00-05:00",
-        25,
-    );
+    ("America/New_York",    "2026-03-08T15:00:00-04:00", day(0),     "2026-03-08T00:00:00-05:00", "2026-03-09T00:00:00-04:00", 23 * H),
+    ("America/New_York",    "2026-11-01T15:00:00-05:00", day(0),     "2026-11-01T00:00:00-04:00", "2026-11-02T00:00:00-05:00", 25 * H),
+    // Monday 2026-03-30 09:15 CEST: yesterday is the 23-hour Sunday,
+    // today runs from 00:00+02:00 up to and including now.
+    ("Europe/Berlin",       "2026-03-30T09:15:00+02:00", YESTERDAY,  "2026-03-29T00:00:00+01:00", "2026-03-30T00:00:00+02:00", 23 * H),
+    ("Europe/Berlin",       "2026-03-30T09:15:00+02:00", TODAY,      "2026-03-30T00:00:00+02:00", "2026-03-30T09:15:00.001+02:00", 9 * H + 15 * M + 1),
+    // On Sunday itself at 23:59, today started 23 h - 1 min ago.
+    ("Europe/Berlin",       "2026-03-29T23:59:00+02:00", TODAY,      "2026-03-29T00:00:00+01:00", "2026-03-29T23:59:00.001+02:00", 23 * H - M + 1),
+    // New York, the Monday after fall-back: yesterday was 25 h.
+    ("America/New_York",    "2026-11-02T08:00:00-05:00", YESTERDAY,  "2026-11-01T00:00:00-04:00", "2026-11-02T00:00:00-05:00", 25 * H),
+    // Rolling windows count elapsed hours, not wall-clock hours: 24 h before
+    // Sunday 12:00 CEST is Saturday 11:00 CET.
+    ("Europe/Berlin",       "2026-03-29T12:00:00+02:00", LAST_24H,   "2026-03-28T11:00:00+01:00", "2026-03-29T12:00:00.001+02:00", 24 * H + 1),
+    ("Europe/Berlin",       "2026-03-29T12:00:00+02:00", LAST_7D,    "2026-03-22T11:00:00+01:00", "2026-03-29T12:00:00.001+02:00", 7 * D + 1),
+
+    // --------------------------------------------------- midnights that move
+    // Chile rule (2023+): DST from the Sunday >= Sep 2 at 04:00Z, i.e. Saturday
+    // 2026-09-05 24:00 -04:00 becomes Sunday 09-06 01:00 -03:00. So 09-06 starts
+    // at 01:00-03:00 (= 04:00Z); 09-05 is still 24 h and 09-06 is 23 h.
+    ("America/Santiago",    "2026-09-06T12:00:00-03:00", day(0),     "2026-09-06T01:00:00-03:00", "2026-09-07T00:00:00-03:00", 23 * H),
+    ("America/Santiago",    "2026-09-06T12:00:00-03:00", day(-1),    "2026-09-05T00:00:00-04:00", "2026-09-06T01:00:00-03:00", 24 * H),
+    // Chile rule: DST ends the Sunday >= Apr 2 at 03:00Z. At 2026-04-05
+    // 00:00 -03:00 (= 03:00Z) the clock goes back to 04-04 23:00 -04:00, so
+    // 23:00-24:00 of 04-04 happens twice and midnight of 04-05 happens once,
+    // at 00:00 -04:00 (= 04:00Z). Saturday 04-04 lasts 25 h.
+    ("America/Santiago",    "2026-04-05T12:00:00-04:00", day(-1),    "2026-04-04T00:00:00-03:00", "2026-04-05T00:00:00-04:00", 25 * H),
+    ("America/Santiago",    "2026-04-05T12:00:00-04:00", day(0),     "2026-04-05T00:00:00-04:00", "2026-04-06T00:00:00-04:00", 24 * H),
+    // Cuba rule: DST from the Sunday >= Mar 8 at 00:00 standard time:
+    // 2026-03-08 00:00 -05:00 becomes 01:00 -04:00 (= 05:00Z).
+    ("America/Havana",      "2026-03-08T10:00:00-04:00", day(0),     "2026-03-08T01:00:00-04:00", "2026-03-09T00:00:00-04:00", 23 * H),
+    // DST ends the Sunday >= Nov 1 at 00:00 standard time (= 01:00 daylight):
+    // 2026-11-01 01:00 -04:00 (05:00Z) goes back to 00:00 -05:00, so midnight
+    // happens at 04:00Z and 05:00Z; the day starts at the first and lasts 25 h.
+    ("America/Havana",      "2026-11-01T10:00:00-05:00", day(0),     "2026-11-01T00:00:00-04:00", "2026-11-02T00:00:00-05:00", 25 * H),
+    ("America/Havana",      "2026-11-01T10:00:00-05:00", TODAY,      "2026-11-01T04:00:00Z",      "2026-11-01T10:00:00.001-05:00", 11 * H + 1),
+    // Saturday 10-31 ends at the first midnight: 24 h.
+    ("America/Havana",      "2026-11-01T10:00:00-05:00", YESTERDAY,  "2026-10-31T00:00:00-04:00", "2026-11-01T00:00:00-04:00", 24 * H),
+    // Lebanon rule: DST from the last Sunday of March at 00:00: 2026-03-29
+    // 00:00 +02:00 becomes 01:00 +03:00 (= 03-28T22:00Z).
+    ("Asia/Beirut",         "2026-03-29T12:00:00+03:00", day(0),     "2026-03-29T01:00:00+03:00", "2026-03-30T00:00:00+03:00", 23 * H),
+
+    // ----------------------------------------------------- unusual offsets
+    // Eucla +08:45: July 2026 starts at 07-01T00:00+08:45 = 06-30T15:15Z and has 31 days.
+    ("Australia/Eucla",     "2026-07-20T12:00:00+08:45", month(0),   "2026-07-01T00:00:00+08:45", "2026-08-01T00:00:00+08:45", 31 * D),
+    ("Australia/Eucla",     "2026-07-20T12:00:00+08:45", month(0),   "2026-06-30T15:15:00Z",      "2026-07-31T15:15:00Z",      31 * D),
+    // Lord Howe: +11:00 in summer, +10:30 in winter. DST ends the first Sunday
+    // of April (2026-04-05) at 02:00 +11:00 (= 04-04T15:00Z), clocks go back to
+    // 01:30: the day is 24.5 h.
+    ("Australia/Lord_Howe", "2026-04-05T12:00:00+10:30", day(0),     "2026-04-05T00:00:00+11:00", "2026-04-06T00:00:00+10:30", 24 * H + H / 2),
+    // DST starts the first Sunday of October (2026-10-04) at 02:00 +10:30
+    // (= 10-03T15:30Z), clocks jump to 02:30 +11:00: a 23.5 h day.
+    ("Australia/Lord_Howe", "2026-10-04T12:00:00+11:00", day(0),     "2026-10-04T00:00:00+10:30", "2026-10-05T00:00:00+11:00", 23 * H + H / 2),
+    // Samoa moved across the date line: 2011-12-29 24:00 -10:00 (DST) became
+    // 2011-12-31 00:00 +14:00 (DST) at 12-30T10:00Z. 12-30 never happened.
+    ("Pacific/Apia",        "2011-12-31T12:00:00+14:00", day(0),     "2011-12-31T00:00:00+14:00", "2012-01-01T00:00:00+14:00", 24 * H),
+    // "Yesterday" skips the empty 30th and is the 29th, a full 24 h.
+    ("Pacific/Apia",        "2011-12-31T12:00:00+14:00", day(-1),    "2011-12-29T00:00:00-10:00", "2011-12-31T00:00:00+14:00", 24 * H),
+    ("Pacific/Apia",        "2011-12-31T12:00:00+14:00", YESTERDAY,  "2011-12-29T00:00:00-10:00", "2011-12-31T00:00:00+14:00", 24 * H),
+    // Forward from the 29th, the next day is the 31st.
+    ("Pacific/Apia",        "2011-12-29T12:00:00-10:00", day(1),     "2011-12-31T00:00:00+14:00", "2012-01-01T00:00:00+14:00", 24 * H),
+    // The week from Monday 2011-12-26 has only six days (144 h).
+    ("Pacific/Apia",        "2011-12-31T12:00:00+14:00", week(0),    "2011-12-26T00:00:00-10:00", "2012-01-02T00:00:00+14:00", 144 * H),
+
+    // --------------------------------------------------- weeks and months
+    // 2026-03-29 is a Sunday (03-01 is a Sunday), so its week starts Monday
+    // 03-23 00:00+01:00 and ends Monday 03-30 00:00+02:00: 7 * 24 - 1 h.
+    ("Europe/Berlin",       "2026-03-29T20:00:00+02:00", week(0),    "2026-03-23T00:00:00+01:00", "2026-03-30T00:00:00+02:00", 167 * H),
+    ("Europe/Berlin",       "2026-03-30T00:00:00+02:00", LAST_WEEK,  "2026-03-23T00:00:00+01:00", "2026-03-30T00:00:00+02:00", 167 * H),
+    // 2026 is not a leap year: February has 28 days; 2028 is: 29.
+    ("UTC",                 "2026-02-14T00:00:00Z",      month(0),   "2026-02-01T00:00:00+00:00", "2026-03-01T00:00:00+00:00", 28 * D),
+    ("UTC",                 "2028-02-29T23:59:59.999Z",  month(0),   "2028-02-01T00:00:00+00:00", "2028-03-01T00:00:00+00:00", 29 * D),
+    ("UTC",                 "2026-04-30T10:00:00Z",      month(0),   "2026-04-01T00:00:00+00:00", "2026-05-01T00:00:00+00:00", 30 * D),
+    // From 31 January, one month on is February (not 3 March).
+    ("UTC",                 "2026-01-31T10:00:00Z",      month(1),   "2026-02-01T00:00:00+00:00", "2026-03-01T00:00:00+00:00", 28 * D),
+    // Berlin March 2026 holds spring-forward (31 * 24 - 1 h); New York
+    // November 2026 holds fall-back (30 * 24 + 1 h).
+    ("Europe/Berlin",       "2026-03-15T12:00:00+01:00", month(0),   "2026-03-01T00:00:00+01:00", "2026-04-01T00:00:00+02:00", 31 * D - H),
+    ("America/New_York",    "2026-12-01T00:00:00-05:00", LAST_MONTH, "2026-11-01T00:00:00-04:00", "2026-12-01T00:00:00-05:00", 30 * D + H),
+    // Tokyo (+09:00, no DST), 2026-01-01 00:30 (= 2025-12-31T15:30Z), a Thursday:
+    // the week began Monday 2025-12-29, last week Monday 12-22, last month is
+    // December, and twelve months back from January 2026 is January 2025.
+    ("Asia/Tokyo",          "2025-12-31T15:30:00Z",      TODAY,      "2026-01-01T00:00:00+09:00", "2026-01-01T00:30:00.001+09:00", 30 * M + 1),
+    ("Asia/Tokyo",          "2026-01-01T00:30:00+09:00", TODAY,      "2026-01-01T00:00:00+09:00", "2026-01-01T00:30:00.001+09:00", 30 * M + 1),
+    ("Asia/Tokyo",          "2026-01-01T00:30:00+09:00", YESTERDAY,  "2025-12-31T00:00:00+09:00", "2026-01-01T00:00:00+09:00", 24 * H),
+    ("Asia/Tokyo",          "2026-01-01T00:30:00+09:00", THIS_WEEK,  "2025-12-29T00:00:00+09:00", "2026-01-01T00:30:00.001+09:00", 3 * D + 30 * M + 1),
+    ("Asia/Tokyo",          "2026-01-01T00:30:00+09:00", LAST_WEEK,  "2025-12-22T00:00:00+09:00", "2025-12-29T00:00:00+09:00", 168 * H),
+    ("Asia/Tokyo",          "2026-01-01T00:30:00+09:00", LAST_MONTH, "2025-12-01T00:00:00+09:00", "2026-01-01T00:00:00+09:00", 31 * D),
+    ("Asia/Tokyo",          "2026-01-01T00:30:00+09:00", THIS_MONTH, "2026-01-01T00:00:00+09:00", "2026-01-01T00:30:00.001+09:00", 30 * M + 1),
+    ("Asia/Tokyo",          "2026-01-01T00:30:00+09:00", month(-12), "2025-01-01T00:00:00+09:00", "2025-02-01T00:00:00+09:00", 31 * D),
+];
+
+/// What a [`STARTS`] row floors the instant to.
+#[derive(Debug, Clone, Copy)]
+enum Unit {
+    /// `period_start(instant, zone, period)`.
+    Period(Period),
+    /// `bucket_start(instant, zone, step)`.
+    Bucket(Step),
+}
+
+const DAY: Unit = Unit::Period(Period::Day);
+const WEEK: Unit = Unit::Period(Period::Week);
+const MONTH: Unit = Unit::Period(Period::Month);
+const HOUR_BUCKET: Unit = Unit::Bucket(Step::Hour);
+const DAY_BUCKET: Unit = Unit::Bucket(Step::Day);
+
+/// `(zone, instant, unit, start of the unit holding the instant)`.
+type StartRow = (&'static str, &'static str, Unit, &'static str);
+
+#[rustfmt::skip]
+const STARTS: &[StartRow] = &[
+    // Santiago's 2026-09-06 starts at 01:00 -03:00 (= 04:00Z), see RANGES.
+    ("America/Santiago",    "2026-09-06T01:00:00-03:00",     DAY,         "2026-09-06T04:00:00Z"),
+    // Santiago 2026-04-05 03:30Z is the second 23:30 of 04-04, at -04:00
+    // (02:30Z is the first, at -03:00): still Saturday, each 23:30 in its own
+    // hour bucket.
+    ("America/Santiago",    "2026-04-05T03:30:00Z",          DAY_BUCKET,  "2026-04-04T00:00:00-03:00"),
+    ("America/Santiago",    "2026-04-05T03:30:00Z",          HOUR_BUCKET, "2026-04-04T23:00:00-04:00"),
+    ("America/Santiago",    "2026-04-04T23:30:00-04:00",     HOUR_BUCKET, "2026-04-04T23:00:00-04:00"),
+    ("America/Santiago",    "2026-04-04T23:30:00-03:00",     HOUR_BUCKET, "2026-04-04T23:00:00-03:00"),
+    // Kolkata +05:30 (no DST): 2026-06-15 starts at 06-14T18:30Z; the hour
+    // bucket of 10:45 local starts at 10:00+05:30 = 04:30Z.
+    ("Asia/Kolkata",        "2026-06-15T10:45:00+05:30",     DAY,         "2026-06-14T18:30:00Z"),
+    ("Asia/Kolkata",        "2026-06-15T10:45:00+05:30",     HOUR_BUCKET, "2026-06-15T04:30:00Z"),
+    // Kathmandu +05:45: 2026-06-15 is a Monday (06-01 is a Monday), so day and
+    // week both start at 00:00+05:45 = 06-14T18:15Z.
+    ("Asia/Kathmandu",      "2026-06-17T08:10:00+05:45",     WEEK,        "2026-06-14T18:15:00Z"),
+    ("Asia/Kathmandu",      "2026-06-17T08:10:00+05:45",     HOUR_BUCKET, "2026-06-17T08:00:00+05:45"),
+    // Kiritimati +14:00: 2026-01-01 starts at 2025-12-31T10:00Z.
+    ("Pacific/Kiritimati",  "2026-01-01T05:00:00+14:00",     DAY,         "2025-12-31T10:00:00Z"),
+    ("Pacific/Kiritimati",  "2026-01-01T05:00:00+14:00",     MONTH,       "2025-12-31T10:00:00Z"),
+    ("Pacific/Kiritimati",  "2026-01-01T05:00:00+14:00",     MONTH,       "2026-01-01T00:00:00+14:00"),
+    // Pago Pago -11:00: 2026-01-01 starts at 11:00Z.
+    ("Pacific/Pago_Pago",   "2026-01-01T05:00:00-11:00",     DAY,         "2026-01-01T11:00:00Z"),
+    // Etc/GMT+12 is -12:00 (POSIX sign): 2026-01-01 starts at 12:00Z, and 11:59Z
+    // on 01-01 is still 2025-12-31 there.
+    ("Etc/GMT+12",          "2026-01-01T12:00:00Z",          DAY,         "2026-01-01T12:00:00Z"),
+    ("Etc/GMT+12",          "2026-01-01T11:59:00Z",          DAY,         "2025-12-31T12:00:00Z"),
+    // A Monday 00:00 is its own week's start; 1 ms earlier is the week before.
+    ("Europe/Berlin",       "2026-03-30T00:00:00+02:00",     WEEK,        "2026-03-30T00:00:00+02:00"),
+    ("Europe/Berlin",       "2026-03-29T23:59:59.999+02:00", WEEK,        "2026-03-23T00:00:00+01:00"),
+];
+
+/// Compares `got` with a literal: as an instant always, and as local text in
+/// `tz` too unless the literal is written in `Z`.
+fn compare(what: &str, got: i64, tz: Tz, literal: &str, wrong: &mut Vec<String>) {
+    let text = format_rfc3339(got, tz);
+    if got != at(literal) || (!literal.ends_with('Z') && text != literal) {
+        wrong.push(format!("{what} is {text}, expected {literal}"));
+    }
+}
+
+/// The mismatches of one [`RANGES`] row; empty when it holds.
+fn check_range(&(zone_name, instant, ask, start, end, length): &RangeRow) -> Vec<String> {
+    let tz = zone(zone_name);
+    let now = at(instant);
+    let mut wrong = Vec::new();
+    // The instant itself is written in the zone's offset at that time.
+    compare("instant", now, tz, instant, &mut wrong);
+    let r = match ask {
+        Ask::Period(p, offset) => period_range(now, tz, p, offset),
+        Ask::Window(w) => window_range(&w, now, tz),
+    };
+    compare("start", r.start_ms, tz, start, &mut wrong);
+    compare("end", r.end_ms, tz, end, &mut wrong);
+    if r.end_ms - r.start_ms != length {
+        wrong.push(format!(
+            "length is {} ms, expected {length} ms",
+            r.end_ms - r.start_ms
+        ));
+    }
+    if let Ask::Period(p, 0) = ask {
+        compare(
+            "period_start",
+            period_start(now, tz, p),
+            tz,
+            start,
+            &mut wrong,
+        );
+    }
+    wrong
+}
+
+/// The mismatches of one [`STARTS`] row; empty when it holds.
+fn check_start(&(zone_name, instant, unit, start): &StartRow) -> Vec<String> {
+    let tz = zone(zone_name);
+    let now = at(instant);
+    let mut wrong = Vec::new();
+    compare("instant", now, tz, instant, &mut wrong);
+    let got = match unit {
+        Unit::Period(p) => period_start(now, tz, p),
+        Unit::Bucket(step) => bucket_start(now, tz, step),
+    };
+    compare("start", got, tz, start, &mut wrong);
+    wrong
+}
+
+/// Runs `check` on every row and reports every failing row at once.
+fn check_rows<R: std::fmt::Debug>(rows: &[R], check: fn(&R) -> Vec<String>) {
+    let failures: Vec<String> = rows
+        .iter()
+        .flat_map(|row| {
+            check(row)
+                .into_iter()
+                .map(move |wrong| format!("{row:?}: {wrong}"))
+        })
+        .collect();
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }
 
 #[test]
-fn today_and_yesterday_across_the_switch() {
-    // Monday 2026-03-30 09:15 CEST: yesterday is the 23-hour Sunday,
-    // today runs from 00:00+02:00 up to and including now.
-    let tz = zone("Europe/Berlin");
-    let now = at("2026-03-30T09:15:00+02:00");
-    check_range(
-        window_range(&Window::Yesterday, now, tz),
-        tz,
-        "2026-03-29T00:00:00+01:00",
-        "2026-03-30T00:00:00+02:00",
-        23,
-    );
-    let today = window_range(&Window::Today, now, tz);
-    assert_eq!(today.start_ms, at("2026-03-30T00:00:00+02:00"));
-    assert_eq!(today.end_ms, now + 1);
-    // On Sunday itself at 23:59, today started 23 h - 1 min ago.
-    let late = at("2026-03-29T23:59:00+02:00");
-    let today = window_range(&Window::Today, late, tz);
-    assert_eq!(today.start_ms, at("2026-03-29T00:00:00+01:00"));
-    assert_eq!(late - today.start_ms, 23 * H - 60_000);
-    // New York, the Monday after fall-back: yesterday was 25 h.
-    let tz = zone("America/New_York");
-    check_range(
-        window_range(&Window::Yesterday, at("2026-11-02T08:00:00-05:00"), tz),
-        tz,
-        "2026-11-01T00:00:00-04:00",
-        "2026-11-02T00:00:00-05:00",
-        25,
-    );
+fn ranges() {
+    check_rows(RANGES, check_range);
 }
+
+#[test]
+fn starts() {
+    check_rows(STARTS, check_start);
+}
+
+// ------------------------------------------------------------- buckets
 
 #[test]
 fn hourly_buckets_on_dst_days() {
@@ -168,33 +349,10 @@ fn hourly_buckets_on_dst_days() {
     assert_eq!(sums.iter().sum::<f64>(), 11.0);
 }
 
-// ------------------------------------------------------ midnights that move
-
 #[test]
-fn santiago_day_without_midnight_starts_at_one() {
-    // Chile rule (2023+): DST from the Sunday >= Sep 2 at 04:00Z, i.e. Saturday
-    // 2026-09-05 24:00 -04:00 becomes Sunday 09-06 01:00 -03:00. So 09-06 starts
-    // at 01:00-03:00 (= 04:00Z); 09-05 is still 24 h and 09-06 is 23 h.
+fn santiago_day_without_midnight_has_23_hour_buckets() {
+    // The day's hour buckets: 23, the first at 01:00 (see RANGES).
     let tz = zone("America/Santiago");
-    check_range(
-        period_range(at("2026-09-06T12:00:00-03:00"), tz, Period::Day, 0),
-        tz,
-        "2026-09-06T01:00:00-03:00",
-        "2026-09-07T00:00:00-03:00",
-        23,
-    );
-    check_range(
-        period_range(at("2026-09-06T12:00:00-03:00"), tz, Period::Day, -1),
-        tz,
-        "2026-09-05T00:00:00-04:00",
-        "2026-09-06T01:00:00-03:00",
-        24,
-    );
-    assert_eq!(
-        period_start(at("2026-09-06T01:00:00-03:00"), tz, Period::Day),
-        at("2026-09-06T04:00:00Z")
-    );
-    // The day's hour buckets: 23, the first at 01:00.
     let day = period_range(at("2026-09-06T12:00:00-03:00"), tz, Period::Day, 0);
     let edges = bucket_edges(day, tz, Step::Hour);
     assert_eq!(edges.len(), 23);
@@ -202,80 +360,11 @@ fn santiago_day_without_midnight_starts_at_one() {
 }
 
 #[test]
-fn santiago_fall_back_at_midnight_repeats_the_last_hour() {
-    // Chile rule: DST ends the Sunday >= Apr 2 at 03:00Z. At 2026-04-05
-    // 00:00 -03:00 (= 03:00Z) the clock goes back to 04-04 23:00 -04:00, so
-    // 23:00-24:00 of 04-04 happens twice and midnight of 04-05 happens once,
-    // at 00:00 -04:00 (= 04:00Z). Saturday 04-04 lasts 25 h.
-    let tz = zone("America/Santiago");
-    check_range(
-        period_range(at("2026-04-05T12:00:00-04:00"), tz, Period::Day, -1),
-        tz,
-        "2026-04-04T00:00:00-03:00",
-        "2026-04-05T00:00:00-04:00",
-        25,
-    );
-    check_range(
-        period_range(at("2026-04-05T12:00:00-04:00"), tz, Period::Day, 0),
-        tz,
-        "2026-04-05T00:00:00-04:00",
-        "2026-04-06T00:00:00-04:00",
-        24,
-    );
-    // 03:30Z is the second 23:30 of 04-04: still Saturday, in its own hour bucket.
-    let repeated = at("2026-04-05T03:30:00Z");
-    assert_eq!(format_rfc3339(repeated, tz), "2026-04-04T23:30:00-04:00");
-    assert_eq!(
-        format_rfc3339(bucket_start(repeated, tz, Step::Day), tz),
-        "2026-04-04T00:00:00-03:00"
-    );
-    assert_eq!(
-        format_rfc3339(bucket_start(repeated, tz, Step::Hour), tz),
-        "2026-04-04T23:00:00-04:00"
-    );
-    assert_eq!(
-        format_rfc3339(bucket_start(repeated - H, tz, Step::Hour), tz),
-        "2026-04-04T23:00:00-03:00"
-    );
-}
-
-#[test]
-fn havana_midnight_gap_and_double_midnight() {
-    // Cuba rule: DST from the Sunday >= Mar 8 at 00:00 standard time:
-    // 2026-03-08 00:00 -05:00 becomes 01:00 -04:00 (= 05:00Z).
+fn havana_double_midnight_buckets() {
+    // Both midnights of 2026-11-01 (04:00Z and 05:00Z, see RANGES) start an
+    // hour bucket of their own.
     let tz = zone("America/Havana");
-    check_range(
-        period_range(at("2026-03-08T10:00:00-04:00"), tz, Period::Day, 0),
-        tz,
-        "2026-03-08T01:00:00-04:00",
-        "2026-03-09T00:00:00-04:00",
-        23,
-    );
-    // DST ends the Sunday >= Nov 1 at 00:00 standard time (= 01:00 daylight):
-    // 2026-11-01 01:00 -04:00 (05:00Z) goes back to 00:00 -05:00, so midnight
-    // happens at 04:00Z and 05:00Z; the day starts at the first and lasts 25 h.
-    let now = at("2026-11-01T10:00:00-05:00");
-    check_range(
-        period_range(now, tz, Period::Day, 0),
-        tz,
-        "2026-11-01T00:00:00-04:00",
-        "2026-11-02T00:00:00-05:00",
-        25,
-    );
-    assert_eq!(
-        window_range(&Window::Today, now, tz).start_ms,
-        at("2026-11-01T04:00:00Z")
-    );
-    // Saturday 10-31 ends at the first midnight: 24 h.
-    check_range(
-        window_range(&Window::Yesterday, now, tz),
-        tz,
-        "2026-10-31T00:00:00-04:00",
-        "2026-11-01T00:00:00-04:00",
-        24,
-    );
-    // Both midnights start an hour bucket of their own.
-    let day = period_range(now, tz, Period::Day, 0);
+    let day = period_range(at("2026-11-01T10:00:00-05:00"), tz, Period::Day, 0);
     let edges = bucket_edges(day, tz, Step::Hour);
     assert_eq!(edges.len(), 25);
     assert_eq!(
@@ -289,67 +378,11 @@ fn havana_midnight_gap_and_double_midnight() {
 }
 
 #[test]
-fn beirut_midnight_gap() {
-    // Lebanon rule: DST from the last Sunday of March at 00:00: 2026-03-29
-    // 00:00 +02:00 becomes 01:00 +03:00 (= 03-28T22:00Z).
-    let tz = zone("Asia/Beirut");
-    check_range(
-        period_range(at("2026-03-29T12:00:00+03:00"), tz, Period::Day, 0),
-        tz,
-        "2026-03-29T01:00:00+03:00",
-        "2026-03-30T00:00:00+03:00",
-        23,
-    );
-}
-
-// ------------------------------------------------------- unusual offsets
-
-#[test]
-fn half_and_quarter_hour_offsets() {
-    // Kolkata +05:30 (no DST): 2026-06-15 starts at 06-14T18:30Z; the hour
-    // bucket of 10:45 local starts at 10:00+05:30 = 04:30Z.
-    let tz = zone("Asia/Kolkata");
-    let t = at("2026-06-15T10:45:00+05:30");
-    assert_eq!(period_start(t, tz, Period::Day), at("2026-06-14T18:30:00Z"));
-    assert_eq!(bucket_start(t, tz, Step::Hour), at("2026-06-15T04:30:00Z"));
-
-    // Kathmandu +05:45: 2026-06-15 is a Monday (06-01 is a Monday), so day and
-    // week both start at 00:00+05:45 = 06-14T18:15Z.
-    let tz = zone("Asia/Kathmandu");
-    let t = at("2026-06-17T08:10:00+05:45");
-    assert_eq!(
-        period_start(t, tz, Period::Week),
-        at("2026-06-14T18:15:00Z")
-    );
-    assert_eq!(
-        format_rfc3339(bucket_start(t, tz, Step::Hour), tz),
-        "2026-06-17T08:00:00+05:45"
-    );
-
-    // Eucla +08:45: July 2026 starts at 07-01T00:00+08:45 = 06-30T15:15Z and has 31 days.
-    let tz = zone("Australia/Eucla");
-    let july = period_range(at("2026-07-20T12:00:00+08:45"), tz, Period::Month, 0);
-    check_range(
-        july,
-        tz,
-        "2026-07-01T00:00:00+08:45",
-        "2026-08-01T00:00:00+08:45",
-        31 * 24,
-    );
-    assert_eq!(july.start_ms, at("2026-06-30T15:15:00Z"));
-}
-
-#[test]
-fn lord_howe_half_hour_dst() {
-    // Lord Howe: +11:00 in summer, +10:30 in winter. DST ends the first Sunday
-    // of April (2026-04-05) at 02:00 +11:00 (= 04-04T15:00Z), clocks go back to
-    // 01:30. The day is 24.5 h; the repeated half hour 01:30-02:00 becomes its
-    // own hour bucket starting at the switch.
+fn lord_howe_half_hour_dst_buckets() {
+    // April: the repeated half hour 01:30-02:00 becomes its own hour bucket
+    // starting at the switch (04-04T15:00Z).
     let tz = zone("Australia/Lord_Howe");
     let day = period_range(at("2026-04-05T12:00:00+10:30"), tz, Period::Day, 0);
-    assert_eq!(day.start_ms, at("2026-04-05T00:00:00+11:00"));
-    assert_eq!(day.end_ms, at("2026-04-06T00:00:00+10:30"));
-    assert_eq!(day.end_ms - day.start_ms, 24 * H + H / 2);
     let edges = bucket_edges(day, tz, Step::Hour);
     let mut expected = vec![
         "2026-04-05T00:00:00+11:00".to_owned(),
@@ -360,12 +393,10 @@ fn lord_howe_half_hour_dst() {
     assert_eq!(local(&edges, tz), expected);
     assert_eq!(edges[2], at("2026-04-04T15:00:00Z"));
 
-    // DST starts the first Sunday of October (2026-10-04) at 02:00 +10:30
-    // (= 10-03T15:30Z), clocks jump to 02:30 +11:00: a 23.5 h day. 02:00-02:30
-    // does not exist, so 01:00 is a full hour and 02:30 starts a 30-minute
-    // bucket: 00, 01, 02:30, 03 ... 23 = 24 buckets.
+    // October: 02:00-02:30 does not exist, so 01:00 is a full hour and 02:30
+    // (= 10-03T15:30Z) starts a 30-minute bucket: 00, 01, 02:30, 03 ... 23 =
+    // 24 buckets.
     let day = period_range(at("2026-10-04T12:00:00+11:00"), tz, Period::Day, 0);
-    assert_eq!(day.end_ms - day.start_ms, 23 * H + H / 2);
     let edges = bucket_edges(day, tz, Step::Hour);
     assert_eq!(
         local(&edges[..4], tz),
@@ -382,73 +413,9 @@ fn lord_howe_half_hour_dst() {
 }
 
 #[test]
-fn extreme_offsets() {
-    // Kiritimati +14:00: 2026-01-01 starts at 2025-12-31T10:00Z.
-    let tz = zone("Pacific/Kiritimati");
-    let t = at("2026-01-01T05:00:00+14:00");
-    assert_eq!(period_start(t, tz, Period::Day), at("2025-12-31T10:00:00Z"));
-    assert_eq!(
-        period_start(t, tz, Period::Month),
-        at("2025-12-31T10:00:00Z")
-    );
-    assert_eq!(
-        format_rfc3339(period_start(t, tz, Period::Month), tz),
-        "2026-01-01T00:00:00+14:00"
-    );
-    // Pago Pago -11:00: 2026-01-01 starts at 11:00Z.
-    let tz = zone("Pacific/Pago_Pago");
-    let t = at("2026-01-01T05:00:00-11:00");
-    assert_eq!(period_start(t, tz, Period::Day), at("2026-01-01T11:00:00Z"));
-    // Etc/GMT+12 is -12:00 (POSIX sign): 2026-01-01 starts at 12:00Z, and 11:59Z
-    // on 01-01 is still 2025-12-31 there.
-    let tz = zone("Etc/GMT+12");
-    assert_eq!(
-        period_start(at("2026-01-01T12:00:00Z"), tz, Period::Day),
-        at("2026-01-01T12:00:00Z")
-    );
-    assert_eq!(
-        period_start(at("2026-01-01T11:59:00Z"), tz, Period::Day),
-        at("2025-12-31T12:00:00Z")
-    );
-}
-
-#[test]
-fn apia_skipped_day() {
-    // Samoa moved across the date line: 2011-12-29 24:00 -10:00 (DST) became
-    // 2011-12-31 00:00 +14:00 (DST) at 12-30T10:00Z. 12-30 never happened.
-    let tz = zone("Pacific/Apia");
-    let now = at("2011-12-31T12:00:00+14:00");
-    check_range(
-        period_range(now, tz, Period::Day, 0),
-        tz,
-        "2011-12-31T00:00:00+14:00",
-        "2012-01-01T00:00:00+14:00",
-        24,
-    );
-    // "Yesterday" skips the empty 30th and is the 29th, a full 24 h.
-    check_range(
-        period_range(now, tz, Period::Day, -1),
-        tz,
-        "2011-12-29T00:00:00-10:00",
-        "2011-12-31T00:00:00+14:00",
-        24,
-    );
-    check_range(
-        window_range(&Window::Yesterday, now, tz),
-        tz,
-        "2011-12-29T00:00:00-10:00",
-        "2011-12-31T00:00:00+14:00",
-        24,
-    );
-    // Forward from the 29th, the next day is the 31st.
-    check_range(
-        period_range(at("2011-12-29T12:00:00-10:00"), tz, Period::Day, 1),
-        tz,
-        "2011-12-31T00:00:00+14:00",
-        "2012-01-01T00:00:00+14:00",
-        24,
-    );
+fn apia_daily_buckets_skip_the_30th() {
     // Daily buckets from the 28th to 2012-01-02: no bucket for the 30th.
+    let tz = zone("Pacific/Apia");
     let range = TimeRange::new(
         at("2011-12-28T00:00:00-10:00"),
         at("2012-01-02T00:00:00+14:00"),
@@ -462,99 +429,12 @@ fn apia_skipped_day() {
             "2012-01-01T00:00:00+14:00",
         ]
     );
-    // The week from Monday 2011-12-26 has only six days (144 h).
-    check_range(
-        period_range(now, tz, Period::Week, 0),
-        tz,
-        "2011-12-26T00:00:00-10:00",
-        "2012-01-02T00:00:00+14:00",
-        144,
-    );
-}
-
-// ----------------------------------------------------- weeks and months
-
-#[test]
-fn weeks_start_monday_and_may_hold_a_switch() {
-    // 2026-03-29 is a Sunday (03-01 is a Sunday), so its week starts Monday
-    // 03-23 00:00+01:00 and ends Monday 03-30 00:00+02:00: 7 * 24 - 1 h.
-    let tz = zone("Europe/Berlin");
-    let sunday = at("2026-03-29T20:00:00+02:00");
-    check_range(
-        period_range(sunday, tz, Period::Week, 0),
-        tz,
-        "2026-03-23T00:00:00+01:00",
-        "2026-03-30T00:00:00+02:00",
-        167,
-    );
-    // A Monday 00:00 is its own week's start.
-    let monday = at("2026-03-30T00:00:00+02:00");
-    assert_eq!(period_start(monday, tz, Period::Week), monday);
-    assert_eq!(
-        period_start(monday - 1, tz, Period::Week),
-        at("2026-03-23T00:00:00+01:00")
-    );
-    check_range(
-        window_range(&Window::LastWeek, monday, tz),
-        tz,
-        "2026-03-23T00:00:00+01:00",
-        "2026-03-30T00:00:00+02:00",
-        167,
-    );
 }
 
 #[test]
-fn months_of_every_length() {
-    let utc = Tz::UTC;
-    // 2026 is not a leap year: February has 28 days; 2028 is: 29.
-    check_range(
-        period_range(at("2026-02-14T00:00:00Z"), utc, Period::Month, 0),
-        utc,
-        "2026-02-01T00:00:00+00:00",
-        "2026-03-01T00:00:00+00:00",
-        28 * 24,
-    );
-    check_range(
-        period_range(at("2028-02-29T23:59:59.999Z"), utc, Period::Month, 0),
-        utc,
-        "2028-02-01T00:00:00+00:00",
-        "2028-03-01T00:00:00+00:00",
-        29 * 24,
-    );
-    check_range(
-        period_range(at("2026-04-30T10:00:00Z"), utc, Period::Month, 0),
-        utc,
-        "2026-04-01T00:00:00+00:00",
-        "2026-05-01T00:00:00+00:00",
-        30 * 24,
-    );
-    // From 31 January, one month on is February (not 3 March).
-    check_range(
-        period_range(at("2026-01-31T10:00:00Z"), utc, Period::Month, 1),
-        utc,
-        "2026-02-01T00:00:00+00:00",
-        "2026-03-01T00:00:00+00:00",
-        28 * 24,
-    );
-    // Berlin March 2026 holds spring-forward (31 * 24 - 1 h); New York
-    // November 2026 holds fall-back (30 * 24 + 1 h).
-    let tz = zone("Europe/Berlin");
-    check_range(
-        period_range(at("2026-03-15T12:00:00+01:00"), tz, Period::Month, 0),
-        tz,
-        "2026-03-01T00:00:00+01:00",
-        "2026-04-01T00:00:00+02:00",
-        31 * 24 - 1,
-    );
-    let tz = zone("America/New_York");
-    check_range(
-        window_range(&Window::LastMonth, at("2026-12-01T00:00:00-05:00"), tz),
-        tz,
-        "2026-11-01T00:00:00-04:00",
-        "2026-12-01T00:00:00-05:00",
-        30 * 24 + 1,
-    );
+fn monthly_buckets_in_new_york() {
     // Monthly buckets over 2026 in New York: 12 edges, each the 1st at 00:00.
+    let tz = zone("America/New_York");
     let year = TimeRange::new(
         at("2026-01-01T00:00:00-05:00"),
         at("2027-01-01T00:00:00-05:00"),
@@ -566,67 +446,13 @@ fn months_of_every_length() {
     assert_eq!(format_rfc3339(edges[11], tz), "2026-12-01T00:00:00-05:00");
 }
 
-#[test]
-fn year_boundary_windows() {
-    // Tokyo (+09:00, no DST), 2026-01-01 00:30, a Thursday: the week began
-    // Monday 2025-12-29, last week Monday 12-22, last month is December.
-    let tz = zone("Asia/Tokyo");
-    let now = at("2026-01-01T00:30:00+09:00");
-    assert_eq!(now, at("2025-12-31T15:30:00Z"));
-    let today = window_range(&Window::Today, now, tz);
-    assert_eq!(
-        today,
-        TimeRange::new(at("2026-01-01T00:00:00+09:00"), now + 1)
-    );
-    check_range(
-        window_range(&Window::Yesterday, now, tz),
-        tz,
-        "2025-12-31T00:00:00+09:00",
-        "2026-01-01T00:00:00+09:00",
-        24,
-    );
-    assert_eq!(
-        window_range(&Window::ThisWeek, now, tz).start_ms,
-        at("2025-12-29T00:00:00+09:00")
-    );
-    check_range(
-        window_range(&Window::LastWeek, now, tz),
-        tz,
-        "2025-12-22T00:00:00+09:00",
-        "2025-12-29T00:00:00+09:00",
-        168,
-    );
-    check_range(
-        window_range(&Window::LastMonth, now, tz),
-        tz,
-        "2025-12-01T00:00:00+09:00",
-        "2026-01-01T00:00:00+09:00",
-        31 * 24,
-    );
-    assert_eq!(
-        window_range(&Window::ThisMonth, now, tz).start_ms,
-        at("2026-01-01T00:00:00+09:00")
-    );
-    // Twelve months back from January 2026 is January 2025.
-    check_range(
-        period_range(now, tz, Period::Month, -12),
-        tz,
-        "2025-01-01T00:00:00+09:00",
-        "2025-02-01T00:00:00+09:00",
-        31 * 24,
-    );
-}
+// ----------------------------------------------------- all time and fixed
 
 #[test]
-fn rolling_windows_and_all_time() {
+fn all_time_and_fixed_ranges() {
+    // The rolling windows of this instant are rows of RANGES.
     let tz = zone("Europe/Berlin");
     let now = at("2026-03-29T12:00:00+02:00");
-    // Rolling windows count elapsed hours, not wall-clock hours.
-    let r = window_range(&Window::LastHours(24), now, tz);
-    assert_eq!(r, TimeRange::new(now - 24 * H, now + 1));
-    assert_eq!(format_rfc3339(r.start_ms, tz), "2026-03-28T11:00:00+01:00");
-    let r = window_range(&Window::LastDays(7), now, tz);
-    assert_eq!(r, TimeRange::new(now - 7 * D, now + 1));
     let r = window_range(&Window::AllTime, now, tz);
     assert_eq!(r, TimeRange::new(MIN_MS, now + 1));
     let fixed = TimeRange::new(5, 10);

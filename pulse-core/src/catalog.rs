@@ -15,8 +15,8 @@ use std::borrow::Cow;
 use thiserror::Error;
 
 use crate::expo::Label;
+use crate::fastmap::FastMap;
 use crate::parse::is_metric_name;
-use crate::track::FastMap;
 
 /// One tracked metric, by its friendly name.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
@@ -448,6 +448,17 @@ pub fn input_cached_pct(input_cached_tokens: f64, input_tokens: f64) -> f64 {
     }
 }
 
+/// `cache_hits / (cache_hits + cache_misses) × 100`, and 0 when there were
+/// neither hits nor misses.
+pub fn cache_hit_pct(cache_hits: f64, cache_misses: f64) -> f64 {
+    let lookups = cache_hits + cache_misses;
+    if lookups == 0.0 {
+        0.0
+    } else {
+        cache_hits / lookups * 100.0
+    }
+}
+
 /// The labels tried, in order, for each dimension.
 ///
 /// The model dimension uses the alias the client asked for
@@ -716,6 +727,14 @@ mod tests {
         assert_eq!(input_cached_pct(0.0, 0.0), 0.0);
         assert_eq!(input_cached_pct(5.0, 0.0), 0.0);
         assert_eq!(input_cached_pct(25.0, 200.0), 12.5);
+    }
+
+    #[test]
+    fn cache_hit_pct_handles_zero() {
+        assert_eq!(cache_hit_pct(0.0, 0.0), 0.0);
+        assert_eq!(cache_hit_pct(3.0, 1.0), 75.0);
+        assert_eq!(cache_hit_pct(0.0, 4.0), 0.0);
+        assert_eq!(cache_hit_pct(5.0, 0.0), 100.0);
     }
 
     #[test]

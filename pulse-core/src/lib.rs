@@ -15,10 +15,16 @@
 //! Modules:
 //! - [`parse`](mod@parse): Prometheus text 0.0.4 and OpenMetrics 1.0 parser into [`expo`] types.
 //! - [`write`](mod@write): the inverse, an exposition writer.
+//! - [`budget`]: budgets, forecasts, spike detection and alerts that fire exactly once.
 //! - [`catalog`]: the tracked metrics (friendly names, LiteLLM families, breakdown dimensions).
 //! - [`track`]: per-series counter semantics: resets, `_created`, worker bounce, deltas.
 //! - [`window`]: day/week/month windows and chart buckets in a time zone.
 //! - [`num`]: presenting sums of floats without summation noise.
+//! - [`fresh`]: when the last successful scrape still counts as current.
+//! - `validate` (feature `validate`): strict OpenMetrics 1.0 / text 0.0.4 validation.
+//!
+//! Two private helpers serve them all: `fastmap` (the FxHash map alias) and
+//! `sort` (the one non-generic stable sort, kept single for the .wasm size).
 #![deny(missing_docs)]
 #![deny(clippy::disallowed_methods)]
 #![cfg_attr(
@@ -26,12 +32,18 @@
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod budget;
 pub mod catalog;
 pub mod error;
 pub mod expo;
+mod fastmap;
+pub mod fresh;
 pub mod num;
 pub mod parse;
+mod sort;
 pub mod track;
+#[cfg(feature = "validate")]
+pub mod validate;
 pub mod window;
 pub mod write;
 

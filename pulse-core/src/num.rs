@@ -75,42 +75,6 @@ pub fn clean(x: f64) -> f64 {
     if x < 0.0 { -magnitude } else { magnitude }
 }
 
-/// Sums `values` with Neumaier's compensated summation.
-///
-/// The result is the correctly rounded sum far more often than a plain
-/// left-to-right sum, and its error does not grow with the number of terms.
-/// NaN and infinities propagate as in a plain sum.
-///
-/// ```
-/// use pulse_core::num::neumaier_sum;
-/// assert_eq!(neumaier_sum([1.0, 1e100, 1.0, -1e100]), 2.0);
-/// assert_eq!(neumaier_sum([0.1; 10]), 1.0);
-/// ```
-pub fn neumaier_sum<I: IntoIterator<Item = f64>>(values: I) -> f64 {
-    let mut sum = 0.0f64;
-    let mut comp = 0.0f64;
-    let mut special = 0.0f64;
-    for v in values {
-        if !v.is_finite() {
-            // Infinities and NaN bypass the compensation, which would turn
-            // them into NaN.
-            special += v;
-            continue;
-        }
-        let t = sum + v;
-        if sum.abs() >= v.abs() {
-            comp += (sum - t) + v;
-        } else {
-            comp += (v - t) + sum;
-        }
-        sum = t;
-    }
-    if special != 0.0 || special.is_nan() {
-        return special + sum;
-    }
-    sum + comp
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,16 +152,6 @@ mod tests {
         assert_eq!(clean(5e-324), 5e-324);
     }
 
-    #[test]
-    fn neumaier_cases() {
-        assert_eq!(neumaier_sum([1.0, 1e100, 1.0, -1e100]), 2.0);
-        assert_eq!(neumaier_sum([0.1; 10]), 1.0);
-        assert_eq!(neumaier_sum(std::iter::empty()), 0.0);
-        assert_eq!(neumaier_sum([1.0, f64::INFINITY, 2.0]), f64::INFINITY);
-        assert!(neumaier_sum([f64::INFINITY, f64::NEG_INFINITY]).is_nan());
-        assert!(neumaier_sum([1.0, f64::NAN]).is_nan());
-    }
-
     proptest! {
         #[test]
         fn clean_is_idempotent_and_close(x in any::<f64>()) {
@@ -223,12 +177,6 @@ mod tests {
             // Sums of cents with a few ulps of summation noise.
             let x = f64::from_bits((cents as f64 / 100.0).to_bits().wrapping_add_signed(noise));
             prop_assert_eq!(clean(x).to_bits(), via_fmt(x).to_bits(), "{:e}", x);
-        }
-
-        #[test]
-        fn neumaier_is_exact_for_small_integers(v in proptest::collection::vec(-1_000_000i32..1_000_000, 0..200)) {
-            let exact: i64 = v.iter().map(|&x| i64::from(x)).sum();
-            prop_assert_eq!(neumaier_sum(v.iter().map(|&x| f64::from(x))), exact as f64);
         }
     }
 }

@@ -14,7 +14,8 @@ use pulse_core::track::Tracker;
 use pulse_testkit::simulator::{Live, Simulator};
 use pulse_testkit::{FakeLiteLlm, Options};
 
-use crate::app::{App, Clock, Runner};
+use crate::app::{App, Runner};
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::pipeline::{Pending, persist_batch, prepare};
 use crate::scrape::Scraper;

@@ -4,16 +4,22 @@
 //!
 //! Layout: `config` (flags and env → settings), `scrape` (HTTP), `pipeline`
 //! (parse → track → record), `app` (shared state and the scrape loop),
-//! `store` (SQLite), `api` (routes, handlers, JSON), `server` (HTTP/1.1 with
-//! limits and timeouts), `dashboard` (embedded files), `selfmetrics` (our own
-//! `/metrics`), `demo` (a simulated LiteLLM).
+//! `clock` (where "now" comes from), `store` (SQLite), `api` (routes,
+//! handlers, JSON), `server` (HTTP/1.1 with limits and timeouts), `dashboard`
+//! (embedded files), `selfmetrics` (our own `/metrics`), `demo` (a simulated
+//! LiteLLM), `check` (strict validation of exposition text).
 #![cfg_attr(
     not(test),
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
+// Calendar arithmetic is pulse-core's: `clippy.toml` beside this crate bans
+// the chrono calls that would redo it here.
+#![deny(clippy::disallowed_methods)]
 
 mod api;
 mod app;
+mod check;
+mod clock;
 mod config;
 mod dashboard;
 mod demo;
@@ -33,7 +39,8 @@ use std::time::Duration;
 use clap::Parser;
 use tokio::sync::watch;
 
-use crate::app::{App, Clock, Runner};
+use crate::app::{App, Runner};
+use crate::clock::Clock;
 use crate::config::{Cli, Command, Settings};
 use crate::store::{Store, StoreHandle};
 
@@ -66,6 +73,7 @@ fn main() -> ExitCode {
         Command::Serve => runtime.block_on(serve(settings)),
         Command::Demo => runtime.block_on(demo::run(settings)),
         Command::Healthcheck => return runtime.block_on(healthcheck(&settings)),
+        Command::Check(args) => return runtime.block_on(check::run(&args, settings)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -165,11 +173,11 @@ async fn open_store(settings: &Settings) -> (StoreHandle, Option<String>) {
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     let (store, open_error) = open_store(&settings).await;
     let scraper = scrape::Scraper::new(&settings)?;
-    let clock = match std::env::var_os(app::TEST_CLOCK_VAR) {
+    let clock = match std::env::var_os(clock::TEST_CLOCK_VAR) {
         Some(path) => {
             tracing::warn!(
                 "TEST CLOCK ACTIVE: {} is set, \"now\" is shifted by the offset in {}; never use this outside tests",
-                app::TEST_CLOCK_VAR,
+                clock::TEST_CLOCK_VAR,
                 std::path::Path::new(&path).display()
             );
             Clock::OffsetFile(path.into())

@@ -7,10 +7,7 @@
 //! scrape records an error and nothing else, so the next good scrape's delta
 //! still covers every increase since the last good one.
 
-use std::collections::HashMap;
-
-use pulse_core::catalog::{Dimension, Metric};
-use pulse_core::track::{BreakdownDelta, Observation, Tracker, TrackerState};
+use pulse_core::track::{Observation, Tracker, TrackerState};
 
 use crate::store::{ScrapeOutcome, ScrapeRecord, Store, StoreError};
 
@@ -83,43 +80,10 @@ impl Pending {
     }
 
     /// Folds `self` (older) into `later`, for when the write queue is full:
-    /// the deltas move to the later scrape's time, nothing is lost or counted twice.
+    /// the deltas move to the later scrape's time, nothing is lost or counted
+    /// twice (the rule is [`Observation::absorb_earlier`]).
     pub fn merge_into(self, later: &mut Pending) {
-        let obs = &mut later.observation;
-        let old = self.observation;
-        for metric in Metric::ALL {
-            obs.deltas.add(metric, old.deltas.get(metric));
-        }
-        obs.resets += old.resets;
-        obs.new_series += old.new_series;
-        obs.vanished_series += old.vanished_series;
-        obs.adopted_series += old.adopted_series;
-        obs.baseline = obs.baseline && old.baseline;
-        let mut sums: HashMap<(Dimension, String, Metric), f64> = HashMap::new();
-        let mut order = Vec::new();
-        for d in old.breakdown.into_iter().chain(obs.breakdown.drain(..)) {
-            let key = (d.dimension, d.key, d.metric);
-            match sums.get_mut(&key) {
-                Some(v) => *v += d.delta,
-                None => {
-                    order.push(key.clone());
-                    sums.insert(key, d.delta);
-                }
-            }
-        }
-        obs.breakdown = order
-            .into_iter()
-            .map(|key| {
-                let delta = sums.get(&key).copied().unwrap_or(0.0);
-                let (dimension, key, metric) = key;
-                BreakdownDelta {
-                    dimension,
-                    key,
-                    metric,
-                    delta,
-                }
-            })
-            .collect();
+        later.observation.absorb_earlier(self.observation);
         later.duration_ms = later.duration_ms.max(self.duration_ms);
     }
 }

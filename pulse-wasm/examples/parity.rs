@@ -159,8 +159,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .to_owned();
         let body = std::fs::read_to_string(path)?;
         let expo = pulse_core::parse::parse(&body)?;
-        let by_family = pulse_wasm::extra::family_totals(&expo);
-        let by_sample = pulse_wasm::extra::sample_totals(&expo);
+        let by_family = pulse_wasm::totals::family_totals(&expo);
+        let by_sample = pulse_wasm::totals::sample_totals(&expo);
         files.insert(
             name.clone(),
             json!({

@@ -7,8 +7,8 @@
 //! **Architecture invariant:** this crate has no logic of its own. Every
 //! number it returns is computed by `pulse-core`; this crate only converts
 //! core results into JS values (the core's types are not wire types) and core
-//! errors into JS `Error`s carrying the core's message. [`extra`] holds the
-//! glue the bindings share (the cleaned totals).
+//! errors into JS `Error`s carrying the core's message. [`totals`] holds the
+//! per-name sums the parsing bindings and the parity example share.
 //!
 //! The TypeScript declarations of the JS-facing shapes are written by hand
 //! below, so the public surface has no `any`.
@@ -21,8 +21,8 @@
 use wasm_bindgen::prelude::*;
 
 pub mod expo;
-pub mod extra;
 pub mod time;
+pub mod totals;
 pub mod tracker;
 
 /// The global allocator. Talc replaces Rust's default dlmalloc on wasm32:

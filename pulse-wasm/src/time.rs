@@ -37,14 +37,7 @@ fn zone(name: &str) -> Result<chrono_tz::Tz, JsError> {
 }
 
 fn period(name: &str) -> Result<Period, JsError> {
-    match name {
-        "day" | "daily" => Ok(Period::Day),
-        "week" | "weekly" => Ok(Period::Week),
-        "month" | "monthly" => Ok(Period::Month),
-        _ => Err(JsError::new(&format!(
-            "unknown period {name:?}: expected day, week or month"
-        ))),
-    }
+    name.parse::<Period>().map_err(into_error)
 }
 
 fn step(name: &str) -> Result<Step, JsError> {
@@ -228,4 +221,13 @@ pub fn input_cached_pct(
     #[wasm_bindgen(js_name = inputTokens)] input_tokens: f64,
 ) -> f64 {
     pulse_core::catalog::input_cached_pct(input_cached_tokens, input_tokens)
+}
+
+/// `cacheHits / (cacheHits + cacheMisses) × 100`, and 0 when there were neither.
+#[wasm_bindgen(js_name = cacheHitPct)]
+pub fn cache_hit_pct(
+    #[wasm_bindgen(js_name = cacheHits)] cache_hits: f64,
+    #[wasm_bindgen(js_name = cacheMisses)] cache_misses: f64,
+) -> f64 {
+    pulse_core::catalog::cache_hit_pct(cache_hits, cache_misses)
 }

@@ -261,5 +261,7 @@ fn numbers_are_cleaned() {
     assert_eq!(time::clean(0.1 + 0.2), 0.3);
     assert_eq!(time::input_cached_pct(25.0, 200.0), 12.5);
     assert_eq!(time::input_cached_pct(5.0, 0.0), 0.0);
+    assert_eq!(time::cache_hit_pct(3.0, 1.0), 75.0);
+    assert_eq!(time::cache_hit_pct(0.0, 0.0), 0.0);
     assert_eq!(time::storage_bucket(1_000_000.0).unwrap(), 900_000.0);
 }

@@ -14,8 +14,6 @@ const DAY_MS = 86_400_000;
 const CHUNK_MS = 30 * DAY_MS;
 const HISTORY_MS = 91 * DAY_MS;
 const CARDS_MS = 32 * DAY_MS;
-// A scrape older than this is shown as stale.
-const STALE_MS = 5 * 60_000;
 const MAX_KEYS = 8;
 const CARD_METRICS = [
   "cost",
@@ -164,14 +162,12 @@ function cell(tag, text, attrs = {}) {
 
 /** One row of card values: per metric its sum, plus the two cache rates. */
 function cardRow(get) {
-  const hits = get("cache_hits");
-  const misses = get("cache_misses");
   return {
     cost: get("cost"),
     tokens: get("tokens"),
     requests: get("requests"),
     failed_requests: get("failed_requests"),
-    cache_hit_pct: hits + misses === 0 ? 0 : pulse.clean((hits / (hits + misses)) * 100),
+    cache_hit_pct: pulse.clean(pulse.cacheHitPct(get("cache_hits"), get("cache_misses"))),
     input_cached_pct: pulse.clean(pulse.inputCachedPct(get("input_cached_tokens"), get("input_tokens"))),
   };
 }
@@ -386,7 +382,8 @@ function renderHealth(now) {
   const lastMs = lastIso ? Date.parse(lastIso) : null;
   const error = s?.error ?? state.health?.error ?? null;
   let status = state.health?.status ?? "starting";
-  if (status === "ok" && lastMs !== null && now - lastMs > STALE_MS) {
+  // The server applies the core's freshness rule (the one /readyz uses).
+  if (status === "ok" && state.health?.fresh === false) {
     status = "stale";
   }
   section.dataset.state = status;

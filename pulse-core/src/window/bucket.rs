@@ -72,6 +72,65 @@ impl Step {
     }
 }
 
+/// One day of 24 hours in milliseconds.
+const DAY_MS: i64 = 24 * HOUR_MS;
+
+/// A local day shortened by a one-hour shift to summer time.
+const SHORT_DAY_MS: i64 = 23 * HOUR_MS;
+
+/// Ranges up to this long are charted in hours by default.
+const HOURLY_UP_TO_MS: i64 = 2 * DAY_MS;
+
+/// Ranges up to this long (and longer than [`HOURLY_UP_TO_MS`]) are charted
+/// in days by default; longer ones in months.
+const DAILY_UP_TO_MS: i64 = 120 * DAY_MS;
+
+impl Step {
+    /// The step a chart of `range` uses when the caller names none: local
+    /// hours up to two days, local days up to 120 days, local months beyond.
+    /// An empty range is charted in hours.
+    pub const fn default_for(range: TimeRange) -> Step {
+        let len = range.len_ms();
+        if len <= HOURLY_UP_TO_MS {
+            Step::Hour
+        } else if len <= DAILY_UP_TO_MS {
+            Step::Day
+        } else {
+            Step::Month
+        }
+    }
+
+    /// The shortest bucket of this step in ms: the width of a fixed step;
+    /// half an hour for local hours (Australia/Lord_Howe shifts by 30
+    /// minutes); 23 hours for a day, 7 and 28 such days for a week and a
+    /// month (a one-hour spring-forward). Historic shifts of several hours
+    /// made a few shorter days, which [`max_bucket_count`] ignores.
+    pub const fn shortest_bucket_ms(self) -> i64 {
+        match self {
+            Step::Fixed(ms) if ms > 1 => ms,
+            Step::Fixed(_) => 1,
+            Step::Hour => HOUR_MS / 2,
+            Step::Day => SHORT_DAY_MS,
+            Step::Week => 7 * SHORT_DAY_MS,
+            Step::Month => 28 * SHORT_DAY_MS,
+        }
+    }
+}
+
+/// The most whole buckets of `step` that fit in `range`, in any zone: the
+/// range's length over the step's [shortest bucket](Step::shortest_bucket_ms),
+/// 0 for an empty range. A chart of the range has at most two more, the
+/// partial buckets at its ends.
+///
+/// It costs the same for any range, so a caller can refuse a chart that would
+/// be too large before computing a single edge; [`bucket_edges`] gives the
+/// exact buckets. Dividing by the shortest bucket overestimates long ranges,
+/// up to twice for hours.
+pub const fn max_bucket_count(range: TimeRange, step: Step) -> u64 {
+    // Both are positive, so the quotient is too.
+    (range.len_ms() / step.shortest_bucket_ms()).unsigned_abs()
+}
+
 /// Floors `ts_ms` to a multiple of `step` (at least 1), saturating at `i64::MIN`.
 fn fixed_floor(ts_ms: i64, step: i64) -> i64 {
     let step = step.max(1);
@@ -278,6 +337,95 @@ mod tests {
         let (edges, sums) = bucketize(&points, range, Tz::UTC, Step::Hour);
         assert_eq!(edges, vec![0, HOUR_MS, 2 * HOUR_MS, 3 * HOUR_MS]);
         assert_eq!(sums, vec![2.0, 8.0, 4.0, 1.0]);
+    }
+
+    #[test]
+    fn default_steps_by_range_length() {
+        let day = 24 * HOUR_MS;
+        let rows = [
+            (0, Step::Hour),
+            (HOUR_MS, Step::Hour),
+            (2 * day, Step::Hour),
+            (2 * day + 1, Step::Day),
+            (30 * day, Step::Day),
+            (120 * day, Step::Day),
+            (120 * day + 1, Step::Month),
+            (MAX_MS - MIN_MS, Step::Month),
+        ];
+        for (len, want) in rows {
+            let range = TimeRange::new(1_000, 1_000 + len);
+            assert_eq!(Step::default_for(range), want, "{len} ms");
+        }
+        assert_eq!(Step::default_for(TimeRange::new(5, -5)), Step::Hour);
+    }
+
+    #[test]
+    fn max_bucket_counts_divide_by_the_shortest_bucket() {
+        let day = 24 * HOUR_MS;
+        let rows = [
+            // (range length, step, bound)
+            (0, Step::Hour, 0),
+            (-5, Step::Day, 0),
+            (HOUR_MS, Step::Hour, 2),
+            (day, Step::Hour, 48),
+            (day, Step::Day, 1),
+            (23 * HOUR_MS, Step::Day, 1),
+            (23 * HOUR_MS - 1, Step::Day, 0),
+            (7 * day, Step::Week, 1),
+            (365 * day, Step::Month, 13),
+            (day, Step::Fixed(900_000), 96),
+            (10, Step::Fixed(0), 10),
+            (10, Step::Fixed(-3), 10),
+            (i64::MAX, Step::Fixed(1), i64::MAX as u64),
+        ];
+        for (len, step, want) in rows {
+            let range = TimeRange::new(0, len);
+            assert_eq!(max_bucket_count(range, step), want, "{len} ms, {step}");
+        }
+    }
+
+    #[test]
+    fn max_bucket_counts_bound_the_real_buckets() {
+        // Zones with 30-minute shifts, skipped dates, 45-minute offsets and
+        // ordinary summer time; ranges of a few buckets up to years.
+        let zones = [
+            "Australia/Lord_Howe",
+            "Pacific/Apia",
+            "Pacific/Chatham",
+            "Europe/Berlin",
+            "America/New_York",
+            "UTC",
+        ];
+        let day = 24 * HOUR_MS;
+        // 2011-01-01T00:00:00Z, Apia's skipped 2011-12-30 inside the year.
+        let start = 1_293_840_000_000;
+        let rows = [
+            (Step::Hour, 3 * HOUR_MS),
+            (Step::Hour, 400 * day),
+            (Step::Day, 3 * day),
+            (Step::Day, 400 * day),
+            (Step::Week, 3 * 7 * day),
+            (Step::Week, 400 * day),
+            (Step::Month, 100 * day),
+            (Step::Month, 800 * day),
+            (Step::Fixed(900_000), day),
+        ];
+        for zone in zones {
+            let tz: Tz = zone.parse().unwrap();
+            for (step, len) in rows {
+                let range = TimeRange::new(start, start + len);
+                let real = bucket_edges(range, tz, step).len() as u64;
+                let bound = max_bucket_count(range, step);
+                assert!(
+                    real <= bound + 2,
+                    "{zone} {step} {len}: {real} > {bound} + 2"
+                );
+                assert!(
+                    bound <= 2 * real + 2,
+                    "{zone} {step} {len}: {bound} vs {real}"
+                );
+            }
+        }
     }
 
     #[test]

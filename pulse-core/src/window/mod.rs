@@ -18,20 +18,18 @@
 mod bucket;
 mod cover;
 mod local;
+mod names;
 mod zone;
 
-use std::fmt;
-use std::str::FromStr;
-
 pub use chrono_tz::{TZ_VARIANTS, Tz};
-use thiserror::Error;
 
 pub use bucket::{
     MAX_BUCKETS, STORAGE_BUCKET_MS, Step, StepParseError, bucket_edges, bucket_start, bucketize,
-    storage_bucket,
+    max_bucket_count, storage_bucket,
 };
 pub use cover::{CoverPiece, UTC_DAY_MS, cover, utc_day};
 pub use local::{MAX_MS, MIN_MS};
+pub use names::{PeriodParseError, WindowParseError};
 pub use zone::{TimeParseError, UnknownZone, format_rfc3339, parse_rfc3339, parse_tz};
 
 /// How many skipped (empty) periods [`period_range`] steps over at most.
@@ -146,76 +144,6 @@ pub enum Window {
     AllTime,
     /// A fixed range, returned as is.
     Range(TimeRange),
-}
-
-/// Text that does not name a [`Window`].
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error(
-    "unknown window {text:?}; expected today, yesterday, this_week, last_week, \
-     this_month, last_month, <n>h, <n>d or all"
-)]
-pub struct WindowParseError {
-    /// The text as given.
-    pub text: String,
-}
-
-impl FromStr for Window {
-    type Err = WindowParseError;
-
-    /// Accepts, case-insensitively: `today`/`day`/`daily`, `yesterday`,
-    /// `week`/`weekly`/`this_week`, `last_week`, `month`/`monthly`/`this_month`,
-    /// `last_month`, `<n>h` (e.g. `24h`), `<n>d` (e.g. `7d`) with n ≥ 1, and
-    /// `all`/`all_time`.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let text = s.trim().to_ascii_lowercase();
-        let window = match text.as_str() {
-            "today" | "day" | "daily" => Window::Today,
-            "yesterday" => Window::Yesterday,
-            "week" | "weekly" | "this_week" => Window::ThisWeek,
-            "last_week" => Window::LastWeek,
-            "month" | "monthly" | "this_month" => Window::ThisMonth,
-            "last_month" => Window::LastMonth,
-            "all" | "all_time" => Window::AllTime,
-            other => {
-                let count = |digits: &str| {
-                    // Only plain digits: no sign, no spaces, no "0".
-                    digits
-                        .bytes()
-                        .all(|b| b.is_ascii_digit())
-                        .then(|| digits.parse::<u32>().ok())
-                        .flatten()
-                        .filter(|&n| n > 0)
-                };
-                if let Some(n) = other.strip_suffix('h').and_then(count) {
-                    Window::LastHours(n)
-                } else if let Some(n) = other.strip_suffix('d').and_then(count) {
-                    Window::LastDays(n)
-                } else {
-                    return Err(WindowParseError { text: s.to_owned() });
-                }
-            }
-        };
-        Ok(window)
-    }
-}
-
-impl fmt::Display for Window {
-    /// The canonical name, which [`Window::from_str`] parses back; a
-    /// [`Window::Range`] is written `start_ms..end_ms`, which it does not.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Window::Today => f.write_str("today"),
-            Window::Yesterday => f.write_str("yesterday"),
-            Window::ThisWeek => f.write_str("this_week"),
-            Window::LastWeek => f.write_str("last_week"),
-            Window::ThisMonth => f.write_str("this_month"),
-            Window::LastMonth => f.write_str("last_month"),
-            Window::LastHours(n) => write!(f, "{n}h"),
-            Window::LastDays(n) => write!(f, "{n}d"),
-            Window::AllTime => f.write_str("all_time"),
-            Window::Range(r) => write!(f, "{}..{}", r.start_ms, r.end_ms),
-        }
-    }
 }
 
 /// The sum of the values of `points` (`(timestamp_ms, value)`) that lie in

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use chrono_tz::Tz;
 use pulse_core::catalog::{Dimension, Metric};
+use pulse_core::fresh;
 use pulse_core::window::{self, Step, TimeRange, Window};
 use serde_json::{Map, Value, json};
 use warp::Rejection;
@@ -18,7 +19,7 @@ use super::views::{self, KeyTotals, Totals};
 use super::{ApiError, json_response};
 use crate::app::{App, Live};
 use crate::config::Settings;
-use crate::store::{Store, StoreError, StoreMode};
+use crate::store::{Store, StoreError};
 
 /// Default `limit` of `/api/v1/history`, as in the reference.
 pub const DEFAULT_HISTORY_LIMIT: usize = 168;
@@ -112,14 +113,6 @@ pub async fn metric(name: String, app: Arc<App>) -> Reply {
     }))
 }
 
-/// The wire name of a store mode.
-pub fn mode_name(mode: StoreMode) -> &'static str {
-    match mode {
-        StoreMode::Sqlite => "sqlite",
-        StoreMode::Memory => "memory",
-    }
-}
-
 /// Parses `limit` (default 168). Anything but an integer in `1..=max` is a
 /// 400 in every mode (the reference returned everything or nothing: fault 12).
 pub fn parse_limit(q: &HashMap<String, String>, max: usize) -> Result<usize, ApiError> {
@@ -144,7 +137,7 @@ pub async fn history(q: HashMap<String, String>, app: Arc<App>) -> Reply {
     let mut out = Map::new();
     out.insert("snapshots".into(), Value::Array(snapshots));
     out.insert("count".into(), Value::from(count));
-    out.insert("source".into(), Value::from(mode_name(app.store_mode)));
+    out.insert("source".into(), Value::from(app.store_mode.as_str()));
     ok(&Value::Object(out))
 }
 
@@ -191,13 +184,19 @@ pub async fn raw(app: Arc<App>) -> Reply {
 /// scrape or database write failed). Always HTTP 200 so that existing
 /// monitors keep reading the body; probes use `/livez` and `/readyz`.
 pub async fn health(app: Arc<App>) -> Reply {
-    ok(&health_value(&app.live(), &app.settings))
+    ok(&health_value(
+        &app.live(),
+        &app.settings,
+        app.clock.now_ms(),
+    ))
 }
 
-/// The `/health` body for a scraper status. The reference's fields come
-/// first; `timezone` and `scrape_interval` (seconds) close every variant so
-/// the dashboard can show how it counts days and how fresh numbers are.
-pub fn health_value(live: &Live, settings: &Settings) -> Value {
+/// The `/health` body for a scraper status at `now_ms`. The reference's
+/// fields come first; `timezone`, `scrape_interval` (seconds), `stale_after`
+/// (seconds) and `fresh` close every variant so the dashboard can show how it
+/// counts days and whether the numbers are current, by the core's one
+/// freshness rule ([`pulse_core::fresh`]), the same `/readyz` applies.
+pub fn health_value(live: &Live, settings: &Settings, now_ms: i64) -> Value {
     let tz = settings.tz;
     let mut out = match live.error() {
         None if live.last_success_ms.is_some() => json!({ "status": "ok" }),
@@ -216,12 +215,26 @@ pub fn health_value(live: &Live, settings: &Settings) -> Value {
             "scrape_interval".into(),
             Value::from(settings.scrape_interval.as_secs()),
         );
+        let interval_ms = interval_ms(settings);
+        map.insert(
+            "stale_after".into(),
+            Value::from(fresh::stale_after_ms(interval_ms) / 1000),
+        );
+        map.insert(
+            "fresh".into(),
+            Value::from(fresh::is_fresh(live.last_success_ms, now_ms, interval_ms)),
+        );
     }
     out
 }
 
-/// `GET /readyz`: 200 when the store answers and a scrape succeeded within
-/// three intervals, else 503 with the reason.
+/// The scrape interval in milliseconds.
+fn interval_ms(settings: &Settings) -> i64 {
+    i64::try_from(settings.scrape_interval.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// `GET /readyz`: 200 when the store answers and the last successful scrape
+/// is fresh ([`pulse_core::fresh`]: within three intervals), else 503 with the reason.
 pub async fn readyz(app: Arc<App>) -> Reply {
     let store_ok = tokio::time::timeout(
         std::time::Duration::from_secs(2),
@@ -230,12 +243,11 @@ pub async fn readyz(app: Arc<App>) -> Reply {
     .await
     .is_ok_and(|r| r.is_ok());
     let live = app.live();
-    let now = app.clock.now_ms();
-    let horizon = i64::try_from(app.settings.scrape_interval.as_millis().saturating_mul(3))
-        .unwrap_or(i64::MAX);
-    let fresh = live
-        .last_success_ms
-        .is_some_and(|t| now.saturating_sub(t) <= horizon);
+    let fresh = fresh::is_fresh(
+        live.last_success_ms,
+        app.clock.now_ms(),
+        interval_ms(&app.settings),
+    );
     let reason = if !store_ok {
         Some("the database does not answer".to_owned())
     } else if let Some(e) = &live.store_error {
@@ -268,8 +280,10 @@ fn parse_dimension(q: &HashMap<String, String>) -> Result<Dimension, ApiError> {
 fn parse_window(q: &HashMap<String, String>, default: &str) -> Result<Window, ApiError> {
     let w = q.get("window").map_or(default, |s| s.as_str());
     Window::from_str(w).map_err(|_| {
+        let [first @ .., last] = Window::NAMES;
         ApiError::bad_request(format!(
-            "window must be today, yesterday, week, last_week, month, last_month, 24h, 7d, 30d, 90d or all, got {w:?}"
+            "window must be {} or {last}, got {w:?}",
+            first.join(", ")
         ))
     })
 }
@@ -348,20 +362,15 @@ pub async fn series(q: HashMap<String, String>, app: Arc<App>) -> Reply {
     }
     let step = match q.get("step") {
         Some(s) => parse_step(s).map_err(ApiError::bad_request)?,
-        None if range.end_ms - range.start_ms <= 2 * 86_400_000 => Step::Hour,
-        None if range.end_ms - range.start_ms <= 120 * 86_400_000 => Step::Day,
-        None => Step::Month,
+        None => Step::default_for(range),
     };
-    // A cheap bound before any bucket is computed, so a huge range costs nothing.
-    let shortest_bucket_ms = match step {
-        Step::Fixed(ms) => ms.max(1),
-        Step::Hour => 1_800_000,
-        Step::Day => 82_800_000,
-        Step::Week => 7 * 82_800_000,
-        Step::Month => 28 * 82_800_000,
-    };
-    let estimate = range.end_ms.saturating_sub(range.start_ms.max(0)) / shortest_bucket_ms;
-    if estimate > 2 * MAX_SERIES_POINTS as i64 {
+    // A cheap bound before any bucket is computed, so a huge range costs
+    // nothing. A range from before the epoch ("all") is charted from the
+    // first stored bucket, so it is bounded from the epoch. The bound can be
+    // twice the real count (hours), hence the slack.
+    let stored = TimeRange::new(range.start_ms.max(0), range.end_ms);
+    let estimate = window::max_bucket_count(stored, step);
+    if estimate > 2 * MAX_SERIES_POINTS as u64 {
         return Err(ApiError::bad_request(format!(
             "about {estimate} points requested, at most {MAX_SERIES_POINTS}: use a larger step"
         ))
@@ -420,7 +429,7 @@ pub async fn series(q: HashMap<String, String>, app: Arc<App>) -> Reply {
 pub async fn summary_v2(app: Arc<App>) -> Reply {
     let totals = totals(&app).await?;
     let live = app.live();
-    let status = health_value(&live, &app.settings);
+    let status = health_value(&live, &app.settings, app.clock.now_ms());
     ok(&json!({
         "today": views::window_object(&totals.windows[0]),
         "week": views::window_object(&totals.windows[1]),
@@ -450,4 +459,20 @@ pub async fn own_metrics(app: Arc<App>) -> Reply {
         warp::http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
     Ok(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_window_lists_the_offered_names() {
+        let q = HashMap::from([("window".to_owned(), "fortnight".to_owned())]);
+        let err = parse_window(&q, "today").unwrap_err();
+        assert_eq!(
+            err.body["error"],
+            "window must be today, yesterday, week, last_week, month, last_month, 24h, 7d, 30d, \
+             90d or all, got \"fortnight\""
+        );
+    }
 }

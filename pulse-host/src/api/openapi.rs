@@ -2,12 +2,19 @@
 //!
 //! Written by hand, with the per-metric fields generated from the catalog so
 //! the document cannot forget a metric. The API tests check every endpoint's
-//! real response against these schemas (`validate`, compiled for tests only).
+//! real response against these schemas (`check::validate`, compiled for tests
+//! only).
 
 use pulse_core::catalog::{Dimension, Metric};
+use pulse_core::window::Window;
 use serde_json::{Map, Value, json};
 
 use super::views::{WINDOW_SUFFIXES, counters};
+
+#[cfg(test)]
+mod check;
+#[cfg(test)]
+pub use check::validate;
 
 fn number() -> Value {
     json!({ "type": "number" })
@@ -161,7 +168,7 @@ pub fn document() -> Value {
     let reference: Vec<&str> = Metric::REFERENCE.iter().map(|m| m.name()).collect();
     let window_param = query(
         "window",
-        json!({ "type": "string", "examples": ["today", "yesterday", "week", "last_week", "month", "last_month", "24h", "7d", "30d", "all"] }),
+        json!({ "type": "string", "examples": Window::NAMES }),
         "reporting window in the configured zone",
     );
     let status = json!({ "type": "string", "enum": ["ok", "starting", "degraded"] });
@@ -268,7 +275,7 @@ pub fn document() -> Value {
         "/health".into(),
         get(
             "Scrape status (always HTTP 200)",
-            json!({ "type": "object", "properties": { "status": status, "error": { "type": "string" }, "last_scrape": timestamp_or_null(), "last_attempt": timestamp_or_null(), "consecutive_failures": { "type": "integer" }, "timezone": timezone(), "scrape_interval": scrape_interval() }, "required": ["status", "timezone", "scrape_interval"], "additionalProperties": false }),
+            json!({ "type": "object", "properties": { "status": status, "error": { "type": "string" }, "last_scrape": timestamp_or_null(), "last_attempt": timestamp_or_null(), "consecutive_failures": { "type": "integer" }, "timezone": timezone(), "scrape_interval": scrape_interval(), "stale_after": { "type": "integer", "minimum": 0, "description": "seconds after the last successful scrape at which the numbers count as stale (three scrape intervals; /readyz applies the same rule)" }, "fresh": { "type": "boolean", "description": "a scrape succeeded within `stale_after` seconds" } }, "required": ["status", "timezone", "scrape_interval", "stale_after", "fresh"], "additionalProperties": false }),
             json!([]),
             &[],
         ),
@@ -317,84 +324,4 @@ pub fn document() -> Value {
             "Error": error_schema(),
         } },
     })
-}
-
-/// Checks `value` against `schema` (the subset of JSON Schema this document
-/// uses: `$ref`, `type`, `properties`, `required`, `additionalProperties`,
-/// `items`, `enum`). Returns one message per mismatch.
-#[cfg(test)]
-pub fn validate(doc: &Value, schema: &Value, value: &Value, path: &str) -> Vec<String> {
-    let mut errors = Vec::new();
-    check(doc, schema, value, path, &mut errors);
-    errors
-}
-
-#[cfg(test)]
-fn check(doc: &Value, schema: &Value, value: &Value, path: &str, errors: &mut Vec<String>) {
-    if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
-        let name = r.trim_start_matches("#/components/schemas/");
-        match doc.pointer(&format!("/components/schemas/{name}")) {
-            Some(s) => check(doc, s, value, path, errors),
-            None => errors.push(format!("{path}: unresolved {r}")),
-        }
-        return;
-    }
-    if let Some(t) = schema.get("type") {
-        let types: Vec<&str> = match t {
-            Value::String(s) => vec![s.as_str()],
-            Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
-            _ => vec![],
-        };
-        let fits = types.iter().any(|t| match *t {
-            "number" => value.is_f64(),
-            "integer" => value.is_u64() || value.is_i64(),
-            "string" => value.is_string(),
-            "boolean" => value.is_boolean(),
-            "array" => value.is_array(),
-            "object" => value.is_object(),
-            "null" => value.is_null(),
-            _ => false,
-        });
-        if !fits {
-            errors.push(format!("{path}: expected {types:?}, got {value}"));
-            return;
-        }
-    }
-    if let Some(allowed) = schema.get("enum").and_then(Value::as_array)
-        && !allowed.contains(value)
-    {
-        errors.push(format!("{path}: {value} not in {allowed:?}"));
-    }
-    if let Value::Object(obj) = value {
-        let props = schema.get("properties").and_then(Value::as_object);
-        for req in schema
-            .get("required")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            if let Some(name) = req.as_str()
-                && !obj.contains_key(name)
-            {
-                errors.push(format!("{path}: missing {name}"));
-            }
-        }
-        for (k, v) in obj {
-            match props.and_then(|p| p.get(k)) {
-                Some(s) => check(doc, s, v, &format!("{path}.{k}"), errors),
-                None => match schema.get("additionalProperties") {
-                    Some(Value::Bool(false)) => {
-                        errors.push(format!("{path}: undocumented field {k}"))
-                    }
-                    Some(s @ Value::Object(_)) => check(doc, s, v, &format!("{path}.{k}"), errors),
-                    _ => {}
-                },
-            }
-        }
-    }
-    if let (Value::Array(items), Some(s)) = (value, schema.get("items")) {
-        for (i, v) in items.iter().enumerate() {
-            check(doc, s, v, &format!("{path}[{i}]"), errors);
-        }
-    }
 }

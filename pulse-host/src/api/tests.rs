@@ -11,7 +11,8 @@ use pulse_core::track::Tracker;
 use serde_json::Value;
 
 use super::openapi;
-use crate::app::{App, Clock};
+use crate::app::App;
+use crate::clock::Clock;
 use crate::config::Cli;
 use crate::pipeline::prepare;
 use crate::store::{Store, StoreHandle};
@@ -337,20 +338,57 @@ async fn health_starting_ok_and_degraded() {
         (status, v.clone()),
         (
             200,
-            serde_json::json!({ "status": "starting", "timezone": "Asia/Kathmandu", "scrape_interval": 60 })
+            serde_json::json!({ "status": "starting", "timezone": "Asia/Kathmandu", "scrape_interval": 60, "stale_after": 180, "fresh": false })
         )
     );
-    assert_eq!(keys(&v), ["status", "timezone", "scrape_interval"]);
+    assert_eq!(
+        keys(&v),
+        [
+            "status",
+            "timezone",
+            "scrape_interval",
+            "stale_after",
+            "fresh"
+        ]
+    );
     assert_documented("/health", &v);
 
     let fx = fixture().await;
     let (_, v) = get(&fx.app, "/health").await;
-    // The reference's body, then the two fields the dashboard reads.
+    // The reference's body, then the four fields the dashboard reads. The
+    // last scrape (10:11:08.890) is 3 min 51 s before NOW: more than three
+    // 60 s intervals, so not fresh.
     let mut expected = reference("health.json");
     expected["timezone"] = "Asia/Kathmandu".into();
     expected["scrape_interval"] = 60.into();
+    expected["stale_after"] = 180.into();
+    expected["fresh"] = false.into();
     assert_eq!(v, expected);
-    assert_eq!(keys(&v), ["status", "timezone", "scrape_interval"]);
+    assert_eq!(
+        keys(&v),
+        [
+            "status",
+            "timezone",
+            "scrape_interval",
+            "stale_after",
+            "fresh"
+        ]
+    );
+    // Fresh up to exactly three intervals, by the rule /readyz applies.
+    fx.app.live.write().unwrap().last_success_ms = Some(ms(NOW) - 180_000);
+    let (_, v) = get(&fx.app, "/health").await;
+    assert_eq!(
+        (v["status"].as_str(), v["fresh"].as_bool()),
+        (Some("ok"), Some(true))
+    );
+    let (status, _) = get(&fx.app, "/readyz").await;
+    assert_eq!(status, 200);
+    fx.app.live.write().unwrap().last_success_ms = Some(ms(NOW) - 180_001);
+    let (_, v) = get(&fx.app, "/health").await;
+    assert_eq!(v["fresh"], false);
+    let (status, _) = get(&fx.app, "/readyz").await;
+    assert_eq!(status, 503);
+    fx.app.live.write().unwrap().last_success_ms = Some(ms("2026-11-27T10:11:08.890Z"));
     fx.app.live.write().unwrap().last_error = Some("metrics URL answered HTTP 502".into());
     fx.app.live.write().unwrap().consecutive_failures = 2;
     let (status, v) = get(&fx.app, "/health").await;
@@ -369,7 +407,9 @@ async fn health_starting_ok_and_degraded() {
             "last_attempt",
             "consecutive_failures",
             "timezone",
-            "scrape_interval"
+            "scrape_interval",
+            "stale_after",
+            "fresh"
         ]
     );
     assert_documented("/health", &v);
@@ -382,6 +422,7 @@ async fn health_starting_ok_and_degraded() {
 
 #[tokio::test]
 async fn root_serves_html_to_browsers_and_json_to_the_rest() {
+    crate::dashboard::require_built();
     let fx = fixture().await;
     let routes = super::routes(Arc::clone(&fx.app));
     let html = warp::test::request()
@@ -416,6 +457,7 @@ async fn request(
 
 #[tokio::test]
 async fn dashboard_files_have_their_types_and_the_page_its_policy() {
+    crate::dashboard::require_built();
     let fx = fixture().await;
     let page = request(&fx.app, "/dashboard/", None).await;
     assert_eq!(page.status(), 200);
@@ -477,6 +519,7 @@ async fn dashboard_files_have_their_types_and_the_page_its_policy() {
 
 #[tokio::test]
 async fn a_known_etag_gets_304_without_a_body() {
+    crate::dashboard::require_built();
     let fx = fixture().await;
     for path in [
         "/dashboard/pkg/pulse_wasm_bg.wasm",
@@ -840,6 +883,7 @@ fn body_json(resp: &warp::http::Response<warp::hyper::body::Bytes>) -> Value {
 
 #[tokio::test]
 async fn a_configured_token_guards_everything_but_livez() {
+    crate::dashboard::require_built();
     let fx = fixture_with(&["--api-token", "tok-3f9a"], SEQUENCE.len()).await;
     for path in [
         "/",
@@ -1039,6 +1083,7 @@ async fn any_origin_when_configured_as_star() {
 
 #[tokio::test]
 async fn every_response_carries_the_security_headers() {
+    crate::dashboard::require_built();
     let fx = fixture().await;
     for (path, status) in [
         ("/api/v1/metrics", 200),

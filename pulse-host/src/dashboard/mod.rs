@@ -41,42 +41,51 @@ const ASSET_CACHE: &str = "public, max-age=3600";
 /// The page served when this binary was built without `web/dist`.
 pub const NOT_BUILT: &str = "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>LiteLLM Pulse</title></head>\n<body><h1>Dashboard not built</h1>\n<p>This binary was compiled without <code>web/dist</code>. Run <code>cargo xtask web</code> and build again. The JSON API works: <a href=\"/api/v1/metrics\">/api/v1/metrics</a>, <a href=\"/openapi.json\">/openapi.json</a>.</p>\n</body></html>\n";
 
-/// The MIME type for a file name. `.wasm` must be `application/wasm`, or
-/// browsers refuse to stream-compile it.
-pub fn mime_for(path: &str) -> &'static str {
+/// Types of shipped files that `mime_guess` does not know, by extension.
+const MIME_OVERRIDES: [(&str, &str); 1] = [
+    // The vendored chart library's licence, `vendor/uPlot.LICENSE`.
+    ("license", "text/plain"),
+];
+
+/// The MIME type for a file name, as `mime_guess` knows it (`.wasm` is
+/// `application/wasm`, which browsers need to stream-compile it); text types
+/// say they are UTF-8, and unknown files are `application/octet-stream`.
+pub fn mime_for(path: &str) -> String {
     let ext = path.rsplit_once('.').map_or("", |(_, e)| e);
-    match ext.to_ascii_lowercase().as_str() {
-        "html" | "htm" => "text/html; charset=utf-8",
-        "js" | "mjs" => "text/javascript; charset=utf-8",
-        "css" => "text/css; charset=utf-8",
-        "json" | "map" => "application/json",
-        "wasm" => "application/wasm",
-        "svg" => "image/svg+xml",
-        "png" => "image/png",
-        "ico" => "image/x-icon",
-        "woff2" => "font/woff2",
-        "ts" | "txt" | "license" => "text/plain; charset=utf-8",
-        _ => "application/octet-stream",
+    let essence = MIME_OVERRIDES
+        .iter()
+        .find(|(e, _)| e.eq_ignore_ascii_case(ext))
+        .map_or_else(
+            || {
+                mime_guess::from_path(path)
+                    .first_or_octet_stream()
+                    .essence_str()
+                    .to_owned()
+            },
+            |(_, mime)| (*mime).to_owned(),
+        );
+    if essence.starts_with("text/") {
+        format!("{essence}; charset=utf-8")
+    } else {
+        essence
     }
 }
 
-/// Decodes `%XX` escapes; `None` on a malformed escape or invalid UTF-8.
+/// Decodes `%XX` escapes; `None` on a malformed escape (which
+/// `percent-encoding` would keep as text) or invalid UTF-8.
 fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3)?;
-            let hex = std::str::from_utf8(hex).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
+    let well_formed = s.split('%').skip(1).all(|rest| {
+        rest.as_bytes()
+            .get(..2)
+            .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+    });
+    if !well_formed {
+        return None;
     }
-    String::from_utf8(out).ok()
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .ok()
+        .map(std::borrow::Cow::into_owned)
 }
 
 /// The embedded file name a request path (after its prefix) names, if it is
@@ -187,6 +196,26 @@ pub fn files() -> Vec<String> {
     Assets::iter().map(|p| p.into_owned()).collect()
 }
 
+/// For the tests that serve the real page: without `web/dist` (a bare
+/// `cargo test` in a fresh clone) the test process stops here with one line
+/// saying what to run, instead of each such test failing on its own.
+/// `cargo xtask test` builds `web/dist` before it compiles the host.
+#[cfg(test)]
+pub fn require_built() {
+    use std::io::Write;
+    static CHECKED: std::sync::Once = std::sync::Once::new();
+    CHECKED.call_once(|| {
+        if Assets::get(INDEX).is_none() {
+            // Past libtest's capture, which `eprintln!` would go into.
+            let _ = writeln!(
+                std::io::stderr(),
+                "\nerror: the dashboard tests need web/dist: run `cargo xtask test` (or `cargo xtask web` first)"
+            );
+            std::process::exit(2);
+        }
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,10 +268,15 @@ mod tests {
         assert_eq!(mime_for("style.css"), "text/css; charset=utf-8");
         assert_eq!(mime_for("index.html"), "text/html; charset=utf-8");
         assert_eq!(mime_for("noext"), "application/octet-stream");
+        assert_eq!(
+            mime_for("vendor/uPlot.LICENSE"),
+            "text/plain; charset=utf-8"
+        );
     }
 
     #[test]
     fn the_dashboard_is_the_built_web_dist() {
+        require_built();
         let names = files();
         for required in [
             INDEX,

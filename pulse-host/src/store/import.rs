@@ -33,7 +33,8 @@ use pulse_core::catalog::{Catalog, Dimension, Metric, MetricValues, dimension_ke
 use pulse_core::window::{storage_bucket, utc_day};
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::{SeriesIds, Store, StoreError, insert_scrape, set_meta};
+use super::write::{SeriesIds, insert_scrape, set_meta, write_raw};
+use super::{Store, StoreError};
 
 /// What [`Store::import_python`] did.
 #[derive(Debug, Clone, PartialEq)]
@@ -220,7 +221,7 @@ impl Store {
                     .into_iter()
                     .map(|m| (catalog.family(m).to_owned(), live.get(m)))
                     .collect();
-                raw_written = Some(super::write_raw(&tx, &self.raw_written, at_ms, &raw)?);
+                raw_written = Some(write_raw(&tx, &self.raw_written, at_ms, &raw)?);
             }
             set_meta(&tx, "python_import", &serde_json::to_string(&report)?)?;
         }

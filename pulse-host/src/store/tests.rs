@@ -4,10 +4,13 @@ use pulse_core::catalog::{Catalog, Dimension, Metric, MetricValues};
 use pulse_core::num::clean;
 use pulse_core::track::{BreakdownDelta, Observation, SeriesState, TrackerState};
 use pulse_core::window::{
-    Period, TimeRange, Tz, Window, parse_tz, period_range, utc_day, window_range,
+    Period, TimeRange, Tz, Window, parse_tz, period_range, storage_bucket, utc_day, window_range,
 };
+use rusqlite::{Connection, params};
 
+use super::cache::{READ_CACHE_CAP, bucket_aligned};
 use super::import::ImportReport;
+use super::read::{BUCKET_TABLES, WINDOW_BREAKDOWN_SQL, WINDOW_TOTALS_SQL};
 use super::*;
 
 /// 2026-03-02T12:00:00Z, a Monday.

@@ -1,5 +1,5 @@
-//! Glue the bindings share: the totals functions (the core's sums, cleaned of
-//! summation noise) that the JS functions and the parity example both call.
+//! Per-name totals of a parsed body: the core's sums, cleaned of summation
+//! noise, which the JS functions and the parity example both return.
 
 use pulse_core::Exposition;
 

@@ -1,0 +1,326 @@
+//! Per-series counter semantics: turning LiteLLM's ever-growing counters into
+//! exact, never-negative deltas per scrape.
+//!
+//! LiteLLM keeps one counter per label set and never pre-aggregates, so the
+//! tracker follows every series on its own and sums the per-series
+//! increases. Working per series is what makes restarts, vanishing series and
+//! several workers answering in turn come out right; the reference compared
+//! sums and got all three wrong (its faults 1, 7 and 9).
+//!
+//! # Rules
+//!
+//! 1. Only samples whose name the [`Catalog`] tracks count. A series is the
+//!    sample name, its full label set (sorted by name) and its `_created`
+//!    timestamp when LiteLLM exposes one (`X_created{L}` for `X_total{L}`).
+//! 2. The first observation is a baseline: every series is stored, all deltas are 0.
+//! 3. A known series that grew contributes the growth; one that fell was
+//!    reset and contributes its new value. NaN, infinite and negative values
+//!    are ignored (the stored value stays). A fall smaller than one part in
+//!    10^12 is rounding noise (a stored value that went through a lossy float
+//!    round trip), not a restart: it counts 0.
+//! 4. The same name and labels with a different `_created` is a different
+//!    series: LiteLLM restarted, even if the new value is above the old one.
+//! 5. A series that vanishes contributes nothing and is remembered, so one
+//!    that comes back later is not counted twice, until
+//!    [`Tracker::forget_older_than`] drops it.
+//! 6. A series seen for the first time after the baseline:
+//!    - without `_created`, contributes its whole value: it appeared since the
+//!      last scrape. Without `_created` a restart whose counters grow back above
+//!      the old values within one interval looks like plain growth (an
+//!      undercount), and workers answering in turn cannot be told apart;
+//!    - created at or after the previous observation (1 s tolerance),
+//!      contributes its whole value;
+//!    - created before the previous observation, is *adopted* as a baseline
+//!      with delta 0: it existed when we last looked but we did not see it,
+//!      because another LiteLLM worker answered then (several workers
+//!      without `PROMETHEUS_MULTIPROC_DIR` answer `/metrics` in turn) or an
+//!      earlier scrape failed. Increases such a series had before its first
+//!      sighting cannot be known.
+//!
+//!    `_created` is LiteLLM's clock, so it is compared with LiteLLM's clock
+//!    when both this and the previous observation carry it (the HTTP `Date`
+//!    of the answer, see [`Tracker::observe_with_target_clock`]), and with the
+//!    scraper's `at_ms` otherwise. With the scraper's clock, a LiteLLM on
+//!    another host whose clock is more than 1 s behind makes genuinely new
+//!    series look old (adopted, their first value lost), and one ahead makes
+//!    another worker's series look new (counted twice). `Date` has whole
+//!    seconds, truncated, so its 1 s tolerance also covers the truncation.
+//!
+//! With rules 1, 5 and 6, scrapes answered alternately by two workers with no
+//! traffic give zero deltas, and traffic on either worker is counted once,
+//! because each worker's series has its own `_created`. In multiprocess mode
+//! LiteLLM sums its workers itself and exposes no `_created`, so only rule 3
+//! applies: a restart is seen only when a counter falls, and a worker that
+//! dies takes its share out of the sums, which then looks like a reset.
+//!
+//! Gauges (`in_flight_requests`) have no deltas; their live value is the sum
+//! over their series in the latest body.
+//!
+//! # Speed
+//!
+//! `observe` runs on every scrape of bodies of several MB. Each tracked
+//! sample is encoded once into a reusable buffer; the state is keyed by a
+//! 64-bit hash of that encoding, checked against the stored bytes, so known
+//! series cost no allocation. `_created` values are matched through one hash
+//! map per body that holds only tracked families.
+//!
+//! # Layout
+//!
+//! - this file: the [`Tracker`] and the series it remembers;
+//! - `observe.rs`: one observation, in three named passes over the body;
+//! - `identity.rs`: which samples are the same series (the encoded key and its hash);
+//! - `observation.rs`: [`Observation`], and folding two consecutive ones into one;
+//! - `state.rs`: [`TrackerState`], export and import.
+
+mod identity;
+mod observation;
+mod observe;
+mod state;
+#[cfg(test)]
+mod tests;
+
+use std::collections::hash_map::Entry as Slot;
+
+use crate::catalog::{Catalog, Dimension, dimension_value};
+use crate::expo::{Exposition, Label};
+
+use identity::IdMap;
+use observe::Scratch;
+
+pub use observation::{BreakdownDelta, Observation};
+pub use state::{STATE_VERSION, SeriesState, TrackerState};
+
+/// `pub(crate)` only for `parse`, which still imports the map from here:
+/// it lives in [`crate::fastmap`] now. Make it private once `parse` imports
+/// it from there.
+pub(crate) use crate::fastmap::FastMap;
+
+/// One remembered series.
+#[derive(Debug, Clone)]
+struct Entry {
+    /// Encoded identity (see [`identity::encode_base`]), to check hash hits.
+    key: Box<[u8]>,
+    value: f64,
+    last_seen_ms: i64,
+    /// The observation number that last saw the series.
+    seen_gen: u64,
+    /// Interned key per dimension.
+    dims: [u32; Dimension::COUNT],
+    /// Hash of name and labels without `_created`.
+    base_hash: u64,
+}
+
+/// Dimension keys, stored once however many series share them.
+#[derive(Debug, Clone, Default)]
+struct Interner {
+    ids: FastMap<Box<str>, u32>,
+    strings: Vec<Box<str>>,
+}
+
+impl Interner {
+    fn intern(&mut self, s: &str) -> u32 {
+        if let Some(id) = self.ids.get(s) {
+            return *id;
+        }
+        let id = u32::try_from(self.strings.len()).unwrap_or(u32::MAX);
+        self.strings.push(s.into());
+        self.ids.insert(s.into(), id);
+        id
+    }
+
+    fn get(&self, id: u32) -> &str {
+        self.strings.get(id as usize).map_or("", |s| s)
+    }
+}
+
+/// Follows every tracked series of one scrape target and turns each scrape
+/// into an [`Observation`]. See the module docs for the rules.
+pub struct Tracker {
+    catalog: Catalog,
+    series: IdMap<Entry>,
+    /// Entries whose identity hash collided with a different stored series.
+    overflow: Vec<(u64, Entry)>,
+    /// How many stored series share each name-and-labels hash.
+    base_counts: IdMap<u32>,
+    keys: Interner,
+    observations: u64,
+    last_at_ms: Option<i64>,
+    /// The target's clock at the latest observation, when it sent one.
+    last_target_ms: Option<i64>,
+    /// Stored series seen by the latest observation.
+    prev_seen: u32,
+    scratch: Scratch,
+}
+
+impl std::fmt::Debug for Tracker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tracker")
+            .field("observations", &self.observations)
+            .field("last_at_ms", &self.last_at_ms)
+            .field("last_target_ms", &self.last_target_ms)
+            .field("series", &self.series_len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Tracker {
+    /// A tracker with no history: its first observation is a baseline.
+    pub fn new(catalog: Catalog) -> Tracker {
+        Tracker {
+            catalog,
+            series: IdMap::default(),
+            overflow: Vec::new(),
+            base_counts: IdMap::default(),
+            keys: Interner::default(),
+            observations: 0,
+            last_at_ms: None,
+            last_target_ms: None,
+            prev_seen: 0,
+            scratch: Scratch::default(),
+        }
+    }
+
+    /// The catalog this tracker follows.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// Number of remembered counter series.
+    pub fn series_len(&self) -> usize {
+        self.series.len() + self.overflow.len()
+    }
+
+    /// Number of observations so far.
+    pub fn observations(&self) -> u64 {
+        self.observations
+    }
+
+    /// Time of the latest observation.
+    pub fn last_at_ms(&self) -> Option<i64> {
+        self.last_at_ms
+    }
+
+    /// The target's own clock at the latest observation, when it sent one.
+    pub fn last_target_ms(&self) -> Option<i64> {
+        self.last_target_ms
+    }
+
+    /// Takes in one scraped body seen at `at_ms` and says what it changed.
+    ///
+    /// The same as [`Tracker::observe_with_target_clock`] without a target clock.
+    pub fn observe(&mut self, expo: &Exposition<'_>, at_ms: i64) -> Observation {
+        self.observe_with_target_clock(expo, at_ms, None)
+    }
+
+    /// Like [`Tracker::observe`], with the target's own clock at the time it
+    /// answered (e.g. its HTTP `Date` header, ms since epoch; `None` when
+    /// unknown).
+    ///
+    /// When this and the previous observation both have a target clock,
+    /// `_created` is judged against the previous one (rule 6), so a skew
+    /// between LiteLLM's host and the scraper's does not matter.
+    pub fn observe_with_target_clock(
+        &mut self,
+        expo: &Exposition<'_>,
+        at_ms: i64,
+        target_now_ms: Option<i64>,
+    ) -> Observation {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let obs = self.observe_with(expo, at_ms, target_now_ms, &mut scratch);
+        self.scratch = scratch;
+        obs
+    }
+
+    /// Forgets series not seen since `cutoff_ms` (the host passes e.g. now −
+    /// 7 days). A forgotten series that comes back is new again (rule 6).
+    pub fn forget_older_than(&mut self, cutoff_ms: i64) {
+        let current = self.observations;
+        let mut removed_seen = 0u32;
+        let mut removed_bases: Vec<u64> = Vec::new();
+        let mut keep = |e: &Entry| {
+            if e.last_seen_ms >= cutoff_ms {
+                return true;
+            }
+            if current > 0 && e.seen_gen == current {
+                removed_seen += 1;
+            }
+            removed_bases.push(e.base_hash);
+            false
+        };
+        self.series.retain(|_, e| keep(e));
+        self.overflow.retain(|(_, e)| keep(e));
+        self.prev_seen = self.prev_seen.saturating_sub(removed_seen);
+        for b in removed_bases {
+            if let Some(n) = self.base_counts.get_mut(&b) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    self.base_counts.remove(&b);
+                }
+            }
+        }
+        // Move collided entries whose primary slot is now free back to it.
+        let overflow = std::mem::take(&mut self.overflow);
+        for (id, e) in overflow {
+            match self.series.entry(id) {
+                Slot::Vacant(slot) => {
+                    slot.insert(e);
+                }
+                Slot::Occupied(_) => self.overflow.push((id, e)),
+            }
+        }
+        self.compact_keys();
+    }
+
+    /// Every remembered series.
+    fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.series
+            .values()
+            .chain(self.overflow.iter().map(|(_, e)| e))
+    }
+
+    fn find_mut(&mut self, id: u64, key: &[u8]) -> Option<&mut Entry> {
+        match self.series.get_mut(&id) {
+            Some(e) if *e.key == *key => Some(e),
+            Some(_) => self
+                .overflow
+                .iter_mut()
+                .find(|(h, e)| *h == id && *e.key == *key)
+                .map(|(_, e)| e),
+            None => None,
+        }
+    }
+
+    fn insert(&mut self, id: u64, entry: Entry) {
+        *self.base_counts.entry(entry.base_hash).or_insert(0) += 1;
+        match self.series.entry(id) {
+            Slot::Vacant(slot) => {
+                slot.insert(entry);
+            }
+            Slot::Occupied(_) => self.overflow.push((id, entry)),
+        }
+    }
+
+    fn dims_of(&mut self, labels: &[Label<'_>]) -> [u32; Dimension::COUNT] {
+        let mut dims = [0; Dimension::COUNT];
+        for d in Dimension::ALL {
+            dims[d.index()] = self.keys.intern(&dimension_value(d, labels));
+        }
+        dims
+    }
+
+    /// Drops dimension keys no remembered series uses any more.
+    fn compact_keys(&mut self) {
+        let mut fresh = Interner::default();
+        let old = std::mem::take(&mut self.keys);
+        let entries = self
+            .series
+            .values_mut()
+            .chain(self.overflow.iter_mut().map(|(_, e)| e));
+        for e in entries {
+            for d in &mut e.dims {
+                *d = fresh.intern(old.get(*d));
+            }
+        }
+        self.keys = fresh;
+    }
+}

@@ -1,0 +1,390 @@
+//! One observation, in three passes over the body:
+//! [`Tracker::find_tracked`] picks the tracked samples and, per metric, the
+//! name that counts; [`index_created`] indexes the `_created` values of those
+//! names; [`Tracker::count_values`] turns the value samples into live values,
+//! deltas and the breakdown.
+
+use std::collections::hash_map::Entry as Slot;
+
+use super::identity::{IdMap, encode_base, encode_created};
+use super::observation::sort_breakdown;
+use super::{BreakdownDelta, Entry, Observation, Tracker};
+use crate::catalog::{Catalog, Dimension, Metric, MetricValues, NameRole};
+use crate::expo::{Exposition, Label};
+use crate::fastmap::FastMap;
+
+/// Tolerance for `_created` against the previous observation time: LiteLLM's
+/// clock and the scraper's may differ slightly, and an HTTP `Date` is
+/// truncated to whole seconds.
+const CREATED_TOLERANCE_MS: i64 = 1000;
+
+/// Relative fall below which a lower value is taken as float noise, not a
+/// reset: counting a whole counter again for a 1-ulp difference would be far
+/// worse than ignoring a restart that landed within 10^-12 of the old value.
+const FALL_TOLERANCE: f64 = 1e-12;
+
+/// Per metric, the rank of the best-ranked of its sample names present in
+/// the body (`u8::MAX` when none is): only that name counts.
+type BestRanks = [u8; Metric::COUNT];
+
+/// Interned key per dimension of one series.
+type DimKeys = [u32; Dimension::COUNT];
+
+/// A tracked sample found in a body.
+#[derive(Clone, Copy)]
+struct Hit {
+    sample: u32,
+    role: NameRole,
+}
+
+/// Buffers reused from one observation to the next.
+#[derive(Default)]
+pub(super) struct Scratch {
+    hits: Vec<Hit>,
+    order: Vec<u32>,
+    key: Vec<u8>,
+    /// Encoded identities of the `_created` samples, back to back.
+    arena: Vec<u8>,
+    /// Counter identity hash → `arena` range and `_created` value.
+    created: IdMap<(u32, u32, f64)>,
+    created_overflow: Vec<(u64, u32, u32, f64)>,
+    breakdown: FastMap<(Dimension, u32, Metric), f64>,
+}
+
+/// One observation in progress: what it judges series against, fixed
+/// before its first sample, and how many series it has seen so far.
+struct Round {
+    at_ms: i64,
+    target_now_ms: Option<i64>,
+    /// The previous observation's time; `None` makes this one the baseline.
+    prev_at: Option<i64>,
+    /// A `_created` (in ms) before this predates the previous observation (rule 6).
+    created_threshold_ms: i64,
+    /// The previous observation's number.
+    prev_gen: u64,
+    /// This observation's number.
+    generation: u64,
+    /// Known series the previous observation saw and this one sees again.
+    still_seen: u32,
+    /// Series this observation sees.
+    seen_now: u32,
+}
+
+/// The identity of one counter sample, see [`super::identity`].
+struct Identity<'k> {
+    key: &'k [u8],
+    id: u64,
+    /// Hash of name and labels without `_created`.
+    base_hash: u64,
+    created: Option<f64>,
+}
+
+impl Tracker {
+    /// [`Tracker::observe_with_target_clock`], with the scratch buffers taken
+    /// out of the tracker so the passes can borrow both.
+    pub(super) fn observe_with(
+        &mut self,
+        expo: &Exposition<'_>,
+        at_ms: i64,
+        target_now_ms: Option<i64>,
+        sc: &mut Scratch,
+    ) -> Observation {
+        let mut round = self.start_round(at_ms, target_now_ms);
+        let best = self.find_tracked(expo, &mut sc.hits);
+        index_created(&self.catalog, expo, &best, sc);
+        let mut obs = Observation {
+            at_ms,
+            baseline: round.prev_at.is_none(),
+            resets: 0,
+            new_series: 0,
+            vanished_series: 0,
+            adopted_series: 0,
+            live: MetricValues::default(),
+            deltas: MetricValues::default(),
+            breakdown: Vec::new(),
+        };
+        self.count_values(expo, &best, &mut round, sc, &mut obs);
+        self.end_round(&round, &mut obs);
+        obs.breakdown = self.breakdown(&sc.breakdown);
+        obs
+    }
+
+    /// Fixes what this observation judges series against (rule 6's threshold).
+    fn start_round(&self, at_ms: i64, target_now_ms: Option<i64>) -> Round {
+        let prev_at = self.last_at_ms;
+        // The time `_created` is compared with: the target's clock when both
+        // observations have it, else ours (rule 6).
+        let created_threshold_ms = match (self.last_target_ms, target_now_ms) {
+            (Some(prev_target), Some(_)) => prev_target,
+            _ => prev_at.unwrap_or(i64::MIN),
+        }
+        .saturating_sub(CREATED_TOLERANCE_MS);
+        Round {
+            at_ms,
+            target_now_ms,
+            prev_at,
+            created_threshold_ms,
+            prev_gen: self.observations,
+            generation: self.observations + 1,
+            still_seen: 0,
+            seen_now: 0,
+        }
+    }
+
+    /// Pass 1: fills `hits` with the samples the catalog tracks and returns,
+    /// per metric, the best-ranked name present.
+    fn find_tracked(&self, expo: &Exposition<'_>, hits: &mut Vec<Hit>) -> BestRanks {
+        hits.clear();
+        let mut best = [u8::MAX; Metric::COUNT];
+        // Samples of one family come together: look each name up once per run.
+        let mut last: Option<(&str, Option<NameRole>)> = None;
+        for (i, s) in expo.samples.iter().enumerate() {
+            let role = match last {
+                Some((name, role)) if name == s.name => role,
+                _ => {
+                    let role = self.catalog.role_of(s.name);
+                    last = Some((s.name, role));
+                    role
+                }
+            };
+            let Some(role) = role else { continue };
+            let Ok(sample) = u32::try_from(i) else { break };
+            if let NameRole::Value { metric, rank } = role {
+                let b = &mut best[metric.index()];
+                *b = (*b).min(rank);
+            }
+            hits.push(Hit { sample, role });
+        }
+        best
+    }
+
+    /// Pass 3: adds every value sample of a chosen name to `obs`: gauges to
+    /// the live values, counters through [`Tracker::counter_delta`] to the
+    /// live values, deltas and breakdown sums.
+    fn count_values(
+        &mut self,
+        expo: &Exposition<'_>,
+        best: &BestRanks,
+        round: &mut Round,
+        sc: &mut Scratch,
+        obs: &mut Observation,
+    ) {
+        sc.breakdown.clear();
+        for hit in &sc.hits {
+            let NameRole::Value { metric, rank } = hit.role else {
+                continue;
+            };
+            if rank != best[metric.index()] {
+                continue;
+            }
+            let Some(s) = expo.samples.get(hit.sample as usize) else {
+                continue;
+            };
+            if metric.is_gauge() {
+                if s.value.is_finite() {
+                    obs.live.add(metric, s.value);
+                }
+                continue;
+            }
+            let labels = expo.labels_of(s);
+            sc.key.clear();
+            let base_hash = encode_base(&mut sc.key, &mut sc.order, s.name, labels);
+            let created = lookup_created(sc, base_hash);
+            let id = encode_created(&mut sc.key, base_hash, created);
+            let identity = Identity {
+                key: &sc.key,
+                id,
+                base_hash,
+                created,
+            };
+            let Some((delta, dims)) = self.counter_delta(round, &identity, labels, s.value, obs)
+            else {
+                continue;
+            };
+            obs.live.add(metric, s.value);
+            if delta != 0.0 {
+                obs.deltas.add(metric, delta);
+                for d in Dimension::ALL {
+                    *sc.breakdown
+                        .entry((d, dims[d.index()], metric))
+                        .or_insert(0.0) += delta;
+                }
+            }
+        }
+    }
+
+    /// The increase of one counter sample and its dimension keys, or `None`
+    /// when it does not count: a repeat of a series in the same body, or an
+    /// unusable value (NaN, infinite or negative; rule 3).
+    fn counter_delta(
+        &mut self,
+        round: &mut Round,
+        identity: &Identity<'_>,
+        labels: &[Label<'_>],
+        value: f64,
+        obs: &mut Observation,
+    ) -> Option<(f64, DimKeys)> {
+        let usable = value.is_finite() && value >= 0.0;
+        if let Some(e) = self.find_mut(identity.id, identity.key) {
+            if e.seen_gen == round.generation {
+                // The same series twice in one body: count it once.
+                return None;
+            }
+            if e.seen_gen == round.prev_gen {
+                round.still_seen += 1;
+            }
+            round.seen_now += 1;
+            e.seen_gen = round.generation;
+            e.last_seen_ms = round.at_ms;
+            if !usable {
+                return None;
+            }
+            let delta = growth(e.value, value, &mut obs.resets);
+            e.value = value;
+            return Some((delta, e.dims));
+        }
+        if !usable {
+            return None;
+        }
+        let delta = self.first_sighting_delta(round, identity, value, obs);
+        let dims = self.dims_of(labels);
+        round.seen_now += 1;
+        self.insert(
+            identity.id,
+            Entry {
+                key: identity.key.into(),
+                value,
+                last_seen_ms: round.at_ms,
+                seen_gen: round.generation,
+                dims,
+                base_hash: identity.base_hash,
+            },
+        );
+        Some((delta, dims))
+    }
+
+    /// Rules 2, 4 and 6: what a series seen for the first time contributes.
+    fn first_sighting_delta(
+        &self,
+        round: &Round,
+        identity: &Identity<'_>,
+        value: f64,
+        obs: &mut Observation,
+    ) -> f64 {
+        match (round.prev_at, identity.created) {
+            (None, _) => {
+                obs.new_series += 1;
+                0.0
+            }
+            (Some(_), Some(c)) if c * 1000.0 < round.created_threshold_ms as f64 => {
+                obs.adopted_series += 1;
+                0.0
+            }
+            (Some(_), _) => {
+                // A known name and labels under a new `_created`: a restart.
+                if self
+                    .base_counts
+                    .get(&identity.base_hash)
+                    .is_some_and(|n| *n > 0)
+                {
+                    obs.resets += 1;
+                } else {
+                    obs.new_series += 1;
+                }
+                value
+            }
+        }
+    }
+
+    /// Counts the vanished series (rule 5) and makes this observation the
+    /// previous one.
+    fn end_round(&mut self, round: &Round, obs: &mut Observation) {
+        obs.vanished_series = self.prev_seen.saturating_sub(round.still_seen);
+        self.prev_seen = round.seen_now;
+        self.observations = round.generation;
+        self.last_at_ms = Some(round.at_ms);
+        self.last_target_ms = round.target_now_ms;
+    }
+
+    /// The breakdown sums with their keys spelled out, in the documented order.
+    fn breakdown(&self, sums: &FastMap<(Dimension, u32, Metric), f64>) -> Vec<BreakdownDelta> {
+        let mut breakdown: Vec<BreakdownDelta> = sums
+            .iter()
+            .map(|(&(dimension, key, metric), &delta)| BreakdownDelta {
+                dimension,
+                key: self.keys.get(key).to_owned(),
+                metric,
+                delta,
+            })
+            .collect();
+        sort_breakdown(&mut breakdown);
+        breakdown
+    }
+}
+
+/// Rule 3: the increase of a known series from its stored value to `value`.
+/// A fall is a reset, counted in `resets`, and contributes the new value.
+fn growth(stored: f64, value: f64, resets: &mut u32) -> f64 {
+    if value >= stored {
+        value - stored
+    } else if value >= stored - stored * FALL_TOLERANCE {
+        // Rounding noise of a stored value, not a restart.
+        0.0
+    } else {
+        *resets += 1;
+        value
+    }
+}
+
+/// Pass 2: indexes the `_created` values of the chosen names by the identity
+/// of their counter (its name and labels), for [`lookup_created`].
+fn index_created(catalog: &Catalog, expo: &Exposition<'_>, best: &BestRanks, sc: &mut Scratch) {
+    sc.arena.clear();
+    sc.created.clear();
+    sc.created_overflow.clear();
+    for hit in &sc.hits {
+        let NameRole::Created { metric, rank } = hit.role else {
+            continue;
+        };
+        if rank != best[metric.index()] {
+            continue;
+        }
+        let Some(s) = expo.samples.get(hit.sample as usize) else {
+            continue;
+        };
+        if !s.value.is_finite() {
+            continue;
+        }
+        let Some(value_name) = catalog.sample_names(metric).get(rank as usize) else {
+            continue;
+        };
+        let start = sc.arena.len();
+        let h = encode_base(&mut sc.arena, &mut sc.order, value_name, expo.labels_of(s));
+        let end = sc.arena.len();
+        let (Ok(start32), Ok(end32)) = (u32::try_from(start), u32::try_from(end)) else {
+            break;
+        };
+        match sc.created.entry(h) {
+            Slot::Vacant(slot) => {
+                slot.insert((start32, end32, s.value));
+            }
+            Slot::Occupied(_) => sc.created_overflow.push((h, start32, end32, s.value)),
+        }
+    }
+}
+
+/// The `_created` value indexed for the counter identity in `sc.key`.
+fn lookup_created(sc: &Scratch, base_hash: u64) -> Option<f64> {
+    let matches = |start: u32, end: u32| {
+        sc.arena.get(start as usize..end as usize) == Some(sc.key.as_slice())
+    };
+    match sc.created.get(&base_hash) {
+        Some(&(start, end, value)) if matches(start, end) => Some(value),
+        Some(_) => sc
+            .created_overflow
+            .iter()
+            .find(|&&(h, start, end, _)| h == base_hash && matches(start, end))
+            .map(|&(_, _, _, value)| value),
+        None => None,
+    }
+}

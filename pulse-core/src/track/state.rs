@@ -1,0 +1,232 @@
+//! The tracker's state as plain data, to persist and continue from after a
+//! restart of the host.
+
+use std::cmp::Ordering;
+
+use super::identity::{decode_key, encode_base, encode_created};
+use super::{Entry, Tracker};
+use crate::catalog::Catalog;
+use crate::expo::Label;
+use crate::sort::sort_stable_by;
+
+/// Version written into [`TrackerState::version`].
+///
+/// Still 1 after [`TrackerState::last_target_ms`] was added: that field
+/// defaults to `None`, so an older state reads as one whose latest
+/// observation had no target clock, and the next observation falls back to
+/// the scraper's clock once.
+pub const STATE_VERSION: u32 = 1;
+
+/// Everything a [`Tracker`] needs to continue after a restart of the host.
+///
+/// The floats must come back bit for bit: SQLite `REAL` and JavaScript's
+/// `JSON.parse` do; `serde_json` needs its `float_roundtrip` feature, since
+/// its default parser may be one ulp off. A value one ulp off is harmless
+/// (rule 3), but a `_created` one ulp off makes the series a new identity,
+/// adopted with delta 0, so the increase until the next scrape is lost.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct TrackerState {
+    /// Format version, [`STATE_VERSION`].
+    pub version: u32,
+    /// Number of observations so far.
+    pub observations: u64,
+    /// Time of the latest observation.
+    pub last_at_ms: Option<i64>,
+    /// The target's own clock when it answered the latest observation (its
+    /// HTTP `Date`), when known. Absent in states written before it existed.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub last_target_ms: Option<i64>,
+    /// Every remembered counter series, sorted by sample, labels, created.
+    pub series: Vec<SeriesState>,
+}
+
+/// One remembered counter series.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct SeriesState {
+    /// Sample name, e.g. `litellm_spend_metric_total`.
+    pub sample: String,
+    /// Labels sorted by name.
+    pub labels: Vec<(String, String)>,
+    /// The `_created` timestamp in seconds, when LiteLLM exposed one.
+    pub created: Option<f64>,
+    /// The latest value seen.
+    pub value: f64,
+    /// When the series was last seen (milliseconds since the Unix epoch).
+    pub last_seen_ms: i64,
+}
+
+impl Tracker {
+    /// The state to persist; [`Tracker::from_state`] continues from it exactly.
+    pub fn export_state(&self) -> TrackerState {
+        let mut series: Vec<SeriesState> = self
+            .entries()
+            .filter_map(|e| {
+                let (sample, labels, created) = decode_key(&e.key)?;
+                Some(SeriesState {
+                    sample,
+                    labels,
+                    created,
+                    value: e.value,
+                    last_seen_ms: e.last_seen_ms,
+                })
+            })
+            .collect();
+        sort_stable_by(&mut series, |a, b| {
+            (&a.sample, &a.labels)
+                .cmp(&(&b.sample, &b.labels))
+                .then(a.created.partial_cmp(&b.created).unwrap_or(Ordering::Equal))
+        });
+        TrackerState {
+            version: STATE_VERSION,
+            observations: self.observations,
+            last_at_ms: self.last_at_ms,
+            last_target_ms: self.last_target_ms,
+            series,
+        }
+    }
+
+    /// A tracker that continues from `state`. Series whose sample name
+    /// `catalog` does not track (any more), gauges and non-finite values are
+    /// dropped.
+    pub fn from_state(catalog: Catalog, state: TrackerState) -> Tracker {
+        let mut t = Tracker::new(catalog);
+        t.observations = state.observations;
+        t.last_at_ms = state.last_at_ms;
+        t.last_target_ms = state.last_target_ms;
+        let mut key = Vec::new();
+        let mut order = Vec::new();
+        for s in state.series {
+            let Some(metric) = t.catalog.metric_of(&s.sample) else {
+                continue;
+            };
+            if metric.is_gauge() || !(s.value.is_finite() && s.value >= 0.0) {
+                continue;
+            }
+            let labels: Vec<Label<'_>> = s.labels.iter().map(|(n, v)| Label::new(n, v)).collect();
+            key.clear();
+            let base_hash = encode_base(&mut key, &mut order, &s.sample, &labels);
+            let id = encode_created(&mut key, base_hash, s.created);
+            if t.find_mut(id, &key).is_some() {
+                continue;
+            }
+            // Series the latest observation saw count as seen by it, so the
+            // next observation reports the same vanished series as it would have.
+            let seen_gen = if state.observations > 0 && Some(s.last_seen_ms) == state.last_at_ms {
+                t.prev_seen += 1;
+                state.observations
+            } else {
+                0
+            };
+            let dims = t.dims_of(&labels);
+            t.insert(
+                id,
+                Entry {
+                    key: key.as_slice().into(),
+                    value: s.value,
+                    last_seen_ms: s.last_seen_ms,
+                    seen_gen,
+                    dims,
+                    base_hash,
+                },
+            );
+        }
+        t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Metric;
+    use crate::track::tests::{
+        CLAUDE, FIVE_MIN, GPT, Line, PULSE_PREV, REQ, REQ_CREATED, body, tracker,
+    };
+
+    #[test]
+    fn the_target_clock_survives_a_state_round_trip() {
+        let target_prev = PULSE_PREV - FIVE_MIN;
+        let created = (target_prev + 30_000) as f64 / 1000.0;
+        let mut t = tracker();
+        t.observe_with_target_clock(&body(&[(REQ, GPT, 5.0)]), PULSE_PREV, Some(target_prev));
+        let state = t.export_state();
+        assert_eq!(state.last_target_ms, Some(target_prev));
+        let mut resumed = Tracker::from_state(Catalog::litellm(), state);
+        assert_eq!(resumed.last_target_ms(), Some(target_prev));
+        let o = resumed.observe_with_target_clock(
+            &body(&[
+                (REQ, GPT, 5.0),
+                (REQ, CLAUDE, 3.0),
+                (REQ_CREATED, CLAUDE, created),
+            ]),
+            PULSE_PREV + 60_000,
+            Some(target_prev + 60_000),
+        );
+        assert_eq!((o.new_series, o.adopted_series), (1, 0));
+        assert_eq!(o.deltas.get(Metric::Requests), 3.0);
+    }
+
+    #[test]
+    fn state_round_trip_continues_exactly() {
+        let scrapes: Vec<Vec<Line<'static>>> = vec![
+            vec![(REQ, GPT, 5.0), (REQ_CREATED, GPT, 0.5), (REQ, CLAUDE, 1.0)],
+            vec![(REQ, GPT, 7.0), (REQ_CREATED, GPT, 0.5)],
+            vec![(REQ, GPT, 9.0), (REQ_CREATED, GPT, 0.5), (REQ, CLAUDE, 4.0)],
+            vec![(REQ, GPT, 2.0), (REQ_CREATED, GPT, 3.5), (REQ, CLAUDE, 4.0)],
+        ];
+        for split in 0..=scrapes.len() {
+            let mut whole = tracker();
+            let mut first = tracker();
+            for (i, s) in scrapes.iter().enumerate().take(split) {
+                whole.observe(&body(s), 1000 * (i as i64 + 1));
+                first.observe(&body(s), 1000 * (i as i64 + 1));
+            }
+            let state = first.export_state();
+            let mut resumed = Tracker::from_state(Catalog::litellm(), state.clone());
+            assert_eq!(resumed.export_state(), state);
+            for (i, s) in scrapes.iter().enumerate().skip(split) {
+                let at = 1000 * (i as i64 + 1);
+                assert_eq!(resumed.observe(&body(s), at), whole.observe(&body(s), at));
+            }
+        }
+    }
+
+    #[test]
+    fn from_state_drops_untracked_and_gauge_series() {
+        let state = TrackerState {
+            version: STATE_VERSION,
+            observations: 3,
+            last_at_ms: Some(5000),
+            last_target_ms: None,
+            series: vec![
+                SeriesState {
+                    sample: "litellm_in_flight_requests".into(),
+                    labels: vec![],
+                    created: None,
+                    value: 1.0,
+                    last_seen_ms: 5000,
+                },
+                SeriesState {
+                    sample: "something_else_total".into(),
+                    labels: vec![],
+                    created: None,
+                    value: 1.0,
+                    last_seen_ms: 5000,
+                },
+                SeriesState {
+                    sample: REQ.into(),
+                    labels: vec![("requested_model".into(), "gpt".into())],
+                    created: None,
+                    value: 4.0,
+                    last_seen_ms: 5000,
+                },
+            ],
+        };
+        let mut t = Tracker::from_state(Catalog::litellm(), state);
+        assert_eq!(t.series_len(), 1);
+        let o = t.observe(&body(&[]), 6000);
+        assert!(!o.baseline);
+        assert_eq!(o.vanished_series, 1);
+    }
+}

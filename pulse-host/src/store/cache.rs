@@ -1,0 +1,54 @@
+//! The read cache: window and all-time sums already read, kept until the
+//! next write.
+
+use std::collections::HashMap;
+
+use pulse_core::catalog::MetricValues;
+use pulse_core::window::{STORAGE_BUCKET_MS, TimeRange};
+
+use super::Store;
+
+/// Window and all-time sums already read, valid until the next write.
+///
+/// Every API request asks for the same few windows (today, this week, this
+/// month, all time), and they only change when a scrape is stored. Serving
+/// them from memory between scrapes turns a range scan of up to a month of
+/// buckets into a map lookup, and the answer is the very value SQLite
+/// returned, so numbers cannot drift. Only this store writes the `pulse_*`
+/// tables (the Python reference writes its own), so every write that can
+/// change a sum goes through a method that clears the cache.
+#[derive(Default)]
+pub(super) struct ReadCache {
+    pub(super) all_time: Option<MetricValues>,
+    pub(super) all_time_breakdown: HashMap<&'static str, KeyedValues>,
+    pub(super) totals: HashMap<(i64, i64), MetricValues>,
+    pub(super) breakdowns: HashMap<(&'static str, i64, i64), KeyedValues>,
+}
+
+/// Sums per key of a dimension, sorted by key.
+pub(super) type KeyedValues = Vec<(String, MetricValues)>;
+
+/// `range` with both ends moved up to the next bucket edge. Bucket starts
+/// are multiples of the bucket width, so the same buckets start inside it:
+/// windows ending "now" share one cache entry until the next bucket begins.
+pub(super) fn bucket_aligned(range: TimeRange) -> TimeRange {
+    let up = |ms: i64| match ms.rem_euclid(STORAGE_BUCKET_MS) {
+        0 => ms,
+        r => ms.saturating_add(STORAGE_BUCKET_MS - r),
+    };
+    TimeRange {
+        start_ms: up(range.start_ms),
+        end_ms: up(range.end_ms),
+    }
+}
+
+/// Most cached window sums; arbitrary `/api/v1/breakdown` windows past it
+/// start the cache afresh rather than grow it.
+pub(super) const READ_CACHE_CAP: usize = 64;
+
+impl Store {
+    /// Forgets every cached sum; called before any write.
+    pub(super) fn invalidate(&self) {
+        *self.cache.borrow_mut() = ReadCache::default();
+    }
+}

@@ -1,0 +1,313 @@
+//! The write path: one transaction per scrape (or per batch) that stores the
+//! history row, adds every delta to its 15-minute bucket, its UTC day and the
+//! all-time sum, replaces the raw totals and saves the tracker state; and
+//! retention, which deletes old rows but never all-time sums.
+
+use std::collections::HashMap;
+
+use pulse_core::catalog::{Dimension, Metric, MetricValues};
+use pulse_core::window::{UTC_DAY_MS, storage_bucket, utc_day};
+use rusqlite::{Transaction, params};
+
+use super::state::{WrittenSeries, write_state};
+use super::{ScrapeOutcome, ScrapeRecord, ScrapeStatus, Store, StoreError, StoreMode};
+
+impl Store {
+    /// Records one scrape attempt in one transaction. A successful scrape
+    /// writes its history row, adds its deltas (total and every breakdown
+    /// key) to the 15-minute buckets and the all-time sums, replaces the raw
+    /// totals and saves the tracker state. A failed scrape only updates the
+    /// status. On error nothing of the attempt is stored except the
+    /// in-memory status, which always reflects the attempt.
+    pub fn record(&mut self, rec: &ScrapeRecord<'_>) -> Result<(), StoreError> {
+        self.record_batch(std::slice::from_ref(rec))
+    }
+
+    /// Records many scrape attempts, oldest first, in one transaction: the
+    /// same rows and sums as calling [`Store::record`] for each, all or
+    /// nothing. One commit (one fsync) instead of one per scrape is what
+    /// makes backfilling weeks of history take seconds.
+    pub fn record_batch(&mut self, recs: &[ScrapeRecord<'_>]) -> Result<(), StoreError> {
+        if recs.is_empty() {
+            return Ok(());
+        }
+        self.invalidate();
+        for rec in recs {
+            self.status = next_status(&self.status, rec);
+        }
+        let tx = self.conn.transaction()?;
+        // Only the newest status survives a batch, so it is written once.
+        write_status(&tx, &self.status)?;
+        let mut staged = Staged::default();
+        let mut wrote_scrape = false;
+        for rec in recs {
+            let ScrapeOutcome::Ok {
+                observation: obs,
+                raw,
+                state,
+            } = rec.outcome
+            else {
+                continue;
+            };
+            wrote_scrape = true;
+            insert_scrape(
+                &tx,
+                &self.insert_scrape_sql,
+                rec.at_ms,
+                Some(rec.duration_ms),
+                obs.resets > 0,
+                "pulse",
+                &obs.live,
+                &obs.deltas,
+            )?;
+            let bucket = storage_bucket(rec.at_ms);
+            let mut ids = SeriesIds {
+                known: &self.series_ids,
+                staged: &mut staged.series_ids,
+            };
+            let total = ids.get(&tx, None, "")?;
+            for (metric, delta) in obs.deltas.iter() {
+                add_delta(&tx, total, bucket, self.metric_ids[metric.index()], delta)?;
+            }
+            for b in &obs.breakdown {
+                let id = ids.get(&tx, Some(b.dimension), &b.key)?;
+                add_delta(&tx, id, bucket, self.metric_ids[b.metric.index()], b.delta)?;
+            }
+            // Each record compares with what the previous one of the batch wrote.
+            let raw_before = staged.raw.as_ref().unwrap_or(&self.raw_written);
+            let raw_now = write_raw(&tx, raw_before, rec.at_ms, raw)?;
+            staged.raw = Some(raw_now);
+            let state_before = staged.state.as_ref().unwrap_or(&self.state_written);
+            let state_now = write_state(&tx, state_before, state)?;
+            staged.state = Some(state_now);
+        }
+        if wrote_scrape && self.mode == StoreMode::Memory {
+            cap_scrapes(&tx, self.history_size)?;
+        }
+        tx.commit()?;
+        // The caches follow the database only once the transaction is durable.
+        self.series_ids.extend(staged.series_ids);
+        if let Some(raw) = staged.raw {
+            self.raw_written = raw;
+        }
+        if let Some(state) = staged.state {
+            self.state_written = state;
+        }
+        Ok(())
+    }
+
+    /// Retention: deletes scrape rows before `before_ms` and the buckets that
+    /// end at or before it (a bucket straddling the cut is kept whole).
+    /// All-time sums are unchanged. Returns the number of rows deleted.
+    pub fn purge(&mut self, before_ms: i64) -> Result<usize, StoreError> {
+        self.invalidate();
+        let tx = self.conn.transaction()?;
+        let scrapes = tx.execute("DELETE FROM pulse_scrapes WHERE at_ms < ?1", [before_ms])?;
+        let cut = storage_bucket(before_ms);
+        let buckets = tx.execute("DELETE FROM pulse_buckets WHERE start_ms < ?1", [cut])?;
+        // Whole days before the cut go; the day it splits is summed afresh
+        // from the buckets it keeps, so each day row stays their sum.
+        let day = utc_day(cut);
+        tx.execute("DELETE FROM pulse_buckets_day WHERE start_ms <= ?1", [day])?;
+        if day < cut {
+            tx.execute(
+                "INSERT INTO pulse_buckets_day (series_id, start_ms, metric_id, value) \
+                 SELECT series_id, ?1, metric_id, SUM(value) FROM pulse_buckets \
+                 WHERE start_ms >= ?1 AND start_ms < ?2 GROUP BY series_id, metric_id",
+                params![day, day.saturating_add(UTC_DAY_MS)],
+            )?;
+        }
+        tx.commit()?;
+        if scrapes + buckets > 0 {
+            tracing::info!(scrapes, buckets, before_ms, "purged old rows");
+        }
+        Ok(scrapes + buckets)
+    }
+}
+
+/// Cache updates that become visible only after the transaction commits.
+#[derive(Default)]
+pub(super) struct Staged {
+    series_ids: HashMap<(&'static str, String), i64>,
+    raw: Option<HashMap<String, u64>>,
+    state: Option<HashMap<String, WrittenSeries>>,
+}
+
+/// Resolves breakdown keys to `pulse_series` ids, creating rows as needed.
+pub(super) struct SeriesIds<'a> {
+    pub(super) known: &'a HashMap<(&'static str, String), i64>,
+    pub(super) staged: &'a mut HashMap<(&'static str, String), i64>,
+}
+
+impl SeriesIds<'_> {
+    pub(super) fn get(
+        &mut self,
+        tx: &Transaction<'_>,
+        dim: Option<Dimension>,
+        key: &str,
+    ) -> Result<i64, StoreError> {
+        let dim = dim.map_or("", Dimension::name);
+        let lookup = (dim, key.to_owned());
+        if let Some(&id) = self.known.get(&lookup).or_else(|| self.staged.get(&lookup)) {
+            return Ok(id);
+        }
+        tx.prepare_cached(
+            "INSERT INTO pulse_series (dimension, key) VALUES (?1, ?2) \
+             ON CONFLICT (dimension, key) DO NOTHING",
+        )?
+        .execute(params![dim, key])?;
+        let id: i64 = tx
+            .prepare_cached("SELECT id FROM pulse_series WHERE dimension = ?1 AND key = ?2")?
+            .query_row(params![dim, key], |row| row.get(0))?;
+        self.staged.insert(lookup, id);
+        Ok(id)
+    }
+}
+
+/// Adds one delta to its bucket, its day and the all-time sum. Zero and
+/// non-finite deltas are skipped: the tracker never produces the latter, and
+/// zero rows would only grow the table.
+pub(super) fn add_delta(
+    tx: &Transaction<'_>,
+    series_id: i64,
+    bucket_ms: i64,
+    metric_id: i64,
+    delta: f64,
+) -> Result<(), StoreError> {
+    if delta == 0.0 || !delta.is_finite() {
+        return Ok(());
+    }
+    tx.prepare_cached(
+        "INSERT INTO pulse_buckets (series_id, start_ms, metric_id, value) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (series_id, start_ms, metric_id) DO UPDATE SET value = value + excluded.value",
+    )?
+    .execute(params![series_id, bucket_ms, metric_id, delta])?;
+    tx.prepare_cached(
+        "INSERT INTO pulse_buckets_day (series_id, start_ms, metric_id, value) \
+         VALUES (?1, ?2, ?3, ?4) ON CONFLICT (series_id, start_ms, metric_id) \
+         DO UPDATE SET value = value + excluded.value",
+    )?
+    .execute(params![series_id, utc_day(bucket_ms), metric_id, delta])?;
+    tx.prepare_cached(
+        "INSERT INTO pulse_all_time (series_id, metric_id, value) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (series_id, metric_id) DO UPDATE SET value = value + excluded.value",
+    )?
+    .execute(params![series_id, metric_id, delta])?;
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) fn insert_scrape(
+    tx: &Transaction<'_>,
+    sql: &str,
+    at_ms: i64,
+    duration_ms: Option<f64>,
+    is_reset: bool,
+    source: &str,
+    live: &MetricValues,
+    deltas: &MetricValues,
+) -> Result<(), StoreError> {
+    let mut stmt = tx.prepare_cached(sql)?;
+    let mut values: Vec<rusqlite::types::Value> = Vec::with_capacity(4 + 2 * Metric::COUNT);
+    values.push(at_ms.into());
+    values.push(duration_ms.into());
+    values.push(i64::from(is_reset).into());
+    values.push(source.to_owned().into());
+    for (_, v) in live.iter() {
+        // SQLite has no NaN; NULL stands for it and reads back as NaN.
+        values.push(if v.is_nan() {
+            rusqlite::types::Value::Null
+        } else {
+            v.into()
+        });
+    }
+    for (_, v) in deltas.iter() {
+        values.push(if v.is_finite() { v.into() } else { 0.0.into() });
+    }
+    stmt.execute(rusqlite::params_from_iter(values))?;
+    Ok(())
+}
+
+/// The status after attempt `rec`.
+pub(super) fn next_status(prev: &ScrapeStatus, rec: &ScrapeRecord<'_>) -> ScrapeStatus {
+    let mut status = prev.clone();
+    status.last_attempt_ms = Some(rec.at_ms);
+    status.last_duration_ms = Some(rec.duration_ms);
+    match rec.outcome {
+        ScrapeOutcome::Ok { .. } => {
+            status.last_success_ms = Some(rec.at_ms);
+            status.last_error = None;
+            status.consecutive_failures = 0;
+        }
+        ScrapeOutcome::Failed { error } => {
+            status.last_error = Some(error.to_owned());
+            status.consecutive_failures = status.consecutive_failures.saturating_add(1);
+        }
+    }
+    status
+}
+
+pub(super) fn write_status(tx: &Transaction<'_>, s: &ScrapeStatus) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "UPDATE pulse_status SET last_attempt_ms = ?1, last_success_ms = ?2, last_error = ?3, \
+         consecutive_failures = ?4, last_duration_ms = ?5 WHERE id = 1",
+    )?
+    .execute(params![
+        s.last_attempt_ms,
+        s.last_success_ms,
+        s.last_error,
+        s.consecutive_failures,
+        s.last_duration_ms
+    ])?;
+    Ok(())
+}
+
+pub(super) fn set_meta(tx: &Transaction<'_>, key: &str, value: &str) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO pulse_meta (key, value) VALUES (?1, ?2) \
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )?
+    .execute([key, value])?;
+    Ok(())
+}
+
+/// Replaces the stored raw totals, writing only names whose value changed.
+pub(super) fn write_raw(
+    tx: &Transaction<'_>,
+    written: &HashMap<String, u64>,
+    at_ms: i64,
+    raw: &[(String, f64)],
+) -> Result<HashMap<String, u64>, StoreError> {
+    let mut next = HashMap::with_capacity(raw.len());
+    {
+        let mut upsert = tx.prepare_cached(
+            "INSERT INTO pulse_raw (name, value) VALUES (?1, ?2) \
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        )?;
+        for (name, value) in raw {
+            let bits = value.to_bits();
+            if written.get(name) != Some(&bits) {
+                let stored = (!value.is_nan()).then_some(*value);
+                upsert.execute(params![name, stored])?;
+            }
+            next.insert(name.clone(), bits);
+        }
+        let mut delete = tx.prepare_cached("DELETE FROM pulse_raw WHERE name = ?1")?;
+        for name in written.keys().filter(|n| !next.contains_key(*n)) {
+            delete.execute([name])?;
+        }
+    }
+    set_meta(tx, "raw_at_ms", &at_ms.to_string())?;
+    Ok(next)
+}
+
+/// Keeps only the newest `keep` scrape rows (memory mode).
+pub(super) fn cap_scrapes(tx: &Transaction<'_>, keep: usize) -> Result<(), StoreError> {
+    let keep = i64::try_from(keep).unwrap_or(i64::MAX);
+    tx.prepare_cached(
+        "DELETE FROM pulse_scrapes WHERE id NOT IN \
+         (SELECT id FROM pulse_scrapes ORDER BY at_ms DESC, id DESC LIMIT ?1)",
+    )?
+    .execute([keep])?;
+    Ok(())
+}
