@@ -7,7 +7,8 @@
 //! `clock` (where "now" comes from), `store` (SQLite), `api` (routes,
 //! handlers, JSON), `server` (HTTP/1.1 with limits and timeouts), `dashboard`
 //! (embedded files), `selfmetrics` (our own `/metrics`), `demo` (a simulated
-//! LiteLLM), `alerts` (the budgets file, channel formats and delivery).
+//! LiteLLM), `check` (strict validation of exposition text), `alerts` (the
+//! budgets file, channel formats and delivery).
 #![cfg_attr(
     not(test),
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
@@ -19,6 +20,7 @@
 mod alerts;
 mod api;
 mod app;
+mod check;
 mod clock;
 mod config;
 mod dashboard;
@@ -54,16 +56,21 @@ fn main() -> ExitCode {
             err.exit();
         }
     };
-    // A bad alert config stops start-up like a bad flag: exit 2, one line
-    // naming the file, line, column and field.
-    let alert_config =
-        match alerts::config::load(settings.config_path.as_deref(), settings.monthly_budget) {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("error: invalid alert config: {e}");
-                return ExitCode::from(2);
+    let command = cli.command.unwrap_or(Command::Serve);
+    // A bad alert config stops the commands that use it like a bad flag:
+    // exit 2, one line naming the file, line, column and field.
+    let alert_config = match command {
+        Command::Serve | Command::NotifyTest { .. } => {
+            match alerts::config::load(settings.config_path.as_deref(), settings.monthly_budget) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("error: invalid alert config: {e}");
+                    return ExitCode::from(2);
+                }
             }
-        };
+        }
+        _ => alerts::AlertConfig::default(),
+    };
     init_logging(&settings);
     for w in &warnings {
         tracing::warn!("{}", w.0);
@@ -79,13 +86,14 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = match cli.command.unwrap_or(Command::Serve) {
+    let result = match command {
         Command::Serve => runtime.block_on(serve(settings, alert_config)),
         Command::Demo => runtime.block_on(demo::run(settings)),
         Command::Healthcheck => return runtime.block_on(healthcheck(&settings)),
         Command::NotifyTest { channel } => {
             return runtime.block_on(notify_test(&settings, &alert_config, channel.as_deref()));
         }
+        Command::Check(args) => return runtime.block_on(check::run(&args, settings)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,44 +1,15 @@
-//! `cargo xtask setup | test | demo`: the README's two commands, one entry point for CI.
+//! `cargo xtask setup | test [--quick] | demo | web`: the README's two commands, one entry
+//! point for CI.
 //!
 //! Everything a fresh machine lacks is installed here, so `.ci/run`, a newcomer and a
 //! developer run the same steps. Nothing is downloaded outside the package registries.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-/// The workspace root (the parent of `xtask/`).
-pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."))
-}
-
-/// Runs a command in `dir`, echoing it, failing on a non-zero exit.
-pub fn run(dir: &Path, program: &str, args: &[&str], envs: &[(&str, &str)]) -> Result<()> {
-    eprintln!("\n$ {program} {}", args.join(" "));
-    let mut cmd = Command::new(program);
-    cmd.args(args).current_dir(dir);
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    let status = cmd
-        .status()
-        .with_context(|| format!("cannot start `{program}`"))?;
-    if !status.success() {
-        bail!("`{program} {}` failed with {status}", args.join(" "));
-    }
-    Ok(())
-}
-
-fn output(program: &str, args: &[&str]) -> Option<String> {
-    let out = Command::new(program).args(args).output().ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-}
+use crate::cmd::{cargo, cmd, probe, read, root, run};
+use crate::dist;
 
 /// The exact `wasm-bindgen` version pinned in Cargo.lock; the CLI must match it.
 pub fn pinned_wasm_bindgen() -> Result<String> {
@@ -56,266 +27,233 @@ pub fn pinned_wasm_bindgen() -> Result<String> {
     bail!("wasm-bindgen is not in Cargo.lock")
 }
 
-/// Installs the Rust targets, the pinned wasm-bindgen CLI, wasm-pack and the npm packages.
+/// Whether a program is on `PATH`.
+fn on_path(program: &str) -> bool {
+    probe("sh", &["-c", &format!("command -v {program}")]).is_some()
+}
+
+/// Debian packages for the missing programs among `(program, package)`: installed with
+/// apt-get when this runs as root (as `.ci/run` does), otherwise named in a warning.
+fn apt_install(wanted: &[(&str, &str)]) -> Result<()> {
+    let missing: Vec<&str> = wanted
+        .iter()
+        .filter(|(program, _)| !on_path(program))
+        .map(|&(_, package)| package)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let root_user = probe("id", &["-u"]).as_deref() == Some("0");
+    if !(root_user && on_path("apt-get")) {
+        eprintln!(
+            "warning: missing Debian packages: {0} (`sudo apt-get install {0}`)",
+            missing.join(" ")
+        );
+        return Ok(());
+    }
+    eprintln!("\n$ apt-get install {}", missing.join(" "));
+    let apt = |args: &[&str]| {
+        read(
+            Command::new("apt-get")
+                .args(args)
+                .env("DEBIAN_FRONTEND", "noninteractive"),
+        )
+    };
+    apt(&["update", "-qq"])?;
+    apt(&[
+        &["install", "-y", "-qq", "--no-install-recommends"],
+        missing.as_slice(),
+    ]
+    .concat())?;
+    Ok(())
+}
+
+/// `cargo xtask setup`: everything `cargo xtask test` needs: the tools of the
+/// dashboard build, zig and cargo-zigbuild, and the Debian packages the tests run.
 pub fn setup() -> Result<()> {
-    let root = root();
-    run(
-        &root,
-        "rustup",
-        &[
-            "target",
-            "add",
-            "wasm32-unknown-unknown",
-            "x86_64-unknown-linux-musl",
-        ],
-        &[],
-    )?;
+    web_tools()?;
+    // The targets of the static binaries the image ships (rust-toolchain.toml lists them).
+    run(cmd("rustup").args([
+        "target",
+        "add",
+        dist::Arch::Amd64.triple(),
+        dist::Arch::Arm64.triple(),
+    ]))?;
+    dist::install_zig()?;
+    apt_install(&[
+        ("chromium", "chromium"),
+        ("musl-gcc", "musl-tools"),
+        ("file", "file"),
+        ("qemu-aarch64-static", "qemu-user-static"),
+    ])
+}
+
+/// What `cargo xtask web` (and so the demo) needs: the wasm target, the pinned
+/// wasm-bindgen CLI and wasm-pack. (The toolchain itself is rust-toolchain.toml's.)
+fn web_tools() -> Result<()> {
+    run(cmd("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
     let want = pinned_wasm_bindgen()?;
-    let have = output("wasm-bindgen", &["--version"]).unwrap_or_default();
+    let have = probe("wasm-bindgen", &["--version"]).unwrap_or_default();
     if !have.ends_with(&want) {
-        run(
-            &root,
-            "cargo",
-            &[
-                "install",
-                "wasm-bindgen-cli",
-                "--version",
-                &format!("={want}"),
-            ],
-            &[],
-        )?;
+        run(cargo().args([
+            "install",
+            "wasm-bindgen-cli",
+            "--version",
+            &format!("={want}"),
+        ]))?;
     }
-    if output("wasm-pack", &["--version"]).is_none() {
-        run(&root, "cargo", &["install", "wasm-pack"], &[])?;
-    }
-    for (tool, pkg) in [("chromium", "chromium"), ("musl-gcc", "musl-tools")] {
-        if output("sh", &["-c", &format!("command -v {tool}")]).is_none() {
-            eprintln!(
-                "warning: `{tool}` is missing; install Debian's `{pkg}` (`sudo apt-get install {pkg}`)"
-            );
-        }
+    if probe("wasm-pack", &["--version"]).is_none() {
+        run(cargo().args(["install", "wasm-pack"]))?;
     }
     Ok(())
 }
 
-fn npm_ci(dir: &Path) -> Result<()> {
+fn npm_ci(dir: &str) -> Result<()> {
     // `npm ci` is exact and offline-safe once node_modules matches the lock file.
-    if dir.join("node_modules/.package-lock.json").exists() {
+    if root()
+        .join(dir)
+        .join("node_modules/.package-lock.json")
+        .exists()
+    {
         return Ok(());
     }
-    run(dir, "npm", &["ci", "--no-audit", "--no-fund"], &[])
+    run(cmd("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(root().join(dir)))
 }
 
 /// Builds the three wasm packages and the dashboard into `web/dist` (embedded by the host).
 pub fn build_web() -> Result<()> {
-    let root = root();
-    npm_ci(&root.join("web"))?;
-    run(&root, "bash", &["pulse-wasm/scripts/build.sh"], &[])?;
-    run(&root, "npm", &["--prefix", "web", "run", "build"], &[])
+    npm_ci("web")?;
+    run(cmd("bash").arg("pulse-wasm/scripts/build.sh"))?;
+    run(cmd("npm").args(["--prefix", "web", "run", "build"]))
 }
 
 /// `cargo xtask demo`: builds everything and starts `litellm-pulse demo`.
 pub fn demo(extra: &[String]) -> Result<()> {
-    setup()?;
+    web_tools()?;
     build_web()?;
-    let root = root();
-    let mut args = vec!["run", "--release", "-p", "pulse-host", "--", "demo"];
-    args.extend(extra.iter().map(String::as_str));
-    run(&root, "cargo", &args, &[])
+    run(cargo()
+        .args(["run", "--release", "-p", "pulse-host", "--", "demo"])
+        .args(extra))
+}
+
+/// `cargo clippy` over every target with warnings denied; `extra` picks the crates and target.
+fn clippy(extra: &[&str]) -> Result<()> {
+    run(cargo().args(["clippy", "--locked"]).args(extra).args([
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))
+}
+
+/// `cargo xtask test [--quick]`.
+pub fn test(args: &[String]) -> Result<()> {
+    match args {
+        [] => test_all(),
+        [quick] if quick == "--quick" => test_quick(),
+        _ => bail!("usage: cargo xtask test [--quick]"),
+    }
+}
+
+/// The integration tests that need no binary: pure functions over the real captures.
+const PURE_INTEGRATION_TESTS: [&str; 6] =
+    ["--test", "parser", "--test", "tracker", "--test", "windows"];
+
+/// The host's unit tests that serve the dashboard and so need `web/dist` (without it
+/// the page is a 503 "not built"): the quick run skips them when it is missing;
+/// `cargo xtask test` builds it and runs them.
+const NEED_WEB_DIST: [&str; 6] = [
+    "the_dashboard_is_the_built_web_dist",
+    "dashboard_files_have_their_types_and_the_page_its_policy",
+    "root_serves_html_to_browsers_and_json_to_the_rest",
+    "a_known_etag_gets_304_without_a_body",
+    "every_response_carries_the_security_headers",
+    "a_configured_token_guards_everything_but_livez",
+];
+
+/// `cargo xtask test --quick`: formatting, clippy and the unit and pure integration
+/// tests, in minutes on a warm build. It needs no web/dist, wasm tools, npm or
+/// release build (the host compiles without the dashboard), so it runs anywhere
+/// cargo does; `cargo xtask test` is the whole of CI.
+fn test_quick() -> Result<()> {
+    run(cargo().args(["fmt", "--all", "--check"]))?;
+    clippy(&["--workspace"])?;
+    let mut unit = cargo();
+    unit.args(["test", "--locked", "--workspace", "--lib", "--bins"]);
+    if !root().join("web/dist").is_dir() {
+        eprintln!(
+            "\nweb/dist is not built (`cargo xtask web`): skipping the {} host tests that serve the page",
+            NEED_WEB_DIST.len()
+        );
+        unit.arg("--");
+        for name in NEED_WEB_DIST {
+            unit.args(["--skip", name]);
+        }
+    }
+    run(&mut unit)?;
+    run(cargo()
+        .args(["test", "--locked", "-p", "pulse-tests"])
+        .args(PURE_INTEGRATION_TESTS))?;
+    eprintln!("\nquick checks passed (the whole suite: `cargo xtask test`)");
+    Ok(())
 }
 
 /// `cargo xtask test`: every check CI runs, in the order that fails fastest.
-pub fn test() -> Result<()> {
+fn test_all() -> Result<()> {
     setup()?;
-    let root = root();
-    let deny = [("RUSTDOCFLAGS", "-D warnings")];
-    run(&root, "cargo", &["fmt", "--all", "--check"], &[])?;
+    run(cargo().args(["fmt", "--all", "--check"]))?;
     // The host embeds web/dist, so the dashboard is built before any host compile.
     build_web()?;
-    run(
-        &root,
-        "cargo",
-        &[
-            "clippy",
-            "--workspace",
-            "--all-targets",
-            "--locked",
-            "--",
-            "-D",
-            "warnings",
-        ],
-        &[],
-    )?;
+    clippy(&["--workspace"])?;
     // The purity invariant: the core (and its bindings) build for the browser.
-    run(
-        &root,
-        "cargo",
-        &[
-            "build",
-            "--locked",
-            "-p",
-            "pulse-core",
-            "-p",
-            "pulse-wasm",
-            "--target",
-            "wasm32-unknown-unknown",
-        ],
-        &[],
-    )?;
+    run(cargo().args([
+        "build",
+        "--locked",
+        "-p",
+        "pulse-core",
+        "-p",
+        "pulse-wasm",
+        "-p",
+        "pulse-wasm-validate",
+        "--target",
+        "wasm32-unknown-unknown",
+    ]))?;
     // The wasm-only tests (`#![cfg(target_arch = "wasm32")]`) are invisible to the native clippy run.
-    run(
-        &root,
-        "cargo",
-        &[
-            "clippy",
-            "--locked",
-            "-p",
-            "pulse-wasm",
-            "--all-targets",
-            "--target",
-            "wasm32-unknown-unknown",
-            "--",
-            "-D",
-            "warnings",
-        ],
-        &[],
-    )?;
+    clippy(&[
+        "-p",
+        "pulse-wasm",
+        "-p",
+        "pulse-wasm-validate",
+        "--target",
+        "wasm32-unknown-unknown",
+    ])?;
     // One release build serves every end-to-end test: the static musl binary the
     // Dockerfile ships (checked to be static, to serve and to pass its healthcheck).
-    musl()?;
-    let bin = musl_bin(&root).to_string_lossy().to_string();
-    let bin_env = [
-        ("PULSE_BIN", bin.as_str()),
-        ("LITELLM_PULSE_BIN", bin.as_str()),
-    ];
-    run(
-        &root,
-        "cargo",
-        &["test", "--workspace", "--locked"],
-        &bin_env,
-    )?;
-    // The "never panics on any bytes" properties again, with many cases in release mode.
-    run(
-        &root,
-        "cargo",
-        &[
-            "test",
-            "--release",
-            "--locked",
-            "-p",
-            "pulse-tests",
-            "--test",
-            "parser",
-            "never_panic",
-        ],
-        &[("PROPTEST_CASES", "200000")],
-    )?;
-    run(
-        &root,
-        "cargo",
-        &["doc", "--workspace", "--no-deps", "--locked"],
-        &deny,
-    )?;
-    run(
-        &root,
-        "wasm-pack",
-        &["test", "--node", "--mode", "no-install", "pulse-wasm"],
-        &[],
-    )?;
-    run(&root, "node", &["--test", "tests/node/"], &[])?;
-    run(&root, "node", &["--test", "tests/browser/"], &bin_env)?;
-    Ok(())
-}
-
-/// Where `cargo xtask musl` leaves the static binary (cargo's target dir,
-/// which `CARGO_TARGET_DIR` may move out of the checkout).
-fn musl_bin(root: &Path) -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("target"));
-    root.join(target)
-        .join("x86_64-unknown-linux-musl/release/litellm-pulse")
-}
-
-/// `cargo xtask musl`: the static binary the Dockerfile ships, checked without Docker.
-///
-/// Builds `litellm-pulse` for `x86_64-unknown-linux-musl`, proves with `file` and `ldd`
-/// that it is static, starts it, and runs its `healthcheck` subcommand against it
-/// (exit 0 while it serves, exit 1 once it is gone), as the image's HEALTHCHECK does.
-pub fn musl() -> Result<()> {
-    let root = root();
-    run(
-        &root,
-        "cargo",
-        &[
-            "build",
-            "--release",
-            "--locked",
-            "--target",
-            "x86_64-unknown-linux-musl",
-            "-p",
-            "pulse-host",
-        ],
-        &[("CC_x86_64_unknown_linux_musl", "musl-gcc")],
-    )?;
-    let bin = musl_bin(&root);
-    let bin_s = bin.to_string_lossy().to_string();
-    let file = output("file", &[&bin_s]).context("`file` is needed to check the binary")?;
-    eprintln!("{file}");
-    if !(file.contains("statically linked") || file.contains("static-pie linked")) {
-        bail!("{} is not static: {file}", bin.display());
-    }
-    // ldd exits non-zero for a static binary; its message is what matters.
-    let ldd = Command::new("ldd")
-        .arg(&bin)
-        .output()
-        .context("running ldd")?;
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&ldd.stdout),
-        String::from_utf8_lossy(&ldd.stderr)
-    );
-    eprintln!("ldd: {}", said.trim());
-    if !(said.contains("not a dynamic executable") || said.contains("statically linked")) {
-        bail!("ldd sees dynamic dependencies: {said}");
-    }
-
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let port_s = port.to_string();
-    let data = std::env::temp_dir().join(format!("pulse-musl-{}", std::process::id()));
-    std::fs::create_dir_all(&data)?;
-    let db = data.join("pulse.db");
-    let db_s = db.to_string_lossy().to_string();
-    // The target is a closed port: the server must serve (and be live) even so.
-    let mut child = Command::new(&bin)
-        .args(["--host", "127.0.0.1", "--port", &port_s, "--db-path", &db_s])
-        .args(["--metrics-url", "http://127.0.0.1:9/metrics/"])
-        .spawn()
-        .context("starting the static binary")?;
-    let healthcheck = |want_ok: bool| -> Result<()> {
-        for _ in 0..50 {
-            let ok = Command::new(&bin)
-                .args(["healthcheck", "--host", "127.0.0.1", "--port", &port_s])
-                .status()?
-                .success();
-            if ok == want_ok {
-                return Ok(());
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        bail!(
-            "healthcheck never reported {}",
-            if want_ok { "healthy" } else { "unhealthy" }
-        )
+    dist::musl()?;
+    // The arm64 image's binary, cross-compiled and smoke-tested under qemu.
+    dist::arm64()?;
+    let bin = dist::bin_path(dist::Arch::Amd64);
+    let with_bin = |c: &mut Command| {
+        c.env("PULSE_BIN", &bin).env("LITELLM_PULSE_BIN", &bin);
     };
-    let served = healthcheck(true);
-    child.kill().ok();
-    child.wait().ok();
-    served?;
-    healthcheck(false)?;
-    std::fs::remove_dir_all(&data).ok();
-    eprintln!("static musl binary: ok (file, ldd, serve, healthcheck)");
-    Ok(())
+    let mut all = cargo();
+    all.args(["test", "--workspace", "--locked"]);
+    with_bin(&mut all);
+    run(&mut all)?;
+    // The "never panics on any bytes" properties again, with many cases in release mode.
+    run(cargo()
+        .args(["test", "--release", "--locked", "-p", "pulse-tests"])
+        .args(["--test", "parser", "never_panic"])
+        .env("PROPTEST_CASES", "200000"))?;
+    run(cargo()
+        .args(["doc", "--workspace", "--no-deps", "--locked"])
+        .env("RUSTDOCFLAGS", "-D warnings"))?;
+    run(cmd("wasm-pack").args(["test", "--node", "--mode", "no-install", "pulse-wasm"]))?;
+    run(cmd("node").args(["--test", "tests/node/"]))?;
+    let mut browser = cmd("node");
+    browser.args(["--test", "tests/browser/"]);
+    with_bin(&mut browser);
+    run(&mut browser)
 }

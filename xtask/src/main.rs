@@ -7,28 +7,34 @@
 //! - `bench-parser [--bytes N] [--runs N] [--criterion]`: times our parser and
 //!   the Python reference (`litellm-pulse==0.3.0` from PyPI, in a venv under
 //!   `target/bench/venv`) on the same body and prints MB/s and the ratio.
-//! - `setup`: installs the Rust targets, the pinned wasm-bindgen CLI, wasm-pack and npm packages.
+//! - `setup`: installs the Rust targets, the pinned wasm-bindgen CLI, wasm-pack,
+//!   zig and cargo-zigbuild, and (as root) the Debian packages the tests run.
 //! - `demo [ARGS]`: builds the dashboard and runs `litellm-pulse demo` (the README's run command).
-//! - `test`: every check CI runs (the README's test command).
+//! - `test`: every check CI runs (the README's test command); `test --quick`:
+//!   formatting, clippy, unit and pure integration tests, without web/dist.
 //! - `web`: builds pulse-wasm's packages and the dashboard into `web/dist`.
-//! - `musl`: builds the Dockerfile's static binary and checks it serves and passes its healthcheck.
+//! - `musl`, `arm64`: build the Docker image's static binary for x86_64 or
+//!   aarch64 and check it (static, `--version`, serve, healthcheck; arm64 under qemu).
+//! - `dist <amd64|arm64> <out>`: the Dockerfile's build of that binary, copied to `out`.
 //! - `time-parser <path> [--runs N]`: used by `bench-parser`; times
 //!   `pulse_core::parse` and `scan_sample_totals` in this (release) process.
 #![allow(clippy::print_stdout, reason = "a command-line tool reports on stdout")]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
+use crate::cmd::{cargo, read, root, run};
+
+mod cmd;
+mod dist;
 mod flow;
 #[cfg(test)]
 mod tidy;
 
-#[path = "../../pulse-core/benches/support/litellm_body.rs"]
-#[allow(dead_code, reason = "the bench uses more of the generator than xtask")]
-mod litellm_body;
+use pulse_testkit::body::litellm_body;
 
 /// Default size of the benchmark body.
 const DEFAULT_BYTES: usize = 10 * 1024 * 1024;
@@ -46,9 +52,11 @@ fn main() -> Result<()> {
     match task.as_str() {
         "setup" => flow::setup(),
         "demo" => flow::demo(rest),
-        "test" => flow::test(),
+        "test" => flow::test(rest),
         "web" => flow::build_web(),
-        "musl" => flow::musl(),
+        "musl" => dist::musl(),
+        "arm64" => dist::arm64(),
+        "dist" => dist::dist(rest),
         "gen-body" => gen_body(rest),
         "bench-parser" => bench_parser(rest),
         "time-parser" => time_parser(rest),
@@ -68,10 +76,11 @@ fn print_usage() {
         "usage: cargo xtask <task>\n\n\
          tasks:\n  \
          demo [ARGS]                              build the dashboard and run `litellm-pulse demo`\n  \
-         test                                     run every check CI runs\n  \
+         test [--quick]                           run every check CI runs (--quick: fmt, clippy, unit tests)\n  \
          setup                                    install the tools the two commands above need\n  \
          web                                      build pulse-wasm and web/dist\n  \
-         musl                                     build and check the static binary of the Dockerfile\n  \
+         musl | arm64                             build and check the image's static x86_64 | aarch64 binary\n  \
+         dist <amd64|arm64> <out>                 build that binary as the Dockerfile does, copy it to <out>\n  \
          gen-body <path> [--bytes N] [--seed S]   write the LiteLLM-shaped benchmark body\n  \
          bench-parser [--bytes N] [--runs N] [--criterion]\n                                           \
          compare our parser with the Python reference\n  \
@@ -116,19 +125,11 @@ fn parse_opts(args: &[String]) -> Result<Opts> {
     Ok(o)
 }
 
-/// The workspace root (the parent of this crate).
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."))
-}
-
 fn write_body(path: &Path, bytes: usize, seed: u64) -> Result<usize> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let body = litellm_body::litellm_body(bytes, seed);
+    let body = litellm_body(bytes, seed);
     std::fs::write(path, &body).with_context(|| format!("writing {}", path.display()))?;
     Ok(body.len())
 }
@@ -199,19 +200,6 @@ fn field(text: &str, key: &str) -> Option<f64> {
         .find_map(|w| w.strip_prefix(key)?.strip_prefix('=')?.parse().ok())
 }
 
-fn run(cmd: &mut Command) -> Result<String> {
-    let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;
-    if !out.status.success() {
-        bail!(
-            "{cmd:?} failed ({}):\n{}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
 /// The Python that times the reference: best of `runs` calls.
 const PY_TIMER: &str = r#"
 import sys, time
@@ -232,50 +220,37 @@ fn time_python(root: &Path, body: &Path, runs: usize) -> Result<f64> {
     let venv = root.join("target/bench/venv");
     let python = venv.join("bin/python");
     if !python.exists() {
-        println!("creating {} ...", venv.display());
         run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
     }
-    let installed = Command::new(&python)
-        .args(["-c", "import litellm_pulse.parser"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !installed {
-        println!("pip install {REFERENCE} ...");
+    if read(Command::new(&python).args(["-c", "import litellm_pulse.parser"])).is_err() {
         run(Command::new(&python).args(["-m", "pip", "install", "--quiet", REFERENCE]))?;
     }
-    let out = run(Command::new(&python)
-        .args(["-c", PY_TIMER])
-        .arg(body)
-        .arg(runs.to_string()))?;
-    print!("python: {out}");
+    let out = read(
+        Command::new(&python)
+            .args(["-c", PY_TIMER])
+            .arg(body)
+            .arg(runs.to_string()),
+    )?;
+    println!("python: {out}");
     field(&out, "seconds").context("no timing in the Python output")
 }
 
 fn bench_parser(args: &[String]) -> Result<()> {
     let o = parse_opts(args)?;
-    let root = workspace_root();
+    let root = root();
     let body_path = root.join("target/bench/litellm-10mb.prom");
     let bytes = write_body(&body_path, o.bytes, DEFAULT_SEED)?;
     println!("body: {} ({bytes} bytes)", body_path.display());
 
     println!("building and timing pulse-core (release) ...");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let ours = run(Command::new(&cargo)
-        .current_dir(&root)
-        .args([
-            "run",
-            "--quiet",
-            "--release",
-            "-p",
-            "xtask",
-            "--",
-            "time-parser",
-        ])
-        .arg(&body_path)
-        .args(["--runs", &o.runs.to_string()]))?;
-    print!("rust:   {}", ours.replace('\n', "\n        ").trim_end());
-    println!();
+    let ours = read(
+        cargo()
+            .args(["run", "--quiet", "--release", "-p", "xtask", "--"])
+            .arg("time-parser")
+            .arg(&body_path)
+            .args(["--runs", &o.runs.to_string()]),
+    )?;
+    println!("rust:   {}", ours.replace('\n', "\n        "));
     let parse_s = field(&ours, "parse_seconds").context("no parse timing")?;
     let scan_s = field(&ours, "scan_seconds").context("no scan timing")?;
 
@@ -303,15 +278,7 @@ fn bench_parser(args: &[String]) -> Result<()> {
     }
 
     if o.criterion {
-        println!("\nrunning cargo bench -p pulse-core --bench parse ...");
-        let status = Command::new(&cargo)
-            .current_dir(&root)
-            .args(["bench", "-p", "pulse-core", "--bench", "parse"])
-            .status()
-            .context("running cargo bench")?;
-        if !status.success() {
-            bail!("cargo bench failed: {status}");
-        }
+        run(cargo().args(["bench", "-p", "pulse-core", "--bench", "parse"]))?;
     }
     Ok(())
 }
@@ -330,10 +297,10 @@ mod tests {
 
     #[test]
     fn generated_body_is_deterministic_and_valid() {
-        let a = litellm_body::litellm_body(200_000, 7);
-        let b = litellm_body::litellm_body(200_000, 7);
+        let a = litellm_body(200_000, 7);
+        let b = litellm_body(200_000, 7);
         assert_eq!(a, b);
-        assert_ne!(a, litellm_body::litellm_body(200_000, 8));
+        assert_ne!(a, litellm_body(200_000, 8));
         let expo = pulse_core::parse::parse(&a).unwrap();
         assert!(expo.errors.is_empty(), "{:?}", expo.errors.first());
         assert!((150_000..260_000).contains(&a.len()), "{}", a.len());

@@ -45,7 +45,7 @@ mod tests {
 
     #[test]
     fn no_tracked_file_reads_from_beside_the_checkout() {
-        let files = tracked(&crate::flow::root());
+        let files = tracked(&crate::cmd::root());
         assert!(
             files.len() > 50,
             "git ls-files found only {} files",

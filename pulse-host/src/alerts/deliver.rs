@@ -182,7 +182,8 @@ mod tests {
     use crate::clock::Clock;
     use crate::scrape::Scraper;
     use crate::store::{Store, StoreHandle};
-    use crate::testutil::{Canned, Script, fake_litellm, settings_for};
+    use crate::testutil::settings_for;
+    use pulse_testkit::{FakeLiteLlm, Options, Reply, Script};
 
     /// One request a receiver got.
     #[derive(Debug, Clone)]
@@ -356,9 +357,8 @@ mod tests {
     async fn a_failing_receiver_gets_the_alert_once_it_recovers_and_never_holds_up_scraping() {
         // The receiver answers 500 once, then 200, each after 1.5 s.
         let (hook, log) = receiver(&[500], Duration::from_millis(1500)).await;
-        let script = Arc::new(Mutex::new(Script::default()));
-        let addr = fake_litellm(None, Arc::clone(&script)).await;
-        let settings = settings_for(&format!("http://{addr}/metrics/"), &[]);
+        let fake = FakeLiteLlm::start(Script::default(), Options::open()).unwrap();
+        let settings = settings_for(&format!("http://{}/metrics/", fake.addr), &[]);
         let now = Arc::new(AtomicI64::new(0));
         let store = StoreHandle::spawn(Store::open_memory(100));
         let app = App::new(settings.clone(), store, Clock::Manual(Arc::clone(&now)))
@@ -373,11 +373,9 @@ mod tests {
         let mut runner = Runner::new(Arc::clone(&app), Scraper::new(&settings).unwrap()).await;
         let ms = |t: &str| pulse_core::window::parse_rfc3339(t).unwrap();
         let step = |i: usize| {
-            script
-                .lock()
-                .unwrap()
+            fake.lock()
                 .queue
-                .push_back(Canned::prom(capture(SEQUENCE[i].0)).dated(ms(SEQUENCE[i].1)));
+                .push_back(Reply::prom(capture(SEQUENCE[i].0)).dated(ms(SEQUENCE[i].1)));
             now.store(ms(SEQUENCE[i].1), Ordering::SeqCst);
         };
         step(0);

@@ -53,6 +53,7 @@ fn observation(
                 delta,
             })
             .collect(),
+        latency: Default::default(),
     }
 }
 
@@ -1010,13 +1011,7 @@ fn python_0_2_rows_are_imported_with_negative_deltas_fixed_and_overlap_skipped()
 
 // ---- Real LiteLLM captures through the real parser and tracker ----------
 
-fn capture(name: &str) -> String {
-    let dir = std::env::var_os("PULSE_FIXTURES").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/litellm"),
-        std::path::PathBuf::from,
-    );
-    std::fs::read_to_string(dir.join(name)).unwrap()
-}
+use pulse_testkit::capture;
 
 /// Parses `body`, observes it and records the scrape.
 fn scrape(
@@ -1238,8 +1233,9 @@ fn a_batch_stores_exactly_what_one_record_per_scrape_stores() {
 
     assert_eq!(recs.len(), 9);
     let (a, b) = (dump(&one_by_one), dump(&batched));
-    // 440 rows, plus the 126 day rows summing the bucket rows.
-    assert_eq!(a.len(), 566);
+    // 440 rows, plus the 126 day rows summing the bucket rows, plus the
+    // tracker's 440 latency histogram series (pulse-core's state version 2).
+    assert_eq!(a.len(), 1006);
     assert_eq!(a, b);
     assert_eq!(batched.status(), one_by_one.status());
     assert_eq!(batched.all_time().unwrap().get(Metric::Requests), 72.0);
