@@ -879,3 +879,58 @@ proptest! {
         }
     }
 }
+
+/// The strict validator accepts every real capture: LiteLLM's `.prom`
+/// bodies as text 0.0.4 and its `.openmetrics.txt` bodies as OpenMetrics
+/// 1.0 (both written by the official Python client).
+#[test]
+fn every_capture_is_valid_in_strict_mode() {
+    use pulse_core::validate::{Format as Strict, validate, validate_as};
+    for name in all_captures() {
+        let body = capture(&name);
+        let report = validate(&body);
+        let expected = if name.ends_with(".prom") {
+            Strict::PrometheusText
+        } else {
+            Strict::OpenMetrics
+        };
+        assert_eq!(report.format, expected, "{name}");
+        assert!(report.is_valid(), "{name}: {:#?}", &report.problems);
+        assert_eq!(validate_as(body.as_bytes(), expected), report);
+    }
+}
+
+/// Strict mode finds what the lenient parser lets through: a capture
+/// turned into an invalid document in three ways.
+#[test]
+fn strict_mode_flags_what_scraping_tolerates() {
+    use pulse_core::validate::{Format as Strict, ProblemKind, validate_as};
+    let body = capture("01-after-batch1.openmetrics.txt");
+    // A negative counter, a metric family split in two, no `# EOF`.
+    let broken = body
+        .replacen(
+            "python_gc_objects_collected_total{generation=\"0\"} 2534.0",
+            "python_gc_objects_collected_total{generation=\"0\"} -1",
+            1,
+        )
+        .replace(
+            "# EOF\n",
+            "python_gc_objects_collected_total{generation=\"9\"} 1\n",
+        );
+    let expo = parse(&broken).expect("the lenient parser still reads it");
+    assert!(expo.errors.is_empty());
+    let kinds: Vec<ProblemKind> = validate_as(broken.as_bytes(), Strict::OpenMetrics)
+        .problems
+        .iter()
+        .map(|p| p.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ProblemKind::NegativeValue,
+            ProblemKind::NameClash,
+            ProblemKind::MissingEof
+        ],
+        "as OpenMetrics"
+    );
+}

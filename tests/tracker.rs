@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 use pulse_core::Exposition;
-use pulse_core::catalog::{Catalog, Dimension, Metric, MetricValues};
+use pulse_core::catalog::{Catalog, Dimension, Histogram, Metric, MetricValues};
 use pulse_core::num::clean;
 use pulse_core::parse::parse;
 use pulse_core::track::{Observation, Tracker, TrackerState};
@@ -930,4 +930,174 @@ proptest! {
         prop_assert_eq!(counted[0], true_increase[0] as f64);
         prop_assert_eq!(counted[1], true_increase[1] as f64);
     }
+}
+
+// Latency histograms on the real captures. The expected buckets are read
+// from the text with plain string search and the quantile is the documented
+// interpolation written out as a loop, independent of the parser, the
+// tracker and `pulse_core::latency`.
+
+/// The value of label `name` on one sample line (labels are sorted, so every
+/// one but the first follows a comma).
+fn plain_label<'l>(line: &'l str, name: &str) -> Option<&'l str> {
+    let start = [format!(",{name}=\""), format!("{{{name}=\"")]
+        .iter()
+        .find_map(|p| line.find(p.as_str()).map(|i| i + p.len()))?;
+    let len = line[start..].find('"')?;
+    Some(&line[start..start + len])
+}
+
+/// Cumulative buckets `(le, count)` of `family` per requested model, summed
+/// over the model's series and sorted by `le`.
+fn plain_buckets(body: &str, family: &str) -> BTreeMap<String, Vec<(f64, f64)>> {
+    let prefix = format!("{family}_bucket{{");
+    let mut sums: BTreeMap<(String, String), f64> = BTreeMap::new();
+    for line in body.lines().filter(|l| l.starts_with(&prefix)) {
+        let model = plain_label(line, "requested_model").expect("requested_model");
+        let le = plain_label(line, "le").expect("le");
+        let value: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+        *sums.entry((model.to_owned(), le.to_owned())).or_insert(0.0) += value;
+    }
+    let mut out: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
+    for ((model, le), count) in sums {
+        let le: f64 = if le == "+Inf" {
+            f64::INFINITY
+        } else {
+            le.parse().unwrap()
+        };
+        out.entry(model).or_default().push((le, count));
+    }
+    for buckets in out.values_mut() {
+        buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    }
+    out
+}
+
+/// `later − earlier`, bucket by bucket (a model missing earlier counts from 0).
+fn plain_delta(
+    later: &BTreeMap<String, Vec<(f64, f64)>>,
+    earlier: &BTreeMap<String, Vec<(f64, f64)>>,
+) -> BTreeMap<String, Vec<(f64, f64)>> {
+    let mut out = later.clone();
+    for (model, buckets) in &mut out {
+        if let Some(before) = earlier.get(model) {
+            for ((le, count), (le0, count0)) in buckets.iter_mut().zip(before) {
+                assert_eq!(le, le0);
+                *count -= count0;
+            }
+        }
+    }
+    out.retain(|_, b| b.iter().any(|(_, c)| *c != 0.0));
+    out
+}
+
+/// The quantile by linear interpolation in the bucket that reaches rank
+/// `q × total`, from 0 in the lowest bucket, the highest finite bound when
+/// the rank is in `+Inf`.
+fn plain_quantile(q: f64, buckets: &[(f64, f64)]) -> f64 {
+    let total = buckets.last().unwrap().1;
+    let rank = q * total;
+    let (mut lower, mut below) = (0.0, 0.0);
+    for &(le, count) in buckets {
+        if count >= rank {
+            if le == f64::INFINITY {
+                return lower;
+            }
+            return lower + (le - lower) * (rank - below) / (count - below);
+        }
+        (lower, below) = (le, count);
+    }
+    unreachable!("the +Inf bucket holds every observation")
+}
+
+/// The tracker's histogram deltas of `histogram` per model, as plain buckets.
+fn tracked_buckets(
+    o: &Observation,
+    histogram: Histogram,
+) -> BTreeMap<String, pulse_core::latency::BucketCounts> {
+    pulse_core::latency::sum_by_key(&o.latency.histograms, histogram, Dimension::Model)
+}
+
+/// The tracker's deltas equal the plain ones for every histogram, and so do
+/// p50, p90 and p99 per model.
+fn assert_latency_matches(
+    o: &Observation,
+    body_later: &str,
+    body_earlier: Option<&str>,
+    what: &str,
+) -> usize {
+    let mut checked = 0;
+    for h in Histogram::ALL {
+        let later = plain_buckets(body_later, h.family());
+        let expected = match body_earlier {
+            Some(b) => plain_delta(&later, &plain_buckets(b, h.family())),
+            None => later,
+        };
+        let got = tracked_buckets(o, h);
+        assert_eq!(
+            got.keys().collect::<Vec<_>>(),
+            expected.keys().collect::<Vec<_>>(),
+            "{what} {h}"
+        );
+        for (model, buckets) in &expected {
+            let counts = &got[model];
+            let pairs: Vec<(f64, f64)> = counts.buckets.iter().map(|b| (b.le, b.count)).collect();
+            assert_eq!(&pairs, buckets, "{what} {h} {model}");
+            assert_eq!(
+                counts.count,
+                buckets.last().unwrap().1,
+                "{what} {h} {model}"
+            );
+            for q in [0.5, 0.9, 0.99] {
+                let (a, b) = (counts.quantile(q), plain_quantile(q, buckets));
+                assert!((a - b).abs() < 1e-12, "{what} {h} {model} q{q}: {a} vs {b}");
+            }
+            checked += 1;
+        }
+    }
+    checked
+}
+
+#[test]
+fn latency_quantiles_per_model_match_a_plain_reading_of_the_captures() {
+    let mut t = tracker();
+    observe(&mut t, "00-before-traffic.prom", T00);
+    let o1 = observe(&mut t, "01-after-batch1.prom", T01);
+    // Every histogram series is new since the baseline: its whole value counts.
+    assert_eq!(o1.latency.series.adopted_series, 0);
+    let c01 = capture("01-after-batch1.prom");
+    assert!(assert_latency_matches(&o1, &c01, None, "01") >= 9);
+
+    // One value worked out by hand from 01: gpt-4o-mini's 14 requests have
+    // 5 at or below 0.1 s and 11 at or below 0.25 s, so the median (rank 7)
+    // is 0.1 + 0.15 × 2/6 s.
+    let gpt = &tracked_buckets(&o1, Histogram::RequestLatency)["gpt-4o-mini"];
+    assert_eq!(gpt.count, 14.0);
+    assert!((gpt.quantile(0.5) - (0.1 + 0.15 * 2.0 / 6.0)).abs() < 1e-12);
+
+    let o2b = observe(&mut t, R02B, T02B);
+    // The plain delta below assumes no series fell or vanished in between.
+    assert_eq!(
+        (
+            o2b.latency.series.resets,
+            o2b.latency.series.vanished_series
+        ),
+        (0, 0)
+    );
+    let c02b = capture(R02B);
+    assert!(assert_latency_matches(&o2b, &c02b, Some(&c01), "01→02b") >= 9);
+}
+
+#[test]
+fn latency_after_a_restart_counts_the_new_process_whole() {
+    let mut t = tracker();
+    observe(&mut t, R02B, T02B);
+    let o3 = observe(&mut t, R03, T03);
+    assert!(o3.latency.histograms.is_empty());
+    assert!(o3.latency.series.vanished_series > 0);
+    let o4 = observe(&mut t, R04, T04);
+    // The histograms of the restarted process appeared after 03: new, whole.
+    assert!(o4.latency.series.new_series + o4.latency.series.resets > 0);
+    assert_eq!(o4.latency.series.adopted_series, 0);
+    assert!(assert_latency_matches(&o4, &capture(R04), None, "04") >= 9);
 }

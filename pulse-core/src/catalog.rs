@@ -6,6 +6,12 @@
 //! 1.108 and also accept the names older LiteLLM releases used, so an upgrade
 //! of the proxy does not silently drop a metric.
 //!
+//! A [`Histogram`] is one of LiteLLM's latency histograms and a
+//! [`HealthCounter`] one of its deployment health counters that are not
+//! metrics (cooldowns, fallbacks): the tracker follows their series like the
+//! counters of metrics, and reports their increases apart (see
+//! [`crate::track::LatencyDeltas`]). Their families are fixed.
+//!
 //! A [`Dimension`] is a way to split a metric (per model, key, team, ...).
 //! [`dimension_key`] maps the labels of one series to exactly one key per
 //! dimension, so per-dimension sums always equal the totals.
@@ -136,6 +142,142 @@ impl std::fmt::Display for Metric {
     }
 }
 
+/// A tracked LiteLLM latency histogram, by its friendly name.
+///
+/// Its `_bucket{le}`, `_sum` and `_count` samples are cumulative counters,
+/// tracked per series like the counters of [`Metric`]s.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
+pub enum Histogram {
+    /// `request_latency`: the whole request as the proxy saw it
+    /// (`litellm_request_total_latency_metric`).
+    RequestLatency,
+    /// `llm_api_latency`: the call to the provider
+    /// (`litellm_llm_api_latency_metric`).
+    LlmApiLatency,
+    /// `time_to_first_token`: until the first streamed token
+    /// (`litellm_llm_api_time_to_first_token_metric`).
+    TimeToFirstToken,
+    /// `overhead_latency`: the proxy's own share
+    /// (`litellm_overhead_latency_metric`).
+    OverheadLatency,
+    /// `queue_time`: waiting in the proxy's queue
+    /// (`litellm_request_queue_time_seconds`).
+    QueueTime,
+}
+
+impl Histogram {
+    /// Number of histograms.
+    pub const COUNT: usize = 5;
+
+    /// Every histogram, in index order.
+    pub const ALL: [Histogram; Histogram::COUNT] = [
+        Histogram::RequestLatency,
+        Histogram::LlmApiLatency,
+        Histogram::TimeToFirstToken,
+        Histogram::OverheadLatency,
+        Histogram::QueueTime,
+    ];
+
+    /// The friendly name, e.g. `time_to_first_token`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Histogram::RequestLatency => "request_latency",
+            Histogram::LlmApiLatency => "llm_api_latency",
+            Histogram::TimeToFirstToken => "time_to_first_token",
+            Histogram::OverheadLatency => "overhead_latency",
+            Histogram::QueueTime => "queue_time",
+        }
+    }
+
+    /// The LiteLLM family (without `_bucket`, `_sum`, `_count`).
+    pub fn family(self) -> &'static str {
+        match self {
+            Histogram::RequestLatency => "litellm_request_total_latency_metric",
+            Histogram::LlmApiLatency => "litellm_llm_api_latency_metric",
+            Histogram::TimeToFirstToken => "litellm_llm_api_time_to_first_token_metric",
+            Histogram::OverheadLatency => "litellm_overhead_latency_metric",
+            Histogram::QueueTime => "litellm_request_queue_time_seconds",
+        }
+    }
+
+    /// The histogram with friendly name `s`.
+    pub fn from_name(s: &str) -> Option<Histogram> {
+        Histogram::ALL.into_iter().find(|h| h.name() == s)
+    }
+
+    /// Position in [`Histogram::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl std::fmt::Display for Histogram {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A LiteLLM deployment health counter that is not a [`Metric`]: tracked
+/// like one, reported beside the histograms.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
+pub enum HealthCounter {
+    /// `cooled_down`: a deployment was put in cooldown after failures
+    /// (`litellm_deployment_cooled_down_total`).
+    CooledDown,
+    /// `successful_fallbacks`: a request succeeded on a fallback model
+    /// (`litellm_deployment_successful_fallbacks_total`).
+    SuccessfulFallbacks,
+    /// `failed_fallbacks`: a fallback was tried and failed
+    /// (`litellm_deployment_failed_fallbacks_total`).
+    FailedFallbacks,
+}
+
+impl HealthCounter {
+    /// Number of health counters.
+    pub const COUNT: usize = 3;
+
+    /// Every health counter, in index order.
+    pub const ALL: [HealthCounter; HealthCounter::COUNT] = [
+        HealthCounter::CooledDown,
+        HealthCounter::SuccessfulFallbacks,
+        HealthCounter::FailedFallbacks,
+    ];
+
+    /// The friendly name, e.g. `failed_fallbacks`.
+    pub fn name(self) -> &'static str {
+        match self {
+            HealthCounter::CooledDown => "cooled_down",
+            HealthCounter::SuccessfulFallbacks => "successful_fallbacks",
+            HealthCounter::FailedFallbacks => "failed_fallbacks",
+        }
+    }
+
+    /// The LiteLLM sample name.
+    pub fn family(self) -> &'static str {
+        match self {
+            HealthCounter::CooledDown => "litellm_deployment_cooled_down_total",
+            HealthCounter::SuccessfulFallbacks => "litellm_deployment_successful_fallbacks_total",
+            HealthCounter::FailedFallbacks => "litellm_deployment_failed_fallbacks_total",
+        }
+    }
+
+    /// The health counter with friendly name `s`.
+    pub fn from_name(s: &str) -> Option<HealthCounter> {
+        HealthCounter::ALL.into_iter().find(|c| c.name() == s)
+    }
+
+    /// Position in [`HealthCounter::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl std::fmt::Display for HealthCounter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// A way to split a metric.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
 pub enum Dimension {
@@ -247,6 +389,7 @@ pub enum CatalogError {
 }
 
 /// What a sample name means to the tracker.
+#[cfg_attr(not(feature = "latency"), allow(dead_code))]
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum NameRole {
     /// A value sample of `metric`; `rank` is its position in [`Catalog::sample_names`].
@@ -263,6 +406,50 @@ pub(crate) enum NameRole {
         /// Rank of the value sample it belongs to.
         rank: u8,
     },
+    /// A `_bucket`, `_sum` or `_count` sample of a histogram.
+    HistogramPart {
+        /// The histogram.
+        histogram: Histogram,
+        /// Which of its samples.
+        part: HistogramPart,
+    },
+    /// The `_created` sample of a histogram series (its labels have no `le`).
+    HistogramCreated {
+        /// The histogram.
+        histogram: Histogram,
+    },
+    /// A value sample of a health counter.
+    Health {
+        /// The counter.
+        counter: HealthCounter,
+    },
+    /// The `_created` sample of a health counter.
+    HealthCreated {
+        /// The counter.
+        counter: HealthCounter,
+    },
+}
+
+/// The samples of one histogram series.
+#[cfg_attr(not(feature = "latency"), allow(dead_code))]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
+pub(crate) enum HistogramPart {
+    /// `_bucket{le}`: observations at or below `le`.
+    Bucket,
+    /// `_sum`: sum of the observed values.
+    Sum,
+    /// `_count`: observations.
+    Count,
+}
+
+#[cfg(feature = "latency")]
+impl HistogramPart {
+    /// Every part with its sample name suffix.
+    const SUFFIXES: [(HistogramPart, &'static str); 3] = [
+        (HistogramPart::Bucket, "_bucket"),
+        (HistogramPart::Sum, "_sum"),
+        (HistogramPart::Count, "_count"),
+    ];
 }
 
 /// Which Prometheus sample names carry each [`Metric`].
@@ -403,6 +590,33 @@ impl Catalog {
                     .or_insert(NameRole::Created { metric, rank });
             }
         }
+        #[cfg(feature = "latency")]
+        self.add_latency_roles();
+    }
+
+    /// The histogram and health counter samples. A metric configured on one
+    /// of their names keeps it.
+    #[cfg(feature = "latency")]
+    fn add_latency_roles(&mut self) {
+        for histogram in Histogram::ALL {
+            let family = histogram.family();
+            for (part, suffix) in HistogramPart::SUFFIXES {
+                self.roles
+                    .entry(format!("{family}{suffix}"))
+                    .or_insert(NameRole::HistogramPart { histogram, part });
+            }
+            self.roles
+                .entry(format!("{family}_created"))
+                .or_insert(NameRole::HistogramCreated { histogram });
+        }
+        for counter in HealthCounter::ALL {
+            self.roles
+                .entry(counter.family().to_owned())
+                .or_insert(NameRole::Health { counter });
+            self.roles
+                .entry(created_name_of(counter.family()))
+                .or_insert(NameRole::HealthCreated { counter });
+        }
     }
 
     /// The configured family of `metric` (its first accepted sample name).
@@ -424,6 +638,16 @@ impl Catalog {
         match self.roles.get(sample_name) {
             Some(NameRole::Value { metric, .. }) => Some(*metric),
             _ => None,
+        }
+    }
+
+    /// True when the tracker follows series of `sample_name` with deltas: a
+    /// counter metric, a histogram part or a health counter.
+    pub(crate) fn tracks_series(&self, sample_name: &str) -> bool {
+        match self.roles.get(sample_name) {
+            Some(NameRole::Value { metric, .. }) => !metric.is_gauge(),
+            Some(NameRole::HistogramPart { .. } | NameRole::Health { .. }) => true,
+            _ => false,
         }
     }
 

@@ -12,7 +12,8 @@ pub enum LineErrorKind {
     InvalidLabelName,
     /// A label value did not start with `"` or never ended.
     UnterminatedLabelValue,
-    /// A backslash escape other than `\\`, `\"`, `\n`.
+    /// A backslash escape other than `\\`, `\"`, `\n` in a text-format body
+    /// (OpenMetrics keeps any other escape as written).
     InvalidEscape,
     /// The label block is malformed (missing `=`, `,` or `}`).
     MalformedLabels,

@@ -68,7 +68,7 @@ pub struct Label<'a> {
     pub name: &'a str,
     /// The value, still escaped when `escaped` is true.
     value: &'a str,
-    /// `value` holds `\\`, `\"` or `\n` escapes (validated by the lexer).
+    /// `value` holds backslash escapes (validated by the lexer).
     escaped: bool,
 }
 
@@ -94,8 +94,8 @@ impl<'a> Label<'a> {
 
     /// The value as written between the quotes, and whether it holds escapes.
     ///
-    /// When it does, they are only `\\`, `\"` and `\n`, each valid, so the
-    /// text is already a JSON string body except for raw control bytes.
+    /// When it does, they are `\\`, `\"` and `\n`, and in OpenMetrics also
+    /// a backslash before any other character, which stands for itself.
     ///
     /// ```
     /// let expo = pulse_core::parse::parse("x{a=\"q\\\"\",b=\"p\"} 1\n").unwrap();
@@ -108,7 +108,8 @@ impl<'a> Label<'a> {
         (self.value, self.escaped)
     }
 
-    /// The value with `\\`, `\"` and `\n` decoded; borrowed unless it had escapes.
+    /// The value with `\\`, `\"` and `\n` decoded (any other backslash is
+    /// kept); borrowed unless it had escapes.
     #[inline]
     pub fn value(&self) -> Cow<'a, str> {
         if self.escaped {
@@ -122,11 +123,9 @@ impl<'a> Label<'a> {
 impl PartialEq for Label<'_> {
     fn eq(&self, other: &Self) -> bool {
         self.name == other.name
-            && if self.escaped == other.escaped {
-                self.value == other.value
-            } else {
-                self.value() == other.value()
-            }
+            && (self.value == other.value && self.escaped == other.escaped
+                // `\z` and `\\z` are written differently and mean the same.
+                || (self.escaped || other.escaped) && self.value() == other.value())
     }
 }
 
@@ -167,7 +166,8 @@ pub struct Sample<'a> {
     /// The value (may be NaN or ±Inf).
     pub value: f64,
     /// Optional timestamp, in milliseconds since the Unix epoch
-    /// (OpenMetrics seconds are converted).
+    /// (OpenMetrics seconds are converted). `None` also for an OpenMetrics
+    /// timestamp beyond the ±9.2e15 s that `i64` milliseconds hold.
     pub timestamp_ms: Option<i64>,
     /// Index of the owning family in [`Exposition::families`].
     pub family: u32,

@@ -18,9 +18,11 @@
 //! - [`budget`]: budgets, forecasts, spike detection and alerts that fire exactly once.
 //! - [`catalog`]: the tracked metrics (friendly names, LiteLLM families, breakdown dimensions).
 //! - [`track`]: per-series counter semantics: resets, `_created`, worker bounce, deltas.
+//! - [`latency`]: quantiles from histogram bucket deltas (as `histogram_quantile`), error rates, fallbacks.
 //! - [`window`]: day/week/month windows and chart buckets in a time zone.
 //! - [`num`]: presenting sums of floats without summation noise.
 //! - [`fresh`]: when the last successful scrape still counts as current.
+//! - `validate` (feature `validate`): strict OpenMetrics 1.0 / text 0.0.4 validation.
 //!
 //! Two private helpers serve them all: `fastmap` (the FxHash map alias) and
 //! `sort` (the one non-generic stable sort, kept single for the .wasm size).
@@ -37,10 +39,13 @@ pub mod error;
 pub mod expo;
 mod fastmap;
 pub mod fresh;
+pub mod latency;
 pub mod num;
 pub mod parse;
 mod sort;
 pub mod track;
+#[cfg(feature = "validate")]
+pub mod validate;
 pub mod window;
 pub mod write;
 
@@ -48,5 +53,10 @@ pub use error::{BodyError, LineError, LineErrorKind};
 pub use expo::{Exposition, Family, Format, Label, MetricType, Sample};
 pub use parse::{parse, parse_bytes, sample_totals, scan_sample_totals};
 
-pub use catalog::{Catalog, CatalogError, Dimension, Metric, MetricValues};
-pub use track::{BreakdownDelta, Observation, SeriesState, Tracker, TrackerState};
+pub use catalog::{
+    Catalog, CatalogError, Dimension, HealthCounter, Histogram, Metric, MetricValues,
+};
+pub use track::{
+    BreakdownDelta, HealthDelta, HistogramDelta, LatencyDeltas, Observation, SeriesState, Tracker,
+    TrackerState,
+};

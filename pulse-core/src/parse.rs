@@ -22,6 +22,12 @@
 //! The format is OpenMetrics when the body has a `# EOF` line; that decides
 //! how timestamps are read (float seconds instead of integer milliseconds).
 //! Exemplars (` # {labels} value [timestamp]`) are validated and skipped.
+//!
+//! Where the formats differ in what a label value may hold, each is read by
+//! its own rule: OpenMetrics keeps a backslash before any character other
+//! than `\`, `"` and `n` as written (its `BS normal-char`), the text format
+//! rejects it. Neither judges semantics (counter values, bucket order,
+//! grouping): that is the strict mode, `validate` (feature `validate`).
 
 mod lex;
 #[cfg(test)]
@@ -33,6 +39,8 @@ use memchr::memchr;
 
 use crate::error::{BodyError, LineError, LineErrorKind};
 use crate::expo::{Exposition, Family, Format, Label, MetricType, Sample};
+#[cfg(feature = "validate")]
+pub(crate) use lex::parse_value;
 pub(crate) use lex::unescape_label;
 use lex::{Hints, Line, OmFlag, SampleLine, lex_line};
 pub use lex::{is_label_name, is_metric_name};
@@ -432,7 +440,7 @@ impl<'a> Visitor<'a> for ExpoVisitor<'a> {
 #[derive(Default)]
 struct Totals<'a> {
     out: Vec<(&'a str, f64)>,
-    index: crate::track::FastMap<&'a str, usize>,
+    index: crate::fastmap::FastMap<&'a str, usize>,
     /// Index of the previous name: consecutive samples usually share it.
     last: usize,
 }

@@ -32,7 +32,7 @@ pub struct Cli {
 }
 
 /// Subcommands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
 pub enum Command {
     /// Scrape LiteLLM and serve the API and dashboard (the default).
     Serve,
@@ -40,6 +40,35 @@ pub enum Command {
     Demo,
     /// Exit 0 when the server on --host/--port answers /livez, else 1.
     Healthcheck,
+    /// Validate exposition text strictly (OpenMetrics 1.0 or text 0.0.4):
+    /// print each problem as `LINE: message`; exit 0 when valid, 1 when
+    /// not, 2 when the input cannot be read.
+    Check(CheckArgs),
+}
+
+/// What `check` reads and as which format.
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct CheckArgs {
+    /// A file, an http(s) URL (fetched like a scrape: timeout, TLS and body
+    /// settings; the metrics key only on the metrics URL's own origin), or
+    /// `-` for standard input.
+    #[arg(value_name = "FILE|URL|-", default_value = "-")]
+    pub input: String,
+    /// The format to check against; `auto` is OpenMetrics when the body has
+    /// a `# EOF` line, else text 0.0.4.
+    #[arg(long = "format", value_enum, default_value_t = CheckFormat::Auto)]
+    pub format: CheckFormat,
+}
+
+/// `check --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CheckFormat {
+    /// OpenMetrics when the body has a `# EOF` line, else text 0.0.4.
+    Auto,
+    /// OpenMetrics 1.0.
+    Openmetrics,
+    /// Prometheus text format 0.0.4.
+    Text,
 }
 
 /// Every setting, as the user gave it.
@@ -567,6 +596,27 @@ mod tests {
         assert_eq!(s.port, 0);
         assert_eq!(s.tz, Tz::Asia__Kathmandu);
         assert!(w.is_empty());
+    }
+
+    #[test]
+    fn check_takes_an_input_and_a_format() {
+        let c = cli(&["check", "metrics.txt", "--format", "openmetrics"]).unwrap();
+        assert_eq!(
+            c.command,
+            Some(Command::Check(CheckArgs {
+                input: "metrics.txt".into(),
+                format: CheckFormat::Openmetrics,
+            }))
+        );
+        let c = cli(&["check"]).unwrap();
+        assert_eq!(
+            c.command,
+            Some(Command::Check(CheckArgs {
+                input: "-".into(),
+                format: CheckFormat::Auto,
+            }))
+        );
+        assert!(cli(&["check", "--format", "yaml"]).is_err());
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! `clock` (where "now" comes from), `store` (SQLite), `api` (routes,
 //! handlers, JSON), `server` (HTTP/1.1 with limits and timeouts), `dashboard`
 //! (embedded files), `selfmetrics` (our own `/metrics`), `demo` (a simulated
-//! LiteLLM).
+//! LiteLLM), `check` (strict validation of exposition text).
 #![cfg_attr(
     not(test),
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
@@ -18,6 +18,7 @@
 
 mod api;
 mod app;
+mod check;
 mod clock;
 mod config;
 mod dashboard;
@@ -72,6 +73,7 @@ fn main() -> ExitCode {
         Command::Serve => runtime.block_on(serve(settings)),
         Command::Demo => runtime.block_on(demo::run(settings)),
         Command::Healthcheck => return runtime.block_on(healthcheck(&settings)),
+        Command::Check(args) => return runtime.block_on(check::run(&args, settings)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

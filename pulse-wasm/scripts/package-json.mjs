@@ -1,6 +1,6 @@
 // Rewrites the package.json that wasm-pack generated: the npm name, keywords
 // and the files list (wasm-pack names the package after the crate).
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 const [dir, target] = process.argv.slice(2);
@@ -17,7 +17,9 @@ pkg.license = "MIT";
 pkg.repository = { type: "git", url: "https://github.com/litellm-pulse/litellm-pulse-rs" };
 pkg.keywords = ["prometheus", "openmetrics", "parser", "litellm", "wasm", "timezone"];
 pkg.types = "pulse_wasm.d.ts";
-for (const f of ["LICENSE", "README.md"]) {
+// The validator's module (pulse_validate.js and its .wasm) ships in the same package.
+const validate = readdirSync(dir).filter((f) => f.startsWith("pulse_validate")).sort();
+for (const f of ["LICENSE", "README.md", ...validate]) {
   if (!pkg.files.includes(f)) {
     pkg.files.push(f);
   }

@@ -96,13 +96,29 @@ fn push_json(out: &mut String, s: &str, written: bool) {
     out.push('"');
     // Copy runs of plain bytes; only `"`, `\` and control bytes need escapes,
     // and none of them occurs inside a multi-byte UTF-8 sequence.
+    let bytes = s.as_bytes();
     let mut run = 0;
-    for (j, b) in s.bytes().enumerate() {
+    let mut j = 0;
+    while j < bytes.len() {
+        let b = bytes[j];
+        j += 1;
+        if written && b == b'\\' {
+            // `\\`, `\"` and `\n` are JSON's own escapes; any other
+            // backslash (OpenMetrics keeps it as written) is a literal one.
+            if matches!(bytes.get(j), Some(b'\\' | b'"' | b'n')) {
+                j += 1;
+                continue;
+            }
+            out.push_str(s.get(run..j - 1).unwrap_or_default());
+            out.push_str("\\\\");
+            run = j;
+            continue;
+        }
         if b >= 0x20 && (written || (b != b'"' && b != b'\\')) {
             continue;
         }
-        out.push_str(s.get(run..j).unwrap_or_default());
-        run = j + 1;
+        out.push_str(s.get(run..j - 1).unwrap_or_default());
+        run = j;
         match b {
             b'"' => out.push_str("\\\""),
             b'\\' => out.push_str("\\\\"),
@@ -312,6 +328,10 @@ mod tests {
             flat.strings_json,
             r#"["x","a\\\"b\u0009c","v","a\"b\u0009c","w","a\\\n","p"]"#
         );
+        // OpenMetrics keeps `\z` as written: a literal backslash in JSON.
+        let om = pulse_core::parse::parse("x{v=\"a\\z\\\\\\n\"} 1\n# EOF\n").unwrap();
+        assert!(om.errors.is_empty());
+        assert_eq!(flatten(&om).strings_json, r#"["x","v","a\\z\\\n"]"#);
         // Header, family `x` (gauge, help = string 1), then one sample on
         // line 3 whose `p` value reuses string 3.
         assert_eq!(

@@ -19,6 +19,15 @@ export function loadPulse() {
   return createRequire(import.meta.url)(entry);
 }
 
+/** The package's second module: the strict validator (pulse_validate.js). */
+export function loadValidate() {
+  const entry = join(pkgNode, "pulse_validate.js");
+  if (!existsSync(entry)) {
+    throw new Error(`${entry} is missing: run pulse-wasm/scripts/build.sh first`);
+  }
+  return createRequire(import.meta.url)(entry);
+}
+
 /** JSON has no NaN or infinities: write them as strings, as the native side does. */
 export function finiteJson(value) {
   if (typeof value === "number") {

@@ -215,11 +215,20 @@ fn test_all() -> Result<()> {
         "pulse-core",
         "-p",
         "pulse-wasm",
+        "-p",
+        "pulse-wasm-validate",
         "--target",
         "wasm32-unknown-unknown",
     ]))?;
     // The wasm-only tests (`#![cfg(target_arch = "wasm32")]`) are invisible to the native clippy run.
-    clippy(&["-p", "pulse-wasm", "--target", "wasm32-unknown-unknown"])?;
+    clippy(&[
+        "-p",
+        "pulse-wasm",
+        "-p",
+        "pulse-wasm-validate",
+        "--target",
+        "wasm32-unknown-unknown",
+    ])?;
     // One release build serves every end-to-end test: the static musl binary the
     // Dockerfile ships (checked to be static, to serve and to pass its healthcheck).
     dist::musl()?;

@@ -364,7 +364,7 @@ fn lex_sample<'a, const DECODE: bool>(
     };
     let mut p = skip_blank(b, ne);
     if b.get(p) == Some(&b'{') {
-        p = lex_labels::<DECODE>(line, p + 1, labels, &mut hints.labels)?;
+        p = lex_labels::<DECODE>(line, p + 1, labels, &mut hints.labels, openmetrics)?;
     } else if p == ne && p < b.len() && b[p] != b'\r' {
         // A character that can neither continue the name nor end it.
         return Err(LineErrorKind::InvalidMetricName);
@@ -379,19 +379,19 @@ fn lex_sample<'a, const DECODE: bool>(
     let mut rest = ts;
     if ts < te && b[ts] != b'#' {
         let tok = &line[ts..te];
-        timestamp_ms = Some(
-            if openmetrics.get() {
-                parse_om_timestamp(tok)
-            } else {
-                tok.parse::<i64>().ok()
-            }
-            .ok_or(LineErrorKind::InvalidTimestamp)?,
-        );
+        timestamp_ms = if openmetrics.get() {
+            read_om_timestamp(tok)?
+        } else {
+            Some(
+                tok.parse::<i64>()
+                    .map_err(|_| LineErrorKind::InvalidTimestamp)?,
+            )
+        };
         rest = skip_blank(b, te);
     }
     match b.get(rest) {
         None => {}
-        Some(b'#') => lex_exemplar(line, rest + 1)?,
+        Some(b'#') => lex_exemplar(line, rest + 1, openmetrics)?,
         Some(_) if rest_is_blank(b, rest) => {}
         Some(_) => return Err(LineErrorKind::TrailingGarbage),
     }
@@ -404,21 +404,21 @@ fn lex_sample<'a, const DECODE: bool>(
 
 /// Validates an OpenMetrics exemplar ` # {labels} value [timestamp]`; `i` is
 /// just after the `#`.
-fn lex_exemplar(line: &str, i: usize) -> Result<(), LineErrorKind> {
+fn lex_exemplar(line: &str, i: usize, openmetrics: &mut OmFlag<'_>) -> Result<(), LineErrorKind> {
     let b = line.as_bytes();
     let p = skip_blank(b, i);
     if p == i || b.get(p) != Some(&b'{') {
         return Err(LineErrorKind::InvalidExemplar);
     }
     let mut none = Vec::new();
-    let p = lex_labels::<false>(line, p + 1, &mut none, &mut Vec::new())
+    let p = lex_labels::<false>(line, p + 1, &mut none, &mut Vec::new(), openmetrics)
         .map_err(|_| LineErrorKind::InvalidExemplar)?;
     let (vs, ve) = token(b, p);
     if vs == ve || parse_value(&line[vs..ve]).is_none() {
         return Err(LineErrorKind::InvalidExemplar);
     }
     let (ts, te) = token(b, ve);
-    if ts < te && parse_om_timestamp(&line[ts..te]).is_none() {
+    if ts < te && read_om_timestamp(&line[ts..te]).is_err() {
         return Err(LineErrorKind::InvalidExemplar);
     }
     if !rest_is_blank(b, te) {
@@ -438,6 +438,7 @@ fn lex_labels<'a, const DECODE: bool>(
     i: usize,
     labels: &mut Vec<Label<'a>>,
     hints: &mut Vec<NameHint<'a>>,
+    openmetrics: &mut OmFlag<'_>,
 ) -> Result<usize, LineErrorKind> {
     let b = line.as_bytes();
     let mut p = i;
@@ -495,7 +496,12 @@ fn lex_labels<'a, const DECODE: bool>(
             }
         }
         let vs = q + 1;
-        let (ve, escaped) = scan_label_value(b, vs)?;
+        let (ve, escaped, other) = scan_label_value(b, vs)?;
+        // OpenMetrics keeps a backslash before any other character as
+        // written (`BS normal-char`); text 0.0.4 has only the three escapes.
+        if other && !allows_other_escapes(openmetrics) {
+            return Err(LineErrorKind::InvalidEscape);
+        }
         if DECODE {
             labels.push(Label::from_raw(name, &line[vs..ve], escaped));
         }
@@ -514,24 +520,39 @@ fn lex_labels<'a, const DECODE: bool>(
     }
 }
 
+/// True when the body is OpenMetrics, whose label values may hold a
+/// backslash before any character. Out of line: such escapes are rare, and
+/// the format check must not weigh on the label loop.
+#[cold]
+#[inline(never)]
+fn allows_other_escapes(openmetrics: &mut OmFlag<'_>) -> bool {
+    openmetrics.get()
+}
+
 /// Finds the closing quote of a label value starting at `i`. Returns its
-/// index and whether the value contains escapes.
+/// index, whether the value contains escapes, and whether one of them is a
+/// backslash before a character other than `\`, `"` and `n` (valid in
+/// OpenMetrics, where it stands for itself; invalid in the text format).
 #[inline(always)]
-fn scan_label_value(b: &[u8], mut i: usize) -> Result<(usize, bool), LineErrorKind> {
+fn scan_label_value(b: &[u8], mut i: usize) -> Result<(usize, bool, bool), LineErrorKind> {
     let mut escaped = false;
+    let mut other = false;
     loop {
         let Some(j) = find_quote_or_backslash(b, i) else {
             return Err(LineErrorKind::UnterminatedLabelValue);
         };
         if b[j] == b'"' {
-            return Ok((j, escaped));
+            return Ok((j, escaped, other));
         }
         escaped = true;
         match b.get(j + 1) {
-            Some(b'\\' | b'"' | b'n') => i = j + 2,
-            Some(_) => return Err(LineErrorKind::InvalidEscape),
+            Some(b'\\' | b'"' | b'n') => {}
+            Some(_) => other = true,
             None => return Err(LineErrorKind::UnterminatedLabelValue),
         }
+        // The byte after the backslash is skipped; when it starts a
+        // multi-byte character, the rest are continuation bytes.
+        i = j + 2;
     }
 }
 
@@ -586,20 +607,25 @@ fn special_bytes(chunk: &[u8]) -> u64 {
     zero_bytes(x ^ (LO * u64::from(b'"'))) | zero_bytes(x ^ (LO * u64::from(b'\\')))
 }
 
-/// Decodes `\\`, `\"` and `\n` in one left-to-right pass. The input was
-/// validated by [`scan_label_value`], so every backslash starts a valid
-/// two-byte escape and the text between escapes is copied in runs.
+/// Decodes `\\`, `\"` and `\n` in one left-to-right pass; a backslash
+/// before any other character is kept as written (OpenMetrics'
+/// `BS normal-char`). The input was validated by [`scan_label_value`], so
+/// no backslash ends it, and the text between escapes is copied in runs.
 pub(crate) fn unescape_label(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     let mut rest = raw;
     while let Some(k) = rest.find('\\') {
         out.push_str(&rest[..k]);
-        let escaped = rest.as_bytes().get(k + 1).copied().unwrap_or(b'\\');
-        out.push(if escaped == b'n' {
-            '\n'
-        } else {
-            char::from(escaped)
-        });
+        match rest.as_bytes().get(k + 1) {
+            Some(b'n') => out.push('\n'),
+            Some(&c @ (b'\\' | b'"')) => out.push(char::from(c)),
+            _ => {
+                // Kept: the backslash now, the character with the next run.
+                out.push('\\');
+                rest = rest.get(k + 1..).unwrap_or("");
+                continue;
+            }
+        }
         rest = rest.get(k + 2..).unwrap_or("");
     }
     out.push_str(rest);
@@ -650,7 +676,7 @@ const POW10: [f64; 23] = [
 /// Hexadecimal floats (`0x1p-2`), which Go also accepts, are rejected: no
 /// exposition writer emits them.
 #[inline]
-pub(super) fn parse_value(tok: &str) -> Option<f64> {
+pub(crate) fn parse_value(tok: &str) -> Option<f64> {
     if let Some(v) = parse_simple_decimal(tok.as_bytes()) {
         return Some(v);
     }
@@ -736,16 +762,26 @@ fn parse_simple_decimal(b: &[u8]) -> Option<f64> {
     Some(if neg { -v } else { v })
 }
 
-/// Parses an OpenMetrics timestamp (float seconds) into milliseconds.
+/// Parses an OpenMetrics timestamp (float seconds) into milliseconds;
+/// `None` when it is invalid or beyond what `i64` milliseconds hold.
+#[cfg(test)]
 fn parse_om_timestamp(tok: &str) -> Option<i64> {
-    let secs = parse_value(tok)?;
+    read_om_timestamp(tok).ok().flatten()
+}
+
+/// Reads an OpenMetrics timestamp (float seconds) as milliseconds.
+///
+/// A finite number beyond the ±9.2e15 s that `i64` milliseconds hold (the
+/// grammar allows `12345678901234567890.1234567890`) is a valid timestamp
+/// without a millisecond value: `Ok(None)`, and the sample is kept.
+fn read_om_timestamp(tok: &str) -> Result<Option<i64>, LineErrorKind> {
+    let secs = parse_value(tok).ok_or(LineErrorKind::InvalidTimestamp)?;
+    if !secs.is_finite() {
+        return Err(LineErrorKind::InvalidTimestamp);
+    }
     let ms = (secs * 1000.0).round();
     // i64::MAX is not exactly representable; stay strictly inside the range.
-    if ms.is_finite() && ms.abs() < 9.2e18 {
-        Some(ms as i64)
-    } else {
-        None
-    }
+    Ok((ms.abs() < 9.2e18).then_some(ms as i64))
 }
 
 #[cfg(test)]

@@ -504,3 +504,50 @@ fn scan_totals_reports_the_same_body_errors() {
         );
     }
 }
+
+#[test]
+fn openmetrics_keeps_other_escapes_as_written() {
+    // ABNF `escaped-char =/ BS normal-char`: valid OpenMetrics, and the
+    // backslash stands for itself (the reference parser's label escaping cases).
+    let body = "# TYPE a counter\n# HELP a help\n\
+                a_total{foo=\"b\\\\a\\z\"} 2\n\
+                a_total{foo=\"\\foo\",bar=\"baz\"} 1\n\
+                a_total{foo=\"\\\\\\n\\é\\\"\"} 3\n\
+                # EOF\n";
+    let e = ok(body);
+    assert!(e.errors.is_empty(), "{:?}", e.errors);
+    assert_eq!(labels(&e, 0), want(&[("foo", "b\\a\\z")]));
+    assert_eq!(labels(&e, 1), want(&[("foo", "\\foo"), ("bar", "baz")]));
+    assert_eq!(labels(&e, 2), want(&[("foo", "\\\n\\é\"")]));
+    assert_eq!(scan_sample_totals(body).unwrap(), vec![("a_total", 6.0)]);
+    // `\z` and `\\z` are written differently and decode to the same value.
+    let twin = ok("a{x=\"\\z\"} 1\nb{x=\"\\\\z\"} 1\n# EOF\n");
+    assert_eq!(
+        twin.labels_of(&twin.samples[0]),
+        twin.labels_of(&twin.samples[1])
+    );
+    // The text format has only `\\`, `\"` and `\n`.
+    assert_eq!(
+        errors("ok 1\na{foo=\"\\z\"} 1\n"),
+        vec![(2, LineErrorKind::InvalidEscape)]
+    );
+}
+
+#[test]
+fn openmetrics_timestamp_beyond_i64_milliseconds_is_kept() {
+    // `timestamp = realnumber`: 20 integer digits and 10 decimals are valid;
+    // the sample is kept without a millisecond timestamp.
+    let e = ok("# TYPE a counter\n\
+                a_total{foo=\"4\"} 1 12345678901234567890.1234567890\n\
+                a_total{foo=\"5\"} 1 1.5e3\n\
+                # EOF\n");
+    assert!(e.errors.is_empty(), "{:?}", e.errors);
+    assert_eq!(e.samples.len(), 2);
+    assert_eq!(e.samples[0].timestamp_ms, None);
+    assert_eq!(e.samples[1].timestamp_ms, Some(1_500_000));
+    // Not a number at all is still an error.
+    assert_eq!(
+        errors("ok 1\na 1 NaN\n# EOF\n"),
+        vec![(2, LineErrorKind::InvalidTimestamp)]
+    );
+}

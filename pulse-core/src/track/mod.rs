@@ -56,6 +56,23 @@
 //! Gauges (`in_flight_requests`) have no deltas; their live value is the sum
 //! over their series in the latest body.
 //!
+//! # Histograms and health counters
+//!
+//! Every `_bucket{le}`, `_sum` and `_count` sample of a latency
+//! [`Histogram`](crate::catalog::Histogram) is a cumulative counter, and so
+//! is every deployment [`HealthCounter`](crate::catalog::HealthCounter)
+//! sample: the tracker follows each as a series under rules 1 to 6, with
+//! the histogram's `_created` (`X_created{L}` for `X_bucket{L, le}`,
+//! `X_sum{L}` and `X_count{L}`) as the `_created` of all its samples. So a
+//! restart, a vanished or returning series and workers answering in turn
+//! come out as they do for counters. Their increases are summed per
+//! dimension key (per `le` for buckets) into [`LatencyDeltas`], apart from
+//! the metric deltas, and their series are counted apart too
+//! ([`LatencyDeltas::series`], [`Tracker::latency_series_len`]).
+//! [`TrackerState`] carries their series (version 2); a tracker restored
+//! from a version 1 state takes its next observation as their baseline
+//! (delta 0), never as LiteLLM's whole history at once.
+//!
 //! # Speed
 //!
 //! `observe` runs on every scrape of bodies of several MB. Each tracked
@@ -68,13 +85,18 @@
 //!
 //! - this file: the [`Tracker`] and the series it remembers;
 //! - `observe.rs`: one observation, in three named passes over the body;
+//! - `observe_latency.rs`: its third pass for histogram and health counter samples;
 //! - `identity.rs`: which samples are the same series (the encoded key and its hash);
 //! - `observation.rs`: [`Observation`], and folding two consecutive ones into one;
+//! - `latency.rs`: [`LatencyDeltas`], the histogram and health part of an observation;
 //! - `state.rs`: [`TrackerState`], export and import.
 
 mod identity;
+mod latency;
 mod observation;
 mod observe;
+#[cfg(feature = "latency")]
+mod observe_latency;
 mod state;
 #[cfg(test)]
 mod tests;
@@ -87,17 +109,30 @@ use crate::expo::{Exposition, Label};
 use identity::IdMap;
 use observe::Scratch;
 
+pub use latency::{HealthDelta, HistogramDelta, LatencyDeltas, SeriesCounts};
 pub use observation::{BreakdownDelta, Observation};
 pub use state::{STATE_VERSION, SeriesState, TrackerState};
 
-/// `pub(crate)` only for `parse`, which still imports the map from here:
-/// it lives in [`crate::fastmap`] now. Make it private once `parse` imports
-/// it from there.
-pub(crate) use crate::fastmap::FastMap;
+use crate::fastmap::FastMap;
+
+/// What a series carries: a metric's counter, or a histogram or health
+/// counter sample. Each kind has its own series counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Metric,
+    Latency,
+}
+
+impl Kind {
+    fn index(self) -> usize {
+        self as usize
+    }
+}
 
 /// One remembered series.
 #[derive(Debug, Clone)]
 struct Entry {
+    kind: Kind,
     /// Encoded identity (see [`identity::encode_base`]), to check hash hits.
     key: Box<[u8]>,
     value: f64,
@@ -147,8 +182,11 @@ pub struct Tracker {
     last_at_ms: Option<i64>,
     /// The target's clock at the latest observation, when it sent one.
     last_target_ms: Option<i64>,
-    /// Stored series seen by the latest observation.
-    prev_seen: u32,
+    /// Stored series seen by the latest observation, per [`Kind`].
+    prev_seen: [u32; 2],
+    /// The next observation is the baseline of the [`Kind::Latency`] series
+    /// (after a state without them, see [`Tracker::from_state`]).
+    latency_baseline: bool,
     scratch: Scratch,
 }
 
@@ -175,7 +213,8 @@ impl Tracker {
             observations: 0,
             last_at_ms: None,
             last_target_ms: None,
-            prev_seen: 0,
+            prev_seen: [0; 2],
+            latency_baseline: false,
             scratch: Scratch::default(),
         }
     }
@@ -185,9 +224,14 @@ impl Tracker {
         &self.catalog
     }
 
-    /// Number of remembered counter series.
+    /// Number of remembered counter series of metrics.
     pub fn series_len(&self) -> usize {
-        self.series.len() + self.overflow.len()
+        self.entries().filter(|e| e.kind == Kind::Metric).count()
+    }
+
+    /// Number of remembered histogram and health counter series.
+    pub fn latency_series_len(&self) -> usize {
+        self.entries().filter(|e| e.kind == Kind::Latency).count()
     }
 
     /// Number of observations so far.
@@ -235,21 +279,23 @@ impl Tracker {
     /// 7 days). A forgotten series that comes back is new again (rule 6).
     pub fn forget_older_than(&mut self, cutoff_ms: i64) {
         let current = self.observations;
-        let mut removed_seen = 0u32;
+        let mut removed_seen = [0u32; 2];
         let mut removed_bases: Vec<u64> = Vec::new();
         let mut keep = |e: &Entry| {
             if e.last_seen_ms >= cutoff_ms {
                 return true;
             }
             if current > 0 && e.seen_gen == current {
-                removed_seen += 1;
+                removed_seen[e.kind.index()] += 1;
             }
             removed_bases.push(e.base_hash);
             false
         };
         self.series.retain(|_, e| keep(e));
         self.overflow.retain(|(_, e)| keep(e));
-        self.prev_seen = self.prev_seen.saturating_sub(removed_seen);
+        for (prev, removed) in self.prev_seen.iter_mut().zip(removed_seen) {
+            *prev = prev.saturating_sub(removed);
+        }
         for b in removed_bases {
             if let Some(n) = self.base_counts.get_mut(&b) {
                 *n = n.saturating_sub(1);

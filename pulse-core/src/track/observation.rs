@@ -1,5 +1,6 @@
 //! What one scrape changed, and how two consecutive ones fold into one.
 
+use super::LatencyDeltas;
 use crate::catalog::{Dimension, Metric, MetricValues};
 use crate::sort::sort_stable_by;
 
@@ -26,6 +27,9 @@ pub struct Observation {
     /// Non-zero deltas per dimension key, sorted by dimension, key, metric.
     /// Per dimension they sum to [`Observation::deltas`].
     pub breakdown: Vec<BreakdownDelta>,
+    /// Latency histogram and deployment health increases, with their own
+    /// series counts (the counts above are those of the metric series).
+    pub latency: LatencyDeltas,
 }
 
 /// The increase of one metric for one key of one dimension.
@@ -62,8 +66,9 @@ impl Observation {
     /// only when both were.
     ///
     /// The breakdown stays as documented: one entry per dimension, key and
-    /// metric, sorted by them.
+    /// metric, sorted by them; so do the latency deltas.
     pub fn absorb_earlier(&mut self, earlier: Observation) {
+        self.latency.absorb_earlier(earlier.latency);
         for (metric, delta) in earlier.deltas.iter() {
             self.deltas.add(metric, delta);
         }
@@ -118,6 +123,7 @@ mod tests {
             live: MetricValues::default(),
             deltas: MetricValues::default(),
             breakdown,
+            latency: LatencyDeltas::default(),
         }
     }
 

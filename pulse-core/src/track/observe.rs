@@ -2,13 +2,17 @@
 //! [`Tracker::find_tracked`] picks the tracked samples and, per metric, the
 //! name that counts; [`index_created`] indexes the `_created` values of those
 //! names; [`Tracker::count_values`] turns the value samples into live values,
-//! deltas and the breakdown.
+//! deltas and the breakdown, and the histogram and health counter samples
+//! into [`LatencyDeltas`].
 
 use std::collections::hash_map::Entry as Slot;
 
 use super::identity::{IdMap, encode_base, encode_created};
+use super::latency::SeriesCounts;
 use super::observation::sort_breakdown;
-use super::{BreakdownDelta, Entry, Observation, Tracker};
+#[cfg(feature = "latency")]
+use super::observe_latency::LatencySlot;
+use super::{BreakdownDelta, Entry, Kind, LatencyDeltas, Observation, Tracker};
 use crate::catalog::{Catalog, Dimension, Metric, MetricValues, NameRole};
 use crate::expo::{Exposition, Label};
 use crate::fastmap::FastMap;
@@ -28,55 +32,68 @@ const FALL_TOLERANCE: f64 = 1e-12;
 type BestRanks = [u8; Metric::COUNT];
 
 /// Interned key per dimension of one series.
-type DimKeys = [u32; Dimension::COUNT];
+pub(super) type DimKeys = [u32; Dimension::COUNT];
 
 /// A tracked sample found in a body.
 #[derive(Clone, Copy)]
-struct Hit {
-    sample: u32,
-    role: NameRole,
+pub(super) struct Hit {
+    pub(super) sample: u32,
+    pub(super) role: NameRole,
 }
 
 /// Buffers reused from one observation to the next.
 #[derive(Default)]
 pub(super) struct Scratch {
-    hits: Vec<Hit>,
-    order: Vec<u32>,
-    key: Vec<u8>,
+    pub(super) hits: Vec<Hit>,
+    pub(super) order: Vec<u32>,
+    pub(super) key: Vec<u8>,
     /// Encoded identities of the `_created` samples, back to back.
     arena: Vec<u8>,
     /// Counter identity hash → `arena` range and `_created` value.
     created: IdMap<(u32, u32, f64)>,
     created_overflow: Vec<(u64, u32, u32, f64)>,
     breakdown: FastMap<(Dimension, u32, Metric), f64>,
+    /// Identity of a histogram or health series without `le`, to find its `_created`.
+    #[cfg(feature = "latency")]
+    pub(super) created_key: Vec<u8>,
+    #[cfg(feature = "latency")]
+    pub(super) latency: FastMap<(LatencySlot, Dimension, u32), f64>,
+    /// Every histogram bucket bound (`le` bits) in the body.
+    #[cfg(feature = "latency")]
+    pub(super) les: FastMap<(crate::catalog::Histogram, u64), ()>,
 }
 
 /// One observation in progress: what it judges series against, fixed
 /// before its first sample, and how many series it has seen so far.
-struct Round {
+pub(super) struct Round {
     at_ms: i64,
     target_now_ms: Option<i64>,
     /// The previous observation's time; `None` makes this one the baseline.
     prev_at: Option<i64>,
+    /// This observation is the baseline of the [`Kind::Latency`] series.
+    latency_baseline: bool,
     /// A `_created` (in ms) before this predates the previous observation (rule 6).
     created_threshold_ms: i64,
     /// The previous observation's number.
     prev_gen: u64,
     /// This observation's number.
     generation: u64,
-    /// Known series the previous observation saw and this one sees again.
-    still_seen: u32,
-    /// Series this observation sees.
-    seen_now: u32,
+    /// Known series the previous observation saw and this one sees again, per [`Kind`].
+    still_seen: [u32; 2],
+    /// Series this observation sees, per [`Kind`].
+    seen_now: [u32; 2],
+    /// Resets, new and adopted series so far, per [`Kind`].
+    counts: [SeriesCounts; 2],
 }
 
 /// The identity of one counter sample, see [`super::identity`].
-struct Identity<'k> {
-    key: &'k [u8],
-    id: u64,
+pub(super) struct Identity<'k> {
+    pub(super) kind: Kind,
+    pub(super) key: &'k [u8],
+    pub(super) id: u64,
     /// Hash of name and labels without `_created`.
-    base_hash: u64,
-    created: Option<f64>,
+    pub(super) base_hash: u64,
+    pub(super) created: Option<f64>,
 }
 
 impl Tracker {
@@ -102,10 +119,13 @@ impl Tracker {
             live: MetricValues::default(),
             deltas: MetricValues::default(),
             breakdown: Vec::new(),
+            latency: LatencyDeltas::default(),
         };
         self.count_values(expo, &best, &mut round, sc, &mut obs);
-        self.end_round(&round, &mut obs);
+        self.end_round(&mut round, &mut obs);
         obs.breakdown = self.breakdown(&sc.breakdown);
+        #[cfg(feature = "latency")]
+        self.latency_deltas(sc, &mut obs.latency);
         obs
     }
 
@@ -123,11 +143,13 @@ impl Tracker {
             at_ms,
             target_now_ms,
             prev_at,
+            latency_baseline: self.latency_baseline,
             created_threshold_ms,
             prev_gen: self.observations,
             generation: self.observations + 1,
-            still_seen: 0,
-            seen_now: 0,
+            still_seen: [0; 2],
+            seen_now: [0; 2],
+            counts: [SeriesCounts::default(); 2],
         }
     }
 
@@ -170,6 +192,8 @@ impl Tracker {
         obs: &mut Observation,
     ) {
         sc.breakdown.clear();
+        #[cfg(feature = "latency")]
+        self.count_latency_values(expo, round, sc);
         for hit in &sc.hits {
             let NameRole::Value { metric, rank } = hit.role else {
                 continue;
@@ -189,16 +213,16 @@ impl Tracker {
             let labels = expo.labels_of(s);
             sc.key.clear();
             let base_hash = encode_base(&mut sc.key, &mut sc.order, s.name, labels);
-            let created = lookup_created(sc, base_hash);
+            let created = lookup_created(sc, &sc.key, base_hash);
             let id = encode_created(&mut sc.key, base_hash, created);
             let identity = Identity {
+                kind: Kind::Metric,
                 key: &sc.key,
                 id,
                 base_hash,
                 created,
             };
-            let Some((delta, dims)) = self.counter_delta(round, &identity, labels, s.value, obs)
-            else {
+            let Some((delta, dims)) = self.counter_delta(round, &identity, labels, s.value) else {
                 continue;
             };
             obs.live.add(metric, s.value);
@@ -216,42 +240,43 @@ impl Tracker {
     /// The increase of one counter sample and its dimension keys, or `None`
     /// when it does not count: a repeat of a series in the same body, or an
     /// unusable value (NaN, infinite or negative; rule 3).
-    fn counter_delta(
+    pub(super) fn counter_delta(
         &mut self,
         round: &mut Round,
         identity: &Identity<'_>,
         labels: &[Label<'_>],
         value: f64,
-        obs: &mut Observation,
     ) -> Option<(f64, DimKeys)> {
         let usable = value.is_finite() && value >= 0.0;
+        let k = identity.kind.index();
         if let Some(e) = self.find_mut(identity.id, identity.key) {
             if e.seen_gen == round.generation {
                 // The same series twice in one body: count it once.
                 return None;
             }
             if e.seen_gen == round.prev_gen {
-                round.still_seen += 1;
+                round.still_seen[k] += 1;
             }
-            round.seen_now += 1;
+            round.seen_now[k] += 1;
             e.seen_gen = round.generation;
             e.last_seen_ms = round.at_ms;
             if !usable {
                 return None;
             }
-            let delta = growth(e.value, value, &mut obs.resets);
+            let delta = growth(e.value, value, &mut round.counts[k].resets);
             e.value = value;
             return Some((delta, e.dims));
         }
         if !usable {
             return None;
         }
-        let delta = self.first_sighting_delta(round, identity, value, obs);
+        let delta = self.first_sighting_delta(round, identity, value);
         let dims = self.dims_of(labels);
-        round.seen_now += 1;
+        round.seen_now[k] += 1;
         self.insert(
             identity.id,
             Entry {
+                kind: identity.kind,
                 key: identity.key.into(),
                 value,
                 last_seen_ms: round.at_ms,
@@ -264,20 +289,20 @@ impl Tracker {
     }
 
     /// Rules 2, 4 and 6: what a series seen for the first time contributes.
-    fn first_sighting_delta(
-        &self,
-        round: &Round,
-        identity: &Identity<'_>,
-        value: f64,
-        obs: &mut Observation,
-    ) -> f64 {
+    fn first_sighting_delta(&self, round: &mut Round, identity: &Identity<'_>, value: f64) -> f64 {
+        let counts = &mut round.counts[identity.kind.index()];
+        let baseline = identity.kind == Kind::Latency && round.latency_baseline;
         match (round.prev_at, identity.created) {
             (None, _) => {
-                obs.new_series += 1;
+                counts.new_series += 1;
+                0.0
+            }
+            _ if baseline => {
+                counts.new_series += 1;
                 0.0
             }
             (Some(_), Some(c)) if c * 1000.0 < round.created_threshold_ms as f64 => {
-                obs.adopted_series += 1;
+                counts.adopted_series += 1;
                 0.0
             }
             (Some(_), _) => {
@@ -287,9 +312,9 @@ impl Tracker {
                     .get(&identity.base_hash)
                     .is_some_and(|n| *n > 0)
                 {
-                    obs.resets += 1;
+                    counts.resets += 1;
                 } else {
-                    obs.new_series += 1;
+                    counts.new_series += 1;
                 }
                 value
             }
@@ -298,9 +323,19 @@ impl Tracker {
 
     /// Counts the vanished series (rule 5) and makes this observation the
     /// previous one.
-    fn end_round(&mut self, round: &Round, obs: &mut Observation) {
-        obs.vanished_series = self.prev_seen.saturating_sub(round.still_seen);
+    fn end_round(&mut self, round: &mut Round, obs: &mut Observation) {
+        for k in [Kind::Metric, Kind::Latency] {
+            let i = k.index();
+            round.counts[i].vanished_series = self.prev_seen[i].saturating_sub(round.still_seen[i]);
+        }
+        let [metric, latency] = round.counts;
+        obs.resets = metric.resets;
+        obs.new_series = metric.new_series;
+        obs.vanished_series = metric.vanished_series;
+        obs.adopted_series = metric.adopted_series;
+        obs.latency.series = latency;
         self.prev_seen = round.seen_now;
+        self.latency_baseline = false;
         self.observations = round.generation;
         self.last_at_ms = Some(round.at_ms);
         self.last_target_ms = round.target_now_ms;
@@ -343,21 +378,23 @@ fn index_created(catalog: &Catalog, expo: &Exposition<'_>, best: &BestRanks, sc:
     sc.created.clear();
     sc.created_overflow.clear();
     for hit in &sc.hits {
-        let NameRole::Created { metric, rank } = hit.role else {
-            continue;
+        let value_name = match hit.role {
+            NameRole::Created { metric, rank } if rank == best[metric.index()] => {
+                match catalog.sample_names(metric).get(rank as usize) {
+                    Some(name) => name.as_str(),
+                    None => continue,
+                }
+            }
+            NameRole::HistogramCreated { histogram } => histogram.family(),
+            NameRole::HealthCreated { counter } => counter.family(),
+            _ => continue,
         };
-        if rank != best[metric.index()] {
-            continue;
-        }
         let Some(s) = expo.samples.get(hit.sample as usize) else {
             continue;
         };
         if !s.value.is_finite() {
             continue;
         }
-        let Some(value_name) = catalog.sample_names(metric).get(rank as usize) else {
-            continue;
-        };
         let start = sc.arena.len();
         let h = encode_base(&mut sc.arena, &mut sc.order, value_name, expo.labels_of(s));
         let end = sc.arena.len();
@@ -373,11 +410,10 @@ fn index_created(catalog: &Catalog, expo: &Exposition<'_>, best: &BestRanks, sc:
     }
 }
 
-/// The `_created` value indexed for the counter identity in `sc.key`.
-fn lookup_created(sc: &Scratch, base_hash: u64) -> Option<f64> {
-    let matches = |start: u32, end: u32| {
-        sc.arena.get(start as usize..end as usize) == Some(sc.key.as_slice())
-    };
+/// The `_created` value indexed for the counter identity `key` (name and
+/// labels, whose hash is `base_hash`).
+pub(super) fn lookup_created(sc: &Scratch, key: &[u8], base_hash: u64) -> Option<f64> {
+    let matches = |start: u32, end: u32| sc.arena.get(start as usize..end as usize) == Some(key);
     match sc.created.get(&base_hash) {
         Some(&(start, end, value)) if matches(start, end) => Some(value),
         Some(_) => sc

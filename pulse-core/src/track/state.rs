@@ -4,18 +4,36 @@
 use std::cmp::Ordering;
 
 use super::identity::{decode_key, encode_base, encode_created};
-use super::{Entry, Tracker};
-use crate::catalog::Catalog;
+use super::{Entry, Kind, Tracker};
+use crate::catalog::{Catalog, NameRole};
 use crate::expo::Label;
 use crate::sort::sort_stable_by;
 
-/// Version written into [`TrackerState::version`].
+/// Version written into [`TrackerState::version`] by a tracker that follows
+/// the latency histograms (the `latency` feature).
 ///
-/// Still 1 after [`TrackerState::last_target_ms`] was added: that field
-/// defaults to `None`, so an older state reads as one whose latest
-/// observation had no target clock, and the next observation falls back to
-/// the scraper's clock once.
-pub const STATE_VERSION: u32 = 1;
+/// - 1: the series are those of the metrics. Still 1 after
+///   [`TrackerState::last_target_ms`] was added: that field defaults to
+///   `None`, so an older state reads as one whose latest observation had no
+///   target clock, and the next observation falls back to the scraper's
+///   clock once.
+/// - 2: the series include the histogram and health counter series. The
+///   layout is that of 1; only what the list holds changed.
+///
+/// [`Tracker::from_state`] reads both. From a version 1 state the next
+/// observation is the baseline of the histogram and health counter series
+/// (stored with delta 0), since their values at the latest observation are
+/// unknown: counting them whole would put LiteLLM's whole history in one
+/// scrape when it exposes no `_created` (its multiprocess mode).
+pub const STATE_VERSION: u32 = 2;
+
+/// What this build writes: without the `latency` feature the series are
+/// those of the metrics only, which is version 1.
+const EXPORTED_VERSION: u32 = if cfg!(feature = "latency") {
+    STATE_VERSION
+} else {
+    1
+};
 
 /// Everything a [`Tracker`] needs to continue after a restart of the host.
 ///
@@ -37,7 +55,8 @@ pub struct TrackerState {
     /// HTTP `Date`), when known. Absent in states written before it existed.
     #[cfg_attr(feature = "serde", serde(default))]
     pub last_target_ms: Option<i64>,
-    /// Every remembered counter series, sorted by sample, labels, created.
+    /// Every remembered counter series (metric counters, histogram samples
+    /// and health counters), sorted by sample, labels, created.
     pub series: Vec<SeriesState>,
 }
 
@@ -79,7 +98,7 @@ impl Tracker {
                 .then(a.created.partial_cmp(&b.created).unwrap_or(Ordering::Equal))
         });
         TrackerState {
-            version: STATE_VERSION,
+            version: EXPORTED_VERSION,
             observations: self.observations,
             last_at_ms: self.last_at_ms,
             last_target_ms: self.last_target_ms,
@@ -89,21 +108,25 @@ impl Tracker {
 
     /// A tracker that continues from `state`. Series whose sample name
     /// `catalog` does not track (any more), gauges and non-finite values are
-    /// dropped.
+    /// dropped. A version 1 state makes the next observation the baseline
+    /// of the histogram and health counter series (see [`STATE_VERSION`]).
     pub fn from_state(catalog: Catalog, state: TrackerState) -> Tracker {
         let mut t = Tracker::new(catalog);
+        t.latency_baseline = state.version < 2;
         t.observations = state.observations;
         t.last_at_ms = state.last_at_ms;
         t.last_target_ms = state.last_target_ms;
         let mut key = Vec::new();
         let mut order = Vec::new();
         for s in state.series {
-            let Some(metric) = t.catalog.metric_of(&s.sample) else {
-                continue;
-            };
-            if metric.is_gauge() || !(s.value.is_finite() && s.value >= 0.0) {
+            let usable = s.value.is_finite() && s.value >= 0.0;
+            if !(usable && t.catalog.tracks_series(&s.sample)) {
                 continue;
             }
+            let kind = match t.catalog.role_of(&s.sample) {
+                Some(NameRole::Value { .. }) => Kind::Metric,
+                _ => Kind::Latency,
+            };
             let labels: Vec<Label<'_>> = s.labels.iter().map(|(n, v)| Label::new(n, v)).collect();
             key.clear();
             let base_hash = encode_base(&mut key, &mut order, &s.sample, &labels);
@@ -114,7 +137,7 @@ impl Tracker {
             // Series the latest observation saw count as seen by it, so the
             // next observation reports the same vanished series as it would have.
             let seen_gen = if state.observations > 0 && Some(s.last_seen_ms) == state.last_at_ms {
-                t.prev_seen += 1;
+                t.prev_seen[kind.index()] += 1;
                 state.observations
             } else {
                 0
@@ -123,6 +146,7 @@ impl Tracker {
             t.insert(
                 id,
                 Entry {
+                    kind,
                     key: key.as_slice().into(),
                     value: s.value,
                     last_seen_ms: s.last_seen_ms,

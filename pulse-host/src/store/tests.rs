@@ -53,6 +53,7 @@ fn observation(
                 delta,
             })
             .collect(),
+        latency: Default::default(),
     }
 }
 
@@ -1238,8 +1239,9 @@ fn a_batch_stores_exactly_what_one_record_per_scrape_stores() {
 
     assert_eq!(recs.len(), 9);
     let (a, b) = (dump(&one_by_one), dump(&batched));
-    // 440 rows, plus the 126 day rows summing the bucket rows.
-    assert_eq!(a.len(), 566);
+    // 440 rows, plus the 126 day rows summing the bucket rows, plus the
+    // tracker's 440 latency histogram series (pulse-core's state version 2).
+    assert_eq!(a.len(), 1006);
     assert_eq!(a, b);
     assert_eq!(batched.status(), one_by_one.status());
     assert_eq!(batched.all_time().unwrap().get(Metric::Requests), 72.0);
