@@ -452,6 +452,7 @@ test("a failing target is shown as failing, with its error as text", async () =>
     assert.match(await page.locator("#health-error").textContent(), /^Error: /);
     assert.equal(await page.locator("main img, main b").count(), 0);
     assert.match(await page.locator("#breakdown tbody").textContent(), /No model has been seen yet/);
+    await page.locator("#health").screenshot({ path: join(artifacts, "explorer-failing-target.png") });
     assert.deepStrictEqual(problems, []);
     await page.close();
   } finally {
