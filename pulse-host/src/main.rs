@@ -7,7 +7,8 @@
 //! `clock` (where "now" comes from), `store` (SQLite), `api` (routes,
 //! handlers, JSON), `server` (HTTP/1.1 with limits and timeouts), `dashboard`
 //! (embedded files), `selfmetrics` (our own `/metrics`), `demo` (a simulated
-//! LiteLLM), `check` (strict validation of exposition text).
+//! LiteLLM), `check` (strict validation of exposition text), `export_cmd`
+//! (the `export` subcommand).
 #![cfg_attr(
     not(test),
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
@@ -23,6 +24,7 @@ mod clock;
 mod config;
 mod dashboard;
 mod demo;
+mod export_cmd;
 mod pipeline;
 mod scrape;
 mod selfmetrics;
@@ -74,6 +76,7 @@ fn main() -> ExitCode {
         Command::Demo => runtime.block_on(demo::run(settings)),
         Command::Healthcheck => return runtime.block_on(healthcheck(&settings)),
         Command::Check(args) => return runtime.block_on(check::run(&args, settings)),
+        Command::Export(args) => return export_cmd::run(&args, &settings),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -18,6 +18,7 @@ use warp::{Filter, Rejection, Reply};
 use crate::app::App;
 use crate::config::Cors;
 
+pub mod export;
 pub mod handlers;
 pub mod openapi;
 pub mod views;
@@ -97,6 +98,10 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Inf
         .and(query)
         .and(with_app.clone())
         .and_then(handlers::series);
+    let export = warp::path!("api" / "v1" / "export")
+        .and(query)
+        .and(with_app.clone())
+        .and_then(export::export);
     let summary = warp::path!("api" / "v2" / "summary")
         .and(with_app.clone())
         .and_then(handlers::summary_v2);
@@ -106,6 +111,7 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Inf
         .or(models)
         .or(breakdown)
         .or(series)
+        .or(export)
         .or(summary)
         .boxed();
 

@@ -42,6 +42,7 @@ use pulse_core::track::{Observation, TrackerState};
 use rusqlite::{Connection, OptionalExtension};
 
 mod cache;
+mod export;
 mod handle;
 mod import;
 mod open;
@@ -50,6 +51,7 @@ mod schema;
 mod state;
 mod write;
 
+pub use export::MetricPoints;
 pub use handle::StoreHandle;
 pub use import::ImportOutcome;
 
