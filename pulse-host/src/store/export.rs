@@ -1,7 +1,6 @@
 //! The export's reads: every metric's 15-minute bucket deltas of one page of
 //! the range in a single query, the first stored bucket, and opening an
-//! existing database for the `export` subcommand without creating,
-//! migrating a foreign file or moving anything aside.
+//! existing database for the `export` subcommand.
 
 use std::path::Path;
 
@@ -96,7 +95,9 @@ impl Store {
     ///
     /// Unlike [`Store::try_open`], a missing file is an error rather than a
     /// new database, and a file that is not SQLite is refused rather than
-    /// moved aside: a cron job must never change what it reads.
+    /// moved aside: a cron job with a wrong path must not create or replace
+    /// a database. An existing one is opened as the server opens it (WAL,
+    /// migrations), so both can read it at the same time.
     pub fn open_existing(path: &Path, history_size: usize) -> Result<Store, StoreError> {
         let io = |source| StoreError::Io {
             path: path.to_path_buf(),

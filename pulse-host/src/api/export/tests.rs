@@ -482,3 +482,25 @@ async fn an_empty_store_exports_zero_rows_of_the_total_only() {
     let (_, rows) = export(&app, "csv", "window=all&step=day").await;
     assert_eq!(rows.len(), 2);
 }
+
+#[test]
+fn the_openapi_document_describes_both_formats_and_every_parameter() {
+    let doc = crate::api::openapi::document();
+    let get = &doc["paths"]["/api/v1/export"]["get"];
+    let content = get["responses"]["200"]["content"].as_object().unwrap();
+    assert!(content.contains_key("text/csv") && content.contains_key("application/x-ndjson"));
+    let params: Vec<&str> = get["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        params,
+        ["format", "metric", "by", "step", "tz", "from", "to", "window"]
+    );
+    assert_eq!(
+        get["responses"]["400"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/Error"
+    );
+}
