@@ -11,7 +11,8 @@
 
 mod e2e_support;
 
-use e2e_support::{Answer, FakeLiteLlm, Pulse, capture, capture_date};
+use e2e_support::{FakeLiteLlm, Pulse};
+use pulse_testkit::{Reply, capture, capture_date};
 use serde_json::Value;
 
 const KEY: &str = "sk-e2e-5ecret-key-0123";
@@ -30,17 +31,16 @@ const SEQUENCE: [&str; 6] = [
 /// The captures as LiteLLM sent them, with their `Date` headers. The idle
 /// stand-in has no header of its own at the start: it is dated one minute
 /// before capture 00, like `SEQUENCE[0]` of the host's in-process tests.
-fn bodies() -> Vec<Answer> {
+fn bodies() -> Vec<Reply> {
     SEQUENCE
         .iter()
         .enumerate()
-        .map(|(i, c)| Answer {
-            body: capture(c),
-            date: Some(if i == 0 {
+        .map(|(i, c)| {
+            Reply::prom(capture(&format!("{c}.prom"))).with_date(if i == 0 {
                 "Fri, 27 Nov 2026 10:06:38 GMT".to_owned()
             } else {
                 capture_date(c)
-            }),
+            })
         })
         .collect()
 }
@@ -139,7 +139,7 @@ async fn check_final(pulse: &Pulse) -> (Value, Value) {
     let (_, health, _) = pulse.get("/health").await;
     assert_eq!(
         health,
-        serde_json::json!({ "status": "ok", "timezone": "America/New_York", "scrape_interval": 1 })
+        serde_json::json!({ "status": "ok", "timezone": "America/New_York", "scrape_interval": 1, "stale_after": 3, "fresh": true })
     );
     let (status, _, _) = pulse.get("/readyz").await;
     assert_eq!(status, 200);
@@ -187,7 +187,7 @@ fn assert_no_secrets_in_db(db: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn captures_in_sequence_and_through_a_pulse_restart() {
-    let fake = FakeLiteLlm::start(bodies(), KEY).await;
+    let fake = FakeLiteLlm::start(bodies(), KEY);
     let url = format!("http://pulse:{URL_PASSWORD}@{}/metrics", fake.addr);
     let dir = tempfile::tempdir().unwrap();
 
@@ -219,7 +219,7 @@ async fn captures_in_sequence_and_through_a_pulse_restart() {
 
     // Run 2: the same captures, pulse stopped with SIGTERM after 02 and
     // started again on the same database.
-    let fake = FakeLiteLlm::start(bodies(), KEY).await;
+    let fake = FakeLiteLlm::start(bodies(), KEY);
     let url = format!("http://pulse:{URL_PASSWORD}@{}/metrics", fake.addr);
     let db2 = dir.path().join("two.db");
     let db2 = db2.to_str().unwrap();
@@ -256,7 +256,7 @@ async fn captures_in_sequence_and_through_a_pulse_restart() {
 /// in any answer, the debug log or the database.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rejected_key_leaks_nowhere() {
-    let fake = FakeLiteLlm::start(bodies(), "sk-the-proxy-wants-another-key").await;
+    let fake = FakeLiteLlm::start(bodies(), "sk-the-proxy-wants-another-key");
     let url = format!("http://user:{URL_PASSWORD}@{}/metrics", fake.addr);
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("rejected.db");

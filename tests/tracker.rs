@@ -19,7 +19,6 @@ use pulse_core::catalog::{Catalog, Dimension, Histogram, Metric, MetricValues};
 use pulse_core::num::clean;
 use pulse_core::parse::parse;
 use pulse_core::track::{Observation, Tracker, TrackerState};
-use pulse_core::window::parse_rfc3339;
 use pulse_tests::capture;
 
 /// 00-before-traffic, 2026-11-27T10:07:38Z.
@@ -356,20 +355,7 @@ const R04: &str = "04-after-restart-batch3.prom";
 /// The target's clock from the `date` header of a capture's `.headers` file,
 /// e.g. `Fri, 27 Nov 2026 10:11:03 GMT` (RFC 7231 IMF-fixdate).
 fn date_header_ms(capture_name: &str) -> i64 {
-    let headers = capture(&capture_name.replace(".prom", ".headers"));
-    let date = headers
-        .lines()
-        .find_map(|l| l.strip_prefix("date: "))
-        .expect("a date header");
-    let fields: Vec<&str> = date.split(' ').collect();
-    let &[_, day, month, year, time, "GMT"] = fields.as_slice() else {
-        panic!("not an IMF-fixdate: {date:?}");
-    };
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let month = MONTHS.iter().position(|m| *m == month).expect("a month") + 1;
-    parse_rfc3339(&format!("{year}-{month:02}-{day}T{time}Z")).expect("a valid date")
+    pulse_testkit::capture_date_ms(capture_name)
 }
 
 /// Observes a capture at `at_ms` with the target clock of its `date` header.

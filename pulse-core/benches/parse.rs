@@ -6,9 +6,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
-#[path = "support/litellm_body.rs"]
-#[allow(dead_code)]
-mod litellm_body;
+use pulse_testkit::body::litellm_body;
 
 /// Size of the synthetic body, as in the xtask comparison with Python.
 const BODY_BYTES: usize = 10 * 1024 * 1024;
@@ -18,7 +16,7 @@ const BODY_BYTES: usize = 10 * 1024 * 1024;
     reason = "the bench reads a capture from disk; the library itself stays pure"
 )]
 fn bench_parse(c: &mut Criterion) {
-    let body = litellm_body::litellm_body(BODY_BYTES, 42);
+    let body = litellm_body(BODY_BYTES, 42);
     let expo = pulse_core::parse::parse(&body).expect("synthetic body parses");
     assert!(
         expo.errors.is_empty(),
@@ -38,8 +36,7 @@ fn bench_parse(c: &mut Criterion) {
     });
     g.finish();
 
-    let capture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/fixtures/litellm/06-teams-after-traffic.prom");
+    let capture = pulse_testkit::fixtures_dir().join("06-teams-after-traffic.prom");
     if let Ok(real) = std::fs::read_to_string(&capture) {
         let mut g = c.benchmark_group("capture-06");
         g.throughput(Throughput::Bytes(real.len() as u64));

@@ -383,24 +383,27 @@ mod tests {
     use super::*;
     use crate::api::tests::{SEQUENCE, capture};
     use crate::store::Store;
-    use crate::testutil::{Canned, Script, fake_litellm, settings_for};
+    use pulse_testkit::{FakeLiteLlm, Options, Reply, Script};
+
+    use crate::testutil::settings_for;
 
     fn ms(t: &str) -> i64 {
         pulse_core::window::parse_rfc3339(t).unwrap()
     }
 
-    async fn runner_for(script: Arc<Mutex<Script>>, now: Arc<AtomicI64>) -> (Arc<App>, Runner) {
-        let addr = fake_litellm(Some("sk-run"), script).await;
-        let settings = settings_for(
-            &format!("http://{addr}/metrics"),
-            &["--metrics-api-key", "sk-run"],
-        );
+    /// A runner scraping a fake that wants a key and answers `script`.
+    async fn runner_for(
+        script: Script,
+        now: Arc<AtomicI64>,
+    ) -> (FakeLiteLlm<Script>, Arc<App>, Runner) {
+        let fake = FakeLiteLlm::start(script, Options::key("sk-run")).unwrap();
+        let settings = settings_for(&fake.url(), &["--metrics-api-key", "sk-run"]);
         let store = StoreHandle::spawn(Store::open_memory(168));
         let app = App::new(settings.clone(), store, Clock::Manual(now))
             .await
             .unwrap();
         let runner = Runner::new(Arc::clone(&app), Scraper::new(&settings).unwrap()).await;
-        (app, runner)
+        (fake, app, runner)
     }
 
     async fn all_time(app: &App, m: Metric) -> f64 {
@@ -438,21 +441,17 @@ mod tests {
         for (i, b) in bodies.iter().enumerate() {
             queue.push(match b {
                 // The proxy's clock agrees with the capture times.
-                Some(body) => Canned::prom(body.clone()).dated(ms(times[i])),
-                None if i == 2 => Canned::other(
+                Some(body) => Reply::prom(body.clone()).dated(ms(times[i])),
+                None if i == 2 => Reply::other(
                     200,
                     "text/html",
                     "<!doctype html><html><body>Sign in</body></html>",
                 ),
-                None => Canned::other(503, "text/plain", "upstream unavailable"),
+                None => Reply::other(503, "text/plain", "upstream unavailable"),
             });
         }
-        let script = Arc::new(Mutex::new(Script {
-            queue: queue.into(),
-            ..Script::default()
-        }));
         let now = Arc::new(AtomicI64::new(0));
-        let (app, mut runner) = runner_for(Arc::clone(&script), Arc::clone(&now)).await;
+        let (fake, app, mut runner) = runner_for(Script::new(queue), Arc::clone(&now)).await;
         for (i, t) in times.iter().enumerate() {
             now.store(ms(t), Ordering::SeqCst);
             runner.scrape_once().await;
@@ -486,7 +485,7 @@ mod tests {
         assert_eq!((live.scrapes_ok, live.scrapes_failed), (6, 2));
         assert_eq!(live.last_success_ms, Some(ms(SEQUENCE[5].1)));
         // The key went along on every request, through the 307.
-        let seen = script.lock().unwrap().auth_seen.clone();
+        let seen = fake.seen().auth_seen;
         assert_eq!(seen.len(), 8);
         assert!(seen.iter().all(|a| a.as_deref() == Some("Bearer sk-run")));
         // A failed scrape wrote a status but no history row.
@@ -506,9 +505,8 @@ mod tests {
         // clock (restored across the restart) every request counts.
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("p.db");
-        let script = Arc::new(Mutex::new(Script::default()));
-        let addr = fake_litellm(None, Arc::clone(&script)).await;
-        let url = format!("http://{addr}/metrics/");
+        let fake = FakeLiteLlm::start(Script::default(), Options::open()).unwrap();
+        let url = format!("http://{}/metrics/", fake.addr);
         let now = Arc::new(AtomicI64::new(0));
         for (round, steps) in [(0, 0..3), (1, 3..6)] {
             let settings = settings_for(&url, &["--db-path", db.to_str().unwrap()]);
@@ -518,11 +516,9 @@ mod tests {
                 .unwrap();
             let mut runner = Runner::new(Arc::clone(&app), Scraper::new(&settings).unwrap()).await;
             for (name, at) in &SEQUENCE[steps] {
-                script
-                    .lock()
-                    .unwrap()
+                fake.lock()
                     .queue
-                    .push_back(Canned::prom(capture(name)).dated(ms(at)));
+                    .push_back(Reply::prom(capture(name)).dated(ms(at)));
                 now.store(ms(at) + SKEW_MS, Ordering::SeqCst);
                 runner.scrape_once().await;
             }
@@ -541,9 +537,8 @@ mod tests {
     async fn a_failing_database_keeps_scrapes_queued_until_it_recovers() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("p.db");
-        let script = Arc::new(Mutex::new(Script::default()));
-        let addr = fake_litellm(None, Arc::clone(&script)).await;
-        let settings = settings_for(&format!("http://{addr}/metrics/"), &[]);
+        let fake = FakeLiteLlm::start(Script::default(), Options::open()).unwrap();
+        let settings = settings_for(&format!("http://{}/metrics/", fake.addr), &[]);
         let now = Arc::new(AtomicI64::new(0));
         let store = StoreHandle::spawn(Store::open(&db, 168));
         let app = App::new(settings.clone(), store, Clock::Manual(Arc::clone(&now)))
@@ -551,11 +546,9 @@ mod tests {
             .unwrap();
         let mut runner = Runner::new(Arc::clone(&app), Scraper::new(&settings).unwrap()).await;
         let step = |i: usize| {
-            script
-                .lock()
-                .unwrap()
+            fake.lock()
                 .queue
-                .push_back(Canned::prom(capture(SEQUENCE[i].0)).dated(ms(SEQUENCE[i].1)));
+                .push_back(Reply::prom(capture(SEQUENCE[i].0)).dated(ms(SEQUENCE[i].1)));
             now.store(ms(SEQUENCE[i].1), Ordering::SeqCst);
         };
         step(0);
@@ -631,14 +624,9 @@ mod tests {
 
     #[tokio::test]
     async fn shutdown_stops_the_loop() {
-        let script = Arc::new(Mutex::new(Script::default()));
-        script
-            .lock()
-            .unwrap()
-            .queue
-            .push_back(Canned::prom(capture(SEQUENCE[1].0)).dated(ms(SEQUENCE[1].1)));
+        let script = Script::new([Reply::prom(capture(SEQUENCE[1].0)).dated(ms(SEQUENCE[1].1))]);
         let now = Arc::new(AtomicI64::new(ms(SEQUENCE[1].1)));
-        let (app, runner) = runner_for(script, now).await;
+        let (_fake, app, runner) = runner_for(script, now).await;
         let (tx, rx) = watch::channel(false);
         let task = tokio::spawn(runner.run(rx));
         // The first scrape runs at once.

@@ -185,46 +185,48 @@ mod tests {
     use super::*;
     use warp::Filter;
 
-    use crate::testutil::{Canned, Script, fake_litellm, settings_for};
+    use pulse_testkit::{FakeLiteLlm, Options, Reply, Script};
 
-    fn script(items: Vec<Canned>) -> Arc<Mutex<Script>> {
-        Arc::new(Mutex::new(Script {
-            queue: items.into(),
-            ..Script::default()
-        }))
+    use crate::testutil::settings_for;
+
+    fn fake(key: Option<&str>, replies: Vec<Reply>) -> FakeLiteLlm<Script> {
+        let options = key.map_or_else(Options::open, Options::key);
+        FakeLiteLlm::start(Script::new(replies), options).unwrap()
     }
 
     #[tokio::test]
     async fn follows_the_307_and_keeps_the_key_on_the_same_origin() {
-        let s = script(vec![Canned::prom(b"x_total 1.0\n".to_vec())]);
-        let addr = fake_litellm(Some("sk-test"), Arc::clone(&s)).await;
+        let s = fake(
+            Some("sk-test"),
+            vec![Reply::prom(b"x_total 1.0\n".to_vec())],
+        );
+        let addr = s.addr;
         let settings = settings_for(
             &format!("http://{addr}/metrics"),
             &["--metrics-api-key", "sk-test"],
         );
         let body = Scraper::new(&settings).unwrap().fetch().await.unwrap().body;
         assert_eq!(body, b"x_total 1.0\n");
-        assert_eq!(
-            s.lock().unwrap().auth_seen,
-            vec![Some("Bearer sk-test".to_owned())]
-        );
+        assert_eq!(s.seen().auth_seen, vec![Some("Bearer sk-test".to_owned())]);
     }
 
     #[tokio::test]
     async fn drops_the_key_when_a_redirect_leaves_the_origin() {
         // The second server is another origin (another port): it must not see the key.
-        let other = script(vec![Canned::prom(b"x_total 1.0\n".to_vec())]);
-        let other_addr = fake_litellm(None, Arc::clone(&other)).await;
-        let first = script(vec![]);
-        first.lock().unwrap().redirect_to = Some(format!("http://{other_addr}/metrics/"));
-        let addr = fake_litellm(None, Arc::clone(&first)).await;
+        let other = fake(None, vec![Reply::prom(b"x_total 1.0\n".to_vec())]);
+        let options = Options {
+            redirect_to: Some(format!("http://{}/metrics/", other.addr)),
+            ..Options::open()
+        };
+        let first = FakeLiteLlm::start(Script::default(), options).unwrap();
+        let addr = first.addr;
         let settings = settings_for(
             &format!("http://{addr}/metrics"),
             &["--metrics-api-key", "sk-secret"],
         );
         let body = Scraper::new(&settings).unwrap().fetch().await.unwrap().body;
         assert_eq!(body, b"x_total 1.0\n");
-        assert_eq!(other.lock().unwrap().auth_seen, vec![None]);
+        assert_eq!(other.seen().auth_seen, vec![None]);
     }
 
     #[tokio::test]
@@ -233,10 +235,10 @@ mod tests {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         gz.write_all(&plain).unwrap();
         let gz = gz.finish().unwrap();
-        let mut canned = Canned::prom(gz);
-        canned.encoding = Some("gzip");
-        let s = script(vec![canned.clone(), canned]);
-        let addr = fake_litellm(None, Arc::clone(&s)).await;
+        let mut canned = Reply::prom(gz);
+        canned.encoding = Some("gzip".to_owned());
+        let s = fake(None, vec![canned.clone(), canned]);
+        let addr = s.addr;
         let settings = settings_for(&format!("http://{addr}/metrics/"), &[]);
         assert_eq!(
             Scraper::new(&settings).unwrap().fetch().await.unwrap().body,
@@ -255,12 +257,11 @@ mod tests {
 
     #[tokio::test]
     async fn failures_are_classified_without_credentials() {
-        let s = script(vec![Canned::other(
-            502,
-            "text/html",
-            "<html>bad gateway</html>",
-        )]);
-        let addr = fake_litellm(Some("sk-k"), Arc::clone(&s)).await;
+        let s = fake(
+            Some("sk-k"),
+            vec![Reply::other(502, "text/html", "<html>bad gateway</html>")],
+        );
+        let addr = s.addr;
         let url = format!("http://user:hunter2@{addr}/metrics/");
         // Wrong key: 401 from LiteLLM.
         let settings = settings_for(&url, &["--metrics-api-key", "sk-wrong"]);
@@ -304,16 +305,16 @@ mod tests {
 
     #[tokio::test]
     async fn returns_the_date_of_the_answer_after_the_redirect() {
-        let mut canned = Canned::prom(b"x_total 1.0\n".to_vec());
-        canned.date = Some("Fri, 27 Nov 2026 10:09:50 GMT".to_owned());
-        let s = script(vec![canned]);
-        let addr = fake_litellm(None, Arc::clone(&s)).await;
+        let canned =
+            Reply::prom(b"x_total 1.0\n".to_vec()).with_date("Fri, 27 Nov 2026 10:09:50 GMT");
+        let s = fake(None, vec![canned]);
+        let addr = s.addr;
         let settings = settings_for(&format!("http://{addr}/metrics"), &[]);
         let fetched = Scraper::new(&settings).unwrap().fetch().await.unwrap();
         assert_eq!(fetched.target_now_ms, Some(1_795_774_190_000));
         // Without one set, the server's own current Date arrives.
-        let s = script(vec![Canned::prom(b"x_total 1.0\n".to_vec())]);
-        let addr = fake_litellm(None, Arc::clone(&s)).await;
+        let s = fake(None, vec![Reply::prom(b"x_total 1.0\n".to_vec())]);
+        let addr = s.addr;
         let settings = settings_for(&format!("http://{addr}/metrics/"), &[]);
         let before = chrono::Utc::now().timestamp_millis();
         let fetched = Scraper::new(&settings).unwrap().fetch().await.unwrap();

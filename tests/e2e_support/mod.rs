@@ -1,120 +1,42 @@
-//! Helpers of the end-to-end tests: the release binary as a child process, a
-//! fake LiteLLM serving the real captures, and an HTTP client.
+//! Helpers of the end-to-end tests: the release binary as a child process, the
+//! test kit's fake LiteLLM serving the real captures in turn, and an HTTP client.
 #![allow(dead_code, reason = "each e2e test file uses a different subset")]
 
 use std::net::SocketAddr;
 use std::process::ExitStatus;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use pulse_testkit::{Options, Reply, Sequence};
 use serde_json::Value;
-use warp::Filter;
-use warp::http::{Response, StatusCode};
-use warp::hyper::body::Bytes;
 
 use pulse_tests::process::Running;
 pub use pulse_tests::process::pulse_command;
 
-/// A capture file of the shared fixtures.
-pub fn capture(name: &str) -> String {
-    pulse_tests::capture(&format!("{name}.prom"))
-}
-
-/// The `date` header LiteLLM sent with a capture (its `.headers` file).
-pub fn capture_date(name: &str) -> String {
-    let path = pulse_tests::fixtures_dir().join(format!("{name}.headers"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    text.lines()
-        .find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case("date").then(|| v.trim().to_owned())
-        })
-        .unwrap_or_else(|| panic!("no date in {}", path.display()))
-}
-
-/// One answer of the fake: a body and the `Date` it is sent with (the
-/// current time when `None`, as any HTTP server does).
-#[derive(Debug, Clone)]
-pub struct Answer {
-    pub body: String,
-    pub date: Option<String>,
-}
-
-/// The fake LiteLLM: `/metrics` → 307 → `/metrics/`, Bearer key required,
-/// serving the current answer of a list the test advances.
+/// The fake LiteLLM of the end-to-end tests: a Bearer key, `/metrics` → 307
+/// → `/metrics/`, serving the current reply of a list the test advances.
 pub struct FakeLiteLlm {
     pub addr: SocketAddr,
-    state: Arc<Mutex<FakeState>>,
-}
-
-struct FakeState {
-    bodies: Vec<Answer>,
-    current: usize,
-    served: Vec<u32>,
-    auth_failures: u32,
+    fake: pulse_testkit::FakeLiteLlm<Sequence>,
 }
 
 impl FakeLiteLlm {
-    /// Starts serving `bodies[0]` on a free loopback port.
-    pub async fn start(bodies: Vec<Answer>, key: &'static str) -> FakeLiteLlm {
-        let n = bodies.len();
-        let state = Arc::new(Mutex::new(FakeState {
-            bodies,
-            current: 0,
-            served: vec![0; n],
-            auth_failures: 0,
-        }));
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-            .await
-            .unwrap();
-        let addr = listener.local_addr().unwrap();
-        let st = Arc::clone(&state);
-        let route = warp::path::full()
-            .and(warp::header::optional::<String>("authorization"))
-            .map(move |path: warp::path::FullPath, auth: Option<String>| {
-                let mut s = st.lock().unwrap();
-                // LiteLLM checks the key first, then redirects.
-                if auth.as_deref() != Some(&format!("Bearer {key}")) {
-                    s.auth_failures += 1;
-                    return Response::builder()
-                        .status(StatusCode::UNAUTHORIZED)
-                        .header("content-type", "application/json")
-                        .body(Bytes::from_static(
-                            b"\"Unauthorized access to metrics endpoint\"",
-                        ))
-                        .unwrap();
-                }
-                match path.as_str() {
-                    "/metrics" => Response::builder()
-                        .status(StatusCode::TEMPORARY_REDIRECT)
-                        .header("location", format!("http://{addr}/metrics/"))
-                        .body(Bytes::new())
-                        .unwrap(),
-                    "/metrics/" => {
-                        let i = s.current;
-                        s.served[i] += 1;
-                        let answer = &s.bodies[i];
-                        let mut r = Response::builder()
-                            .header("content-type", "text/plain; version=0.0.4; charset=utf-8");
-                        if let Some(d) = &answer.date {
-                            r = r.header("date", d);
-                        }
-                        r.body(Bytes::from(answer.body.clone())).unwrap()
-                    }
-                    _ => Response::builder().status(404).body(Bytes::new()).unwrap(),
-                }
-            });
-        tokio::spawn(warp::serve(route).incoming(listener).run());
-        FakeLiteLlm { addr, state }
+    /// Starts serving `replies[0]` on a free loopback port.
+    pub fn start(replies: Vec<Reply>, key: &str) -> FakeLiteLlm {
+        let fake = pulse_testkit::FakeLiteLlm::start(Sequence::new(replies), Options::key(key))
+            .expect("the fake LiteLLM starts");
+        FakeLiteLlm {
+            addr: fake.addr,
+            fake,
+        }
     }
 
-    /// Switches to body `i` and waits until a scrape has fully processed it:
+    /// Switches to reply `i` and waits until a scrape has fully processed it:
     /// the second request for it can only start after the first one's
     /// scrape (and database write) finished.
     pub async fn advance_to(&self, i: usize) {
-        self.state.lock().unwrap().current = i;
+        self.fake.lock().switch_to(i);
         let deadline = Instant::now() + Duration::from_secs(15);
-        while self.state.lock().unwrap().served[i] < 2 {
+        while self.fake.lock().served(i) < 2 {
             assert!(
                 Instant::now() < deadline,
                 "body {i} was not scraped twice within 15 s"
@@ -124,8 +46,8 @@ impl FakeLiteLlm {
     }
 
     /// Requests rejected for a wrong or missing key.
-    pub fn auth_failures(&self) -> u32 {
-        self.state.lock().unwrap().auth_failures
+    pub fn auth_failures(&self) -> u64 {
+        self.fake.seen().auth_failures
     }
 }
 

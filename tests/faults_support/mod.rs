@@ -1,6 +1,6 @@
-//! Helpers of the fault-injection suite: a controllable fake LiteLLM built on
-//! plain threads and sockets (so it can misbehave at the byte level), the
-//! release binary as a child process, and a raw HTTP/1.1 client.
+//! Helpers of the fault-injection suite: a model of LiteLLM workers served by
+//! the test kit's fake (which can misbehave at the byte level), the release
+//! binary as a child process, and a raw HTTP/1.1 client.
 //!
 //! The fake renders its body from a small model of counters, so a test knows
 //! exactly what was served: every complete good answer is recorded, and
@@ -9,14 +9,14 @@
 
 use std::collections::BTreeMap;
 use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::thread::JoinHandle;
+use std::sync::MutexGuard;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use pulse_testkit::exposition::{CounterRow, Kind, TextWriter};
+use pulse_testkit::{Delivery, Options, Reply, Responder};
 use serde_json::Value;
 
 /// Pulse's per-scrape timeout in every case, in seconds.
@@ -80,15 +80,14 @@ struct Worker {
 /// The values of one served body: per model, (requests, cost in micros).
 pub type Served = BTreeMap<String, (u64, u64)>;
 
-struct State {
+/// The LiteLLM workers behind the test kit's fake, and what they served.
+struct Workers {
     mode: Mode,
     workers: Vec<Worker>,
     with_created: bool,
     /// Alternate the answering worker on every good answer.
     bounce: bool,
     next_worker: usize,
-    /// Requests for `/metrics/` (after the redirect), in any mode.
-    hits: u64,
     /// Complete good answers.
     served: u64,
     /// Per worker, cumulative traffic at its first and latest good answer.
@@ -98,16 +97,89 @@ struct State {
     log: Vec<Served>,
 }
 
-/// The controllable fake LiteLLM.
-pub struct FakeLiteLlm {
-    pub addr: SocketAddr,
-    state: Arc<Mutex<State>>,
-    stop: Arc<AtomicBool>,
-    acceptor: Option<JoinHandle<()>>,
+/// What a good answer held: the worker, its cumulative traffic and the
+/// values in the body.
+type Receipt = (usize, (u64, u64), Served);
+
+impl Responder for Workers {
+    type Receipt = Option<Receipt>;
+
+    /// The body and what it holds are taken together, under the fake's
+    /// lock, so traffic added while it is being sent cannot be recorded as served.
+    fn reply(&mut self) -> (Reply, Option<Receipt>) {
+        let w = self.next_worker;
+        let worker = &self.workers[w];
+        let snapshot: Served = worker
+            .series
+            .iter()
+            .filter(|x| x.visible)
+            .map(|x| (x.model.clone(), (x.requests, x.cost_micros)))
+            .collect();
+        let receipt = (w, (worker.cum_requests, worker.cum_cost), snapshot);
+        let body = render(worker, self.with_created);
+        let reply = match self.mode {
+            // Recorded as served only once the whole answer left.
+            Mode::Good | Mode::Down => return (Reply::prom(body), Some(receipt)),
+            Mode::Slow => Reply::prom(body).with_delivery(Delivery::After(SLOW)),
+            Mode::Status(code) => {
+                let text = match code {
+                    401 => "\"Unauthorized access to metrics endpoint\"",
+                    _ => "upstream error",
+                };
+                Reply::other(code, "text/plain", text)
+            }
+            Mode::RedirectLoop => Reply::prom("").with_delivery(Delivery::RedirectLoop),
+            Mode::Html => Reply::other(
+                200,
+                "text/html",
+                "<!doctype html><html><body>Sign in</body></html>",
+            ),
+            Mode::Json => {
+                Reply::other(200, "application/json", "{\"detail\":\"metrics disabled\"}")
+            }
+            Mode::Empty => Reply::prom(""),
+            Mode::Truncated => Reply::prom(body).with_delivery(Delivery::Truncated),
+            Mode::ChunkedAbort => Reply::prom(body).with_delivery(Delivery::ChunkedAbort),
+            Mode::TooLarge => {
+                // Valid exposition text: the real body, then comments.
+                let mut big = body;
+                let pad = "# padding padding padding padding padding padding padding\n";
+                while big.len() <= 3 * MAX_BODY_BYTES {
+                    big.push_str(pad);
+                }
+                // No length: the cap must cut the stream, not just the header.
+                Reply::prom(big).with_delivery(Delivery::Unbounded)
+            }
+            Mode::Stall => Reply::prom(body).with_delivery(Delivery::Stall(SLOW)),
+        };
+        (reply, None)
+    }
+
+    fn delivered(&mut self, receipt: Option<Receipt>) {
+        let Some((w, cum, snapshot)) = receipt else {
+            return;
+        };
+        if self.first[w].is_none() {
+            self.first[w] = Some(cum);
+        }
+        self.last[w] = Some(cum);
+        self.log.push(snapshot);
+        self.served += 1;
+        if self.bounce {
+            self.next_worker = (w + 1) % self.workers.len();
+        }
+    }
+
+    fn refuse_connections(&self) -> bool {
+        self.mode == Mode::Down
+    }
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
+/// The controllable fake LiteLLM: the test kit's server in front of
+/// [`Workers`].
+pub struct FakeLiteLlm {
+    pub addr: SocketAddr,
+    fake: pulse_testkit::FakeLiteLlm<Workers>,
 }
 
 /// Seconds since the epoch, with a fraction, like LiteLLM's `_created`.
@@ -148,60 +220,54 @@ impl FakeLiteLlm {
             })
             .collect::<Vec<_>>();
         let n = workers.len();
-        let state = Arc::new(Mutex::new(State {
+        let state = Workers {
             mode,
             workers,
             with_created,
             bounce: false,
             next_worker: 0,
-            hits: 0,
             served: 0,
             first: vec![None; n],
             last: vec![None; n],
             log: Vec::new(),
-        }));
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let acceptor = {
-            let state = Arc::clone(&state);
-            let stop = Arc::clone(&stop);
-            std::thread::spawn(move || accept_loop(listener, addr, state, stop))
         };
+        let fake = pulse_testkit::FakeLiteLlm::start(state, Options::open()).unwrap();
         FakeLiteLlm {
-            addr,
-            state,
-            stop,
-            acceptor: Some(acceptor),
+            addr: fake.addr,
+            fake,
         }
+    }
+
+    fn state(&self) -> MutexGuard<'_, Workers> {
+        self.fake.lock()
     }
 
     /// The URL pulse scrapes (LiteLLM answers it with a 307 to `/metrics/`).
     pub fn url(&self) -> String {
-        format!("http://{}/metrics", self.addr)
+        self.fake.url()
     }
 
     /// Switches the behaviour of the next requests.
     pub fn set_mode(&self, mode: Mode) {
-        lock(&self.state).mode = mode;
+        self.state().mode = mode;
     }
 
     /// Alternates the answering worker on each good answer (several
     /// LiteLLM workers without a shared multiprocess directory).
     pub fn set_bounce(&self, on: bool) {
-        lock(&self.state).bounce = on;
+        self.state().bounce = on;
     }
 
     /// Makes worker `w` answer next (and every time while not bouncing).
     pub fn set_worker(&self, w: usize) {
-        lock(&self.state).next_worker = w;
+        self.state().next_worker = w;
     }
 
     /// `requests` requests costing `cost_micros` µ$ in total on model
     /// `series` of worker `w`. A series hidden by a restart reappears, created
     /// now, as LiteLLM creates a series on its first increment.
     pub fn traffic(&self, w: usize, series: usize, requests: u64, cost_micros: u64) {
-        let mut s = lock(&self.state);
+        let mut s = self.state();
         let with_created = s.with_created;
         let worker = &mut s.workers[w];
         let x = &mut worker.series[series];
@@ -219,7 +285,7 @@ impl FakeLiteLlm {
     /// LiteLLM worker `w` restarts: every labelled series vanishes (values
     /// back to zero) until traffic brings it back with a new `_created`.
     pub fn restart(&self, w: usize) {
-        let mut s = lock(&self.state);
+        let mut s = self.state();
         for x in &mut s.workers[w].series {
             x.visible = false;
             x.restarted = true;
@@ -230,22 +296,22 @@ impl FakeLiteLlm {
 
     /// Hides or shows one series of worker `w` without changing it.
     pub fn set_visible(&self, w: usize, series: usize, visible: bool) {
-        lock(&self.state).workers[w].series[series].visible = visible;
+        self.state().workers[w].series[series].visible = visible;
     }
 
     /// Requests for `/metrics/` so far (good or not).
     pub fn hits(&self) -> u64 {
-        lock(&self.state).hits
+        self.fake.seen().hits
     }
 
     /// Complete good answers so far.
     pub fn served(&self) -> u64 {
-        lock(&self.state).served
+        self.state().served
     }
 
     /// Every good body served, in order.
     pub fn log(&self) -> Vec<Served> {
-        lock(&self.state).log.clone()
+        self.state().log.clone()
     }
 
     /// Waits for `n` more good answers.
@@ -271,7 +337,7 @@ impl FakeLiteLlm {
     /// Forgets the baselines: the next good answer is pulse's new baseline
     /// (after its database was replaced).
     pub fn rebaseline(&self) {
-        let mut s = lock(&self.state);
+        let mut s = self.state();
         s.first.iter_mut().for_each(|f| *f = None);
         s.last.iter_mut().for_each(|f| *f = None);
     }
@@ -280,7 +346,7 @@ impl FakeLiteLlm {
     /// cumulative traffic at its latest good answer minus at its first
     /// (requests, cost in µ$). Traffic not served yet is not included.
     pub fn expected(&self) -> (u64, u64) {
-        let s = lock(&self.state);
+        let s = self.state();
         let mut out = (0, 0);
         for (f, l) in s.first.iter().zip(&s.last) {
             if let (Some(f), Some(l)) = (f, l) {
@@ -293,243 +359,10 @@ impl FakeLiteLlm {
 
     /// Traffic of all workers since they started (served or not).
     pub fn cumulative(&self) -> (u64, u64) {
-        let s = lock(&self.state);
+        let s = self.state();
         s.workers.iter().fold((0, 0), |acc, w| {
             (acc.0 + w.cum_requests, acc.1 + w.cum_cost)
         })
-    }
-}
-
-impl Drop for FakeLiteLlm {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(h) = self.acceptor.take() {
-            let _ = h.join();
-        }
-    }
-}
-
-fn accept_loop(
-    listener: TcpListener,
-    addr: SocketAddr,
-    state: Arc<Mutex<State>>,
-    stop: Arc<AtomicBool>,
-) {
-    listener.set_nonblocking(true).unwrap();
-    let mut listener = Some(listener);
-    while !stop.load(Ordering::SeqCst) {
-        let down = lock(&state).mode == Mode::Down;
-        if down && listener.is_some() {
-            // Closing the socket makes the port refuse connections.
-            listener = None;
-        } else if !down && listener.is_none() {
-            // std sets SO_REUSEADDR, so the same port binds again at once.
-            match TcpListener::bind(addr) {
-                Ok(l) => {
-                    l.set_nonblocking(true).unwrap();
-                    listener = Some(l);
-                }
-                Err(_) => {
-                    std::thread::sleep(Duration::from_millis(20));
-                    continue;
-                }
-            }
-        }
-        let Some(l) = &listener else {
-            std::thread::sleep(Duration::from_millis(5));
-            continue;
-        };
-        match l.accept() {
-            Ok((stream, _)) => {
-                let state = Arc::clone(&state);
-                std::thread::spawn(move || {
-                    let _ = handle(stream, addr, &state);
-                });
-            }
-            Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            Err(_) => std::thread::sleep(Duration::from_millis(5)),
-        }
-    }
-}
-
-/// Reads a request head; returns the path.
-fn read_head(stream: &mut TcpStream) -> std::io::Result<String> {
-    let mut buf = Vec::new();
-    let mut byte = [0u8; 1024];
-    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-        let n = stream.read(&mut byte)?;
-        if n == 0 {
-            return Err(ErrorKind::UnexpectedEof.into());
-        }
-        buf.extend_from_slice(&byte[..n]);
-        if buf.len() > 64 * 1024 {
-            return Err(ErrorKind::InvalidData.into());
-        }
-    }
-    let text = String::from_utf8_lossy(&buf);
-    let line = text.lines().next().unwrap_or_default();
-    Ok(line.split(' ').nth(1).unwrap_or("/").to_owned())
-}
-
-fn handle(mut stream: TcpStream, addr: SocketAddr, state: &Mutex<State>) -> std::io::Result<()> {
-    stream.set_nonblocking(false)?;
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    let path = read_head(&mut stream)?;
-    let date = http_date(SystemTime::now());
-    let head = |status: &str, ctype: &str, extra: &str| {
-        format!(
-            "HTTP/1.1 {status}\r\ncontent-type: {ctype}\r\ndate: {date}\r\nconnection: close\r\n{extra}\r\n"
-        )
-    };
-    if path == "/metrics" {
-        // LiteLLM mounts its metrics app at /metrics/ and redirects.
-        let resp = format!(
-            "HTTP/1.1 307 Temporary Redirect\r\nlocation: http://{addr}/metrics/\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-        );
-        return stream.write_all(resp.as_bytes());
-    }
-    if path != "/metrics/" {
-        let body = "not found";
-        let h = head(
-            "404 Not Found",
-            "text/plain",
-            &format!("content-length: {}\r\n", body.len()),
-        );
-        return stream.write_all(format!("{h}{body}").as_bytes());
-    }
-    // The body and what it holds are taken together, under one lock, so
-    // traffic added while it is being sent cannot be recorded as served.
-    let (mode, body, served) = {
-        let mut s = lock(state);
-        s.hits += 1;
-        let w = s.next_worker;
-        let worker = &s.workers[w];
-        let snapshot: Served = worker
-            .series
-            .iter()
-            .filter(|x| x.visible)
-            .map(|x| (x.model.clone(), (x.requests, x.cost_micros)))
-            .collect();
-        let served = (w, (worker.cum_requests, worker.cum_cost), snapshot);
-        (s.mode, render(worker, s.with_created), served)
-    };
-    const PROM: &str = "text/plain; version=0.0.4; charset=utf-8";
-    match mode {
-        Mode::Good | Mode::Down => {
-            let h = head(
-                "200 OK",
-                PROM,
-                &format!("content-length: {}\r\n", body.len()),
-            );
-            stream.write_all(h.as_bytes())?;
-            stream.write_all(body.as_bytes())?;
-            stream.flush()?;
-            // Recorded only once the whole answer left: pulse has it all.
-            record_served(&mut lock(state), served);
-            Ok(())
-        }
-        Mode::Slow => {
-            std::thread::sleep(SLOW);
-            let h = head(
-                "200 OK",
-                PROM,
-                &format!("content-length: {}\r\n", body.len()),
-            );
-            stream.write_all(format!("{h}{body}").as_bytes())
-        }
-        Mode::Status(code) => {
-            let text = match code {
-                401 => "\"Unauthorized access to metrics endpoint\"",
-                _ => "upstream error",
-            };
-            let h = head(
-                &format!("{code} Whatever"),
-                "text/plain",
-                &format!("content-length: {}\r\n", text.len()),
-            );
-            stream.write_all(format!("{h}{text}").as_bytes())
-        }
-        Mode::RedirectLoop => {
-            let resp = format!(
-                "HTTP/1.1 307 Temporary Redirect\r\nlocation: http://{addr}/metrics/\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-            );
-            stream.write_all(resp.as_bytes())
-        }
-        Mode::Html | Mode::Json | Mode::Empty => {
-            let (ctype, text) = match mode {
-                Mode::Html => (
-                    "text/html",
-                    "<!doctype html><html><body>Sign in</body></html>",
-                ),
-                Mode::Json => ("application/json", "{\"detail\":\"metrics disabled\"}"),
-                _ => (PROM, ""),
-            };
-            let h = head(
-                "200 OK",
-                ctype,
-                &format!("content-length: {}\r\n", text.len()),
-            );
-            stream.write_all(format!("{h}{text}").as_bytes())
-        }
-        Mode::Truncated => {
-            let h = head(
-                "200 OK",
-                PROM,
-                &format!("content-length: {}\r\n", body.len()),
-            );
-            stream.write_all(h.as_bytes())?;
-            stream.write_all(&body.as_bytes()[..body.len() / 2])?;
-            stream.flush()?;
-            stream.shutdown(std::net::Shutdown::Both)
-        }
-        Mode::ChunkedAbort => {
-            let h = head("200 OK", PROM, "transfer-encoding: chunked\r\n");
-            let half = &body.as_bytes()[..body.len() / 2];
-            stream.write_all(h.as_bytes())?;
-            stream.write_all(format!("{:x}\r\n", half.len()).as_bytes())?;
-            stream.write_all(half)?;
-            stream.write_all(b"\r\n")?;
-            stream.flush()?;
-            stream.shutdown(std::net::Shutdown::Both)
-        }
-        Mode::TooLarge => {
-            // Valid exposition text: the real body, then comments.
-            let mut big = body.clone();
-            let pad = "# padding padding padding padding padding padding padding\n";
-            while big.len() <= 3 * MAX_BODY_BYTES {
-                big.push_str(pad);
-            }
-            // No length: the cap must cut the stream, not just the header.
-            let h = head("200 OK", PROM, "");
-            stream.write_all(h.as_bytes())?;
-            stream.write_all(big.as_bytes())
-        }
-        Mode::Stall => {
-            let h = head(
-                "200 OK",
-                PROM,
-                &format!("content-length: {}\r\n", body.len()),
-            );
-            stream.write_all(h.as_bytes())?;
-            stream.write_all(&body.as_bytes()[..body.len() / 2])?;
-            stream.flush()?;
-            std::thread::sleep(SLOW);
-            stream.write_all(&body.as_bytes()[body.len() / 2..])
-        }
-    }
-}
-
-fn record_served(s: &mut State, (w, cum, snapshot): (usize, (u64, u64), Served)) {
-    if s.first[w].is_none() {
-        s.first[w] = Some(cum);
-    }
-    s.last[w] = Some(cum);
-    s.log.push(snapshot);
-    s.served += 1;
-    if s.bounce {
-        s.next_worker = (w + 1) % s.workers.len();
     }
 }
 
@@ -537,66 +370,56 @@ fn record_served(s: &mut State, (w, cum, snapshot): (usize, (u64, u64), Served))
 /// when enabled, plus an untracked gauge so a body without labelled series
 /// (right after a restart) is still valid exposition text.
 fn render(worker: &Worker, with_created: bool) -> String {
-    let labels = |m: &str| {
-        format!(
-            "api_key_alias=\"None\",end_user=\"None\",hashed_api_key=\"abc123\",requested_model=\"{m}\",team=\"None\",user=\"default_user_id\""
-        )
+    let labels = |m: &str| -> Vec<(&'static str, String)> {
+        vec![
+            ("api_key_alias", "None".to_owned()),
+            ("end_user", "None".to_owned()),
+            ("hashed_api_key", "abc123".to_owned()),
+            ("requested_model", m.to_owned()),
+            ("team", "None".to_owned()),
+            ("user", "default_user_id".to_owned()),
+        ]
     };
-    let mut out = String::new();
-    out.push_str("# HELP python_info Python platform information\n# TYPE python_info gauge\n");
-    out.push_str("python_info{implementation=\"CPython\",major=\"3\"} 1.0\n");
-    let families = [
-        ("litellm_proxy_total_requests_metric", true),
-        ("litellm_spend_metric", false),
-    ];
-    for (family, is_requests) in families {
-        out.push_str(&format!(
-            "# HELP {family}_total Total\n# TYPE {family}_total counter\n"
-        ));
-        for x in worker.series.iter().filter(|x| x.visible) {
-            let v = if is_requests {
-                format!("{}.0", x.requests)
+    let visible: Vec<&Series> = worker.series.iter().filter(|x| x.visible).collect();
+    let label_sets: Vec<_> = visible.iter().map(|x| labels(&x.model)).collect();
+    let mut w = TextWriter::default();
+    w.family("python_info", Kind::Gauge, "Python platform information")
+        .sample(
+            "python_info",
+            [("implementation", "CPython"), ("major", "3")],
+            1.0,
+        );
+    for family in [
+        "litellm_proxy_total_requests_metric",
+        "litellm_spend_metric",
+    ] {
+        let value = |x: &Series| {
+            if family == "litellm_spend_metric" {
+                x.cost_micros as f64 / 1e6
             } else {
-                format!("{}", x.cost_micros as f64 / 1e6)
-            };
-            out.push_str(&format!("{family}_total{{{}}} {v}\n", labels(&x.model)));
-        }
+                x.requests as f64
+            }
+        };
+        let rows: Vec<CounterRow<'_, &str>> = visible
+            .iter()
+            .zip(&label_sets)
+            .map(|(x, labels)| CounterRow {
+                labels,
+                value: value(x),
+                created_s: x.created,
+            })
+            .collect();
         if with_created {
-            out.push_str(&format!(
-                "# HELP {family}_created Total\n# TYPE {family}_created gauge\n"
-            ));
-            for x in worker.series.iter().filter(|x| x.visible) {
-                out.push_str(&format!(
-                    "{family}_created{{{}}} {:e}\n",
-                    labels(&x.model),
-                    x.created
-                ));
+            w.counter(family, "Total", &rows);
+        } else {
+            let total = format!("{family}_total");
+            w.family(&total, Kind::Counter, "Total");
+            for r in &rows {
+                w.sample(&total, r.labels.iter().map(|(n, v)| (*n, v)), r.value);
             }
         }
     }
-    out
-}
-
-/// An IMF-fixdate (`Sun, 29 Nov 2026 08:30:36 GMT`), as any HTTP server sends.
-pub fn http_date(t: SystemTime) -> String {
-    let secs = t.duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    const WD: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MON: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    format!(
-        "{}, {:02} {} {} {:02}:{:02}:{:02} GMT",
-        WD[days.rem_euclid(7) as usize],
-        d,
-        MON[(m - 1) as usize],
-        y,
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    w.finish()
 }
 
 /// Days since 1970-01-01 → (year, month, day), Howard Hinnant's algorithm.

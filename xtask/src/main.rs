@@ -34,9 +34,7 @@ mod flow;
 #[cfg(test)]
 mod tidy;
 
-#[path = "../../pulse-core/benches/support/litellm_body.rs"]
-#[allow(dead_code, reason = "the bench uses more of the generator than xtask")]
-mod litellm_body;
+use pulse_testkit::body::litellm_body;
 
 /// Default size of the benchmark body.
 const DEFAULT_BYTES: usize = 10 * 1024 * 1024;
@@ -131,7 +129,7 @@ fn write_body(path: &Path, bytes: usize, seed: u64) -> Result<usize> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let body = litellm_body::litellm_body(bytes, seed);
+    let body = litellm_body(bytes, seed);
     std::fs::write(path, &body).with_context(|| format!("writing {}", path.display()))?;
     Ok(body.len())
 }
@@ -299,10 +297,10 @@ mod tests {
 
     #[test]
     fn generated_body_is_deterministic_and_valid() {
-        let a = litellm_body::litellm_body(200_000, 7);
-        let b = litellm_body::litellm_body(200_000, 7);
+        let a = litellm_body(200_000, 7);
+        let b = litellm_body(200_000, 7);
         assert_eq!(a, b);
-        assert_ne!(a, litellm_body::litellm_body(200_000, 8));
+        assert_ne!(a, litellm_body(200_000, 8));
         let expo = pulse_core::parse::parse(&a).unwrap();
         assert!(expo.errors.is_empty(), "{:?}", expo.errors.first());
         assert!((150_000..260_000).contains(&a.len()), "{}", a.len());

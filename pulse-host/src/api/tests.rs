@@ -41,11 +41,9 @@ fn ms(t: &str) -> i64 {
     pulse_core::window::parse_rfc3339(t).unwrap()
 }
 
+/// A capture of [`SEQUENCE`] (named without `.prom`) as bytes.
 pub fn capture(name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/fixtures/litellm")
-        .join(format!("{name}.prom"));
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    pulse_testkit::capture_bytes(&format!("{name}.prom"))
 }
 
 fn reference(name: &str) -> Value {

@@ -1011,13 +1011,7 @@ fn python_0_2_rows_are_imported_with_negative_deltas_fixed_and_overlap_skipped()
 
 // ---- Real LiteLLM captures through the real parser and tracker ----------
 
-fn capture(name: &str) -> String {
-    let dir = std::env::var_os("PULSE_FIXTURES").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/litellm"),
-        std::path::PathBuf::from,
-    );
-    std::fs::read_to_string(dir.join(name)).unwrap()
-}
+use pulse_testkit::capture;
 
 /// Parses `body`, observes it and records the scrape.
 fn scrape(

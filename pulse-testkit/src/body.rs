@@ -1,16 +1,16 @@
 //! A deterministic, LiteLLM-shaped `/metrics` body of any size.
 //!
-//! Shared by the criterion bench (`benches/parse.rs`) and `cargo xtask`
-//! (included there with `#[path]`), so the Rust and Python numbers are taken
-//! on the same bytes. The shapes follow the real captures in
-//! `tests/fixtures/litellm`: text format 0.0.4 as prometheus_client 0.26
-//! writes it, counters with 13-17 alphabetically sorted labels followed by
-//! their `_created` gauge family, histograms with `le` among the sorted
-//! labels, Python-repr values with float noise, `+Inf` and `sys.maxsize`
-//! gauges, user agents with spaces, quotes and backslashes (double escaped
-//! as LiteLLM does), and end users with `\n` escapes and raw UTF-8.
+//! Shared by pulse-core's criterion bench and `cargo xtask gen-body` /
+//! `bench-parser`, so the Rust and Python numbers are taken on the same
+//! bytes. The shapes follow the real captures in `tests/fixtures/litellm`:
+//! text format 0.0.4 as prometheus_client 0.26 writes it, counters with 13-17
+//! alphabetically sorted labels followed by their `_created` gauge family,
+//! histograms with `le` among the sorted labels, Python-repr values with
+//! float noise, `+Inf` and `sys.maxsize` gauges, user agents with spaces,
+//! quotes and backslashes (double escaped, as LiteLLM does), and end users
+//! with `\n` escapes and raw UTF-8.
 
-use std::fmt::Write as _;
+use crate::exposition::{CounterRow, Kind, NO_LABELS, TextWriter};
 
 /// xorshift64*: small, deterministic, good enough for test data.
 struct Rng(u64);
@@ -34,11 +34,7 @@ impl Rng {
     }
 
     fn hex64(&mut self) -> String {
-        let mut s = String::with_capacity(64);
-        for _ in 0..4 {
-            let _ = write!(s, "{:016x}", self.next());
-        }
-        s
+        (0..4).map(|_| format!("{:016x}", self.next())).collect()
     }
 }
 
@@ -63,7 +59,7 @@ const MODELS: [(&str, &str, &str); 12] = [
 
 const TEAM_ALIASES: [&str; 6] = [
     "Alpha Team",
-    "Beta \\\\\\\"quoted\\\\\\\" Team",
+    "Beta \\\"quoted\\\" Team",
     "None",
     "Gamma-Ops",
     "Delta & Co",
@@ -74,7 +70,7 @@ const USER_AGENTS: [&str; 6] = [
     "fixture-client/1.0",
     "OpenAI/Python 1.99.9",
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36",
-    "Mozilla/5.0 (X11; \\\\\\\"quoted\\\\\\\") \\\\\\\\ agent",
+    "Mozilla/5.0 (X11; \\\"quoted\\\") \\\\ agent",
     "curl/8.5.0",
     "litellm-pulse-bench/0.4 (+https://example.invalid)",
 ];
@@ -83,7 +79,7 @@ const END_USERS: [&str; 6] = [
     "None",
     "end-user-1",
     "end-user-2",
-    "weird \\\"user\\\" \\\\ back\\\\slash\\nnewline ünïcödé",
+    "weird \"user\" \\ back\\slash\nnewline ünïcödé",
     "用户-三",
     "customer@example.com",
 ];
@@ -165,44 +161,6 @@ impl Child {
             _ => "None".to_string(),
         }
     }
-}
-
-/// Python `repr` of a float as prometheus_client's `floatToGoString` prints it.
-pub fn py_float(v: f64) -> String {
-    if v == f64::INFINITY {
-        return "+Inf".into();
-    }
-    let abs = v.abs();
-    let s = if v == v.trunc() && abs < 1e16 {
-        format!("{v:.1}")
-    } else if abs != 0.0 && !(1e-4..1e16).contains(&abs) {
-        // Python writes a two-digit, signed exponent: 1.35e-05.
-        let e = format!("{v:e}");
-        let (m, exp) = e.split_once('e').unwrap_or((&e, "0"));
-        let (sign, digits) = match exp.strip_prefix('-') {
-            Some(d) => ('-', d),
-            None => ('+', exp),
-        };
-        format!("{m}e{sign}{digits:0>2}")
-    } else {
-        format!("{v:?}")
-    };
-    // Go switches to an exponent for more than 6 integer digits.
-    if let Some(dot) = s.find('.')
-        && v > 0.0
-        && dot > 6
-        && !s.contains('e')
-    {
-        let digits = format!("{}{}", &s[..dot], &s[dot + 1..]);
-        let mantissa = digits.trim_end_matches('0');
-        let mantissa = if mantissa.len() > 1 {
-            format!("{}.{}", &mantissa[..1], &mantissa[1..])
-        } else {
-            format!("{mantissa}.0")
-        };
-        return format!("{mantissa}e+0{}", dot - 1);
-    }
-    s
 }
 
 struct Fam {
@@ -425,27 +383,19 @@ const FAMILIES: [Fam; 13] = [
     },
 ];
 
-fn label_set(out: &mut String, child: &Child, labels: &[&str], le: Option<&str>) {
-    out.push('{');
-    for (i, name) in labels.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(name);
-        out.push_str("=\"");
-        if *name == "le" {
-            out.push_str(le.unwrap_or("+Inf"));
-        } else {
-            out.push_str(&child.value(name));
-        }
-        out.push('"');
-    }
-    out.push('}');
-}
-
-fn header(out: &mut String, name: &str, suffix: &str, help: &str, kind: &str) {
-    let _ = writeln!(out, "# HELP {name}{suffix} {help}");
-    let _ = writeln!(out, "# TYPE {name}{suffix} {kind}");
+/// The labels of `child` for `names`, with `le` set to `le`.
+fn label_set<'n>(child: &Child, names: &[&'n str], le: Option<&str>) -> Vec<(&'n str, String)> {
+    names
+        .iter()
+        .map(|name| {
+            let v = if *name == "le" {
+                le.unwrap_or("+Inf").to_owned()
+            } else {
+                child.value(name)
+            };
+            (*name, v)
+        })
+        .collect()
 }
 
 /// Writes a body for `children` label sets.
@@ -465,18 +415,29 @@ fn write_body(seed: u64, children: usize) -> String {
     let kids: Vec<Child> = (0..children)
         .map(|i| Child::new(&mut rng, &keys, &model_ids, i))
         .collect();
-    let mut out = String::with_capacity(children * 12_000);
-    out.push_str(
-        "# HELP python_gc_objects_collected_total Objects collected during gc\n\
-         # TYPE python_gc_objects_collected_total counter\n\
-         python_gc_objects_collected_total{generation=\"0\"} 2250.0\n\
-         # HELP process_resident_memory_bytes Resident memory size in bytes.\n\
-         # TYPE process_resident_memory_bytes gauge\n\
-         process_resident_memory_bytes 4.96713728e+08\n\
-         # HELP litellm_in_flight_requests Number of HTTP requests currently in flight\n\
-         # TYPE litellm_in_flight_requests gauge\n\
-         litellm_in_flight_requests 1.0\n",
-    );
+    let mut w = TextWriter::with_capacity(children * 12_000);
+    w.family(
+        "python_gc_objects_collected_total",
+        Kind::Counter,
+        "Objects collected during gc",
+    )
+    .sample(
+        "python_gc_objects_collected_total",
+        [("generation", "0")],
+        2250.0,
+    )
+    .family(
+        "process_resident_memory_bytes",
+        Kind::Gauge,
+        "Resident memory size in bytes.",
+    )
+    .sample("process_resident_memory_bytes", NO_LABELS, 4.96713728e8)
+    .family(
+        "litellm_in_flight_requests",
+        Kind::Gauge,
+        "Number of HTTP requests currently in flight",
+    )
+    .sample("litellm_in_flight_requests", NO_LABELS, 1.0);
     for fam in &FAMILIES {
         let members: Vec<&Child> = kids
             .iter()
@@ -486,31 +447,36 @@ fn write_body(seed: u64, children: usize) -> String {
             .collect();
         match fam.kind {
             0 => {
-                header(&mut out, fam.name, "_total", fam.help, "counter");
-                for c in &members {
-                    let v = if fam.name == "litellm_spend_metric" {
-                        py_float(rng.unit() * 0.05 + 0.1 + 0.2)
-                    } else {
-                        py_float((1 + rng.below(5000)) as f64)
-                    };
-                    let _ = write!(out, "{}_total", fam.name);
-                    label_set(&mut out, c, fam.labels, None);
-                    let _ = writeln!(out, " {v}");
-                }
-                header(&mut out, fam.name, "_created", fam.help, "gauge");
-                for c in &members {
-                    let _ = write!(out, "{}_created", fam.name);
-                    label_set(&mut out, c, fam.labels, None);
-                    let _ = writeln!(out, " {}", py_float(c.created));
-                }
+                let labels: Vec<_> = members
+                    .iter()
+                    .map(|c| label_set(c, fam.labels, None))
+                    .collect();
+                let rows: Vec<CounterRow<'_, &str>> = members
+                    .iter()
+                    .zip(&labels)
+                    .map(|(c, labels)| CounterRow {
+                        labels,
+                        value: if fam.name == "litellm_spend_metric" {
+                            rng.unit() * 0.05 + 0.1 + 0.2
+                        } else {
+                            (1 + rng.below(5000)) as f64
+                        },
+                        created_s: c.created,
+                    })
+                    .collect();
+                w.counter(fam.name, fam.help, &rows);
             }
             1 | 2 => {
-                header(&mut out, fam.name, "", fam.help, "histogram");
+                w.family(fam.name, Kind::Histogram, fam.help);
                 let buckets: &[&str] = if fam.kind == 1 {
                     &LATENCY_BUCKETS
                 } else {
                     &TOKEN_BUCKETS
                 };
+                let no_le: Vec<&str> = fam.labels.iter().copied().filter(|l| *l != "le").collect();
+                let bucket = format!("{}_bucket", fam.name);
+                let count_name = format!("{}_count", fam.name);
+                let sum = format!("{}_sum", fam.name);
                 for c in &members {
                     let count = 1 + rng.below(40);
                     let mut cum = 0;
@@ -519,43 +485,33 @@ fn write_body(seed: u64, children: usize) -> String {
                         if *le == "+Inf" {
                             cum = count;
                         }
-                        let _ = write!(out, "{}_bucket", fam.name);
-                        label_set(&mut out, c, fam.labels, Some(le));
-                        let _ = writeln!(out, " {}", py_float(cum as f64));
+                        w.sample(&bucket, label_set(c, fam.labels, Some(le)), cum as f64);
                     }
-                    let no_le: Vec<&str> =
-                        fam.labels.iter().copied().filter(|l| *l != "le").collect();
-                    let _ = write!(out, "{}_count", fam.name);
-                    label_set(&mut out, c, &no_le, None);
-                    let _ = writeln!(out, " {}", py_float(count as f64));
-                    let _ = write!(out, "{}_sum", fam.name);
-                    label_set(&mut out, c, &no_le, None);
-                    let _ = writeln!(out, " {}", py_float(rng.unit() * count as f64 * 1.3));
+                    w.sample(&count_name, label_set(c, &no_le, None), count as f64);
+                    let s = rng.unit() * count as f64 * 1.3;
+                    w.sample(&sum, label_set(c, &no_le, None), s);
                 }
-                header(&mut out, fam.name, "_created", fam.help, "gauge");
-                let no_le: Vec<&str> = fam.labels.iter().copied().filter(|l| *l != "le").collect();
+                let created = format!("{}_created", fam.name);
+                w.family(&created, Kind::Gauge, fam.help);
                 for c in &members {
-                    let _ = write!(out, "{}_created", fam.name);
-                    label_set(&mut out, c, &no_le, None);
-                    let _ = writeln!(out, " {}", py_float(c.created));
+                    w.sample(&created, label_set(c, &no_le, None), c.created);
                 }
             }
             _ => {
-                header(&mut out, fam.name, "", fam.help, "gauge");
+                w.family(fam.name, Kind::Gauge, fam.help);
                 for c in &members {
-                    out.push_str(fam.name);
-                    label_set(&mut out, c, fam.labels, None);
+                    // Unlimited budgets are `+Inf`, unlimited rates `sys.maxsize`.
                     let v = if fam.kind == 3 {
-                        "+Inf"
+                        f64::INFINITY
                     } else {
-                        "9.223372036854776e+18"
+                        9.223_372_036_854_776e18
                     };
-                    let _ = writeln!(out, " {v}");
+                    w.sample(fam.name, label_set(c, fam.labels, None), v);
                 }
             }
         }
     }
-    out
+    w.finish()
 }
 
 /// A LiteLLM-shaped body of about `target_bytes` bytes, the same for the same `seed`.
@@ -564,4 +520,19 @@ pub fn litellm_body(target_bytes: usize, seed: u64) -> String {
     let per_child = write_body(seed, probe).len() / probe;
     let children = (target_bytes / per_child.max(1)).max(1);
     write_body(seed, children)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_are_deterministic_and_parse_cleanly() {
+        let a = litellm_body(200_000, 7);
+        assert_eq!(a, litellm_body(200_000, 7));
+        assert_ne!(a, litellm_body(200_000, 8));
+        let expo = pulse_core::parse::parse(&a).unwrap();
+        assert!(expo.errors.is_empty(), "{:?}", expo.errors.first());
+        assert!((150_000..260_000).contains(&a.len()), "{}", a.len());
+    }
 }
