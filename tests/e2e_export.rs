@@ -2,7 +2,7 @@
 //! release binary over a year of history.
 //!
 //! The year is written as a Python litellm-pulse 0.3.0 database (`scrapes`
-//! and `model_snapshots`, one scrape an hour, four models, one with a
+//! and `model_snapshots`, one scrape every 15 minutes, four models, one with a
 //! hostile name), which the binary imports on start like any user's old
 //! file; costs are multiples of 1/128, so every sum is exact whatever its
 //! order. Checked: the CSV parses with the `csv` crate and sums to the API's
@@ -27,16 +27,17 @@ const MODELS: [&str; 4] = [
     "local/llama",
 ];
 
-/// 2025-12-01T00:00:00Z and a year of hours after it.
+/// 2025-12-01T00:00:00Z and a year of 15-minute scrapes after it.
 const FIRST_S: i64 = 1_764_547_200;
-const HOURS: i64 = 365 * 24;
+const SCRAPES: i64 = 365 * 96;
+const EVERY_S: i64 = 900;
 const TZ: &str = "Europe/Berlin";
 
 /// Largest growth of the server's RSS allowed while exporting a year over
 /// exporting a day.
 const RSS_SLACK_KB: u64 = 6 * 1024;
 
-/// Writes the Python reference's tables with a year of hourly scrapes.
+/// Writes the Python reference's tables with a year of scrapes.
 fn write_python_year(path: &Path) {
     let mut conn = rusqlite::Connection::open(path).unwrap();
     conn.execute_batch(
@@ -62,8 +63,8 @@ fn write_python_year(path: &Path) {
             )
             .unwrap();
         let mut raw = [[0.0f64; 3]; MODELS.len()];
-        for h in 0..HOURS {
-            let ts = FIRST_S + h * 3600;
+        for h in 0..SCRAPES {
+            let ts = FIRST_S + h * EVERY_S;
             let mut total = [0.0f64; 3];
             for (m, name) in MODELS.iter().enumerate() {
                 let i = h as usize * MODELS.len() + m;
@@ -128,7 +129,11 @@ fn rss_kb(pid: u32) -> u64 {
 
 /// Downloads `url` while sampling the server's RSS every millisecond;
 /// returns the body, the peak RSS in kB and the time taken.
-async fn download_sampled(client: &reqwest::Client, url: &str, pid: u32) -> (Vec<u8>, u64, Duration) {
+async fn download_sampled(
+    client: &reqwest::Client,
+    url: &str,
+    pid: u32,
+) -> (Vec<u8>, u64, Duration) {
     let done = Arc::new(AtomicBool::new(false));
     let peak = Arc::new(AtomicU64::new(0));
     let sampler = {
@@ -154,12 +159,19 @@ async fn download_sampled(client: &reqwest::Client, url: &str, pid: u32) -> (Vec
 /// formula guard's leading `'` removed).
 fn csv_sums(body: &[u8]) -> BTreeMap<String, BTreeMap<String, f64>> {
     let mut reader = csv::Reader::from_reader(body);
-    let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
+    let header: Vec<String> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_owned)
+        .collect();
     assert_eq!(header[..3], ["start", "end", "key"]);
     let mut sums: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
     for record in reader.records() {
         let record = record.unwrap();
-        let key = record[2].strip_prefix("'=").map_or(record[2].to_owned(), |k| format!("={k}"));
+        let key = record[2]
+            .strip_prefix("'=")
+            .map_or(record[2].to_owned(), |k| format!("={k}"));
         let entry = sums.entry(key).or_default();
         for (name, v) in header[3..].iter().zip(record.iter().skip(3)) {
             *entry.entry(name.clone()).or_default() += v.parse::<f64>().unwrap();
@@ -169,7 +181,8 @@ fn csv_sums(body: &[u8]) -> BTreeMap<String, BTreeMap<String, f64>> {
 }
 
 async fn json(client: &reqwest::Client, url: &str) -> Value {
-    client.get(url).send().await.unwrap().json().await.unwrap()
+    let body = client.get(url).send().await.unwrap().bytes().await.unwrap();
+    serde_json::from_slice(&body).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -185,7 +198,11 @@ async fn a_year_streams_in_flat_memory_and_sums_to_the_api_totals() {
 
     // The API's own totals.
     let summary = json(&client, &format!("{base}/api/v1/metrics")).await;
-    let breakdown = json(&client, &format!("{base}/api/v1/breakdown?by=model&window=all")).await;
+    let breakdown = json(
+        &client,
+        &format!("{base}/api/v1/breakdown?by=model&window=all"),
+    )
+    .await;
     assert_eq!(breakdown.as_array().unwrap().len(), MODELS.len());
 
     // A day, twice (the first warms SQLite's page cache and the allocator),
@@ -196,7 +213,7 @@ async fn a_year_streams_in_flat_memory_and_sums_to_the_api_totals() {
     let day = export("2026-06-01", "2026-06-02");
     let _ = download_sampled(&client, &day, pulse.pid()).await;
     let (day_body, day_peak, day_took) = download_sampled(&client, &day, pulse.pid()).await;
-    let year = export("2025-12-01", "2026-12-01");
+    let year = export("2025-12-01", "2026-12-02");
     let (year_body, year_peak, year_took) = download_sampled(&client, &year, pulse.pid()).await;
     let rows = year_body.iter().filter(|&&b| b == b'\n').count();
     eprintln!(
@@ -207,7 +224,9 @@ async fn a_year_streams_in_flat_memory_and_sums_to_the_api_totals() {
         year_body.len(),
         year_took.as_secs_f64()
     );
+    // Far more than the slack: a server that collected the body would fail.
     assert!(year_body.len() > 200 * day_body.len());
+    assert!(year_body.len() as u64 > 2 * RSS_SLACK_KB * 1024);
     assert!(
         year_peak <= day_peak + RSS_SLACK_KB,
         "RSS grew from {day_peak} kB (a day) to {year_peak} kB (a year)"
@@ -235,13 +254,19 @@ async fn a_year_streams_in_flat_memory_and_sums_to_the_api_totals() {
     .await;
     let total = csv_sums(&total);
     for metric in ["requests", "tokens", "cost"] {
-        assert_eq!(total["total"][metric], summary[metric].as_f64().unwrap(), "{metric}");
+        assert_eq!(
+            total["total"][metric],
+            summary[metric].as_f64().unwrap(),
+            "{metric}"
+        );
         assert!(total["total"][metric] > 0.0);
     }
 
     // NDJSON: the same numbers, keys verbatim.
     let ndjson = client
-        .get(format!("{base}/api/v1/export?format=ndjson&by=model&step=month&window=all"))
+        .get(format!(
+            "{base}/api/v1/export?format=ndjson&by=model&step=month&window=all"
+        ))
         .send()
         .await
         .unwrap();
@@ -250,24 +275,37 @@ async fn a_year_streams_in_flat_memory_and_sums_to_the_api_totals() {
     let mut cost: BTreeMap<String, f64> = BTreeMap::new();
     for line in text.lines() {
         let row: Value = serde_json::from_str(line).unwrap();
-        *cost.entry(row["key"].as_str().unwrap().to_owned()).or_default() +=
-            row["cost"].as_f64().unwrap();
+        *cost
+            .entry(row["key"].as_str().unwrap().to_owned())
+            .or_default() += row["cost"].as_f64().unwrap();
     }
     for item in breakdown.as_array().unwrap() {
-        assert_eq!(cost[item["name"].as_str().unwrap()], item["cost"].as_f64().unwrap());
+        assert_eq!(
+            cost[item["name"].as_str().unwrap()],
+            item["cost"].as_f64().unwrap()
+        );
     }
 
     // The subcommand, on the same file while the server runs: the same bytes.
     let t0 = Instant::now();
     let out = pulse_command()
         .envs(envs(&db))
-        .args(["export", "--format", "csv", "--by", "model", "--step", "15m"])
-        .args(["--from", "2025-12-01", "--to", "2026-12-01"])
+        .args([
+            "export", "--format", "csv", "--by", "model", "--step", "15m",
+        ])
+        .args(["--from", "2025-12-01", "--to", "2026-12-02"])
         .output()
         .unwrap();
     let cli_took = t0.elapsed();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.stdout == year_body, "the subcommand wrote other bytes than the endpoint");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stdout == year_body,
+        "the subcommand wrote other bytes than the endpoint"
+    );
     eprintln!("cli export of the year: {:.3} s", cli_took.as_secs_f64());
 
     let (status, log) = pulse.terminate();
@@ -287,7 +325,7 @@ fn the_subcommand_refuses_bad_flags_and_missing_databases() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("by must be one of"));
     let out = pulse_command()
         .envs(envs(&missing))
-        .args(["export", "--from", "2026-11-01", "--to", "2026-12-01"])
+        .args(["export", "--from", "2026-11-01", "--to", "2026-12-02"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));

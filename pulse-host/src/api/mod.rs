@@ -1,6 +1,7 @@
 //! The HTTP API: routes ([`routes`]) apart from the handlers that answer them
-//! (`handlers`), the JSON shapes (`views`) and the one function that turns
-//! every error into a JSON response ([`recover`]).
+//! (`handlers`, and `export` for the streamed CSV/NDJSON download), the JSON
+//! shapes (`views`) and the one function that turns every error into a JSON
+//! response ([`recover`]).
 //!
 //! Invariant: handlers never compute a window, a delta or a bucket themselves;
 //! they ask pulse-core for boundaries and the store for sums.

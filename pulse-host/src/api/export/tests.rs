@@ -497,7 +497,9 @@ fn the_openapi_document_describes_both_formats_and_every_parameter() {
         .collect();
     assert_eq!(
         params,
-        ["format", "metric", "by", "step", "tz", "from", "to", "window"]
+        [
+            "format", "metric", "by", "step", "tz", "from", "to", "window"
+        ]
     );
     assert_eq!(
         get["responses"]["400"]["content"]["application/json"]["schema"]["$ref"],
