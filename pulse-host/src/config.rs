@@ -50,6 +50,9 @@ pub enum Command {
     /// print each problem as `LINE: message`; exit 0 when valid, 1 when
     /// not, 2 when the input cannot be read.
     Check(CheckArgs),
+    /// Write the buckets of a range as CSV or NDJSON to standard output,
+    /// read from --db-path: the rows of GET /api/v1/export, for cron jobs.
+    Export(crate::export_cmd::ExportArgs),
 }
 
 /// What `check` reads and as which format.

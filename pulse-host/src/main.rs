@@ -8,7 +8,8 @@
 //! handlers, JSON), `server` (HTTP/1.1 with limits and timeouts), `dashboard`
 //! (embedded files), `selfmetrics` (our own `/metrics`), `demo` (a simulated
 //! LiteLLM), `check` (strict validation of exposition text), `alerts` (the
-//! budgets file, channel formats and delivery).
+//! budgets file, channel formats and delivery), `export_cmd` (the `export`
+//! subcommand).
 #![cfg_attr(
     not(test),
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
@@ -25,6 +26,7 @@ mod clock;
 mod config;
 mod dashboard;
 mod demo;
+mod export_cmd;
 mod pipeline;
 mod scrape;
 mod selfmetrics;
@@ -94,6 +96,7 @@ fn main() -> ExitCode {
             return runtime.block_on(notify_test(&settings, &alert_config, channel.as_deref()));
         }
         Command::Check(args) => return runtime.block_on(check::run(&args, settings)),
+        Command::Export(args) => return export_cmd::run(&args, &settings),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

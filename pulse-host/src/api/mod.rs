@@ -1,6 +1,7 @@
 //! The HTTP API: routes ([`routes`]) apart from the handlers that answer them
-//! (`handlers`), the JSON shapes (`views`) and the one function that turns
-//! every error into a JSON response ([`recover`]).
+//! (`handlers`, and `export` for the streamed CSV/NDJSON download), the JSON
+//! shapes (`views`) and the one function that turns every error into a JSON
+//! response ([`recover`]).
 //!
 //! Invariant: handlers never compute a window, a delta or a bucket themselves;
 //! they ask pulse-core for boundaries and the store for sums.
@@ -18,6 +19,7 @@ use warp::{Filter, Rejection, Reply};
 use crate::app::App;
 use crate::config::Cors;
 
+pub mod export;
 pub mod handlers;
 pub mod openapi;
 pub mod views;
@@ -97,6 +99,10 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Inf
         .and(query)
         .and(with_app.clone())
         .and_then(handlers::series);
+    let export = warp::path!("api" / "v1" / "export")
+        .and(query)
+        .and(with_app.clone())
+        .and_then(export::export);
     let summary = warp::path!("api" / "v2" / "summary")
         .and(with_app.clone())
         .and_then(handlers::summary_v2);
@@ -113,6 +119,7 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Inf
         .or(models)
         .or(breakdown)
         .or(series)
+        .or(export)
         .or(summary)
         .or(budgets)
         .or(alerts)

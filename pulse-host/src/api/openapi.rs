@@ -347,6 +347,7 @@ pub fn document() -> Value {
             &[("400", "invalid parameter or too many points")],
         ),
     );
+    paths.insert("/api/v1/export".into(), super::export::openapi_path());
     paths.insert(
         "/api/v2/summary".into(),
         get(

@@ -44,6 +44,7 @@ use rusqlite::{Connection, OptionalExtension};
 
 mod cache;
 mod deliveries;
+mod export;
 mod handle;
 mod import;
 mod open;
@@ -54,6 +55,7 @@ mod state;
 mod write;
 
 pub use deliveries::{AlertRecord, Attempt, DueDelivery};
+pub use export::MetricPoints;
 pub use handle::StoreHandle;
 pub use import::ImportOutcome;
 pub use outbox::{AlertRules, BudgetMeasure};
