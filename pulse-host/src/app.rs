@@ -11,11 +11,12 @@ use pulse_core::track::Tracker;
 use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 
+use crate::alerts::AlertConfig;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::pipeline::{Queue, prepare};
 use crate::scrape::{Fetched, ScrapeError, Scraper};
-use crate::store::{ScrapeOutcome, ScrapeRecord, StoreHandle, StoreMode};
+use crate::store::{AlertRules, Attempt, ScrapeOutcome, ScrapeRecord, StoreHandle, StoreMode};
 
 /// How many good scrapes are kept in memory while the database refuses writes.
 const QUEUE_CAP: usize = 1024;
@@ -53,6 +54,19 @@ pub struct Live {
     /// Why the database file could not be opened at start (the process then
     /// keeps data in memory until it restarts); `None` when it opened.
     pub open_error: Option<String>,
+    /// Alert delivery attempts since start, by channel name.
+    pub deliveries: std::collections::BTreeMap<String, DeliveryCounts>,
+}
+
+/// Alert delivery attempts of one channel since start.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryCounts {
+    /// Attempts the receiver accepted.
+    pub delivered: u64,
+    /// Attempts that failed (each retry counts).
+    pub failed: u64,
+    /// Alerts given up on after a day of retries.
+    pub given_up: u64,
 }
 
 impl Live {
@@ -84,6 +98,10 @@ pub struct App {
     pub clock: Clock,
     /// When the process started (for uptime).
     pub started: Instant,
+    /// Budgets, channels and alert rules (replaced on SIGHUP).
+    pub alerts: RwLock<Arc<AlertConfig>>,
+    /// Signalled after every stored scrape, which may have added alerts.
+    pub outbox_changed: tokio::sync::Notify,
 }
 
 impl App {
@@ -116,6 +134,8 @@ impl App {
             live: RwLock::new(live),
             clock,
             started: Instant::now(),
+            alerts: RwLock::new(Arc::new(AlertConfig::default())),
+            outbox_changed: tokio::sync::Notify::new(),
         }))
     }
 
@@ -125,6 +145,44 @@ impl App {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    /// The alert config in force.
+    pub fn alert_config(&self) -> Arc<AlertConfig> {
+        Arc::clone(&self.alerts.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Puts `config` in force: the store's next scrape transaction decides
+    /// by it, the delivery task sends to its channels.
+    pub async fn set_alert_config(
+        &self,
+        config: AlertConfig,
+    ) -> Result<(), crate::store::StoreError> {
+        let config = Arc::new(config);
+        let rules = AlertRules {
+            config: Arc::clone(&config),
+            tz: self.settings.tz,
+        };
+        self.store
+            .call(move |s| s.set_alert_rules(Some(rules)))
+            .await?;
+        *self.alerts.write().unwrap_or_else(PoisonError::into_inner) = config;
+        Ok(())
+    }
+
+    /// Counts one delivery attempt for `/metrics`.
+    pub fn count_delivery(&self, channel: &str, attempt: &Attempt) {
+        self.update(|l| {
+            let c = l.deliveries.entry(channel.to_owned()).or_default();
+            match attempt {
+                Attempt::Delivered => c.delivered += 1,
+                Attempt::Retry { .. } => c.failed += 1,
+                Attempt::GaveUp { .. } => {
+                    c.failed += 1;
+                    c.given_up += 1;
+                }
+            }
+        });
     }
 
     /// Records why the database file could not be opened; it stays in the
@@ -288,8 +346,9 @@ impl Runner {
                         })
                     })
                     .await;
-                if let Err(e) = flatten(res) {
-                    tracing::warn!("cannot record the failed scrape: {e}");
+                match flatten(res) {
+                    Ok(()) => self.app.outbox_changed.notify_one(),
+                    Err(e) => tracing::warn!("cannot record the failed scrape: {e}"),
                 }
             }
         }
@@ -311,6 +370,10 @@ impl Runner {
             Ok((r, left)) => (r.map_err(|e| e.to_string()), left),
             Err(e) => (Err(e.to_string()), self.lock_queue().len()),
         };
+        if result.is_ok() {
+            // The scrape may have decided alerts: wake the delivery task.
+            self.app.outbox_changed.notify_one();
+        }
         match result {
             Ok(()) => self.app.update(|l| {
                 if l.store_error.take().is_some() {

@@ -7,7 +7,8 @@
 //! `clock` (where "now" comes from), `store` (SQLite), `api` (routes,
 //! handlers, JSON), `server` (HTTP/1.1 with limits and timeouts), `dashboard`
 //! (embedded files), `selfmetrics` (our own `/metrics`), `demo` (a simulated
-//! LiteLLM), `check` (strict validation of exposition text).
+//! LiteLLM), `check` (strict validation of exposition text), `alerts` (the
+//! budgets file, channel formats and delivery).
 #![cfg_attr(
     not(test),
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
@@ -16,6 +17,7 @@
 // the chrono calls that would redo it here.
 #![deny(clippy::disallowed_methods)]
 
+mod alerts;
 mod api;
 mod app;
 mod check;
@@ -54,6 +56,21 @@ fn main() -> ExitCode {
             err.exit();
         }
     };
+    let command = cli.command.unwrap_or(Command::Serve);
+    // A bad alert config stops the commands that use it like a bad flag:
+    // exit 2, one line naming the file, line, column and field.
+    let alert_config = match command {
+        Command::Serve | Command::NotifyTest { .. } => {
+            match alerts::config::load(settings.config_path.as_deref(), settings.monthly_budget) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("error: invalid alert config: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+        _ => alerts::AlertConfig::default(),
+    };
     init_logging(&settings);
     for w in &warnings {
         tracing::warn!("{}", w.0);
@@ -69,10 +86,13 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => runtime.block_on(serve(settings)),
+    let result = match command {
+        Command::Serve => runtime.block_on(serve(settings, alert_config)),
         Command::Demo => runtime.block_on(demo::run(settings)),
         Command::Healthcheck => return runtime.block_on(healthcheck(&settings)),
+        Command::NotifyTest { channel } => {
+            return runtime.block_on(notify_test(&settings, &alert_config, channel.as_deref()));
+        }
         Command::Check(args) => return runtime.block_on(check::run(&args, settings)),
     };
     match result {
@@ -170,7 +190,7 @@ async fn open_store(settings: &Settings) -> (StoreHandle, Option<String>) {
 }
 
 /// `serve`: restore, bind, scrape, serve, and stop cleanly on a signal.
-async fn serve(settings: Settings) -> anyhow::Result<()> {
+async fn serve(settings: Settings, alert_config: alerts::AlertConfig) -> anyhow::Result<()> {
     let (store, open_error) = open_store(&settings).await;
     let scraper = scrape::Scraper::new(&settings)?;
     let clock = match std::env::var_os(clock::TEST_CLOCK_VAR) {
@@ -188,6 +208,8 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     if let Some(e) = open_error {
         app.set_open_error(e);
     }
+    log_alert_config(&alert_config);
+    app.set_alert_config(alert_config).await?;
     let runner = Runner::new(Arc::clone(&app), scraper).await;
     run_server(app, runner, None).await
 }
@@ -229,6 +251,9 @@ pub(crate) async fn run_server(
     }
     let (stop_tx, stop_rx) = watch::channel(false);
     let scraper = tokio::spawn(runner.run(stop_rx.clone()));
+    // Deliveries and reloads run beside the scraper and never hold it up.
+    let delivery = tokio::spawn(alerts::deliver::run(Arc::clone(&app), stop_rx.clone()));
+    tokio::spawn(reload_on_sighup(Arc::clone(&app), stop_rx.clone()));
     let mut server_stop = stop_rx.clone();
     let server = server::serve(Arc::clone(&app), listener, async move {
         let _ = server_stop.wait_for(|stop| *stop).await;
@@ -241,8 +266,115 @@ pub(crate) async fn run_server(
     // open connections (bounded, so a stuck client cannot hold the exit).
     let _ = scraper.await;
     let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), delivery).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Logs what the alert config declares (names only: URLs and secrets are secrets).
+fn log_alert_config(config: &alerts::AlertConfig) {
+    if config.budgets.is_empty() && config.channels.is_empty() {
+        return;
+    }
+    let budgets: Vec<&str> = config.budgets.iter().map(|b| b.name()).collect();
+    let channels: Vec<&str> = config.channels.iter().map(|c| c.name.as_str()).collect();
+    tracing::info!(?budgets, ?channels, "alerts configured");
+}
+
+/// Re-reads the alert config on SIGHUP: a good file is applied, a bad one
+/// is logged and the config in force kept.
+async fn reload_on_sighup(app: Arc<App>, mut stop: watch::Receiver<bool>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP; the alert config will not reload");
+            return;
+        };
+        loop {
+            tokio::select! {
+                r = hup.recv() => if r.is_none() { return },
+                _ = stop.wait_for(|s| *s) => return,
+            }
+            let path = app.settings.config_path.clone();
+            let monthly = app.settings.monthly_budget;
+            let loaded =
+                tokio::task::spawn_blocking(move || alerts::config::load(path.as_deref(), monthly))
+                    .await;
+            match loaded {
+                Ok(Ok(config)) => {
+                    log_alert_config(&config);
+                    match app.set_alert_config(config).await {
+                        Ok(()) => tracing::info!("alert config reloaded"),
+                        Err(e) => tracing::error!("cannot apply the reloaded alert config: {e}"),
+                    }
+                }
+                Ok(Err(e)) => {
+                    tracing::error!("alert config not reloaded, keeping the one in force: {e}")
+                }
+                Err(e) => tracing::error!("alert config reload failed: {e}"),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (app, stop.wait_for(|s| *s).await);
+    }
+}
+
+/// `notify-test`: sends a test message to every channel (or the one named)
+/// and prints one line per channel; exit 1 when any failed.
+async fn notify_test(
+    settings: &Settings,
+    config: &alerts::AlertConfig,
+    only: Option<&str>,
+) -> ExitCode {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let channels: Vec<&alerts::Channel> = config
+        .channels
+        .iter()
+        .filter(|c| only.is_none_or(|n| c.name == n))
+        .collect();
+    if channels.is_empty() {
+        let _ = match only {
+            Some(name) => writeln!(out, "FAILED: no channel named {name:?} in the alert config"),
+            None => writeln!(
+                out,
+                "FAILED: the alert config has no [[channel]] (see --config)"
+            ),
+        };
+        return ExitCode::FAILURE;
+    }
+    let client = match alerts::deliver::client() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = writeln!(
+                out,
+                "FAILED: cannot build an HTTP client: {}",
+                scrape::describe(&e)
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let now = clock::Clock::System.now_ms();
+    let event = alerts::format::test_event(pulse_core::window::format_rfc3339(now, settings.tz));
+    let mut failed = 0;
+    for c in channels {
+        let line = match alerts::deliver::send(&client, c, &event).await {
+            Ok(()) => format!("ok      {} ({})", c.name, c.kind.name()),
+            Err(e) => {
+                failed += 1;
+                format!("FAILED  {} ({}): {e}", c.name, c.kind.name())
+            }
+        };
+        let _ = writeln!(out, "{line}");
+    }
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 /// `healthcheck`: exit 0 when `/livez` answers 200 (for images without curl).

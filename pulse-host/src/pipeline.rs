@@ -9,6 +9,7 @@
 
 use pulse_core::track::{Observation, Tracker, TrackerState};
 
+use crate::alerts::litellm::LitellmBudget;
 use crate::store::{ScrapeOutcome, ScrapeRecord, Store, StoreError};
 
 /// A good scrape that is tracked but maybe not yet stored.
@@ -24,6 +25,8 @@ pub struct Pending {
     pub raw: Vec<(String, f64)>,
     /// The tracker's state right after this scrape, for restart recovery.
     pub state: TrackerState,
+    /// LiteLLM's own budget gauges in this body.
+    pub litellm_budgets: Vec<LitellmBudget>,
 }
 
 /// Parses `body` and feeds it to the tracker. On a body that is not
@@ -45,7 +48,9 @@ pub fn prepare(
         .into_iter()
         .map(|(name, value)| (name.to_owned(), value))
         .collect();
+    let litellm_budgets = crate::alerts::litellm::extract(&expo);
     Ok(Pending {
+        litellm_budgets,
         at_ms,
         duration_ms: started.elapsed().as_secs_f64() * 1000.0,
         observation,
@@ -57,13 +62,17 @@ pub fn prepare(
 /// Stores many tracked scrapes, oldest first, in one transaction.
 pub fn persist_batch(store: &mut Store, batch: &[Pending]) -> Result<(), StoreError> {
     let recs: Vec<ScrapeRecord<'_>> = batch.iter().map(Pending::record).collect();
-    store.record_batch(&recs)
+    let litellm = batch.last().map(|p| p.litellm_budgets.as_slice());
+    store.record_batch_with(&recs, litellm)
 }
 
 impl Pending {
     /// Stores this scrape in one transaction.
     pub fn persist(&self, store: &mut Store) -> Result<(), StoreError> {
-        store.record(&self.record())
+        store.record_batch_with(
+            std::slice::from_ref(&self.record()),
+            Some(&self.litellm_budgets),
+        )
     }
 
     /// What the store records for this scrape.

@@ -128,6 +128,35 @@ pub fn render(live: &Live, all_time: &MetricValues, mode: StoreMode, uptime: Dur
         None,
     );
 
+    w.family(
+        "litellm_pulse_alert_deliveries",
+        MetricType::Counter,
+        Some("Alert delivery attempts since start, by channel and result."),
+    );
+    for (channel, c) in &live.deliveries {
+        for (result, n) in [("delivered", c.delivered), ("failed", c.failed)] {
+            w.sample(
+                "litellm_pulse_alert_deliveries_total",
+                &[("channel", channel.as_str()), ("result", result)],
+                n as f64,
+                None,
+            );
+        }
+    }
+    w.family(
+        "litellm_pulse_alert_deliveries_given_up",
+        MetricType::Counter,
+        Some("Alerts given up on after a day of failed deliveries, by channel."),
+    );
+    for (channel, c) in &live.deliveries {
+        w.sample(
+            "litellm_pulse_alert_deliveries_given_up_total",
+            &[("channel", channel.as_str())],
+            c.given_up as f64,
+            None,
+        );
+    }
+
     for metric in Metric::ALL {
         let name = metric.name();
         if metric.is_gauge() {

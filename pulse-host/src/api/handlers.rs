@@ -425,15 +425,24 @@ pub async fn series(q: HashMap<String, String>, app: Arc<App>) -> Reply {
 }
 
 /// `GET /api/v2/summary`: nested windows for Homepage dot paths
-/// (`today.cost`, `month.tokens`, ...).
+/// (`today.cost`, `month.tokens`, `month.cost_forecast`, ...).
 pub async fn summary_v2(app: Arc<App>) -> Reply {
     let totals = totals(&app).await?;
+    let (now, tz) = (app.clock.now_ms(), app.settings.tz);
+    let forecasts = db(&app, move |s| s.cost_forecasts(now, tz)).await?;
     let live = app.live();
     let status = health_value(&live, &app.settings, app.clock.now_ms());
+    let window = |i: usize| {
+        let mut w = views::window_object(&totals.windows[i]);
+        if let Value::Object(map) = &mut w {
+            map.insert("cost_forecast".into(), views::num(forecasts[i]));
+        }
+        w
+    };
     ok(&json!({
-        "today": views::window_object(&totals.windows[0]),
-        "week": views::window_object(&totals.windows[1]),
-        "month": views::window_object(&totals.windows[2]),
+        "today": window(0),
+        "week": window(1),
+        "month": window(2),
         "all_time": views::window_object(&totals.all_time),
         "in_flight_requests": views::num(live.live.map_or(0.0, |v| v.get(Metric::InFlightRequests))),
         "last_scrape": views::timestamp(live.last_success_ms, app.settings.tz),
@@ -441,6 +450,64 @@ pub async fn summary_v2(app: Arc<App>) -> Reply {
         "error": live.error(),
         "timezone": app.settings.tz.name(),
         "scrape_interval": app.settings.scrape_interval.as_secs(),
+    }))
+}
+
+/// `GET /api/v1/budgets`: pulse's budgets (period, spend, forecast,
+/// thresholds, state) and LiteLLM's own budget gauges.
+pub async fn budgets(app: Arc<App>) -> Reply {
+    let config = app.alert_config();
+    let (now, tz) = (app.clock.now_ms(), app.settings.tz);
+    let budgets = config.budgets.clone();
+    let (measures, litellm) = db(&app, move |s| {
+        Ok((s.budget_measures(&budgets, now, tz)?, s.litellm_budgets()?))
+    })
+    .await?;
+    let list: Vec<Value> = config
+        .budgets
+        .iter()
+        .zip(&measures)
+        .map(|(b, m)| views::budget(b, m, tz))
+        .collect();
+    ok(&json!({
+        "budgets": list,
+        "litellm_budgets": litellm.iter().map(views::litellm_budget).collect::<Vec<_>>(),
+        "timezone": tz.name(),
+        "now": window::format_rfc3339(now, tz),
+    }))
+}
+
+/// Default and largest `limit` of `/api/v1/alerts`.
+pub const ALERTS_LIMIT: (usize, usize) = (100, 1000);
+
+/// `GET /api/v1/alerts?limit=100`: recorded alerts, newest first, with
+/// their delivery state per channel.
+pub async fn alerts(q: HashMap<String, String>, app: Arc<App>) -> Reply {
+    let (default, max) = ALERTS_LIMIT;
+    let limit = match q.get("limit") {
+        None => default,
+        Some(raw) => match raw.trim().parse::<usize>() {
+            Ok(n) if (1..=max).contains(&n) => n,
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "limit must be an integer from 1 to {max}, got {raw:?}"
+                ))
+                .into());
+            }
+        },
+    };
+    let records = db(&app, move |s| s.alert_history(limit)).await?;
+    let tz = app.settings.tz;
+    let channels: Vec<Value> = app
+        .alert_config()
+        .channels
+        .iter()
+        .map(|c| json!({ "name": c.name, "type": c.kind.name() }))
+        .collect();
+    ok(&json!({
+        "alerts": records.iter().map(|r| views::alert(r, tz)).collect::<Vec<_>>(),
+        "count": records.len(),
+        "channels": channels,
     }))
 }
 

@@ -100,6 +100,13 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Inf
     let summary = warp::path!("api" / "v2" / "summary")
         .and(with_app.clone())
         .and_then(handlers::summary_v2);
+    let budgets = warp::path!("api" / "v1" / "budgets")
+        .and(with_app.clone())
+        .and_then(handlers::budgets);
+    let alerts = warp::path!("api" / "v1" / "alerts")
+        .and(query)
+        .and(with_app.clone())
+        .and_then(handlers::alerts);
     let api = metrics
         .or(metric)
         .or(history)
@@ -107,6 +114,8 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Inf
         .or(breakdown)
         .or(series)
         .or(summary)
+        .or(budgets)
+        .or(alerts)
         .boxed();
 
     let raw = warp::path!("raw")

@@ -108,7 +108,107 @@ fn window_sums_schema() -> Value {
     }
     props.insert("input_cached_pct".into(), number());
     required.push("input_cached_pct".into());
+    props.insert(
+        "cost_forecast".into(),
+        json!({ "type": "number", "description": "today, week and month only: the projected cost at the window's end (see README, How forecasts work)" }),
+    );
     object(props, required, true)
+}
+
+fn number_or_null() -> Value {
+    json!({ "type": ["number", "null"] })
+}
+
+/// The generic webhook's body, also each entry of `/api/v1/alerts`.
+fn alert_event_schema() -> Value {
+    json!({
+        "type": "object",
+        "description": "The JSON body of every generic webhook request. Sent with `Idempotency-Key` (equal to `idempotency_key`) and, when the channel has a secret, `X-Pulse-Signature: sha256=<hex>` = HMAC-SHA256 of the exact body bytes.",
+        "properties": {
+            "idempotency_key": { "type": "string", "pattern": "^[0-9a-f]{32}$", "description": "the same on every delivery of one decision: drop repeats by it" },
+            "key": { "type": "string", "description": "the decision's identity, kind:period:threshold:subject" },
+            "kind": { "type": "string", "enum": ["threshold", "forecast", "spike", "scrape_down", "scrape_recovered", "litellm_budget", "test"] },
+            "subject": { "type": "string", "description": "the budget's name, `spend`, `scrape`, or the LiteLLM entity" },
+            "period": { "type": "string", "description": "period key (2026-03, 2026-W10, 2026-03-08, 2026-03-08T14) or the outage start" },
+            "threshold": number_or_null(),
+            "title": { "type": "string" },
+            "message": { "type": "string" },
+            "value": number_or_null(),
+            "limit": number_or_null(),
+            "projected": number_or_null(),
+            "metric": { "type": ["string", "null"] },
+            "created_at": { "type": "string", "format": "date-time" },
+        },
+        "required": ["idempotency_key", "key", "kind", "subject", "period", "threshold", "title", "message", "value", "limit", "projected", "metric", "created_at"],
+        "additionalProperties": false,
+    })
+}
+
+fn budget_schema() -> Value {
+    let mut dims: Vec<Value> = Dimension::ALL
+        .iter()
+        .map(|d| Value::from(d.name()))
+        .collect();
+    dims.push(Value::Null);
+    json!({
+        "type": "object",
+        "properties": {
+            "name": { "type": "string" },
+            "scope": { "type": "string", "description": "`all` or `dimension=value`" },
+            "scope_dimension": { "type": ["string", "null"], "enum": dims },
+            "scope_value": { "type": ["string", "null"] },
+            "metric": { "type": "string" },
+            "period": { "type": "string", "enum": ["day", "week", "month"] },
+            "period_key": { "type": "string" },
+            "period_start": { "type": "string", "format": "date-time", "description": "local, with the zone's offset" },
+            "period_end": { "type": "string", "format": "date-time", "description": "exclusive: the next period's start" },
+            "spent": number(), "limit": number(), "percent": number(),
+            "forecast": { "type": "number", "description": "projected value at the period's end" },
+            "forecast_percent": number(),
+            "forecast_warning": { "type": "boolean" },
+            "thresholds": { "type": "array", "items": { "type": "object", "properties": { "percent": number(), "amount": number(), "reached": { "type": "boolean" } }, "required": ["percent", "amount", "reached"], "additionalProperties": false } },
+            "state": { "type": "string", "enum": ["ok", "warning", "forecast_over", "over"] },
+        },
+        "required": ["name", "scope", "scope_dimension", "scope_value", "metric", "period", "period_key", "period_start", "period_end", "spent", "limit", "percent", "forecast", "forecast_percent", "forecast_warning", "thresholds", "state"],
+        "additionalProperties": false,
+    })
+}
+
+fn litellm_budget_schema() -> Value {
+    json!({
+        "type": "object",
+        "description": "LiteLLM's own budget gauges (litellm_remaining_<entity>_budget_metric, …_max_budget_metric, …_budget_remaining_hours_metric); +Inf (no budget) is null",
+        "properties": {
+            "entity": { "type": "string", "enum": crate::alerts::litellm::ENTITIES },
+            "name": { "type": "string" },
+            "labels": { "type": "string" },
+            "remaining": number_or_null(),
+            "max_budget": number_or_null(),
+            "remaining_hours": number_or_null(),
+            "used_percent": number_or_null(),
+            "has_budget": { "type": "boolean" },
+        },
+        "required": ["entity", "name", "labels", "remaining", "max_budget", "remaining_hours", "used_percent", "has_budget"],
+        "additionalProperties": false,
+    })
+}
+
+fn alert_record_schema() -> Value {
+    let mut schema = alert_event_schema();
+    schema["description"] = Value::from("a recorded alert and its delivery state per channel");
+    schema["properties"]["id"] = json!({ "type": "integer" });
+    schema["properties"]["deliveries"] = json!({ "type": "array", "items": { "type": "object", "properties": {
+        "channel": { "type": "string" },
+        "state": { "type": "string", "enum": ["pending", "delivered", "failed"] },
+        "attempts": { "type": "integer", "minimum": 0 },
+        "next_attempt_at": timestamp_or_null(), "delivered_at": timestamp_or_null(), "failed_at": timestamp_or_null(),
+        "last_error": { "type": ["string", "null"] },
+    }, "required": ["channel", "state", "attempts", "next_attempt_at", "delivered_at", "failed_at", "last_error"], "additionalProperties": false } });
+    if let Some(req) = schema["required"].as_array_mut() {
+        req.push(Value::from("id"));
+        req.push(Value::from("deliveries"));
+    }
+    schema
 }
 
 fn breakdown_item_schema() -> Value {
@@ -263,6 +363,33 @@ pub fn document() -> Value {
         ),
     );
     paths.insert(
+        "/api/v1/budgets".into(),
+        get(
+            "Budgets: period, spend, forecast, thresholds and state; LiteLLM's own budgets",
+            json!({ "type": "object", "properties": {
+                "budgets": { "type": "array", "items": { "$ref": "#/components/schemas/Budget" } },
+                "litellm_budgets": { "type": "array", "items": { "$ref": "#/components/schemas/LitellmBudget" } },
+                "timezone": timezone(),
+                "now": { "type": "string", "format": "date-time" },
+            }, "required": ["budgets", "litellm_budgets", "timezone", "now"], "additionalProperties": false }),
+            json!([]),
+            &[("503", "database unavailable")],
+        ),
+    );
+    paths.insert(
+        "/api/v1/alerts".into(),
+        get(
+            "Recorded alerts, newest first, with delivery status per channel",
+            json!({ "type": "object", "properties": {
+                "alerts": { "type": "array", "items": { "$ref": "#/components/schemas/AlertRecord" } },
+                "count": { "type": "integer" },
+                "channels": { "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string" }, "type": { "type": "string", "enum": ["webhook", "slack", "discord", "ntfy"] } }, "required": ["name", "type"], "additionalProperties": false } },
+            }, "required": ["alerts", "count", "channels"], "additionalProperties": false }),
+            json!([query("limit", json!({ "type": "integer", "minimum": 1, "maximum": 1000, "default": 100 }), "number of alerts")]),
+            &[("400", "limit is not an integer in range")],
+        ),
+    );
+    paths.insert(
         "/raw".into(),
         get(
             "Sample-name totals of the last good scrape",
@@ -321,6 +448,10 @@ pub fn document() -> Value {
             "Model": per_key_schema("model"),
             "BreakdownItem": breakdown_item_schema(),
             "WindowSums": window_sums_schema(),
+            "Budget": budget_schema(),
+            "LitellmBudget": litellm_budget_schema(),
+            "AlertEvent": alert_event_schema(),
+            "AlertRecord": alert_record_schema(),
             "Error": error_schema(),
         } },
     })

@@ -827,6 +827,8 @@ async fn openapi_documents_every_route() {
         "/api/v1/breakdown",
         "/api/v1/series",
         "/api/v2/summary",
+        "/api/v1/budgets",
+        "/api/v1/alerts",
         "/raw",
         "/health",
         "/livez",
@@ -1127,4 +1129,151 @@ fn series_steps_use_the_core_grammar_in_whole_storage_buckets() {
     assert!(parse_step("5m").unwrap_err().contains("multiple of 15m"));
     assert!(parse_step("20m").is_err());
     assert!(parse_step("5y").unwrap_err().contains("unknown step"));
+}
+
+/// The capture sequence stored with alert rules in force, as `serve` runs it.
+async fn alert_fixture(config: &str) -> Fixture {
+    let (mut settings, _) =
+        <Cli as clap::Parser>::try_parse_from(["litellm-pulse", "--timezone", "Asia/Kathmandu"])
+            .unwrap()
+            .resolve(|_| None)
+            .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    settings.db_path = dir.path().join("pulse.db");
+    let config = crate::alerts::config::parse(std::path::Path::new("t.toml"), config).unwrap();
+    let mut store = Store::open(&settings.db_path, settings.history_size);
+    store.set_alert_rules(Some(crate::store::AlertRules {
+        config: Arc::new(config.clone()),
+        tz: settings.tz,
+    }));
+    let mut tracker = Tracker::new(settings.catalog.clone());
+    for (name, at) in SEQUENCE {
+        let p = prepare(&mut tracker, &capture(name), ms(at), None, Instant::now()).unwrap();
+        p.persist(&mut store).unwrap();
+    }
+    let app = App::new(settings, StoreHandle::spawn(store), Clock::Fixed(ms(NOW)))
+        .await
+        .unwrap();
+    app.set_alert_config(config).await.unwrap();
+    Fixture { app, _dir: dir }
+}
+
+const ALERT_CONFIG: &str = r#"
+[[budget]]
+name = "all spend"
+limit = 0.0003
+
+[[budget]]
+name = "mini tokens"
+scope = { model = "gpt-4o-mini" }
+metric = "tokens"
+period = "day"
+limit = 1000000
+thresholds = [80]
+
+[[channel]]
+name = "ops"
+type = "webhook"
+url = "http://127.0.0.1:9/secret-hook-path"
+secret = "hook-secret-value"
+"#;
+
+#[tokio::test]
+async fn budgets_show_period_spend_forecast_and_state() {
+    let fx = alert_fixture(ALERT_CONFIG).await;
+    let (status, v) = get(&fx.app, "/api/v1/budgets").await;
+    assert_eq!(status, 200);
+    assert_documented("/api/v1/budgets", &v);
+    let all = &v["budgets"][0];
+    assert_eq!(all["name"], "all spend");
+    assert_eq!(all["scope"], "all");
+    assert_eq!(all["period"], "month");
+    assert_eq!(all["period_key"], "2026-11");
+    assert_eq!(all["period_start"], "2026-11-01T00:00:00+05:45");
+    assert_eq!(all["period_end"], "2026-12-01T00:00:00+05:45");
+    assert_eq!(f(all, "spent"), 0.000355);
+    assert_eq!(f(all, "limit"), 0.0003);
+    assert_eq!(all["state"], "over");
+    assert!(f(all, "forecast") >= 0.000355);
+    let reached: Vec<bool> = all["thresholds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["reached"].as_bool().unwrap())
+        .collect();
+    assert_eq!(reached, [true, true, true, true]);
+    let mini = &v["budgets"][1];
+    assert_eq!(mini["scope"], "model=gpt-4o-mini");
+    assert_eq!(mini["scope_dimension"], "model");
+    assert_eq!(mini["period_key"], "2026-11-27");
+    assert_eq!(mini["state"], "ok");
+    assert!(f(mini, "spent") > 0.0);
+    // LiteLLM's own gauges: the captures report keys and users without a budget.
+    let litellm = v["litellm_budgets"].as_array().unwrap();
+    assert!(!litellm.is_empty());
+    assert!(
+        litellm
+            .iter()
+            .all(|b| b["has_budget"] == false && b["remaining"].is_null())
+    );
+}
+
+#[tokio::test]
+async fn alerts_list_the_outbox_with_delivery_state_and_no_secrets() {
+    let fx = alert_fixture(ALERT_CONFIG).await;
+    let (status, v) = get(&fx.app, "/api/v1/alerts").await;
+    assert_eq!(status, 200);
+    assert_documented("/api/v1/alerts", &v);
+    let keys: Vec<&str> = v["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["key"].as_str().unwrap())
+        .collect();
+    // Each threshold once, although several scrapes were above them.
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(
+        sorted,
+        [
+            "threshold:2026-11:100:all spend",
+            "threshold:2026-11:50:all spend",
+            "threshold:2026-11:80:all spend",
+            "threshold:2026-11:90:all spend"
+        ]
+    );
+    let first = &v["alerts"][0];
+    assert_eq!(first["deliveries"][0]["channel"], "ops");
+    assert_eq!(first["deliveries"][0]["state"], "pending");
+    assert_eq!(
+        v["channels"],
+        serde_json::json!([{ "name": "ops", "type": "webhook" }])
+    );
+    let text = v.to_string();
+    assert!(!text.contains("secret-hook-path") && !text.contains("hook-secret-value"));
+    let (status, v) = get(&fx.app, "/api/v1/alerts?limit=0").await;
+    assert_eq!(status, 400);
+    assert!(v["error"].as_str().unwrap().contains("limit"));
+    let (_, v) = get(&fx.app, "/api/v1/alerts?limit=2").await;
+    assert_eq!(v["count"], 2);
+}
+
+#[tokio::test]
+async fn summary_v2_carries_cost_forecasts() {
+    let fx = fixture().await;
+    let (_, v) = get(&fx.app, "/api/v2/summary").await;
+    for w in ["today", "week", "month"] {
+        let spent = f(&v[w], "cost");
+        let projected = f(&v[w], "cost_forecast");
+        assert!(projected >= spent, "{w}: {projected} < {spent}");
+    }
+    assert!(v["all_time"].get("cost_forecast").is_none());
+    assert_documented("/api/v2/summary", &v);
+    // Without budgets the lists are empty, and still documented.
+    let (_, b) = get(&fx.app, "/api/v1/budgets").await;
+    assert_eq!(b["budgets"], serde_json::json!([]));
+    assert_documented("/api/v1/budgets", &b);
+    let (_, a) = get(&fx.app, "/api/v1/alerts").await;
+    assert_eq!(a["count"], 0);
+    assert_documented("/api/v1/alerts", &a);
 }

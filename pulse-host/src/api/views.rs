@@ -9,7 +9,10 @@ use pulse_core::catalog::{Dimension, Metric, MetricValues, input_cached_pct};
 use pulse_core::window::format_rfc3339;
 use serde_json::{Map, Value, json};
 
-use crate::store::HistoryRow;
+use pulse_core::budget::{Budget, Scope, Threshold, forecast_exceeds, reached};
+
+use crate::alerts::litellm::LitellmBudget;
+use crate::store::{AlertRecord, BudgetMeasure, HistoryRow};
 
 /// The three rolling windows of the reference: since local midnight, Monday, the 1st.
 pub const WINDOW_SUFFIXES: [&str; 3] = ["daily", "weekly", "monthly"];
@@ -217,4 +220,112 @@ pub fn window_object(v: &MetricValues) -> Value {
 /// The body of a 404 for an unknown metric name (the reference's shape).
 pub fn unknown_metric(name: &str) -> Value {
     json!({ "error": format!("Unknown metric: {name}"), "available": metric_names() })
+}
+
+/// A budget's state word: `over` (spend above the limit), `warning` (a
+/// threshold reached), `forecast_over` (the forecast exceeds the limit) or
+/// `ok`, each by the core's rules.
+pub fn budget_state(budget: &Budget, spent: f64, projected: f64) -> &'static str {
+    if forecast_exceeds(budget, spent) {
+        "over"
+    } else if reached(budget, spent).next().is_some() {
+        "warning"
+    } else if budget.forecast_warning() && forecast_exceeds(budget, projected) {
+        "forecast_over"
+    } else {
+        "ok"
+    }
+}
+
+/// One entry of `/api/v1/budgets`' `budgets`.
+pub fn budget(budget: &Budget, m: &BudgetMeasure, tz: Tz) -> Value {
+    let (dimension, value) = match budget.scope() {
+        Scope::All => (Value::Null, Value::Null),
+        Scope::One(d, v) => (Value::from(d.name()), Value::from(v.as_str())),
+    };
+    let reached_now: Vec<Threshold> = reached(budget, m.spent).collect();
+    let thresholds: Vec<Value> = budget
+        .thresholds()
+        .iter()
+        .map(|t| {
+            json!({
+                "percent": t.percent(),
+                "amount": num(t.amount(budget.limit())),
+                "reached": reached_now.contains(t),
+            })
+        })
+        .collect();
+    let projected = m.forecast.projected;
+    json!({
+        "name": budget.name(),
+        "scope": budget.scope().to_string(),
+        "scope_dimension": dimension,
+        "scope_value": value,
+        "metric": budget.metric().name(),
+        "period": budget.period().to_string(),
+        "period_key": m.period.key.as_str(),
+        "period_start": format_rfc3339(m.period.range.start_ms, tz),
+        "period_end": format_rfc3339(m.period.range.end_ms, tz),
+        "spent": num(m.spent),
+        "limit": num(budget.limit()),
+        "percent": num(budget.percent_of_limit(m.spent)),
+        "forecast": num(projected),
+        "forecast_percent": num(budget.percent_of_limit(projected)),
+        "forecast_warning": budget.forecast_warning(),
+        "thresholds": thresholds,
+        "state": budget_state(budget, m.spent, projected),
+    })
+}
+
+/// One entry of `/api/v1/budgets`' `litellm_budgets`. Infinite gauges
+/// ("no budget") are `null`.
+pub fn litellm_budget(b: &LitellmBudget) -> Value {
+    let opt = |v: Option<f64>| v.map_or(Value::Null, num);
+    let used_percent = match (b.max_budget, b.remaining) {
+        (Some(max), Some(rem)) if max > 0.0 => num((max - rem) / max * 100.0),
+        _ => Value::Null,
+    };
+    json!({
+        "entity": b.entity,
+        "name": b.name,
+        "labels": b.ident,
+        "remaining": opt(b.remaining),
+        "max_budget": opt(b.max_budget),
+        "remaining_hours": opt(b.remaining_hours),
+        "used_percent": used_percent,
+        "has_budget": b.has_budget(),
+    })
+}
+
+/// One entry of `/api/v1/alerts`.
+pub fn alert(rec: &AlertRecord, tz: Tz) -> Value {
+    let mut out = match serde_json::to_value(&rec.event) {
+        Ok(Value::Object(map)) => map,
+        _ => Map::new(),
+    };
+    out.insert("id".into(), Value::from(rec.id));
+    let deliveries: Vec<Value> = rec
+        .deliveries
+        .iter()
+        .map(|d| {
+            let state = if d.delivered_ms.is_some() {
+                "delivered"
+            } else if d.failed_ms.is_some() {
+                "failed"
+            } else {
+                "pending"
+            };
+            json!({
+                "channel": d.channel,
+                "state": state,
+                "attempts": d.attempts,
+                "next_attempt_at": timestamp(d.next_attempt_ms, tz),
+                "delivered_at": timestamp(d.delivered_ms, tz),
+                "failed_at": timestamp(d.failed_ms, tz),
+                "last_error": d.last_error,
+            })
+        })
+        .collect();
+    out.insert("deliveries".into(), Value::Array(deliveries));
+    Value::Object(out)
 }

@@ -29,7 +29,8 @@
 //!
 //! One file per concern: `open` (open, migrate, quarantine, fall back to
 //! memory), `schema` (the migrations), `write` (the scrape transaction and
-//! retention), `read` (sums, breakdowns, history, chart points), `cache` (the
+//! retention), `outbox` (alert decisions in the scrape transaction and their
+//! delivery state), `read` (sums, breakdowns, history, chart points), `cache` (the
 //! read cache), `state` (the tracker's baselines), `import` (the Python
 //! database) and `handle` (the store's own thread).
 
@@ -45,6 +46,7 @@ mod cache;
 mod handle;
 mod import;
 mod open;
+mod outbox;
 mod read;
 mod schema;
 mod state;
@@ -52,6 +54,7 @@ mod write;
 
 pub use handle::StoreHandle;
 pub use import::ImportOutcome;
+pub use outbox::{AlertRecord, AlertRules, Attempt, BudgetMeasure, DueDelivery};
 
 use cache::ReadCache;
 use state::WrittenSeries;
@@ -206,6 +209,8 @@ pub struct Store {
     /// Row widths window sums read (see [`read::BUCKET_TABLES`]); tests drop the
     /// daily rollup to compare against the raw buckets.
     units: Vec<i64>,
+    /// The alert decisions every scrape transaction takes (see `outbox`).
+    alert_rules: Option<AlertRules>,
 }
 
 impl std::fmt::Debug for Store {

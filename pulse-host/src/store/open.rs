@@ -180,6 +180,7 @@ impl Store {
             history_cols: cols,
             cache: RefCell::default(),
             units: BUCKET_TABLES.iter().map(|(u, _)| *u).collect(),
+            alert_rules: None,
         })
     }
 }

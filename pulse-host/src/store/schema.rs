@@ -55,10 +55,14 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 2,
         apply: v2,
     },
+    Migration {
+        version: 3,
+        apply: v3,
+    },
 ];
 
 /// The schema version this build writes.
-pub(crate) const LATEST: i64 = 2;
+pub(crate) const LATEST: i64 = 3;
 
 /// Reads `PRAGMA user_version`.
 pub(crate) fn version(conn: &Connection) -> Result<i64, StoreError> {
@@ -226,4 +230,53 @@ fn v2(tx: &Transaction<'_>) -> rusqlite::Result<()> {
         insert.execute(rusqlite::params![series_id, day, metric_id, value])?;
     }
     Ok(())
+}
+
+/// Version 3: the alert outbox.
+///
+/// `pulse_alerts` holds one row per alert decision, unique by its identity
+/// (`alert_key`, the core's `AlertId::key`); the row is inserted in the same
+/// transaction as the scrape that caused it. `pulse_alert_deliveries` holds
+/// the delivery state of each alert per channel. `pulse_litellm_budgets`
+/// holds LiteLLM's own budget gauges of the latest good scrape. `IF NOT EXISTS` keeps the
+/// step safe on a file whose version was set back by hand.
+fn v3(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "
+        CREATE TABLE IF NOT EXISTS pulse_alerts (
+            id              INTEGER PRIMARY KEY,
+            alert_key       TEXT NOT NULL UNIQUE,
+            kind            TEXT NOT NULL,
+            subject         TEXT NOT NULL,
+            period_key      TEXT NOT NULL,
+            payload         TEXT NOT NULL,
+            idempotency_key TEXT NOT NULL,
+            created_ms      INTEGER NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS pulse_alert_deliveries (
+            alert_id        INTEGER NOT NULL,
+            channel         TEXT NOT NULL,
+            attempts        INTEGER NOT NULL DEFAULT 0,
+            next_attempt_ms INTEGER,
+            delivered_ms    INTEGER,
+            failed_ms       INTEGER,
+            last_error      TEXT,
+            PRIMARY KEY (alert_id, channel)
+        ) WITHOUT ROWID;
+        -- LiteLLM's own budget gauges at the latest good scrape.
+        CREATE TABLE IF NOT EXISTS pulse_litellm_budgets (
+            entity          TEXT NOT NULL,
+            ident           TEXT NOT NULL,
+            name            TEXT NOT NULL,
+            remaining       REAL,
+            max_budget      REAL,
+            remaining_hours REAL,
+            at_ms           INTEGER NOT NULL,
+            PRIMARY KEY (entity, ident)
+        ) WITHOUT ROWID;
+        CREATE INDEX IF NOT EXISTS pulse_alert_deliveries_due
+            ON pulse_alert_deliveries (next_attempt_ms)
+            WHERE delivered_ms IS NULL AND failed_ms IS NULL;
+        ",
+    )
 }

@@ -1557,7 +1557,7 @@ fn a_version_1_database_gets_its_daily_rollup_backfilled() {
     }
     let mut store = Store::open(&path, 10);
     assert_eq!(store.mode(), StoreMode::Sqlite);
-    assert_eq!(schema::version(&store.conn).unwrap(), 2);
+    assert_eq!(schema::version(&store.conn).unwrap(), schema::LATEST);
     // 61 UTC days × (total: 3 metrics + 3 models × 2 + 2 teams × 1).
     assert_eq!(count(&store, "pulse_buckets_day"), 61 * 11);
     for zone in ["Asia/Kathmandu", "Europe/Berlin"] {
@@ -1567,4 +1567,249 @@ fn a_version_1_database_gets_its_daily_rollup_backfilled() {
     // New scrapes keep adding to the backfilled rows.
     simple(&mut store, T0 + MIN, 5.0, 0.5, "gpt-4o");
     assert_eq!(rollup_matches_raw(&mut store, T0 + 2 * MIN, Tz::UTC), 24);
+}
+
+/// The alert outbox: decisions taken in the scrape transaction.
+mod outbox {
+    use std::sync::Arc;
+
+    use pulse_core::budget::{Budget, BudgetSpec};
+    use pulse_core::window::{Period, Tz, parse_rfc3339, parse_tz};
+
+    use super::*;
+    use crate::alerts::{AlertConfig, Channel, ChannelKind};
+
+    fn at(t: &str) -> i64 {
+        parse_rfc3339(t).unwrap()
+    }
+
+    fn rules(period: Period, limit: f64, thresholds: &[f64], tz: Tz) -> AlertRules {
+        let mut spec = BudgetSpec::new("b", period, limit);
+        spec.thresholds = thresholds.to_vec();
+        spec.forecast_warning = false;
+        let config = AlertConfig {
+            budgets: vec![Budget::new(spec).unwrap()],
+            channels: vec![Channel {
+                name: "ops".into(),
+                kind: ChannelKind::Webhook,
+                url: reqwest::Url::parse("http://127.0.0.1:9/hook").unwrap(),
+                secret: None,
+                priority: None,
+                tags: Vec::new(),
+            }],
+            ..AlertConfig::default()
+        };
+        AlertRules {
+            config: Arc::new(config),
+            tz,
+        }
+    }
+
+    fn keys(store: &Store) -> Vec<String> {
+        let mut stmt = store
+            .conn
+            .prepare("SELECT alert_key FROM pulse_alerts ORDER BY id")
+            .unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_burst_above_a_threshold_records_one_alert_and_a_restart_repeats_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.db");
+        let r = rules(Period::Month, 1.0, &[50.0, 80.0], Tz::UTC);
+        let mut store = Store::open(&path, 10);
+        store.set_alert_rules(Some(r.clone()));
+        simple(&mut store, at("2026-03-10T10:00:00Z"), 1.0, 0.4, "m");
+        assert!(keys(&store).is_empty());
+        simple(&mut store, at("2026-03-10T10:01:00Z"), 1.0, 0.45, "m");
+        simple(&mut store, at("2026-03-10T10:02:00Z"), 1.0, 0.01, "m");
+        simple(&mut store, at("2026-03-10T10:03:00Z"), 1.0, 0.01, "m");
+        assert_eq!(
+            keys(&store),
+            ["threshold:2026-03:50:b", "threshold:2026-03:80:b"]
+        );
+        // One delivery row per alert and channel, due at once.
+        assert_eq!(count(&store, "pulse_alert_deliveries"), 2);
+        let due = store
+            .due_deliveries(at("2026-03-10T10:03:00Z"), 10)
+            .unwrap();
+        assert_eq!(due.len(), 2);
+        assert_eq!(due[0].event.kind, "threshold");
+        assert_eq!(due[0].event.threshold, Some(50.0));
+        assert_eq!(due[1].event.value, Some(0.85));
+        drop(store);
+
+        // A new process, the same rules, more spend: nothing is repeated.
+        let mut store = Store::open(&path, 10);
+        store.set_alert_rules(Some(r));
+        simple(&mut store, at("2026-03-10T10:04:00Z"), 1.0, 0.01, "m");
+        assert_eq!(keys(&store).len(), 2);
+        // The next month re-arms every threshold.
+        simple(&mut store, at("2026-04-01T00:00:30Z"), 1.0, 0.9, "m");
+        assert_eq!(
+            keys(&store),
+            [
+                "threshold:2026-03:50:b",
+                "threshold:2026-03:80:b",
+                "threshold:2026-04:50:b",
+                "threshold:2026-04:80:b"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_failed_write_takes_its_decision_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.db");
+        let mut store = Store::open(&path, 10);
+        store.set_alert_rules(Some(rules(Period::Month, 1.0, &[80.0], Tz::UTC)));
+        let blocker = Connection::open(&path).unwrap();
+        blocker.busy_timeout(std::time::Duration::ZERO).unwrap();
+        store
+            .conn
+            .busy_timeout(std::time::Duration::from_millis(50))
+            .unwrap();
+        blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let obs = observation(at("2026-03-10T10:00:00Z"), 0, &[(Metric::Cost, 0.9)], &[]);
+        let rec = ScrapeRecord {
+            at_ms: obs.at_ms,
+            duration_ms: 1.0,
+            outcome: ScrapeOutcome::Ok {
+                observation: &obs,
+                raw: &[],
+                state: &state(obs.at_ms, vec![]),
+            },
+        };
+        assert!(store.record(&rec).is_err());
+        blocker.execute_batch("ROLLBACK").unwrap();
+        assert!(keys(&store).is_empty());
+        // The retried scrape decides it, once.
+        store.record(&rec).unwrap();
+        assert_eq!(keys(&store), ["threshold:2026-03:80:b"]);
+    }
+
+    #[test]
+    fn a_25_hour_day_is_one_period() {
+        // Berlin leaves summer time on 2026-10-25: that local day has 25 hours.
+        let tz = parse_tz("Europe/Berlin").unwrap();
+        let mut store = Store::open_memory(100);
+        store.set_alert_rules(Some(rules(Period::Day, 1.0, &[80.0], tz)));
+        simple(&mut store, at("2026-10-25T00:30:00+02:00"), 1.0, 0.5, "m");
+        simple(&mut store, at("2026-10-25T23:30:00+01:00"), 1.0, 0.35, "m");
+        assert_eq!(keys(&store), ["threshold:2026-10-25:80:b"]);
+        let b = &store.alert_rules.as_ref().unwrap().config.budgets;
+        let m = store
+            .budget_measures(b, at("2026-10-25T23:45:00+01:00"), tz)
+            .unwrap();
+        assert_eq!(clean(m[0].spent), 0.85);
+        assert_eq!(m[0].period.range.len_ms(), 25 * 3_600_000);
+        // Ten minutes into the next day: a new period, re-armed.
+        simple(&mut store, at("2026-10-26T00:10:00+01:00"), 1.0, 0.9, "m");
+        assert_eq!(
+            keys(&store),
+            ["threshold:2026-10-25:80:b", "threshold:2026-10-26:80:b"]
+        );
+    }
+
+    #[test]
+    fn scrape_down_fires_once_per_outage_and_recovery_follows_it() {
+        let mut store = Store::open_memory(100);
+        let mut r = rules(Period::Month, 100.0, &[80.0], Tz::UTC);
+        Arc::make_mut(&mut r.config).scrape_down_minutes = Some(5);
+        store.set_alert_rules(Some(r));
+        simple(&mut store, at("2026-03-10T10:00:00Z"), 1.0, 0.1, "m");
+        let fail = |store: &mut Store, t: &str| {
+            store
+                .record(&ScrapeRecord {
+                    at_ms: at(t),
+                    duration_ms: 1.0,
+                    outcome: ScrapeOutcome::Failed { error: "HTTP 503" },
+                })
+                .unwrap();
+        };
+        fail(&mut store, "2026-03-10T10:01:00Z");
+        fail(&mut store, "2026-03-10T10:04:00Z");
+        assert!(keys(&store).is_empty());
+        fail(&mut store, "2026-03-10T10:05:00Z");
+        fail(&mut store, "2026-03-10T10:06:00Z");
+        let since = at("2026-03-10T10:00:00Z");
+        assert_eq!(keys(&store), [format!("scrape_down:{since}:-:scrape")]);
+        simple(&mut store, at("2026-03-10T10:07:00Z"), 1.0, 0.1, "m");
+        simple(&mut store, at("2026-03-10T10:08:00Z"), 1.0, 0.1, "m");
+        assert_eq!(
+            keys(&store),
+            [
+                format!("scrape_down:{since}:-:scrape"),
+                format!("scrape_recovered:{since}:-:scrape")
+            ]
+        );
+        // A short blip without a down alert recovers silently.
+        fail(&mut store, "2026-03-10T10:09:00Z");
+        simple(&mut store, at("2026-03-10T10:10:00Z"), 1.0, 0.1, "m");
+        assert_eq!(keys(&store).len(), 2);
+    }
+
+    #[test]
+    fn delivery_attempts_are_recorded_per_channel() {
+        let mut store = Store::open_memory(100);
+        store.set_alert_rules(Some(rules(Period::Month, 1.0, &[80.0], Tz::UTC)));
+        let t = at("2026-03-10T10:00:00Z");
+        simple(&mut store, t, 1.0, 0.9, "m");
+        let d = store.due_deliveries(t, 10).unwrap().remove(0);
+        store
+            .record_attempt(
+                d.alert_id,
+                &d.channel,
+                t,
+                &Attempt::Retry {
+                    error: "answered HTTP 500".into(),
+                    next_ms: t + 15_000,
+                },
+            )
+            .unwrap();
+        assert!(store.due_deliveries(t + 14_999, 10).unwrap().is_empty());
+        assert_eq!(store.due_deliveries(t + 15_000, 10).unwrap().len(), 1);
+        store
+            .record_attempt(d.alert_id, &d.channel, t + 15_000, &Attempt::Delivered)
+            .unwrap();
+        assert!(store.due_deliveries(t + 99_000, 10).unwrap().is_empty());
+        let history = store.alert_history(10).unwrap();
+        let state = &history[0].deliveries[0];
+        assert_eq!(state.attempts, 2);
+        assert_eq!(state.delivered_ms, Some(t + 15_000));
+        assert_eq!(state.last_error, None);
+    }
+
+    #[test]
+    fn a_spend_spike_fires_once_for_its_hour() {
+        let mut store = Store::open_memory(1000);
+        let mut r = rules(Period::Month, 1_000.0, &[100.0], Tz::UTC);
+        Arc::make_mut(&mut r.config).spike = Some(pulse_core::budget::SpikeRule::default());
+        store.set_alert_rules(Some(r));
+        // History starts at midnight; $1 at 14:20 every day for a week.
+        simple(&mut store, at("2026-03-01T00:00:00Z"), 0.0, 0.0, "m");
+        for d in 1..=7 {
+            simple(
+                &mut store,
+                at(&format!("2026-03-0{d}T14:20:00Z")),
+                1.0,
+                1.0,
+                "m",
+            );
+        }
+        assert!(keys(&store).is_empty(), "{:?}", keys(&store));
+        // $5 in the same hour on the 8th: five times the median.
+        simple(&mut store, at("2026-03-08T14:20:00Z"), 1.0, 5.0, "m");
+        simple(&mut store, at("2026-03-08T14:40:00Z"), 1.0, 1.0, "m");
+        simple(&mut store, at("2026-03-08T15:20:00Z"), 1.0, 0.1, "m");
+        assert_eq!(keys(&store), ["spike:2026-03-08T14:-:spend"]);
+        let due = store
+            .due_deliveries(at("2026-03-08T16:00:00Z"), 10)
+            .unwrap();
+        assert_eq!(due[0].event.value, Some(5.0));
+    }
 }

@@ -1,7 +1,7 @@
 //! The write path: one transaction per scrape (or per batch) that stores the
 //! history row, adds every delta to its 15-minute bucket, its UTC day and the
-//! all-time sum, replaces the raw totals and saves the tracker state; and
-//! retention, which deletes old rows but never all-time sums.
+//! all-time sum, replaces the raw totals, saves the tracker state and takes
+//! the alert decisions the scrape causes (`outbox`); and retention, which deletes old rows but never all-time sums.
 
 use std::collections::HashMap;
 
@@ -11,6 +11,7 @@ use rusqlite::{Transaction, params};
 
 use super::state::{WrittenSeries, write_state};
 use super::{ScrapeOutcome, ScrapeRecord, ScrapeStatus, Store, StoreError, StoreMode};
+use crate::alerts::litellm::LitellmBudget;
 
 impl Store {
     /// Records one scrape attempt in one transaction. A successful scrape
@@ -28,10 +29,22 @@ impl Store {
     /// nothing. One commit (one fsync) instead of one per scrape is what
     /// makes backfilling weeks of history take seconds.
     pub fn record_batch(&mut self, recs: &[ScrapeRecord<'_>]) -> Result<(), StoreError> {
+        self.record_batch_with(recs, None)
+    }
+
+    /// [`Store::record_batch`], also replacing LiteLLM's budget gauges with
+    /// `litellm` (those of the newest good scrape) in the same transaction,
+    /// so the alerts they cause are decided with them.
+    pub fn record_batch_with(
+        &mut self,
+        recs: &[ScrapeRecord<'_>],
+        litellm: Option<&[LitellmBudget]>,
+    ) -> Result<(), StoreError> {
         if recs.is_empty() {
             return Ok(());
         }
         self.invalidate();
+        let prev_status = self.status.clone();
         for rec in recs {
             self.status = next_status(&self.status, rec);
         }
@@ -83,6 +96,22 @@ impl Store {
         }
         if wrote_scrape && self.mode == StoreMode::Memory {
             cap_scrapes(&tx, self.history_size)?;
+        }
+        if let (Some(budgets), Some(last)) = (litellm, recs.last()) {
+            super::outbox::write_litellm_budgets(&tx, budgets, last.at_ms)?;
+        }
+        // The alert decisions this batch caused commit with it, or not at all.
+        if let (Some(rules), Some(last)) = (&self.alert_rules, recs.last()) {
+            super::outbox::decide(
+                &tx,
+                rules,
+                &self.units,
+                &self.metric_ids,
+                &prev_status,
+                &self.status,
+                last.at_ms,
+                wrote_scrape,
+            )?;
         }
         tx.commit()?;
         // The caches follow the database only once the transaction is durable.
