@@ -29,9 +29,9 @@
 //!
 //! One file per concern: `open` (open, migrate, quarantine, fall back to
 //! memory), `schema` (the migrations), `write` (the scrape transaction and
-//! retention), `outbox` (alert decisions in the scrape transaction and their
-//! delivery state), `read` (sums, breakdowns, history, chart points), `cache` (the
-//! read cache), `state` (the tracker's baselines), `import` (the Python
+//! retention), `outbox` (alert decisions in the scrape transaction),
+//! `deliveries` (their delivery state per channel), `read` (sums,
+//! breakdowns, history, chart points), `cache` (the read cache), `state` (the tracker's baselines), `import` (the Python
 //! database) and `handle` (the store's own thread).
 
 use std::cell::RefCell;
@@ -43,6 +43,7 @@ use pulse_core::track::{Observation, TrackerState};
 use rusqlite::{Connection, OptionalExtension};
 
 mod cache;
+mod deliveries;
 mod handle;
 mod import;
 mod open;
@@ -52,9 +53,10 @@ mod schema;
 mod state;
 mod write;
 
+pub use deliveries::{AlertRecord, Attempt, DueDelivery};
 pub use handle::StoreHandle;
 pub use import::ImportOutcome;
-pub use outbox::{AlertRecord, AlertRules, Attempt, BudgetMeasure, DueDelivery};
+pub use outbox::{AlertRules, BudgetMeasure};
 
 use cache::ReadCache;
 use state::WrittenSeries;
