@@ -116,6 +116,29 @@ test("the demo dashboard loads cleanly, draws every chart and its cards equal /a
   await page.close();
 });
 
+test("without budgets the budgets section says how to configure one and the page works", async () => {
+  const { page, problems } = await openDashboard(1280, 900);
+  const budgets = await fetch(new URL("api/v1/budgets", server.url)).then((r) => r.json());
+  const alerts = await fetch(new URL("api/v1/alerts", server.url)).then((r) => r.json());
+  assert.deepStrictEqual(budgets.budgets, []);
+  assert.equal(await page.locator("#budgets").getAttribute("data-state"), "none");
+  assert.equal(await page.locator("#budget-list li").count(), 0);
+  assert.equal(await page.locator("#budgets-key").isHidden(), true);
+  assert.equal(await page.locator("#budgets-error").isHidden(), true);
+  const hint = await page.locator("#budgets-empty").textContent();
+  assert.equal(await page.locator("#budgets-empty").isVisible(), true);
+  assert.match(hint, /LITELLM_PULSE_MONTHLY_BUDGET=100/);
+  assert.match(hint, /LITELLM_PULSE_CONFIG/);
+  assert.equal(await page.locator("#alerts li").count(), alerts.alerts.length);
+  if (alerts.alerts.length === 0) {
+    assert.equal(await page.locator("#alerts-count").textContent(), "No alert has been recorded.");
+  }
+  // The rest of the dashboard is drawn as usual.
+  assert.ok(Number(await page.locator("#chart-cost").getAttribute("data-buckets")) >= 24);
+  assert.deepStrictEqual(problems, []);
+  await page.close();
+});
+
 test("switching to the browser's zone re-buckets the days as the core says", async () => {
   const { page, problems } = await openDashboard(1280, 900);
   assert.equal(await page.locator("#zone").inputValue(), SERVER_ZONE);

@@ -91,20 +91,27 @@ export async function dashboardOrigin(pulseUrl) {
   return { url: pulseUrl, embedded: true, close: async () => {} };
 }
 
-/** A fake LiteLLM whose counters grow on every scrape, for model `model`. */
-export async function fakeLiteLLM(model) {
+/**
+ * A fake LiteLLM whose counters grow on every scrape, for model `model`.
+ * `growFor`: the counters stop growing after that many scrapes (so the
+ * numbers hold still for a test); `extra`: more exposition lines, such as
+ * LiteLLM's own budget gauges.
+ */
+export async function fakeLiteLLM(model, { growFor = Infinity, extra = [] } = {}) {
   let n = 0;
   const esc = (s) => s.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
   const server = createServer((req, res) => {
     n += 1;
+    const k = Math.min(n, growFor);
     const labels = `api_key_alias="k1",hashed_api_key="abc",requested_model="${esc(model)}",team_alias="t1"`;
     const body = [
       "# TYPE litellm_spend_metric_total counter",
-      `litellm_spend_metric_total{${labels}} ${(0.25 * n).toFixed(2)}`,
+      `litellm_spend_metric_total{${labels}} ${(0.25 * k).toFixed(2)}`,
       "# TYPE litellm_proxy_total_requests_metric_total counter",
-      `litellm_proxy_total_requests_metric_total{${labels}} ${n * 2}`,
+      `litellm_proxy_total_requests_metric_total{${labels}} ${k * 2}`,
       "# TYPE litellm_total_tokens_metric_total counter",
-      `litellm_total_tokens_metric_total{${labels}} ${n * 100}`,
+      `litellm_total_tokens_metric_total{${labels}} ${k * 100}`,
+      ...extra,
       "",
     ].join("\n");
     res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
@@ -132,6 +139,29 @@ export async function failingLiteLLM(status, body) {
   return {
     url: `http://127.0.0.1:${port}/metrics`,
     scrapes: () => n,
+    close: () => new Promise((r) => server.close(r)),
+  };
+}
+
+/** A webhook receiver answering every request with HTTP `status`, keeping the JSON bodies. */
+export async function webhookReceiver(status) {
+  const bodies = [];
+  const server = createServer((req, res) => {
+    let body = "";
+    req.on("data", (c) => {
+      body += c;
+    });
+    req.on("end", () => {
+      bodies.push(body);
+      res.writeHead(status, { "content-type": "text/plain" });
+      res.end(status < 300 ? "ok" : "no");
+    });
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address();
+  return {
+    url: `http://127.0.0.1:${port}/hook`,
+    bodies: () => bodies.slice(),
     close: () => new Promise((r) => server.close(r)),
   };
 }

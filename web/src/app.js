@@ -6,11 +6,14 @@
 // equal the server API's for the same zone. A custom range is two local
 // dates that pulse-wasm turns into instants (dateRange); the page does no
 // date arithmetic of its own. Labels are always set with textContent, never
-// parsed as HTML.
+// parsed as HTML. The budgets section (budgets.js) draws /api/v1/budgets and
+// /api/v1/alerts as the server computed them; alert times are shown in the
+// selected zone by pulse-wasm's formatTimestamp.
 import init, * as pulse from "./pkg/pulse_wasm.js";
 import uPlot from "./vendor/uPlot.esm.js";
 import { ColorBook, OTHER_COLOR } from "./colors.js";
 import { renderTable } from "./table.js";
+import { renderAlerts, renderBudgets } from "./budgets.js";
 
 const REFRESH_MS = 60_000;
 const DAY_MS = 86_400_000;
@@ -19,6 +22,8 @@ const CHUNK_MS = 30 * DAY_MS;
 const HISTORY_MS = 91 * DAY_MS;
 const CARDS_MS = 32 * DAY_MS;
 const MAX_KEYS = 8;
+// How many of the latest alerts the page lists.
+const ALERTS_SHOWN = 20;
 const CARD_METRICS = [
   "cost",
   "tokens",
@@ -69,6 +74,10 @@ const state = {
   allTime: new Map(),
   summary: null,
   health: null,
+  // /api/v1/budgets and /api/v1/alerts, and why they failed to load (the rest of the page still works).
+  budgets: null,
+  budgetsError: null,
+  alerts: null,
   plots: new Map(),
   colors: new ColorBook(),
   table: { filter: "", sort: "cost", dir: "desc" },
@@ -560,9 +569,13 @@ function renderHealth() {
   $("#targets").replaceChildren(...items);
 }
 
+const FORMATS = { value: formatValue, money: (v) => money.format(v), pct: (v) => pct.format(v) };
+
 function render() {
   const now = Date.now();
   renderHealth();
+  renderBudgets(state.budgets, state.budgetsError, FORMATS);
+  renderAlerts(state.alerts, FORMATS, when);
   renderCards(now);
   renderExplorer(now);
   document.body.dataset.ready = "true";
@@ -600,12 +613,27 @@ async function ensureLoaded(now) {
   }
 }
 
+/**
+ * Loads the budgets and the latest alerts. A failure is kept for the budgets
+ * section to show; it never stops the rest of the page.
+ */
+async function loadBudgets() {
+  const [budgets, alerts] = await Promise.allSettled([
+    api("api/v1/budgets"),
+    api("api/v1/alerts", { limit: ALERTS_SHOWN }),
+  ]);
+  state.budgets = budgets.status === "fulfilled" ? budgets.value : null;
+  state.budgetsError = budgets.status === "rejected" ? budgets.reason : null;
+  state.alerts = alerts.status === "fulfilled" ? alerts.value : null;
+}
+
 /** Loads everything once: 32 days of totals for the cards, 91 days per chart metric. */
 async function loadAll() {
   const now = Date.now();
   const [summary, health] = await Promise.all([
     api("api/v1/metrics"),
     api("health"),
+    loadBudgets(),
     ...CARD_METRICS.map((m) => loadSeries(m, "total", now - CARDS_MS, now + 1)),
     loadDimension(state.dimension, now - HISTORY_MS, now + 1),
   ]);
@@ -620,6 +648,7 @@ async function refresh() {
   const [summary, health] = await Promise.all([
     api("api/v1/metrics"),
     api("health"),
+    loadBudgets(),
     ...CARD_METRICS.map((m) => loadSeries(m, "total", from, now + 1)),
     ...[...state.loaded].map((d) => loadDimension(d, from, now + 1)),
   ]);
