@@ -1,7 +1,8 @@
 //! Budgets and alerts against the release binary: a fake LiteLLM whose spend
 //! grows past a budget's thresholds, a webhook receiver started by the test,
 //! pulse killed with SIGKILL at random moments around the crossings, a month
-//! rollover, a bad config file at start-up and on SIGHUP.
+//! rollover, a receiver that is down for a while, a bad config file at
+//! start-up and on SIGHUP.
 //!
 //! Run: `cargo build --release -p pulse-host && PULSE_BIN=$PWD/target/release/litellm-pulse
 //! cargo test -p pulse-tests --test e2e_alerts`.
@@ -37,7 +38,13 @@ struct Receiver {
 
 impl Receiver {
     fn start(fail_first: usize) -> Receiver {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        Receiver::start_on("127.0.0.1:0".parse().unwrap(), fail_first)
+    }
+
+    /// The receiver on `addr` (a port that was closed until now, for a
+    /// receiver that comes back).
+    fn start_on(addr: SocketAddr, fail_first: usize) -> Receiver {
+        let listener = TcpListener::bind(addr).unwrap();
         let addr = listener.local_addr().unwrap();
         let got: Arc<Mutex<Vec<Got>>> = Arc::default();
         let failures = Arc::new(AtomicUsize::new(fail_first));
@@ -223,6 +230,72 @@ fn alerts_survive_sigkill_around_crossings_and_rearm_next_month() {
     assert_eq!(periods.len(), 2, "{all:?}");
     let budgets = pulse.json("/api/v1/budgets");
     assert_eq!(budgets["budgets"][0]["state"], "over", "{budgets}");
+    pulse.terminate();
+}
+
+#[test]
+fn a_receiver_that_is_down_gets_its_alerts_when_it_returns_and_delays_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    // A port nobody listens on: connections are refused until the receiver starts.
+    let addr = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let cfg = dir.path().join("pulse.toml");
+    std::fs::write(&cfg, config(addr, "down")).unwrap();
+    let fake = FakeLiteLlm::start(1, &["gpt-4o-mini"], 1, true, Mode::Good);
+    let opts = opts(&fake, dir.path(), &cfg);
+    let pulse = Pulse::start(&opts);
+    fake.settle();
+    for _ in 0..10 {
+        fake.traffic(0, 0, 1, 1000);
+    }
+    fake.settle();
+    pulse.assert_totals(10, 10_000, "the crossings, receiver down");
+    // Every alert is recorded and its delivery failed at least once.
+    wait_for(30, "a failed attempt for every alert", || {
+        let v = pulse.json("/api/v1/alerts?limit=100");
+        let list = v["alerts"].as_array().unwrap().clone();
+        list.len() == 4
+            && list.iter().all(|a| {
+                let d = &a["deliveries"][0];
+                d["state"] == "pending"
+                    && d["attempts"].as_u64() >= Some(1)
+                    && d["last_error"].as_str().is_some_and(|e| !e.is_empty())
+            })
+    });
+    // Meanwhile scrapes are stored on time and the API answers at once.
+    fake.traffic(0, 0, 1, 1000);
+    fake.settle();
+    let asked = Instant::now();
+    pulse.assert_totals(11, 11_000, "scraping while the receiver is down");
+    assert!(
+        asked.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        asked.elapsed()
+    );
+    let failing = recorded(&pulse);
+
+    // The receiver returns on the same address: the next retry delivers.
+    let receiver = Receiver::start_on(addr, 0);
+    wait_for(
+        90,
+        "every alert delivered after the receiver returned",
+        || {
+            recorded(&pulse)
+                .values()
+                .all(|(_, state)| state == "delivered")
+        },
+    );
+    let got = receiver.got();
+    for (key, (idem, _)) in &failing {
+        assert!(
+            got.iter()
+                .any(|g| g.body["key"] == *key && g.idempotency_key == *idem),
+            "{key} was not delivered with its idempotency key: {got:?}"
+        );
+    }
+    assert_eq!(recorded(&pulse).len(), 4);
     pulse.terminate();
 }
 
