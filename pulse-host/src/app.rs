@@ -84,6 +84,9 @@ pub struct App {
     pub clock: Clock,
     /// When the process started (for uptime).
     pub started: Instant,
+    /// Counts finished scrape attempts; the MQTT publisher waits on it (a
+    /// `watch` keeps only the latest value, so nothing ever waits for it).
+    pub scraped: watch::Sender<u64>,
 }
 
 impl App {
@@ -116,6 +119,7 @@ impl App {
             live: RwLock::new(live),
             clock,
             started: Instant::now(),
+            scraped: watch::Sender::new(0),
         }))
     }
 
@@ -203,6 +207,7 @@ impl Runner {
                 _ = shutdown.wait_for(|stop| *stop) => break,
             };
             self.process(fetched, at_ms, started).await;
+            self.app.scraped.send_modify(|n| *n += 1);
             self.maybe_purge().await;
         }
         // Last chance for scrapes still queued by a failing database.

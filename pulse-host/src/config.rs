@@ -188,6 +188,37 @@ pub struct Options {
         value_name = "ORIGINS"
     )]
     pub cors_origins: String,
+
+    /// MQTT broker for Home Assistant discovery: `mqtt://user:pass@host:1883`
+    /// or `mqtts://…` (empty: off; credentials never logged or shown).
+    #[arg(
+        long,
+        env = "LITELLM_PULSE_MQTT_URL",
+        default_value = "",
+        global = true,
+        hide_env_values = true,
+        hide_default_value = true,
+        value_name = "URL"
+    )]
+    pub mqtt_url: String,
+
+    /// Home Assistant's MQTT discovery prefix.
+    #[arg(
+        long,
+        env = "LITELLM_PULSE_MQTT_PREFIX",
+        default_value = "homeassistant",
+        global = true
+    )]
+    pub mqtt_prefix: String,
+
+    /// Topic under which pulse publishes its availability and states.
+    #[arg(
+        long,
+        env = "LITELLM_PULSE_MQTT_BASE_TOPIC",
+        default_value = "litellm-pulse",
+        global = true
+    )]
+    pub mqtt_base_topic: String,
 }
 
 /// Which browser origins may read the API.
@@ -301,6 +332,8 @@ pub struct Settings {
     pub cors: Cors,
     /// Friendly metric → Prometheus family mapping, with overrides applied.
     pub catalog: Catalog,
+    /// Home Assistant over MQTT, when a broker is configured.
+    pub mqtt: Option<crate::mqtt::MqttSettings>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -322,6 +355,7 @@ impl std::fmt::Debug for Settings {
             .field("history_max_limit", &self.history_max_limit)
             .field("api_token", &self.api_token.as_ref().map(|_| "<redacted>"))
             .field("cors", &self.cors)
+            .field("mqtt", &self.mqtt)
             .finish_non_exhaustive()
     }
 }
@@ -394,6 +428,15 @@ impl Options {
             setting: "LITELLM_PULSE_CORS_ORIGINS".into(),
             reason,
         })?;
+        let mqtt = crate::mqtt::MqttSettings::resolve(
+            &self.mqtt_url,
+            &self.mqtt_prefix,
+            &self.mqtt_base_topic,
+        )
+        .map_err(|(setting, reason)| ConfigError {
+            setting: setting.into(),
+            reason,
+        })?;
         let settings = Settings {
             source: redact_url(&self.metrics_url),
             metrics_url: self.metrics_url.clone(),
@@ -414,6 +457,7 @@ impl Options {
             api_token: (!token.is_empty()).then(|| token.to_owned()),
             cors,
             catalog,
+            mqtt,
         };
         Ok((settings, warnings))
     }

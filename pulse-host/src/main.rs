@@ -23,6 +23,7 @@ mod clock;
 mod config;
 mod dashboard;
 mod demo;
+mod mqtt;
 mod pipeline;
 mod scrape;
 mod selfmetrics;
@@ -229,6 +230,11 @@ pub(crate) async fn run_server(
     }
     let (stop_tx, stop_rx) = watch::channel(false);
     let scraper = tokio::spawn(runner.run(stop_rx.clone()));
+    let mqtt = app
+        .settings
+        .mqtt
+        .clone()
+        .map(|settings| tokio::spawn(mqtt::run(Arc::clone(&app), settings, stop_rx.clone())));
     let mut server_stop = stop_rx.clone();
     let server = server::serve(Arc::clone(&app), listener, async move {
         let _ = server_stop.wait_for(|stop| *stop).await;
@@ -241,6 +247,9 @@ pub(crate) async fn run_server(
     // open connections (bounded, so a stuck client cannot hold the exit).
     let _ = scraper.await;
     let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+    if let Some(mqtt) = mqtt {
+        let _ = tokio::time::timeout(Duration::from_secs(3), mqtt).await;
+    }
     tracing::info!("stopped");
     Ok(())
 }
