@@ -112,9 +112,87 @@ fn fixed(summary: &Value, health: &Value) -> Vec<Reading> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    use pulse_core::track::Tracker;
     use serde_json::json;
 
     use super::*;
+    use crate::api::tests::{SEQUENCE, capture};
+    use crate::clock::Clock;
+    use crate::pipeline::prepare;
+    use crate::store::{Store, StoreHandle};
+
+    fn ms(t: &str) -> i64 {
+        pulse_core::window::parse_rfc3339(t).unwrap()
+    }
+
+    /// An app whose store holds the first three captures, with "now" pinned.
+    async fn app_at(now: &str) -> Arc<App> {
+        let settings = crate::testutil::settings_for("http://127.0.0.1:9/metrics", &[]);
+        let mut store = Store::open_memory(168);
+        let mut tracker = Tracker::new(settings.catalog.clone());
+        for (name, at) in SEQUENCE.iter().take(3) {
+            let p = prepare(&mut tracker, &capture(name), ms(at), None, Instant::now()).unwrap();
+            p.persist(&mut store).unwrap();
+        }
+        App::new(settings, StoreHandle::spawn(store), Clock::Fixed(ms(now)))
+            .await
+            .unwrap()
+    }
+
+    fn body(
+        resp: Result<warp::http::Response<warp::hyper::body::Bytes>, warp::Rejection>,
+    ) -> Value {
+        serde_json::from_slice(resp.unwrap().body()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn readings_are_the_api_numbers() {
+        let app = app_at("2026-11-27T10:15:00Z").await;
+        let metrics = body(handlers::metrics(Arc::clone(&app)).await);
+        let models = body(handlers::models(Arc::clone(&app)).await);
+        let readings = readings(&app).await.unwrap();
+        for (id, _, _, field) in FIXED {
+            let r = readings.iter().find(|r| r.entity.object_id == id).unwrap();
+            assert_eq!(r.state.parse::<f64>().ok(), metrics[field].as_f64(), "{id}");
+        }
+        assert!(metrics["cost_daily"].as_f64().unwrap() > 0.0, "{metrics}");
+        let per_model: Vec<&Reading> = readings.iter().filter(|r| r.entity.is_model()).collect();
+        let api_models = models["models"].as_array().unwrap();
+        assert_eq!(per_model.len(), api_models.len());
+        for m in api_models {
+            let name = m["model"].as_str().unwrap();
+            let r = per_model
+                .iter()
+                .find(|r| r.entity.name == format!("Spend today {name}"))
+                .unwrap();
+            assert_eq!(r.entity, Entity::model_spend_today(name));
+            assert_eq!(
+                r.state.parse::<f64>().ok(),
+                m["cost_daily"].as_f64(),
+                "{name}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn models_without_counts_this_month_are_left_out() {
+        let app = app_at("2027-01-05T10:15:00Z").await;
+        let readings = readings(&app).await.unwrap();
+        assert!(readings.iter().all(|r| !r.entity.is_model()));
+        let all_time = readings
+            .iter()
+            .find(|r| r.entity.object_id == "spend_all_time")
+            .unwrap();
+        assert!(all_time.state.parse::<f64>().unwrap() > 0.0);
+        let month = readings
+            .iter()
+            .find(|r| r.entity.object_id == "spend_month")
+            .unwrap();
+        assert_eq!(month.state, "0.0");
+    }
 
     #[test]
     fn fixed_readings_copy_the_api_numbers() {
