@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use e2e_support::{FakeLiteLlm, pulse_command};
@@ -154,7 +155,14 @@ struct Subscriber {
 
 impl Subscriber {
     async fn connect(port: u16) -> Subscriber {
-        let id = format!("ha-test-{}", std::process::id() ^ u32::from(port));
+        // Each subscriber its own id: the broker drops the older of two
+        // connections with the same one.
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let id = format!(
+            "ha-test-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
         let mut opts = MqttOptions::new(id, "127.0.0.1", port);
         opts.set_credentials(USER, PASSWORD);
         opts.set_max_packet_size(1 << 20, 1 << 20);
@@ -362,6 +370,8 @@ async fn discovery_states_last_will_broker_restart_and_a_model_leaving() {
     let dir = tempfile::tempdir().unwrap();
     let url = broker.url(PASSWORD);
     let pulse = start_pulse(&fake, &url, dir.path());
+    // The idle body first: the first scrape is a baseline.
+    fake.advance_to(0).await;
     fake.advance_to(1).await;
 
     // A new subscriber gets every config retained, and the states equal the API.
@@ -500,6 +510,7 @@ async fn wrong_credentials_are_logged_without_the_password_and_never_stop_scrapi
     let dir = tempfile::tempdir().unwrap();
     let wrong = "wrong-Hunter2-pw";
     let pulse = start_pulse(&fake, &broker.url(wrong), dir.path());
+    fake.advance_to(0).await;
     fake.advance_to(1).await;
     let deadline = Instant::now() + Duration::from_secs(15);
     while !pulse.log().contains("connection refused") {
