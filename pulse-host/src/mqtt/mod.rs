@@ -285,3 +285,27 @@ impl Outbox {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mqtts_builds_a_rustls_client_with_ring_and_no_process_default() {
+        // No process-wide provider is installed: the config names ring itself.
+        let config = tls_config();
+        assert!(config.crypto_provider().cipher_suites.len() > 1);
+        let settings = MqttSettings::resolve("mqtts://u:p@broker.example", "homeassistant", "lp")
+            .unwrap()
+            .unwrap();
+        let o = options(&settings, &Topics::new("homeassistant", "lp"));
+        assert!(matches!(o.transport(), Transport::Tls(_)));
+        assert_eq!(o.broker_address(), ("broker.example".to_owned(), 8883));
+        let will = o.last_will().unwrap();
+        assert_eq!(
+            (will.topic.as_str(), &will.message[..], will.retain),
+            ("lp/status", &b"offline"[..], true)
+        );
+        assert_eq!(o.client_id(), "litellm-pulse-lp");
+    }
+}
