@@ -102,6 +102,9 @@ pub struct App {
     pub alerts: RwLock<Arc<AlertConfig>>,
     /// Signalled after every stored scrape, which may have added alerts.
     pub outbox_changed: tokio::sync::Notify,
+    /// Counts finished scrape attempts; the MQTT publisher waits on it (a
+    /// `watch` keeps only the latest value, so nothing ever waits for it).
+    pub scraped: watch::Sender<u64>,
 }
 
 impl App {
@@ -136,6 +139,7 @@ impl App {
             started: Instant::now(),
             alerts: RwLock::new(Arc::new(AlertConfig::default())),
             outbox_changed: tokio::sync::Notify::new(),
+            scraped: watch::Sender::new(0),
         }))
     }
 
@@ -261,6 +265,7 @@ impl Runner {
                 _ = shutdown.wait_for(|stop| *stop) => break,
             };
             self.process(fetched, at_ms, started).await;
+            self.app.scraped.send_modify(|n| *n += 1);
             self.maybe_purge().await;
         }
         // Last chance for scrapes still queued by a failing database.

@@ -206,6 +206,36 @@ pub struct Options {
     #[arg(long, env = "LITELLM_PULSE_MONTHLY_BUDGET", global = true, value_name = "AMOUNT",
           value_parser = parse_amount)]
     pub monthly_budget: Option<f64>,
+    /// MQTT broker for Home Assistant discovery: `mqtt://user:pass@host:1883`
+    /// or `mqtts://…` (empty: off; credentials never logged or shown).
+    #[arg(
+        long,
+        env = "LITELLM_PULSE_MQTT_URL",
+        default_value = "",
+        global = true,
+        hide_env_values = true,
+        hide_default_value = true,
+        value_name = "URL"
+    )]
+    pub mqtt_url: String,
+
+    /// Home Assistant's MQTT discovery prefix.
+    #[arg(
+        long,
+        env = "LITELLM_PULSE_MQTT_PREFIX",
+        default_value = "homeassistant",
+        global = true
+    )]
+    pub mqtt_prefix: String,
+
+    /// Topic under which pulse publishes its availability and states.
+    #[arg(
+        long,
+        env = "LITELLM_PULSE_MQTT_BASE_TOPIC",
+        default_value = "litellm-pulse",
+        global = true
+    )]
+    pub mqtt_base_topic: String,
 }
 
 /// Which browser origins may read the API.
@@ -323,6 +353,8 @@ pub struct Settings {
     pub config_path: Option<PathBuf>,
     /// The `LITELLM_PULSE_MONTHLY_BUDGET` limit, if any.
     pub monthly_budget: Option<f64>,
+    /// Home Assistant over MQTT, when a broker is configured.
+    pub mqtt: Option<crate::mqtt::MqttSettings>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -346,6 +378,7 @@ impl std::fmt::Debug for Settings {
             .field("cors", &self.cors)
             .field("config_path", &self.config_path)
             .field("monthly_budget", &self.monthly_budget)
+            .field("mqtt", &self.mqtt)
             .finish_non_exhaustive()
     }
 }
@@ -418,6 +451,15 @@ impl Options {
             setting: "LITELLM_PULSE_CORS_ORIGINS".into(),
             reason,
         })?;
+        let mqtt = crate::mqtt::MqttSettings::resolve(
+            &self.mqtt_url,
+            &self.mqtt_prefix,
+            &self.mqtt_base_topic,
+        )
+        .map_err(|(setting, reason)| ConfigError {
+            setting: setting.into(),
+            reason,
+        })?;
         let settings = Settings {
             source: redact_url(&self.metrics_url),
             metrics_url: self.metrics_url.clone(),
@@ -440,6 +482,7 @@ impl Options {
             catalog,
             config_path: self.config.clone(),
             monthly_budget: self.monthly_budget,
+            mqtt,
         };
         Ok((settings, warnings))
     }

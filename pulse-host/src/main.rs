@@ -27,6 +27,7 @@ mod config;
 mod dashboard;
 mod demo;
 mod export_cmd;
+mod mqtt;
 mod pipeline;
 mod scrape;
 mod selfmetrics;
@@ -257,6 +258,11 @@ pub(crate) async fn run_server(
     // Deliveries and reloads run beside the scraper and never hold it up.
     let delivery = tokio::spawn(alerts::deliver::run(Arc::clone(&app), stop_rx.clone()));
     tokio::spawn(reload_on_sighup(Arc::clone(&app), stop_rx.clone()));
+    let mqtt = app
+        .settings
+        .mqtt
+        .clone()
+        .map(|settings| tokio::spawn(mqtt::run(Arc::clone(&app), settings, stop_rx.clone())));
     let mut server_stop = stop_rx.clone();
     let server = server::serve(Arc::clone(&app), listener, async move {
         let _ = server_stop.wait_for(|stop| *stop).await;
@@ -270,6 +276,9 @@ pub(crate) async fn run_server(
     let _ = scraper.await;
     let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
     let _ = tokio::time::timeout(Duration::from_secs(5), delivery).await;
+    if let Some(mqtt) = mqtt {
+        let _ = tokio::time::timeout(Duration::from_secs(3), mqtt).await;
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -85,6 +85,8 @@ pub fn setup() -> Result<()> {
         ("musl-gcc", "musl-tools"),
         ("file", "file"),
         ("qemu-aarch64-static", "qemu-user-static"),
+        // The broker of the Home Assistant over MQTT end-to-end test.
+        ("mosquitto", "mosquitto"),
     ])
 }
 

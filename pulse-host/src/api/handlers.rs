@@ -49,7 +49,7 @@ fn current_windows(now_ms: i64, tz: Tz) -> [TimeRange; 3] {
         .map(|w| window::window_range(&w, now_ms, tz))
 }
 
-async fn totals(app: &App) -> Result<Totals, Rejection> {
+pub(crate) async fn totals(app: &App) -> Result<Totals, Rejection> {
     let ranges = current_windows(app.clock.now_ms(), app.settings.tz);
     db(app, move |s| {
         Ok(Totals {
@@ -64,7 +64,7 @@ async fn totals(app: &App) -> Result<Totals, Rejection> {
     .await
 }
 
-fn summary_value(app: &App, totals: &Totals, live: &Live) -> Value {
+pub(crate) fn summary_value(app: &App, totals: &Totals, live: &Live) -> Value {
     views::summary(
         totals,
         live.live.as_ref(),
@@ -141,7 +141,10 @@ pub async fn history(q: HashMap<String, String>, app: Arc<App>) -> Reply {
     ok(&Value::Object(out))
 }
 
-async fn key_totals(app: &App, dim: Dimension) -> Result<Vec<(String, KeyTotals)>, Rejection> {
+pub(crate) async fn key_totals(
+    app: &App,
+    dim: Dimension,
+) -> Result<Vec<(String, KeyTotals)>, Rejection> {
     let ranges = current_windows(app.clock.now_ms(), app.settings.tz);
     let (all, day, week, month) = db(app, move |s| {
         Ok((
