@@ -1277,3 +1277,59 @@ async fn summary_v2_carries_cost_forecasts() {
     assert_eq!(a["count"], 0);
     assert_documented("/api/v1/alerts", &a);
 }
+
+/// Every Homepage `field:` and Home Assistant `value_json.…` path in the
+/// README names a value the endpoint its snippet reads answers with, so the
+/// documented widgets and sensors keep working (budgets configured, so the
+/// `budgets[0]` paths resolve too).
+#[tokio::test]
+async fn readme_snippets_read_values_the_api_answers_with() {
+    let fx = alert_fixture(ALERT_CONFIG).await;
+    let readme = include_str!("../../../README.md");
+    let mut checked = 0;
+    let mut url: Option<String> = None;
+    for line in readme.lines() {
+        let line = line.trim();
+        if let Some(rest) = line
+            .strip_prefix("url: ")
+            .or_else(|| line.strip_prefix("- resource: "))
+            .and_then(|u| u.strip_prefix("http://litellm-pulse:8000"))
+        {
+            url = Some(rest.to_owned());
+            continue;
+        }
+        let path = if let Some(field) = line.strip_prefix("- field: ") {
+            field.trim().to_owned()
+        } else if let Some(t) = line.strip_prefix("value_template: \"{{ value_json") {
+            // `.month.cost_forecast }}`, `.budgets[0].percent | round(1) }}`, `[0].name if …`
+            t.split([' ', '|', '}']).next().unwrap_or("").to_owned()
+        } else {
+            continue;
+        };
+        let endpoint = url
+            .clone()
+            .expect("a snippet names its URL before its fields");
+        let (status, body) = get(&fx.app, &endpoint).await;
+        assert_eq!(status, 200, "{endpoint}");
+        let mut v = &body;
+        for part in path.trim_start_matches('.').split('.') {
+            let (key, index) = match part.split_once('[') {
+                Some((k, i)) => (k, i.trim_end_matches(']').parse::<usize>().ok()),
+                None => (part, None),
+            };
+            if !key.is_empty() {
+                v = &v[key];
+            }
+            if let Some(i) = index {
+                v = &v[i];
+            }
+        }
+        assert!(
+            !v.is_null(),
+            "README reads {endpoint} {path}, which is missing: {body}"
+        );
+        checked += 1;
+    }
+    // Homepage's three fields and two budget fields, Home Assistant's sensors.
+    assert!(checked >= 10, "only {checked} snippet values found");
+}
