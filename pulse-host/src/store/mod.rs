@@ -44,6 +44,7 @@ use rusqlite::{Connection, OptionalExtension};
 mod cache;
 mod handle;
 mod import;
+mod latency;
 mod open;
 mod read;
 mod schema;

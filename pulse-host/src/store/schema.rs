@@ -55,10 +55,14 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 2,
         apply: v2,
     },
+    Migration {
+        version: 3,
+        apply: v3_latency,
+    },
 ];
 
 /// The schema version this build writes.
-pub(crate) const LATEST: i64 = 2;
+pub(crate) const LATEST: i64 = 3;
 
 /// Reads `PRAGMA user_version`.
 pub(crate) fn version(conn: &Connection) -> Result<i64, StoreError> {
@@ -226,4 +230,55 @@ fn v2(tx: &Transaction<'_>) -> rusqlite::Result<()> {
         insert.execute(rusqlite::params![series_id, day, metric_id, value])?;
     }
     Ok(())
+}
+
+/// Version 3: latency histograms and deployment health counters, per
+/// 15-minute UTC bucket (see `store::latency`).
+///
+/// Keys are stable names: the histogram and the health counter by their
+/// friendly `name()`, dimension and key through `pulse_series`. `le` is the
+/// bucket's upper bound as a REAL (`+Inf` included; SQLite stores IEEE
+/// infinities). Every primary key starts with what a read fixes (histogram
+/// or counter, then the series) so a window is one range seek per key; the
+/// `start_ms` indexes are retention's. `IF NOT EXISTS` keeps the step safe
+/// on a file whose version was set back by hand.
+fn v3_latency(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "
+        -- Cumulative bucket increases: observations at or below `le`.
+        CREATE TABLE IF NOT EXISTS pulse_latency_buckets (
+            histogram TEXT    NOT NULL,
+            series_id INTEGER NOT NULL,
+            start_ms  INTEGER NOT NULL,
+            le        REAL    NOT NULL,
+            count     REAL    NOT NULL,
+            PRIMARY KEY (histogram, series_id, start_ms, le)
+        ) WITHOUT ROWID;
+        CREATE INDEX IF NOT EXISTS pulse_latency_buckets_start
+            ON pulse_latency_buckets (start_ms);
+
+        -- The `_count` and `_sum` increases of the same histograms.
+        CREATE TABLE IF NOT EXISTS pulse_latency_totals (
+            histogram TEXT    NOT NULL,
+            series_id INTEGER NOT NULL,
+            start_ms  INTEGER NOT NULL,
+            count     REAL    NOT NULL,
+            sum       REAL    NOT NULL,
+            PRIMARY KEY (histogram, series_id, start_ms)
+        ) WITHOUT ROWID;
+        CREATE INDEX IF NOT EXISTS pulse_latency_totals_start
+            ON pulse_latency_totals (start_ms);
+
+        -- Deployment health counter increases (cooldowns, fallbacks).
+        CREATE TABLE IF NOT EXISTS pulse_health_buckets (
+            counter   TEXT    NOT NULL,
+            series_id INTEGER NOT NULL,
+            start_ms  INTEGER NOT NULL,
+            value     REAL    NOT NULL,
+            PRIMARY KEY (counter, series_id, start_ms)
+        ) WITHOUT ROWID;
+        CREATE INDEX IF NOT EXISTS pulse_health_buckets_start
+            ON pulse_health_buckets (start_ms);
+        ",
+    )
 }

@@ -1557,7 +1557,7 @@ fn a_version_1_database_gets_its_daily_rollup_backfilled() {
     }
     let mut store = Store::open(&path, 10);
     assert_eq!(store.mode(), StoreMode::Sqlite);
-    assert_eq!(schema::version(&store.conn).unwrap(), 2);
+    assert_eq!(schema::version(&store.conn).unwrap(), schema::LATEST);
     // 61 UTC days × (total: 3 metrics + 3 models × 2 + 2 teams × 1).
     assert_eq!(count(&store, "pulse_buckets_day"), 61 * 11);
     for zone in ["Asia/Kathmandu", "Europe/Berlin"] {
