@@ -29,7 +29,7 @@ pub const MAX_SERIES_POINTS: usize = 5_000;
 type Reply = Result<Response<Bytes>, Rejection>;
 
 /// Runs `f` on the store thread; both kinds of failure become a 503.
-async fn db<R: Send + 'static>(
+pub(super) async fn db<R: Send + 'static>(
     app: &App,
     f: impl FnOnce(&mut Store) -> Result<R, StoreError> + Send + 'static,
 ) -> Result<R, Rejection> {
@@ -269,7 +269,7 @@ pub async fn readyz(app: Arc<App>) -> Reply {
     })
 }
 
-fn parse_dimension(q: &HashMap<String, String>) -> Result<Dimension, ApiError> {
+pub fn parse_dimension(q: &HashMap<String, String>) -> Result<Dimension, ApiError> {
     let by = q.get("by").map_or("model", |s| s.as_str());
     Dimension::from_name(by).ok_or_else(|| {
         let all: Vec<&str> = Dimension::ALL.iter().map(|d| d.name()).collect();
@@ -328,24 +328,41 @@ fn parse_instant(name: &str, s: &str) -> Result<i64, ApiError> {
     })
 }
 
-/// `GET /api/v1/series?metric=cost&window=7d&step=1d&by=model&tz=...`
-/// (or `from`/`to` instead of `window`): compact arrays for charts, bucketed
-/// in local hours or days by pulse-core.
-pub async fn series(q: HashMap<String, String>, app: Arc<App>) -> Reply {
-    let metric_name = q.get("metric").map_or("cost", |s| s.as_str());
-    let metric = Metric::from_name(metric_name)
-        .ok_or_else(|| ApiError::bad_request(format!("unknown metric {metric_name:?}")))?;
+/// The part of a chart query that `/api/v1/series` and `/api/v1/export`
+/// share: what to break down by, the zone, the range and the step.
+#[derive(Debug, Clone, Copy)]
+pub struct ChartQuery {
+    /// The dimension, or `None` for the total.
+    pub by: Option<Dimension>,
+    /// The zone buckets and timestamps are local to.
+    pub tz: Tz,
+    /// The range asked for; it starts before the epoch for `window=all`
+    /// until [`from_first_bucket`] moves it.
+    pub range: TimeRange,
+    /// The bucket width.
+    pub step: Step,
+}
+
+/// Parses `by` (absent, empty or `total`: the total), `tz` (default
+/// `default_tz`), `from`/`to` (or `window`, default `24h`) and `step`
+/// (default by the range's length), and refuses ranges that would need
+/// clearly more than `max_points` buckets before any is computed.
+pub fn parse_chart_query(
+    q: &HashMap<String, String>,
+    default_tz: Tz,
+    now: i64,
+    max_points: usize,
+) -> Result<ChartQuery, ApiError> {
     let by = match q.get("by").map(|s| s.as_str()) {
         None | Some("") | Some("total") => None,
-        Some(_) => Some(parse_dimension(&q)?),
+        Some(_) => Some(parse_dimension(q)?),
     };
     let tz = match q.get("tz") {
-        None => app.settings.tz,
+        None => default_tz,
         Some(name) => window::parse_tz(name)
             .map_err(|_| ApiError::bad_request(format!("unknown time zone {name:?}")))?,
     };
-    let now = app.clock.now_ms();
-    let mut range = match (q.get("from"), q.get("to")) {
+    let range = match (q.get("from"), q.get("to")) {
         (Some(from), to) => {
             let start_ms = parse_instant("from", from)?;
             let end_ms = match to {
@@ -354,11 +371,13 @@ pub async fn series(q: HashMap<String, String>, app: Arc<App>) -> Reply {
             };
             TimeRange { start_ms, end_ms }
         }
-        (None, Some(_)) => return Err(ApiError::bad_request("to needs from").into()),
-        (None, None) => window::window_range(&parse_window(&q, "24h")?, now, tz),
+        (None, Some(_)) => return Err(ApiError::bad_request("to needs from")),
+        (None, None) => window::window_range(&parse_window(q, "24h")?, now, tz),
     };
     if range.end_ms <= range.start_ms {
-        return Err(ApiError::bad_request("the range is empty: to must be after from").into());
+        return Err(ApiError::bad_request(
+            "the range is empty: to must be after from",
+        ));
     }
     let step = match q.get("step") {
         Some(s) => parse_step(s).map_err(ApiError::bad_request)?,
@@ -370,36 +389,84 @@ pub async fn series(q: HashMap<String, String>, app: Arc<App>) -> Reply {
     // twice the real count (hours), hence the slack.
     let stored = TimeRange::new(range.start_ms.max(0), range.end_ms);
     let estimate = window::max_bucket_count(stored, step);
-    if estimate > 2 * MAX_SERIES_POINTS as u64 {
+    if estimate > 2 * max_points as u64 {
         return Err(ApiError::bad_request(format!(
-            "about {estimate} points requested, at most {MAX_SERIES_POINTS}: use a larger step"
-        ))
-        .into());
+            "about {estimate} points requested, at most {max_points}: use a larger step"
+        )));
     }
+    Ok(ChartQuery {
+        by,
+        tz,
+        range,
+        step,
+    })
+}
+
+/// Whether `range` starts before the epoch ("all"), so that it is charted
+/// from the first stored bucket instead.
+pub fn starts_before_data(range: TimeRange) -> bool {
+    range.start_ms == i64::MIN || range.start_ms < 0
+}
+
+/// `range` starting at `first`, the first stored bucket (a day before its
+/// end when nothing is stored), and never empty.
+pub fn from_first_bucket(range: TimeRange, first: Option<i64>) -> TimeRange {
+    let start_ms = first
+        .unwrap_or(range.end_ms.saturating_sub(86_400_000))
+        .min(range.end_ms - 1);
+    TimeRange { start_ms, ..range }
+}
+
+/// The bucket starts of `range`, or a 400 when there are more than `max`.
+pub fn checked_edges(
+    range: TimeRange,
+    tz: Tz,
+    step: Step,
+    max: usize,
+) -> Result<Vec<i64>, ApiError> {
+    let edges = window::bucket_edges(range, tz, step);
+    if edges.len() > max {
+        return Err(ApiError::bad_request(format!(
+            "{} points requested, at most {max}: use a larger step",
+            edges.len()
+        )));
+    }
+    Ok(edges)
+}
+
+/// `GET /api/v1/series?metric=cost&window=7d&step=1d&by=model&tz=...`
+/// (or `from`/`to` instead of `window`): compact arrays for charts, bucketed
+/// in local hours or days by pulse-core. The latency metrics
+/// (`latency_p50`, …) are answered by [`super::latency::series`].
+pub async fn series(q: HashMap<String, String>, app: Arc<App>) -> Reply {
+    let metric_name = q.get("metric").map_or("cost", |s| s.as_str());
+    if let Some(stat) = super::latency::Stat::from_metric(metric_name) {
+        return super::latency::series(stat, q, app).await;
+    }
+    let metric = Metric::from_name(metric_name)
+        .ok_or_else(|| ApiError::bad_request(format!("unknown metric {metric_name:?}")))?;
+    let ChartQuery {
+        by,
+        tz,
+        range,
+        step,
+    } = parse_chart_query(&q, app.settings.tz, app.clock.now_ms(), MAX_SERIES_POINTS)?;
     let points = db(&app, move |s| {
-        if range.start_ms == i64::MIN || range.start_ms < 0 {
+        let mut range = range;
+        if starts_before_data(range) {
             // "all": start at the first stored bucket rather than at the epoch.
             let first = s
                 .bucket_points(metric, range, None)?
                 .iter()
                 .flat_map(|(_, pts)| pts.first().map(|p| p.0))
                 .min();
-            range.start_ms = first
-                .unwrap_or(range.end_ms.saturating_sub(86_400_000))
-                .min(range.end_ms - 1);
+            range = from_first_bucket(range, first);
         }
         Ok((range, s.bucket_points(metric, range, by)?))
     })
     .await?;
     let (range, points) = points;
-    let edges = window::bucket_edges(range, tz, step);
-    if edges.len() > MAX_SERIES_POINTS {
-        return Err(ApiError::bad_request(format!(
-            "{} points requested, at most {MAX_SERIES_POINTS}: use a larger step",
-            edges.len()
-        ))
-        .into());
-    }
+    let edges = checked_edges(range, tz, step, MAX_SERIES_POINTS)?;
     let mut series = Vec::new();
     for (key, pts) in &points {
         let (_, values) = window::bucketize(pts, range, tz, step);

@@ -19,6 +19,7 @@ use crate::app::App;
 use crate::config::Cors;
 
 pub mod handlers;
+pub mod latency;
 pub mod openapi;
 pub mod views;
 
@@ -100,6 +101,10 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Inf
     let summary = warp::path!("api" / "v2" / "summary")
         .and(with_app.clone())
         .and_then(handlers::summary_v2);
+    let latency = warp::path!("api" / "v1" / "latency")
+        .and(query)
+        .and(with_app.clone())
+        .and_then(latency::latency);
     let api = metrics
         .or(metric)
         .or(history)
@@ -107,6 +112,7 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Inf
         .or(breakdown)
         .or(series)
         .or(summary)
+        .or(latency)
         .boxed();
 
     let raw = warp::path!("raw")

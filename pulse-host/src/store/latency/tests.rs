@@ -18,10 +18,13 @@ const FAMILY: &str = "litellm_request_total_latency_metric";
 const FALLBACKS: &str = "litellm_deployment_successful_fallbacks_total";
 const COOLED: &str = "litellm_deployment_cooled_down_total";
 
+/// One model's cumulative `(le, count)` buckets (`+Inf` last) and `_sum`.
+type ModelHistogram<'a> = (&'a str, &'a [(&'a str, f64)], f64);
+
 /// One text body: per model, the request latency histogram (cumulative
 /// `(le, count)` with `+Inf` last) and its `_sum`, plus the fallback and
 /// cooldown counters.
-fn body(models: &[(&str, &[(&str, f64)], f64)], fallbacks: f64, cooled: f64) -> String {
+fn body(models: &[ModelHistogram<'_>], fallbacks: f64, cooled: f64) -> String {
     let mut out = format!("# TYPE {FAMILY} histogram\n");
     for (model, buckets, sum) in models {
         for (le, count) in *buckets {
