@@ -269,7 +269,7 @@ fn workers_answering_in_turn() {
         fake.wait_served(6);
         fake.set_bounce(false);
         fake.settle();
-        // Documented limitation (pulse-core track.rs, rule 6): without
+        // Documented limitation (pulse-core track/mod.rs, rule 6): without
         // `_created` the two workers' series are one series whose value
         // jumps between 5 and 12; every fall is taken for a restart and
         // every rise for traffic, so pulse counts traffic that never

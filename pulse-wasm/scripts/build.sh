@@ -34,38 +34,8 @@ wasm_opt="${WASM_OPT:-}"
 
 # The wasm's own release settings; the host's profile is untouched because
 # these variables apply to this build alone, in its own target dir.
-# opt-level 3, not "z" or "s": measured on the 10 MB body, "s" saves 3 KB
-# gzipped but makes familyTotals and parse about 2x slower in Node ("z" saves
-# 12 KB and is 2-3x slower). PULSE_WASM_OPT_LEVEL=z overrides.
-# What did shrink it (gzipped, 237,474 -> 196,097 bytes), by analysing a
-# named build (wasm-bindgen --keep-debug, twiggy top/paths, and gzip of the
-# code section with one function zeroed to see what each really costs):
-#   num::clean rounds with integers instead of format!("{:.11e}"): -7.9 KB
-#     (all of core's flt2dec); num::parse_f64 replaces str::parse::<f64>:
-#     -12 KB (dec2flt's 10 KB power-of-five table does not compress);
-#   one non-generic merge sort for track.rs' three std sorts: -8.6 KB;
-#   talc instead of dlmalloc as the allocator: -2.5 KB;
-#   sampleTotals through the parser, not a second lexer: -3.2 KB;
-#   label values interned as written, their escapes copied straight into
-#   the JSON string table (no Cow-keyed map): -1.0 KB;
-#   the parser finds `# EOF` with memchr_iter, not memmem: -4.1 KB;
-#   FxHash (rustc-hash) instead of SipHash in the core: -1.7 KB;
-#   a small panic hook (src/js/panic.js) instead of the
-#   console_error_panic_hook crate: -0.3 KB; target_features dropped: -0.1 KB;
-#   totals as names borrowed from the body, not owned Strings: -0.1 KB;
-#   family totals through the core's per-name summing (parse::family_totals):
-#   -0.2 KB.
-# Measured and not worth it: per-package opt levels (with fat LTO the root's
-# level re-optimises everything), -inline-threshold=100 (-1 KB), path
-# remapping of panic locations (-0.2 KB), merging HashMap monomorphs (gzip
-# already shares their bytes), talc's disable-realloc-in-place (-0.15 KB),
-# dropping the panic hook altogether (-0.4 KB more), building the
-# Observation object in JS (+0.1 KB), `Label::value` not inlined (0),
-# quoting error text without `{:?}` (-0.04 KB: slicing panics keep
-# core's Unicode tables), binaryen 132 -Oz (-1 KB of
-# code, +20 KB when memory-packing splits the data). bulk-memory is already
-# on by default for wasm32 in this Rust. The floor is chrono-tz: its
-# transition tables and zone match are about 128 KB of the gzipped file.
+# opt-level 3, not "z" or "s" (PULSE_WASM_OPT_LEVEL=z overrides). Why, and
+# what each size saving measured: ARCHITECTURE.md, "The wasm size ledger".
 export CARGO_TARGET_DIR="$root/target/wasm"
 export CARGO_PROFILE_RELEASE_OPT_LEVEL="${PULSE_WASM_OPT_LEVEL:-3}"
 export CARGO_PROFILE_RELEASE_LTO=fat
