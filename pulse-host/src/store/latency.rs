@@ -39,6 +39,38 @@ use super::{Store, StoreError};
 /// time order.
 pub type KeyedHistograms = (String, Vec<(i64, BucketCounts)>);
 
+/// Per key of a dimension, the bucket counts of one histogram summed per
+/// `le` over a range. `CROSS JOIN` keeps the keys of the dimension as the
+/// outer loop, so each is one primary-key range seek (SQLite would
+/// otherwise read the histogram's whole history and filter it).
+pub(super) const LATENCY_BUCKETS_SQL: &str = "SELECT s.key, l.le, SUM(l.count) FROM pulse_series s \
+     CROSS JOIN pulse_latency_buckets l ON l.series_id = s.id \
+     WHERE s.dimension = ?1 AND l.histogram = ?2 AND l.start_ms >= ?3 AND l.start_ms < ?4 \
+     GROUP BY s.id, l.le ORDER BY s.key, l.le";
+
+/// Per key, the `_count` and `_sum` increases summed over a range.
+pub(super) const LATENCY_TOTALS_SQL: &str = "SELECT s.key, SUM(t.count), SUM(t.sum) FROM pulse_series s \
+     CROSS JOIN pulse_latency_totals t ON t.series_id = s.id \
+     WHERE s.dimension = ?1 AND t.histogram = ?2 AND t.start_ms >= ?3 AND t.start_ms < ?4 \
+     GROUP BY s.id";
+
+/// Per key and 15-minute bucket, the bucket counts, for charts.
+pub(super) const LATENCY_POINTS_SQL: &str = "SELECT s.key, l.start_ms, l.le, l.count FROM pulse_series s \
+     CROSS JOIN pulse_latency_buckets l ON l.series_id = s.id \
+     WHERE s.dimension = ?1 AND l.histogram = ?2 AND l.start_ms >= ?3 AND l.start_ms < ?4 \
+     ORDER BY s.key, l.start_ms, l.le";
+
+/// Per key and 15-minute bucket, `_count` and `_sum`, for charts.
+pub(super) const LATENCY_POINT_TOTALS_SQL: &str = "SELECT s.key, t.start_ms, t.count, t.sum FROM pulse_series s \
+     CROSS JOIN pulse_latency_totals t ON t.series_id = s.id \
+     WHERE s.dimension = ?1 AND t.histogram = ?2 AND t.start_ms >= ?3 AND t.start_ms < ?4";
+
+/// Per key, the health counters summed over a range.
+pub(super) const HEALTH_SQL: &str = "SELECT s.key, h.counter, SUM(h.value) FROM pulse_series s \
+     CROSS JOIN pulse_health_buckets h ON h.series_id = s.id \
+     WHERE s.dimension = ?1 AND h.start_ms >= ?2 AND h.start_ms < ?3 \
+     GROUP BY s.id, h.counter ORDER BY s.key";
+
 /// Adds one observation's latency and health increases to the 15-minute
 /// bucket starting at `bucket_ms`, in the scrape's transaction.
 pub(super) fn write_latency(
@@ -82,7 +114,7 @@ pub(super) fn write_latency(
         tx.prepare_cached(
             "INSERT INTO pulse_health_buckets (counter, series_id, start_ms, value) \
              VALUES (?1, ?2, ?3, ?4) \
-             ON CONFLICT (counter, series_id, start_ms) DO UPDATE SET value = value + excluded.value",
+             ON CONFLICT (series_id, start_ms, counter) DO UPDATE SET value = value + excluded.value",
         )?
         .execute(params![h.counter.name(), series_id, bucket_ms, h.delta])?;
     }
@@ -131,12 +163,7 @@ impl Store {
             range.end_ms
         ];
         let mut parts: BTreeMap<String, Parts> = BTreeMap::new();
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT s.key, l.le, SUM(l.count) FROM pulse_series s \
-             JOIN pulse_latency_buckets l ON l.series_id = s.id \
-             WHERE s.dimension = ?1 AND l.histogram = ?2 AND l.start_ms >= ?3 AND l.start_ms < ?4 \
-             GROUP BY s.id, l.le ORDER BY s.key, l.le",
-        )?;
+        let mut stmt = self.conn.prepare_cached(LATENCY_BUCKETS_SQL)?;
         let mut rows = stmt.query(args)?;
         while let Some(row) = rows.next()? {
             let bucket = Bucket {
@@ -145,12 +172,7 @@ impl Store {
             };
             parts.entry(row.get(0)?).or_default().0.push(bucket);
         }
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT s.key, SUM(t.count), SUM(t.sum) FROM pulse_series s \
-             JOIN pulse_latency_totals t ON t.series_id = s.id \
-             WHERE s.dimension = ?1 AND t.histogram = ?2 AND t.start_ms >= ?3 AND t.start_ms < ?4 \
-             GROUP BY s.id",
-        )?;
+        let mut stmt = self.conn.prepare_cached(LATENCY_TOTALS_SQL)?;
         let mut rows = stmt.query(args)?;
         while let Some(row) = rows.next()? {
             let p = parts.entry(row.get(0)?).or_default();
@@ -190,12 +212,7 @@ impl Store {
             range.end_ms
         ];
         let mut parts: BTreeMap<(String, i64), Parts> = BTreeMap::new();
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT s.key, l.start_ms, l.le, l.count FROM pulse_series s \
-             JOIN pulse_latency_buckets l ON l.series_id = s.id \
-             WHERE s.dimension = ?1 AND l.histogram = ?2 AND l.start_ms >= ?3 AND l.start_ms < ?4 \
-             ORDER BY s.key, l.start_ms, l.le",
-        )?;
+        let mut stmt = self.conn.prepare_cached(LATENCY_POINTS_SQL)?;
         let mut rows = stmt.query(args)?;
         while let Some(row) = rows.next()? {
             let bucket = Bucket {
@@ -205,11 +222,7 @@ impl Store {
             let slot = (row.get(0)?, row.get(1)?);
             parts.entry(slot).or_default().0.push(bucket);
         }
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT s.key, t.start_ms, t.count, t.sum FROM pulse_series s \
-             JOIN pulse_latency_totals t ON t.series_id = s.id \
-             WHERE s.dimension = ?1 AND t.histogram = ?2 AND t.start_ms >= ?3 AND t.start_ms < ?4",
-        )?;
+        let mut stmt = self.conn.prepare_cached(LATENCY_POINT_TOTALS_SQL)?;
         let mut rows = stmt.query(args)?;
         while let Some(row) = rows.next()? {
             let p = parts.entry((row.get(0)?, row.get(1)?)).or_default();
@@ -261,12 +274,7 @@ impl Store {
         range: TimeRange,
     ) -> Result<Vec<(String, HealthValues)>, StoreError> {
         let range = bucket_aligned(range);
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT s.key, h.counter, SUM(h.value) FROM pulse_series s \
-             JOIN pulse_health_buckets h ON h.series_id = s.id \
-             WHERE s.dimension = ?1 AND h.start_ms >= ?2 AND h.start_ms < ?3 \
-             GROUP BY s.id, h.counter ORDER BY s.key",
-        )?;
+        let mut stmt = self.conn.prepare_cached(HEALTH_SQL)?;
         let mut rows = stmt.query(params![dim.name(), range.start_ms, range.end_ms])?;
         let mut out: Vec<(String, HealthValues)> = Vec::new();
         while let Some(row) = rows.next()? {

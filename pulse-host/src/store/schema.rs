@@ -238,9 +238,9 @@ fn v2(tx: &Transaction<'_>) -> rusqlite::Result<()> {
 /// Keys are stable names: the histogram and the health counter by their
 /// friendly `name()`, dimension and key through `pulse_series`. `le` is the
 /// bucket's upper bound as a REAL (`+Inf` included; SQLite stores IEEE
-/// infinities). Every primary key starts with what a read fixes (histogram
-/// or counter, then the series) so a window is one range seek per key; the
-/// `start_ms` indexes are retention's. `IF NOT EXISTS` keeps the step safe
+/// infinities). Every primary key starts with what a read fixes (the
+/// histogram and the series, or the series) so a window is one range seek
+/// per key; the `start_ms` indexes are retention's. `IF NOT EXISTS` keeps the step safe
 /// on a file whose version was set back by hand.
 fn v3_latency(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     tx.execute_batch(
@@ -275,7 +275,7 @@ fn v3_latency(tx: &Transaction<'_>) -> rusqlite::Result<()> {
             series_id INTEGER NOT NULL,
             start_ms  INTEGER NOT NULL,
             value     REAL    NOT NULL,
-            PRIMARY KEY (counter, series_id, start_ms)
+            PRIMARY KEY (series_id, start_ms, counter)
         ) WITHOUT ROWID;
         CREATE INDEX IF NOT EXISTS pulse_health_buckets_start
             ON pulse_health_buckets (start_ms);

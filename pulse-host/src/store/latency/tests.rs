@@ -6,6 +6,10 @@ use pulse_core::track::{Observation, Tracker};
 use pulse_core::window::{STORAGE_BUCKET_MS, TimeRange};
 use rusqlite::Connection;
 
+use super::{
+    HEALTH_SQL, LATENCY_BUCKETS_SQL, LATENCY_POINT_TOTALS_SQL, LATENCY_POINTS_SQL,
+    LATENCY_TOTALS_SQL,
+};
 use crate::pipeline::{Pending, prepare};
 use crate::store::{Store, StoreMode, schema};
 
@@ -393,4 +397,55 @@ fn merged_queue_entries_store_what_separate_ones_store() {
         merged.health_by_key(Dimension::Model, all()).unwrap(),
         separate.health_by_key(Dimension::Model, all()).unwrap()
     );
+}
+
+#[test]
+fn window_reads_seek_each_key_instead_of_scanning_history() {
+    let store = Store::open_memory(5);
+    let plan = |sql: &str| -> String {
+        let mut stmt = store
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap();
+        let n = stmt.parameter_count();
+        let args: Vec<&dyn rusqlite::ToSql> = [&"model" as &dyn rusqlite::ToSql, &"x", &0, &1]
+            .into_iter()
+            .take(n)
+            .collect();
+        let rows = stmt
+            .query_map(args.as_slice(), |r| r.get::<_, String>(3))
+            .unwrap();
+        rows.collect::<Result<Vec<_>, _>>().unwrap().join("; ")
+    };
+    for (sql, alias, seek) in [
+        (
+            LATENCY_BUCKETS_SQL,
+            "l",
+            "histogram=? AND series_id=? AND start_ms>? AND start_ms<?",
+        ),
+        (
+            LATENCY_TOTALS_SQL,
+            "t",
+            "histogram=? AND series_id=? AND start_ms>? AND start_ms<?",
+        ),
+        (
+            LATENCY_POINTS_SQL,
+            "l",
+            "histogram=? AND series_id=? AND start_ms>? AND start_ms<?",
+        ),
+        (
+            LATENCY_POINT_TOTALS_SQL,
+            "t",
+            "histogram=? AND series_id=? AND start_ms>? AND start_ms<?",
+        ),
+        (HEALTH_SQL, "h", "series_id=? AND start_ms>? AND start_ms<?"),
+    ] {
+        let p = plan(sql);
+        assert!(p.starts_with("SEARCH s "), "{p}");
+        assert!(
+            p.contains(&format!("SEARCH {alias} USING PRIMARY KEY ({seek})")),
+            "{p}"
+        );
+        assert!(!p.contains(&format!("SCAN {alias}")), "{p}");
+    }
 }
