@@ -188,6 +188,44 @@ pub fn window_sum(
     Ok(window::sum_in_range(&points(timestamps, values)?, r))
 }
 
+/// The local days from `first` to `last` (both included, `YYYY-MM-DD`, as
+/// a date input gives them) in `zone`, as a half-open range.
+#[wasm_bindgen(js_name = dateRange, unchecked_return_type = "TimeRange")]
+pub fn date_range(first: &str, last: &str, zone: &str) -> Result<JsValue, JsError> {
+    let r = window::date_range(first, last, self::zone(zone)?).map_err(into_error)?;
+    Ok(range_to_js(r))
+}
+
+/// The sum of the points whose timestamp lies in `[fromMs, toMs)`, without
+/// float summation noise.
+#[wasm_bindgen(js_name = rangeSum)]
+pub fn range_sum(
+    timestamps: &[f64],
+    values: &[f64],
+    #[wasm_bindgen(js_name = fromMs)] from_ms: f64,
+    #[wasm_bindgen(js_name = toMs)] to_ms: f64,
+) -> Result<f64, JsError> {
+    let range = TimeRange {
+        start_ms: self::to_ms("fromMs", from_ms)?,
+        end_ms: self::to_ms("toMs", to_ms)?,
+    };
+    Ok(window::sum_in_range(&points(timestamps, values)?, range))
+}
+
+/// The step a chart of `[fromMs, toMs)` uses by default: `"1h"` (local hours) up to two
+/// days, `"1d"` (local days) up to 120 days, `"1mo"` beyond.
+#[wasm_bindgen(js_name = defaultStep, unchecked_return_type = "StepName")]
+pub fn default_step(
+    #[wasm_bindgen(js_name = fromMs)] from_ms: f64,
+    #[wasm_bindgen(js_name = toMs)] to_ms: f64,
+) -> Result<String, JsError> {
+    let range = TimeRange {
+        start_ms: self::to_ms("fromMs", from_ms)?,
+        end_ms: self::to_ms("toMs", to_ms)?,
+    };
+    Ok(Step::default_for(range).to_string())
+}
+
 /// `tsMs` as RFC 3339 with the offset of `zone`, e.g. `2025-03-30T03:00:00+02:00`.
 #[wasm_bindgen(js_name = formatTimestamp)]
 pub fn format_timestamp(

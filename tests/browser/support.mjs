@@ -119,6 +119,23 @@ export async function fakeLiteLLM(model) {
   };
 }
 
+/** A LiteLLM that always fails: HTTP `status` with `body`, counting the scrapes. */
+export async function failingLiteLLM(status, body) {
+  let n = 0;
+  const server = createServer((req, res) => {
+    n += 1;
+    res.writeHead(status, { "content-type": "text/plain" });
+    res.end(body);
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address();
+  return {
+    url: `http://127.0.0.1:${port}/metrics`,
+    scrapes: () => n,
+    close: () => new Promise((r) => server.close(r)),
+  };
+}
+
 export function tempDir() {
   return mkdtempSync(join(tmpdir(), "pulse-browser-"));
 }

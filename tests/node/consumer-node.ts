@@ -5,10 +5,13 @@ import {
   Tracker,
   bucketize,
   clean,
+  dateRange,
+  defaultStep,
   familyTotals,
   formatTimestamp,
   metricNames,
   parse,
+  rangeSum,
   windowRange,
 } from "../../pulse-wasm/pkg-node/pulse_wasm.js";
 import type {
@@ -18,6 +21,7 @@ import type {
   MetricName,
   Observation,
   Sample,
+  StepName,
   TimeRange,
   Totals,
 } from "../../pulse-wasm/pkg-node/pulse_wasm.js";
@@ -56,7 +60,12 @@ const starts: Float64Array = b.starts;
 const names: MetricName[] = metricNames();
 const when: string = formatTimestamp(today.startMs, "UTC");
 const c: number = clean(0.1 + 0.2);
+const days: TimeRange = dateRange("2026-11-01", "2026-11-07", "Europe/Berlin");
+const daysSum: number = rangeSum(b.starts, b.values, days.startMs, days.endMs);
+const daysStep: StepName = defaultStep(days.startMs, days.endMs);
 
+// @ts-expect-error: a range is an object, not a number
+const daysNumber: number = dateRange("2026-11-01", "2026-11-07", "UTC");
 // @ts-expect-error: not a tracked metric
 const wrong: number = o.deltas.nope;
 // @ts-expect-error: a sample value is a number, not a string
@@ -66,4 +75,4 @@ new Tracker({ spend: "x" });
 // @ts-expect-error: the type keyword is a closed set
 const kind: Family["type"] = "histogramm";
 
-export const used = [model, value, ts, line, total, cost, live, key, span, starts, names, when, c, wrong, asText, kind];
+export const used = [model, value, ts, line, total, cost, live, key, span, starts, names, when, c, days, daysSum, daysStep, daysNumber, wrong, asText, kind];

@@ -3,7 +3,7 @@
 //
 //   npm run build            (builds pulse-wasm first when pkg-web is missing)
 //   npm run build -- --wasm  (always rebuilds pulse-wasm)
-import { cpSync, existsSync, mkdirSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
@@ -22,7 +22,8 @@ rmSync(dist, { recursive: true, force: true });
 mkdirSync(join(dist, "pkg"), { recursive: true });
 mkdirSync(join(dist, "vendor"), { recursive: true });
 
-for (const f of ["index.html", "app.js", "style.css"]) {
+// Every file of src/: the page, its modules (app.js imports the others) and styles.
+for (const f of readdirSync(join(web, "src"))) {
   cpSync(join(web, "src", f), join(dist, f));
 }
 for (const f of ["pulse_wasm.js", "pulse_wasm_bg.wasm", "snippets"]) {

@@ -3,10 +3,14 @@
 // Every window boundary, bucket and sum is computed here by pulse-wasm (the
 // same Rust core the server runs) from the server's raw 15-minute bucket
 // points, so switching the zone re-buckets in the browser and the numbers
-// equal the server API's for the same zone. Labels are always set with
-// textContent, never parsed as HTML.
+// equal the server API's for the same zone. A custom range is two local
+// dates that pulse-wasm turns into instants (dateRange); the page does no
+// date arithmetic of its own. Labels are always set with textContent, never
+// parsed as HTML.
 import init, * as pulse from "./pkg/pulse_wasm.js";
 import uPlot from "./vendor/uPlot.esm.js";
+import { ColorBook, OTHER_COLOR } from "./colors.js";
+import { renderTable } from "./table.js";
 
 const REFRESH_MS = 60_000;
 const DAY_MS = 86_400_000;
@@ -26,7 +30,7 @@ const CARD_METRICS = [
   "input_tokens",
 ];
 const CHART_METRICS = ["cost", "tokens", "requests"];
-const RANGES = {
+const PRESETS = {
   "24h": { window: "24h", step: "hour" },
   "7d": { window: "7d", step: "hour" },
   "30d": { window: "30d", step: "day" },
@@ -37,10 +41,14 @@ const WINDOWS = [
   { id: "week", label: "This week" },
   { id: "month", label: "This month" },
 ];
-const PALETTE = [
-  "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
-  "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac",
-];
+// How bucket starts are labelled, per step name (presets and pulse.defaultStep).
+const STEP_LABELS = {
+  hour: { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" },
+  "1h": { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" },
+  day: { month: "short", day: "numeric" },
+  "1d": { month: "short", day: "numeric" },
+  "1mo": { year: "numeric", month: "short" },
+};
 
 // The API sits beside the page, also when the page is served at /dashboard/.
 const apiBase = new URL(location.pathname.endsWith("/dashboard/") ? "../" : "./", location.href);
@@ -48,15 +56,22 @@ const apiBase = new URL(location.pathname.endsWith("/dashboard/") ? "../" : "./"
 const state = {
   serverZone: null,
   zone: null,
+  // A preset name of PRESETS, or "custom" (the dates in `custom`).
   range: "24h",
+  custom: null,
   dimension: "model",
   // "metric|dimension" -> Map(key -> Map(bucketStartMs -> value))
   series: new Map(),
+  // "metric|dimension" -> the earliest instant loaded
+  loadedFrom: new Map(),
   loaded: new Set(),
+  // dimension -> the all-time rows of /api/v1/breakdown
+  allTime: new Map(),
   summary: null,
-  models: [],
   health: null,
   plots: new Map(),
+  colors: new ColorBook(),
+  table: { filter: "", sort: "cost", dir: "desc" },
 };
 
 const $ = (sel) => document.querySelector(sel);
@@ -115,6 +130,7 @@ async function loadSeries(metric, dimension, fromMs, toMs) {
       });
     }
   }
+  state.loadedFrom.set(id, Math.min(start, state.loadedFrom.get(id) ?? Infinity));
 }
 
 /** The points of one key as parallel typed arrays, sorted by time. */
@@ -137,18 +153,29 @@ function windowSum(points, windowId, now) {
   return pulse.windowSum(points.timestamps, points.values, windowId, now, state.zone);
 }
 
+function rangeSum(points, range) {
+  return pulse.rangeSum(points.timestamps, points.values, range.startMs, range.endMs);
+}
+
+// signDisplay "negative": an empty sum (-0) is shown as 0, not "-0".
 const money = new Intl.NumberFormat(undefined, {
   style: "currency",
   currency: "USD",
   minimumFractionDigits: 2,
   maximumFractionDigits: 4,
+  signDisplay: "negative",
 });
-const count = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
-const pct = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 });
+const count = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0, signDisplay: "negative" });
+const pct = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1, signDisplay: "negative" });
 
 function formatValue(metric, v) {
   if (metric === "cost") return money.format(v);
   return count.format(v);
+}
+
+/** A dimension's name as people read it: "end_user" -> "end user". */
+function dimensionLabel(dimension) {
+  return dimension.replaceAll("_", " ");
 }
 
 function cell(tag, text, attrs = {}) {
@@ -172,8 +199,16 @@ function cardRow(get) {
   };
 }
 
+const CARD_COLUMNS = [
+  { metric: "cost", label: "Cost", format: (v) => money.format(v) },
+  { metric: "tokens", label: "Tokens", format: (v) => count.format(v) },
+  { metric: "requests", label: "Requests", format: (v) => count.format(v) },
+  { metric: "failed_requests", label: "Failures", format: (v) => count.format(v) },
+  { metric: "cache_hit_pct", label: "Cache hits", format: (v) => `${pct.format(v)} %` },
+  { metric: "input_cached_pct", label: "Cached input", format: (v) => `${pct.format(v)} %` },
+];
+
 function renderCards(now) {
-  const tbody = $("#cards tbody");
   const rows = [];
   const points = Object.fromEntries(CARD_METRICS.map((m) => [m, totalPoints(m)]));
   for (const w of WINDOWS) {
@@ -188,106 +223,126 @@ function renderCards(now) {
     tr.dataset.window = r.id;
     tr.append(
       cell("th", r.label, { scope: "row" }),
-      cell("td", money.format(r.cost), { "data-metric": "cost", "data-value": String(r.cost) }),
-      cell("td", count.format(r.tokens), { "data-metric": "tokens", "data-value": String(r.tokens) }),
-      cell("td", count.format(r.requests), { "data-metric": "requests", "data-value": String(r.requests) }),
-      cell("td", count.format(r.failed_requests), {
-        "data-metric": "failed_requests",
-        "data-value": String(r.failed_requests),
-      }),
-      cell("td", `${pct.format(r.cache_hit_pct)} %`, {
-        "data-metric": "cache_hit_pct",
-        "data-value": String(r.cache_hit_pct),
-      }),
-      cell("td", `${pct.format(r.input_cached_pct)} %`, {
-        "data-metric": "input_cached_pct",
-        "data-value": String(r.input_cached_pct),
-      }),
+      ...CARD_COLUMNS.map((c) =>
+        cell("td", c.format(r[c.metric]), {
+          "data-metric": c.metric,
+          "data-value": String(r[c.metric]),
+          "data-label": c.label,
+        }),
+      ),
     );
     return tr;
   });
-  tbody.replaceChildren(...trs);
+  $("#cards tbody").replaceChildren(...trs);
 }
 
-/** Buckets every key of `metric|dimension` over the selected range, biggest keys first. */
-function chartData(metric, now) {
-  const { window, step } = RANGES[state.range];
-  const range = pulse.windowRange(window, now, state.zone);
-  const byKey = state.series.get(`${metric}|${state.dimension}`) ?? new Map();
-  let starts = null;
-  const keyed = [];
-  for (const [key, points] of byKey) {
-    const a = arrays(points);
-    const b = pulse.bucketize(a.timestamps, a.values, range.startMs, range.endMs, state.zone, step);
-    starts ??= b.starts;
-    let total = 0;
-    for (const v of b.values) total += v;
-    keyed.push({ key, values: b.values, total });
+/**
+ * The selected range at `now`: a preset window or the custom dates, both
+ * turned into instants by pulse-wasm, with the chart step. Throws the core's
+ * message for dates it refuses.
+ */
+function selectedRange(now) {
+  if (state.range === "custom") {
+    const r = pulse.dateRange(state.custom.from, state.custom.to, state.zone);
+    return { startMs: r.startMs, endMs: r.endMs, step: pulse.defaultStep(r.startMs, r.endMs) };
   }
-  if (!starts) {
-    starts = new Float64Array(pulse.bucketEdges(range.startMs, range.endMs, state.zone, step));
-  }
-  keyed.sort((a, b) => b.total - a.total || (a.key < b.key ? -1 : 1));
-  const shown = keyed.filter((k) => k.total > 0).slice(0, MAX_KEYS);
-  const rest = keyed.filter((k) => k.total > 0).slice(MAX_KEYS);
-  if (rest.length > 0) {
-    const other = new Float64Array(starts.length);
-    for (const k of rest) {
-      k.values.forEach((v, i) => {
-        other[i] += v;
-      });
+  const { window, step } = PRESETS[state.range];
+  const r = pulse.windowRange(window, now, state.zone);
+  return { startMs: r.startMs, endMs: r.endMs, step };
+}
+
+/** Per key of the dimension, its sum of each chart metric over `range`. */
+function keyTotals(range) {
+  const totals = new Map();
+  for (const metric of CHART_METRICS) {
+    const byKey = state.series.get(`${metric}|${state.dimension}`) ?? new Map();
+    for (const [key, points] of byKey) {
+      if (!totals.has(key)) totals.set(key, { key, cost: 0, tokens: 0, requests: 0 });
+      totals.get(key)[metric] = rangeSum(arrays(points), range);
     }
-    shown.push({ key: `other (${rest.length})`, values: other, total: rest.reduce((n, k) => n + k.total, 0) });
   }
-  return { starts, keys: shown, step };
+  return totals;
 }
 
-/** A stable colour per key, the same in every chart: keys in name order take the palette in turn. */
-function colorOf(key) {
-  const byKey = state.series.get(`cost|${state.dimension}`) ?? new Map();
-  const names = [...byKey.keys()].sort();
-  const i = names.indexOf(key);
-  return PALETTE[(i < 0 ? names.length : i) % PALETTE.length];
+/**
+ * The legend: the keys with anything in the range, most expensive first
+ * (then most requests, tokens, name), at most MAX_KEYS of them plus one
+ * "other" entry. Every chart uses this one list, so order and colours agree.
+ */
+function legendOf(totals) {
+  const ranked = [...totals.values()]
+    .filter((t) => t.cost !== 0 || t.tokens !== 0 || t.requests !== 0)
+    .sort(
+      (a, b) =>
+        b.cost - a.cost || b.requests - a.requests || b.tokens - a.tokens || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0),
+    );
+  const shown = ranked.slice(0, MAX_KEYS);
+  const rest = ranked.slice(MAX_KEYS);
+  const colors = state.colors.assign(state.dimension, shown.map((t) => t.key));
+  const entries = shown.map((t) => ({ label: t.key, keys: [t.key], color: colors.get(t.key) }));
+  if (rest.length > 0) {
+    entries.push({ label: `other (${rest.length})`, keys: rest.map((t) => t.key), color: OTHER_COLOR, other: true });
+  }
+  return entries;
 }
 
-/** Draws one stacked bar chart. Series are cumulative and drawn top-down, so each band shows one key. */
+/** Buckets every legend entry of `metric` over `range` (an "other" entry sums its keys' buckets). */
+function chartData(metric, range, legend) {
+  const byKey = state.series.get(`${metric}|${state.dimension}`) ?? new Map();
+  const starts = new Float64Array(pulse.bucketEdges(range.startMs, range.endMs, state.zone, range.step));
+  const bucketsOf = (key) => {
+    const a = arrays(byKey.get(key) ?? new Map());
+    return pulse.bucketize(a.timestamps, a.values, range.startMs, range.endMs, state.zone, range.step).values;
+  };
+  const entries = legend.map((entry) => {
+    const values = new Float64Array(starts.length);
+    let total = 0;
+    for (const key of entry.keys) {
+      bucketsOf(key).forEach((v, i) => {
+        values[i] += v;
+      });
+      total += rangeSum(arrays(byKey.get(key) ?? new Map()), range);
+    }
+    return { ...entry, values, total: pulse.clean(total) };
+  });
+  return { starts, entries, step: range.step };
+}
+
+/**
+ * Draws one stacked bar chart. The first legend entry is on top of the
+ * stack: series i is the sum of entries i..n, drawn from the tallest down,
+ * so each band shows one entry and uPlot's legend lists the entries in
+ * legend order.
+ */
 function drawChart(figure, metric, data) {
   const plotEl = figure.querySelector(".plot");
   const n = data.starts.length;
   const xs = Array.from(data.starts, (t) => t / 1000);
-  const cumulative = [];
+  const stacked = [];
   const running = new Float64Array(n);
-  for (const k of data.keys) {
-    k.values.forEach((v, i) => {
-      running[i] += v;
+  for (let i = data.entries.length - 1; i >= 0; i--) {
+    data.entries[i].values.forEach((v, j) => {
+      running[j] += v;
     });
-    cumulative.push(Float64Array.from(running));
+    stacked[i] = Array.from(running);
   }
-  // uPlot draws in order: the tallest (the sum of all keys) first.
-  const order = data.keys.map((_, i) => data.keys.length - 1 - i);
   const series = [{}];
   const columns = [xs];
-  for (const i of order) {
-    const k = data.keys[i];
-    const raw = k.values;
+  data.entries.forEach((entry, i) => {
+    const raw = entry.values;
     series.push({
-      label: k.key,
-      stroke: colorOf(k.key),
-      fill: colorOf(k.key),
+      label: entry.label,
+      stroke: entry.color,
+      fill: entry.color,
       width: 0,
       paths: uPlot.paths.bars({ size: [0.9, 64], align: 1 }),
       points: { show: false },
       value: (_u, _v, _si, idx) => (idx == null ? "" : formatValue(metric, raw[idx])),
     });
-    columns.push(Array.from(cumulative[i]));
-  }
-  const width = Math.max(280, plotEl.clientWidth || figure.clientWidth || 600);
-  const fmt = new Intl.DateTimeFormat(undefined, {
-    timeZone: state.zone,
-    month: "short",
-    day: "numeric",
-    ...(data.step === "hour" ? { hour: "2-digit", minute: "2-digit" } : {}),
+    columns.push(stacked[i]);
   });
+  const width = Math.max(260, plotEl.clientWidth || figure.clientWidth || 600);
+  const fmt = new Intl.DateTimeFormat(undefined, { timeZone: state.zone, ...(STEP_LABELS[data.step] ?? STEP_LABELS.day) });
   const opts = {
     width,
     height: 220,
@@ -299,7 +354,7 @@ function drawChart(figure, metric, data) {
         stroke: "currentColor",
         grid: { stroke: "rgba(128,128,128,0.15)" },
         size: 64,
-        values: (_u, ticks) => ticks.map((v) => (metric === "cost" ? money.format(v) : count.format(v))),
+        values: (_u, ticks) => ticks.map((v) => formatValue(metric, v)),
       },
     ],
     legend: { live: true },
@@ -312,94 +367,204 @@ function drawChart(figure, metric, data) {
   const plot = new uPlot(opts, columns, plotEl);
   state.plots.set(metric, plot);
   let sum = 0;
-  for (const k of data.keys) sum += k.total;
+  for (const e of data.entries) sum += e.total;
   sum = pulse.clean(sum);
   const first = n > 0 ? fmt.format(new Date(data.starts[0])) : "";
   const last = n > 0 ? fmt.format(new Date(data.starts[n - 1])) : "";
   plotEl.setAttribute(
     "aria-label",
-    `${figure.querySelector("figcaption").textContent}: ${formatValue(metric, sum)} in ${n} buckets from ${first} to ${last}, stacked by ${state.dimension}: ${data.keys.map((k) => `${k.key} ${formatValue(metric, pulse.clean(k.total))}`).join(", ") || "no data"}.`,
+    `${figure.querySelector("figcaption").textContent}: ${formatValue(metric, sum)} in ${n} buckets from ${first} to ${last}, stacked by ${dimensionLabel(state.dimension)}: ${data.entries.map((e) => `${e.label} ${formatValue(metric, e.total)}`).join(", ") || "no data"}.`,
   );
   figure.dataset.buckets = String(n);
-  figure.dataset.keys = String(data.keys.length);
+  figure.dataset.keys = String(data.entries.length);
   figure.dataset.total = String(sum);
   figure.dataset.starts = JSON.stringify(Array.from(data.starts));
+  figure.dataset.legend = JSON.stringify(data.entries.map((e) => [e.label, e.color]));
   figure.dataset.zone = state.zone;
   figure.dataset.range = state.range;
+  figure.dataset.step = data.step;
 }
 
-function renderCharts(now) {
-  for (const metric of CHART_METRICS) {
-    const figure = $(`#chart-${metric}`);
-    drawChart(figure, metric, chartData(metric, now));
-    figure.dataset.now = String(now);
-  }
+/** The columns of the breakdown table; sums over the selected range and the usual windows. */
+function tableColumns(legendColors) {
+  return [
+    {
+      id: "key",
+      label: dimensionLabel(state.dimension).replace(/^./, (c) => c.toUpperCase()),
+      text: true,
+      decorate: (el, row) => {
+        const swatch = document.createElement("span");
+        swatch.className = "swatch";
+        swatch.setAttribute("aria-hidden", "true");
+        const color = legendColors.get(row.key);
+        if (color) swatch.style.setProperty("--swatch", color);
+        else swatch.classList.add("none");
+        el.append(swatch);
+      },
+    },
+    { id: "cost", label: "Cost", format: (v) => money.format(v) },
+    { id: "tokens", label: "Tokens", format: (v) => count.format(v) },
+    { id: "requests", label: "Requests", format: (v) => count.format(v) },
+    { id: "cost_today", label: "Cost today", format: (v) => money.format(v) },
+    { id: "cost_month", label: "Cost this month", format: (v) => money.format(v) },
+    { id: "cost_all", label: "Cost all time", format: (v) => money.format(v) },
+  ];
 }
 
-function renderModels(now) {
-  const byModel = state.series.get("cost|model") ?? new Map();
-  const allTime = new Map(state.models.map((m) => [m.model, m]));
-  const names = new Set([...allTime.keys(), ...byModel.keys()]);
-  const rows = [...names].map((name) => {
-    const points = arrays(byModel.get(name) ?? new Map());
-    const m = allTime.get(name) ?? {};
+/** The rows of the breakdown table: every key seen in the series or the all-time breakdown. */
+function tableRows(totals, now) {
+  const costByKey = state.series.get(`cost|${state.dimension}`) ?? new Map();
+  const allTime = new Map((state.allTime.get(state.dimension) ?? []).map((r) => [r.name, r]));
+  const keys = new Set([...totals.keys(), ...allTime.keys()]);
+  return [...keys].map((key) => {
+    const t = totals.get(key) ?? { cost: 0, tokens: 0, requests: 0 };
+    const cost = arrays(costByKey.get(key) ?? new Map());
     return {
-      name,
-      today: windowSum(points, "today", now),
-      month: windowSum(points, "month", now),
-      cost: m.cost ?? 0,
-      requests: m.requests ?? 0,
-      tokens: m.tokens ?? 0,
+      key,
+      cost: t.cost,
+      tokens: t.tokens,
+      requests: t.requests,
+      cost_today: windowSum(cost, "today", now),
+      cost_month: windowSum(cost, "month", now),
+      cost_all: allTime.get(key)?.cost ?? 0,
     };
   });
-  rows.sort((a, b) => b.cost - a.cost || (a.name < b.name ? -1 : 1));
-  const trs = rows.map((r) => {
-    const tr = document.createElement("tr");
-    tr.append(
-      cell("th", r.name, { scope: "row" }),
-      cell("td", money.format(r.today)),
-      cell("td", money.format(r.month)),
-      cell("td", money.format(r.cost)),
-      cell("td", count.format(r.requests)),
-      cell("td", count.format(r.tokens)),
-    );
-    return tr;
-  });
-  if (trs.length === 0) {
-    const tr = document.createElement("tr");
-    tr.append(cell("td", "No model has been seen yet.", { colspan: "6" }));
-    trs.push(tr);
-  }
-  $("#models tbody").replaceChildren(...trs);
 }
 
-function renderHealth(now) {
-  const section = $("#health");
-  const text = $("#health-text");
-  const errorEl = $("#health-error");
-  const s = state.summary;
-  const lastIso = s?.last_scrape ?? null;
-  const lastMs = lastIso ? Date.parse(lastIso) : null;
-  const error = s?.error ?? state.health?.error ?? null;
-  let status = state.health?.status ?? "starting";
-  // The server applies the core's freshness rule (the one /readyz uses).
-  if (status === "ok" && state.health?.fresh === false) {
-    status = "stale";
+function renderTableOnly() {
+  if (!state.tableData) return; // the first range was refused; nothing to show yet
+  const { columns, rows } = state.tableData;
+  const table = $("#breakdown");
+  const shown = renderTable(table, columns, rows, state.table, {
+    onSort: (id) => {
+      if (state.table.sort === id) {
+        state.table.dir = state.table.dir === "asc" ? "desc" : "asc";
+      } else {
+        state.table.sort = id;
+        state.table.dir = id === "key" ? "asc" : "desc";
+      }
+      renderTableOnly();
+      table.querySelector(`thead th[data-col="${id}"] button`)?.focus();
+    },
+    empty: (all) => (all === 0 ? `No ${dimensionLabel(state.dimension)} has been seen yet.` : "Nothing matches the filter."),
+  });
+  table.dataset.dimension = state.dimension;
+  table.dataset.rows = String(shown);
+  $("#breakdown-count").textContent =
+    shown === rows.length ? `${rows.length} ${rows.length === 1 ? "row" : "rows"}` : `${shown} of ${rows.length} rows`;
+}
+
+/** Charts and the breakdown table of the selected range and dimension. */
+function renderExplorer(now) {
+  const errorEl = $("#range-error");
+  let range;
+  try {
+    range = selectedRange(now);
+  } catch (err) {
+    errorEl.hidden = false;
+    errorEl.textContent = err.message;
+    return;
   }
-  section.dataset.state = status;
-  const when = lastMs === null ? "never" : pulse.formatTimestamp(lastMs, state.zone);
-  const words = { ok: "Scraping normally", starting: "Waiting for the first scrape", degraded: "Scrape failing", stale: "Stale" };
-  text.textContent = `${words[status] ?? status} · last successful scrape: ${when}`;
-  errorEl.hidden = !error;
-  errorEl.textContent = error ? `Error: ${error}` : "";
+  errorEl.hidden = true;
+  errorEl.textContent = "";
+  const totals = keyTotals(range);
+  const legend = legendOf(totals);
+  for (const metric of CHART_METRICS) {
+    const figure = $(`#chart-${metric}`);
+    drawChart(figure, metric, chartData(metric, range, legend));
+    figure.dataset.now = String(now);
+    figure.dataset.from = String(range.startMs);
+    figure.dataset.to = String(range.endMs);
+  }
+  const legendColors = new Map(legend.filter((e) => !e.other).map((e) => [e.label, e.color]));
+  state.tableData = { columns: tableColumns(legendColors), rows: tableRows(totals, now) };
+  const table = $("#breakdown");
+  table.dataset.from = String(range.startMs);
+  table.dataset.to = String(range.endMs);
+  $("#range-text").textContent =
+    `${pulse.formatTimestamp(range.startMs, state.zone)} to ${pulse.formatTimestamp(range.endMs, state.zone)} (end excluded)`;
+  renderTableOnly();
+}
+
+/**
+ * The scrape targets and their state. One target today, from /health and
+ * /api/v1/metrics; each becomes one entry of the list when there are several.
+ */
+function scrapeTargets() {
+  const h = state.health ?? {};
+  const s = state.summary ?? {};
+  let status = h.status ?? "starting";
+  // The server applies the core's freshness rule (the one /readyz uses).
+  if (status === "ok" && h.fresh === false) status = "stale";
+  return [
+    {
+      name: "LiteLLM",
+      status,
+      fresh: h.fresh ?? null,
+      staleAfter: h.stale_after ?? null,
+      interval: h.scrape_interval ?? s.scrape_interval ?? null,
+      lastSuccess: s.last_scrape ?? h.last_scrape ?? null,
+      lastAttempt: h.last_attempt ?? null,
+      failures: h.consecutive_failures ?? 0,
+      error: h.error ?? s.error ?? null,
+    },
+  ];
+}
+
+const STATUS_WORDS = {
+  ok: "Scraping normally",
+  starting: "Waiting for the first scrape",
+  degraded: "Scrape failing",
+  stale: "Stale: no recent successful scrape",
+};
+
+function when(iso) {
+  return iso ? pulse.formatTimestamp(Date.parse(iso), state.zone) : "never";
+}
+
+function renderHealth() {
+  const targets = scrapeTargets();
+  const worst = targets.find((t) => t.status !== "ok") ?? targets[0];
+  const section = $("#health");
+  section.dataset.state = worst.status;
+  $("#health-text").textContent = `${STATUS_WORDS[worst.status] ?? worst.status} · last successful scrape: ${when(worst.lastSuccess)}`;
+  const errorEl = $("#health-error");
+  errorEl.hidden = !worst.error;
+  errorEl.textContent = worst.error ? `Error: ${worst.error}` : "";
+  const items = targets.map((t) => {
+    const li = document.createElement("li");
+    li.className = "target";
+    li.dataset.state = t.status;
+    const title = cell("p", t.name, { class: "target-name" });
+    const dl = document.createElement("dl");
+    const field = (id, label, text, wide = false) => {
+      const div = document.createElement("div");
+      if (wide) div.className = "wide";
+      div.append(cell("dt", label), cell("dd", text, { "data-field": id }));
+      dl.append(div);
+    };
+    field("status", "Status", t.status);
+    field(
+      "fresh",
+      "Fresh",
+      t.fresh === null ? "unknown" : t.fresh ? "yes" : `no (nothing for ${t.staleAfter ?? "?"} s)`,
+    );
+    field("last_success", "Last success", when(t.lastSuccess), true);
+    if (t.lastAttempt) field("last_attempt", "Last attempt", when(t.lastAttempt), true);
+    field("last_error", "Last error", t.error ?? "none", t.error !== null);
+    if (t.failures > 0) field("failures", "Failures in a row", count.format(t.failures));
+    if (t.interval !== null) field("interval", "Interval", `${t.interval} s`);
+    li.append(title, dl);
+    return li;
+  });
+  $("#targets").replaceChildren(...items);
 }
 
 function render() {
   const now = Date.now();
-  renderHealth(now);
+  renderHealth();
   renderCards(now);
-  renderCharts(now);
-  renderModels(now);
+  renderExplorer(now);
   document.body.dataset.ready = "true";
 }
 
@@ -411,22 +576,40 @@ function showError(err) {
 }
 
 async function loadDimension(dimension, fromMs, toMs) {
-  await Promise.all(CHART_METRICS.map((m) => loadSeries(m, dimension, fromMs, toMs)));
+  await Promise.all([
+    ...CHART_METRICS.map((m) => loadSeries(m, dimension, fromMs, toMs)),
+    api("api/v1/breakdown", { by: dimension, window: "all" }).then((rows) => state.allTime.set(dimension, rows)),
+  ]);
   state.loaded.add(dimension);
+}
+
+/** Loads what the selected dimension and range need and has not been loaded yet. */
+async function ensureLoaded(now) {
+  if (!state.loaded.has(state.dimension)) {
+    await loadDimension(state.dimension, now - HISTORY_MS, now + 1);
+  }
+  let range;
+  try {
+    range = selectedRange(now);
+  } catch {
+    return; // renderExplorer shows the core's message
+  }
+  const from = Math.min(...CHART_METRICS.map((m) => state.loadedFrom.get(`${m}|${state.dimension}`) ?? now));
+  if (range.startMs < from) {
+    await Promise.all(CHART_METRICS.map((m) => loadSeries(m, state.dimension, range.startMs, from)));
+  }
 }
 
 /** Loads everything once: 32 days of totals for the cards, 91 days per chart metric. */
 async function loadAll() {
   const now = Date.now();
-  const [summary, models, health] = await Promise.all([
+  const [summary, health] = await Promise.all([
     api("api/v1/metrics"),
-    api("api/v1/models"),
     api("health"),
     ...CARD_METRICS.map((m) => loadSeries(m, "total", now - CARDS_MS, now + 1)),
     loadDimension(state.dimension, now - HISTORY_MS, now + 1),
   ]);
   state.summary = summary;
-  state.models = models.models ?? [];
   state.health = health;
 }
 
@@ -434,15 +617,13 @@ async function loadAll() {
 async function refresh() {
   const now = Date.now();
   const from = now - 2 * 3_600_000;
-  const [summary, models, health] = await Promise.all([
+  const [summary, health] = await Promise.all([
     api("api/v1/metrics"),
-    api("api/v1/models"),
     api("health"),
     ...CARD_METRICS.map((m) => loadSeries(m, "total", from, now + 1)),
     ...[...state.loaded].map((d) => loadDimension(d, from, now + 1)),
   ]);
   state.summary = summary;
-  state.models = models.models ?? [];
   state.health = health;
 }
 
@@ -465,6 +646,40 @@ function fillZones() {
   select.value = state.zone;
 }
 
+/** The dimension choices: the core's list (pulse.dimensionNames), not one of our own. */
+function fillDimensions() {
+  const select = $("#dimension");
+  select.replaceChildren(
+    ...pulse.dimensionNames().map((d) => {
+      const o = document.createElement("option");
+      o.value = d;
+      o.textContent = dimensionLabel(d);
+      return o;
+    }),
+  );
+  select.value = state.dimension;
+}
+
+/** Starts the date inputs at the last 7 days, as local dates of the zone (read, not computed). */
+function fillDates(now) {
+  const from = $("#range-from");
+  const to = $("#range-to");
+  const localDate = (ms) => pulse.formatTimestamp(ms, state.zone).slice(0, 10);
+  if (!from.value) from.value = localDate(pulse.windowRange("7d", now, state.zone).startMs);
+  if (!to.value) to.value = localDate(now);
+}
+
+/** Renders the explorer after loading what it needs; a failed load is shown, not thrown. */
+async function updateExplorer() {
+  try {
+    await ensureLoaded(Date.now());
+  } catch (err) {
+    showError(err);
+    return;
+  }
+  renderExplorer(Date.now());
+}
+
 function wireControls() {
   $("#zone").addEventListener("change", (e) => {
     state.zone = e.target.value;
@@ -473,27 +688,33 @@ function wireControls() {
   for (const input of document.querySelectorAll("input[name=range]")) {
     input.addEventListener("change", (e) => {
       state.range = e.target.value;
-      renderCharts(Date.now());
+      if (state.range === "custom") {
+        state.custom = { from: $("#range-from").value, to: $("#range-to").value };
+      }
+      updateExplorer();
     });
   }
-  $("#dimension").addEventListener("change", async (e) => {
+  for (const input of [$("#range-from"), $("#range-to")]) {
+    input.addEventListener("change", () => {
+      state.custom = { from: $("#range-from").value, to: $("#range-to").value };
+      state.range = "custom";
+      $("#range-custom").checked = true;
+      updateExplorer();
+    });
+  }
+  $("#dimension").addEventListener("change", (e) => {
     state.dimension = e.target.value;
-    if (!state.loaded.has(state.dimension)) {
-      const now = Date.now();
-      try {
-        await loadDimension(state.dimension, now - HISTORY_MS, now + 1);
-      } catch (err) {
-        showError(err);
-        return;
-      }
-    }
-    renderCharts(Date.now());
+    updateExplorer();
+  });
+  $("#breakdown-filter").addEventListener("input", (e) => {
+    state.table.filter = e.target.value;
+    renderTableOnly();
   });
   let width = window.innerWidth;
   window.addEventListener("resize", () => {
     if (Math.abs(window.innerWidth - width) > 40) {
       width = window.innerWidth;
-      renderCharts(Date.now());
+      renderExplorer(Date.now());
     }
   });
 }
@@ -509,6 +730,8 @@ async function main() {
   state.serverZone ??= "UTC";
   state.zone = state.serverZone;
   fillZones();
+  fillDimensions();
+  fillDates(Date.now());
   wireControls();
   render();
   setInterval(async () => {

@@ -16,6 +16,8 @@
 //! - `musl`, `arm64`: build the Docker image's static binary for x86_64 or
 //!   aarch64 and check it (static, `--version`, serve, healthcheck; arm64 under qemu).
 //! - `dist <amd64|arm64> <out>`: the Dockerfile's build of that binary, copied to `out`.
+//! - `backtest [--from RFC3339] [--months N] [--zone ZONE] [--seed S]`: the
+//!   month forecast replayed on the demo's simulated traffic (error after day 5, 10, 20).
 //! - `time-parser <path> [--runs N]`: used by `bench-parser`; times
 //!   `pulse_core::parse` and `scan_sample_totals` in this (release) process.
 #![allow(clippy::print_stdout, reason = "a command-line tool reports on stdout")]
@@ -28,6 +30,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::cmd::{cargo, read, root, run};
 
+mod backtest;
 mod cmd;
 mod dist;
 mod flow;
@@ -58,6 +61,7 @@ fn main() -> Result<()> {
         "arm64" => dist::arm64(),
         "dist" => dist::dist(rest),
         "gen-body" => gen_body(rest),
+        "backtest" => backtest::run(rest),
         "bench-parser" => bench_parser(rest),
         "time-parser" => time_parser(rest),
         "help" | "--help" | "-h" => {
@@ -82,6 +86,7 @@ fn print_usage() {
          musl | arm64                             build and check the image's static x86_64 | aarch64 binary\n  \
          dist <amd64|arm64> <out>                 build that binary as the Dockerfile does, copy it to <out>\n  \
          gen-body <path> [--bytes N] [--seed S]   write the LiteLLM-shaped benchmark body\n  \
+         backtest [--months N] [--zone Z]         the month forecast on the demo's simulated traffic\n  \
          bench-parser [--bytes N] [--runs N] [--criterion]\n                                           \
          compare our parser with the Python reference\n  \
          time-parser <path> [--runs N]            time our parser on a file (run in release)"

@@ -17,6 +17,7 @@
 
 mod bucket;
 mod cover;
+mod dates;
 mod local;
 mod names;
 mod zone;
@@ -28,6 +29,7 @@ pub use bucket::{
     max_bucket_count, storage_bucket,
 };
 pub use cover::{CoverPiece, UTC_DAY_MS, cover, utc_day};
+pub use dates::{DateRangeError, date_range};
 pub use local::{MAX_MS, MIN_MS};
 pub use names::{PeriodParseError, WindowParseError};
 pub use zone::{TimeParseError, UnknownZone, format_rfc3339, parse_rfc3339, parse_tz};
