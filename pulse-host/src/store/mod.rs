@@ -29,7 +29,8 @@
 //!
 //! One file per concern: `open` (open, migrate, quarantine, fall back to
 //! memory), `schema` (the migrations), `write` (the scrape transaction and
-//! retention), `read` (sums, breakdowns, history, chart points), `cache` (the
+//! retention), `latency` (histogram and health counter buckets), `read`
+//! (sums, breakdowns, history, chart points), `cache` (the
 //! read cache), `state` (the tracker's baselines), `import` (the Python
 //! database) and `handle` (the store's own thread).
 
