@@ -239,9 +239,10 @@ fn v2(tx: &Transaction<'_>) -> rusqlite::Result<()> {
 /// friendly `name()`, dimension and key through `pulse_series`. `le` is the
 /// bucket's upper bound as a REAL (`+Inf` included; SQLite stores IEEE
 /// infinities). Every primary key starts with what a read fixes (the
-/// histogram and the series, or the series) so a window is one range seek
-/// per key; the `start_ms` indexes are retention's. `IF NOT EXISTS` keeps the step safe
-/// on a file whose version was set back by hand.
+/// histogram and the series, or the series), so a window is one range seek
+/// per key, and so is retention's purge: there is no `start_ms` index, which
+/// would about double the size of these, the largest tables. `IF NOT EXISTS`
+/// keeps the step safe on a file whose version was set back by hand.
 fn v3_latency(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     tx.execute_batch(
         "
@@ -254,8 +255,6 @@ fn v3_latency(tx: &Transaction<'_>) -> rusqlite::Result<()> {
             count     REAL    NOT NULL,
             PRIMARY KEY (histogram, series_id, start_ms, le)
         ) WITHOUT ROWID;
-        CREATE INDEX IF NOT EXISTS pulse_latency_buckets_start
-            ON pulse_latency_buckets (start_ms);
 
         -- The `_count` and `_sum` increases of the same histograms.
         CREATE TABLE IF NOT EXISTS pulse_latency_totals (
@@ -266,8 +265,6 @@ fn v3_latency(tx: &Transaction<'_>) -> rusqlite::Result<()> {
             sum       REAL    NOT NULL,
             PRIMARY KEY (histogram, series_id, start_ms)
         ) WITHOUT ROWID;
-        CREATE INDEX IF NOT EXISTS pulse_latency_totals_start
-            ON pulse_latency_totals (start_ms);
 
         -- Deployment health counter increases (cooldowns, fallbacks).
         CREATE TABLE IF NOT EXISTS pulse_health_buckets (
@@ -277,8 +274,6 @@ fn v3_latency(tx: &Transaction<'_>) -> rusqlite::Result<()> {
             value     REAL    NOT NULL,
             PRIMARY KEY (series_id, start_ms, counter)
         ) WITHOUT ROWID;
-        CREATE INDEX IF NOT EXISTS pulse_health_buckets_start
-            ON pulse_health_buckets (start_ms);
         ",
     )
 }

@@ -8,7 +8,7 @@ use rusqlite::Connection;
 
 use super::{
     HEALTH_SQL, LATENCY_BUCKETS_SQL, LATENCY_POINT_TOTALS_SQL, LATENCY_POINTS_SQL,
-    LATENCY_TOTALS_SQL,
+    LATENCY_TOTALS_SQL, PURGE_BUCKETS_SQL, PURGE_HEALTH_SQL, PURGE_TOTALS_SQL,
 };
 use crate::pipeline::{Pending, prepare};
 use crate::store::{Store, StoreMode, schema};
@@ -449,5 +449,29 @@ fn window_reads_seek_each_key_instead_of_scanning_history() {
             "{p}"
         );
         assert!(!p.contains(&format!("SCAN {alias}")), "{p}");
+    }
+    // Retention seeks too: the tables have no `start_ms` index.
+    for (sql, table, seek) in [
+        (
+            PURGE_BUCKETS_SQL,
+            "pulse_latency_buckets",
+            "histogram=? AND series_id=? AND start_ms<?",
+        ),
+        (
+            PURGE_TOTALS_SQL,
+            "pulse_latency_totals",
+            "histogram=? AND series_id=? AND start_ms<?",
+        ),
+        (
+            PURGE_HEALTH_SQL,
+            "pulse_health_buckets",
+            "series_id=? AND start_ms<?",
+        ),
+    ] {
+        let p = plan(sql);
+        assert!(
+            p.contains(&format!("SEARCH {table} USING PRIMARY KEY ({seek})")),
+            "{p}"
+        );
     }
 }
