@@ -29,7 +29,7 @@ pub const MAX_SERIES_POINTS: usize = 5_000;
 type Reply = Result<Response<Bytes>, Rejection>;
 
 /// Runs `f` on the store thread; both kinds of failure become a 503.
-async fn db<R: Send + 'static>(
+pub(super) async fn db<R: Send + 'static>(
     app: &App,
     f: impl FnOnce(&mut Store) -> Result<R, StoreError> + Send + 'static,
 ) -> Result<R, Rejection> {
@@ -443,9 +443,13 @@ pub fn checked_edges(
 
 /// `GET /api/v1/series?metric=cost&window=7d&step=1d&by=model&tz=...`
 /// (or `from`/`to` instead of `window`): compact arrays for charts, bucketed
-/// in local hours or days by pulse-core.
+/// in local hours or days by pulse-core. The latency metrics
+/// (`latency_p50`, …) are answered by [`super::latency::series`].
 pub async fn series(q: HashMap<String, String>, app: Arc<App>) -> Reply {
     let metric_name = q.get("metric").map_or("cost", |s| s.as_str());
+    if let Some(stat) = super::latency::Stat::from_metric(metric_name) {
+        return super::latency::series(stat, q, app).await;
+    }
     let metric = Metric::from_name(metric_name)
         .ok_or_else(|| ApiError::bad_request(format!("unknown metric {metric_name:?}")))?;
     let ChartQuery {

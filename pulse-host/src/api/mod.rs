@@ -21,6 +21,7 @@ use crate::config::Cors;
 
 pub mod export;
 pub mod handlers;
+pub mod latency;
 pub mod openapi;
 pub mod views;
 
@@ -113,6 +114,10 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Inf
         .and(query)
         .and(with_app.clone())
         .and_then(handlers::alerts);
+    let latency = warp::path!("api" / "v1" / "latency")
+        .and(query)
+        .and(with_app.clone())
+        .and_then(latency::latency);
     let api = metrics
         .or(metric)
         .or(history)
@@ -123,6 +128,7 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Inf
         .or(summary)
         .or(budgets)
         .or(alerts)
+        .or(latency)
         .boxed();
 
     let raw = warp::path!("raw")

@@ -5,10 +5,11 @@
 //! real response against these schemas (`check::validate`, compiled for tests
 //! only).
 
-use pulse_core::catalog::{Dimension, Metric};
+use pulse_core::catalog::{Dimension, Histogram, Metric};
 use pulse_core::window::Window;
 use serde_json::{Map, Value, json};
 
+use super::latency::{DEFAULT_HISTOGRAM, Stat};
 use super::views::{WINDOW_SUFFIXES, counters};
 
 #[cfg(test)]
@@ -230,6 +231,48 @@ fn breakdown_item_schema() -> Value {
     object(props, required, true)
 }
 
+/// One key of `/api/v1/latency`.
+fn latency_row_schema() -> Value {
+    let quantile = |what: &str| json!({ "type": ["number", "null"], "description": format!("{what}, in seconds, by linear interpolation within the histogram bucket that holds it (Prometheus' histogram_quantile); null without observations") });
+    let mut props = Map::new();
+    props.insert(
+        "key".into(),
+        json!({ "type": "string", "description": "the key, \"(none)\", or \"total\"" }),
+    );
+    props.insert(
+        "count".into(),
+        json!({ "type": "number", "description": "observations in the window" }),
+    );
+    props.insert("mean".into(), json!({ "type": ["number", "null"], "description": "sum / count, in seconds; null without observations" }));
+    props.insert("p50".into(), quantile("median"));
+    props.insert("p90".into(), quantile("90th percentile"));
+    props.insert("p99".into(), quantile("99th percentile"));
+    for (name, what) in [
+        ("requests", "requests answered by the proxy"),
+        ("failed_requests", "the failed subset of requests"),
+        ("deployment_success", "successful deployment responses"),
+        ("deployment_failures", "failed deployment responses"),
+        (
+            "error_rate",
+            "deployment_failures / (deployment_success + deployment_failures), 0 to 1; 0 without traffic",
+        ),
+        ("fallbacks", "successful_fallbacks + failed_fallbacks"),
+        ("cooled_down", "times a deployment was put in cooldown"),
+        (
+            "successful_fallbacks",
+            "requests that succeeded on a fallback model",
+        ),
+        ("failed_fallbacks", "fallbacks that were tried and failed"),
+    ] {
+        props.insert(
+            name.into(),
+            json!({ "type": "number", "description": what }),
+        );
+    }
+    let required: Vec<String> = props.keys().cloned().collect();
+    object(props, required, true)
+}
+
 fn timezone() -> Value {
     json!({ "type": "string", "description": "the configured IANA time zone; days, weeks and months are counted in it" })
 }
@@ -264,7 +307,14 @@ fn query(name: &str, schema: Value, description: &str) -> Value {
 /// The document.
 pub fn document() -> Value {
     let dims: Vec<&str> = Dimension::ALL.iter().map(|d| d.name()).collect();
-    let metrics: Vec<&str> = Metric::ALL.iter().map(|m| m.name()).collect();
+    let mut metrics: Vec<&str> = Metric::ALL.iter().map(|m| m.name()).collect();
+    metrics.extend(Stat::ALL.iter().map(|s| s.name()));
+    let histograms: Vec<&str> = Histogram::ALL.iter().map(|h| h.name()).collect();
+    let histogram_param = query(
+        "histogram",
+        json!({ "type": "string", "enum": histograms, "default": DEFAULT_HISTOGRAM.name() }),
+        "latency histogram (latency metrics only): request_latency is the whole request, llm_api_latency the provider call, time_to_first_token until the first streamed token, overhead_latency the proxy's own share, queue_time waiting in its queue",
+    );
     let reference: Vec<&str> = Metric::REFERENCE.iter().map(|m| m.name()).collect();
     let window_param = query(
         "window",
@@ -333,10 +383,12 @@ pub fn document() -> Value {
                 "metric": { "type": "string" }, "by": { "type": ["string", "null"] }, "step": { "type": "string" }, "tz": { "type": "string" },
                 "from": { "type": "string", "format": "date-time" }, "to": { "type": "string", "format": "date-time" },
                 "t": { "type": "array", "items": { "type": "integer" }, "description": "bucket starts, ms since the epoch" },
-                "series": { "type": "array", "items": { "type": "object", "properties": { "key": { "type": "string" }, "values": { "type": "array", "items": number() } }, "required": ["key", "values"], "additionalProperties": false } }
+                "histogram": { "type": "string", "enum": histograms.clone(), "description": "present for the latency metrics" },
+                "series": { "type": "array", "items": { "type": "object", "properties": { "key": { "type": "string" }, "values": { "type": "array", "items": { "type": ["number", "null"], "description": "null: no observation in the bucket (latency metrics only)" } } }, "required": ["key", "values"], "additionalProperties": false } }
             }, "required": ["metric", "by", "step", "tz", "from", "to", "t", "series"], "additionalProperties": false }),
             json!([
-                query("metric", json!({ "type": "string", "enum": metrics, "default": "cost" }), "metric"),
+                query("metric", json!({ "type": "string", "enum": metrics, "default": "cost" }), "metric; latency_p50, latency_p90, latency_p99 and latency_mean are per bucket of the histogram merged over it (see /api/v1/latency)"),
+                histogram_param.clone(),
                 query("by", json!({ "type": "string", "enum": dims }), "split by a dimension"),
                 query("step", json!({ "type": "string", "examples": ["15m", "1h", "1d", "1w", "1mo", "2h"] }), "bucket width: hour/1h, day/1d, week/1w, month/1mo are local calendar buckets; a fixed width (15m, 2h, …) must be a multiple of 15m (default from the range)"),
                 query("tz", json!({ "type": "string" }), "IANA zone (default: the configured one)"),
@@ -348,6 +400,28 @@ pub fn document() -> Value {
         ),
     );
     paths.insert("/api/v1/export".into(), super::export::openapi_path());
+    paths.insert(
+        "/api/v1/latency".into(),
+        get(
+            "Latency quantiles, error rate, fallbacks and cooldowns per key of a window",
+            json!({ "type": "object", "properties": {
+                "histogram": { "type": "string", "enum": histograms },
+                "by": { "type": ["string", "null"], "description": "the dimension, null for by=total" },
+                "tz": { "type": "string" },
+                "from": { "type": "string", "format": "date-time" }, "to": { "type": "string", "format": "date-time" },
+                "rows": { "type": "array", "items": { "$ref": "#/components/schemas/LatencyRow" }, "description": "sorted by key; one row named total for by=total" }
+            }, "required": ["histogram", "by", "tz", "from", "to", "rows"], "additionalProperties": false }),
+            json!([
+                query("by", json!({ "type": "string", "enum": dims.iter().copied().chain(["total"]).collect::<Vec<_>>(), "default": "model" }), "dimension, or total"),
+                histogram_param,
+                query("window", json!({ "type": "string", "examples": Window::NAMES, "default": "today" }), "reporting window in the zone"),
+                query("from", json!({ "type": "string" }), "RFC 3339 or ms since the epoch (instead of window)"),
+                query("to", json!({ "type": "string" }), "RFC 3339 or ms since the epoch (default: now)"),
+                query("tz", json!({ "type": "string" }), "IANA zone (default: the configured one)"),
+            ]),
+            &[("400", "invalid parameter"), ("503", "database unavailable")],
+        ),
+    );
     paths.insert(
         "/api/v2/summary".into(),
         get(
@@ -453,6 +527,7 @@ pub fn document() -> Value {
             "LitellmBudget": litellm_budget_schema(),
             "AlertEvent": alert_event_schema(),
             "AlertRecord": alert_record_schema(),
+            "LatencyRow": latency_row_schema(),
             "Error": error_schema(),
         } },
     })

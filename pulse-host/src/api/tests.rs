@@ -1333,3 +1333,491 @@ async fn readme_snippets_read_values_the_api_answers_with() {
     // Homepage's three fields and two budget fields, Home Assistant's sensors.
     assert!(checked >= 10, "only {checked} snippet values found");
 }
+
+/// `/api/v1/latency` and the latency metrics of `/api/v1/series`, checked
+/// against plain readings: the expected numbers are read from the capture
+/// text with string search (or from generated observations), and the
+/// quantile is the documented interpolation written out as a loop,
+/// independent of the parser, the tracker, the store and `pulse_core::latency`.
+mod latency {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    const FAMILY: &str = "litellm_request_total_latency_metric";
+    const MODELS: [&str; 3] = ["claude-haiku", "gpt-4o-mini", "local-llama"];
+
+    /// The value of label `name` on one sample line.
+    fn plain_label<'l>(line: &'l str, name: &str) -> Option<&'l str> {
+        let start = [format!(",{name}=\""), format!("{{{name}=\"")]
+            .iter()
+            .find_map(|p| line.find(p.as_str()).map(|i| i + p.len()))?;
+        let len = line[start..].find('"')?;
+        Some(&line[start..start + len])
+    }
+
+    /// Per (requested model, `le` or `""`), the sum of the samples of
+    /// `sample` in `body`.
+    fn plain_sums(body: &str, sample: &str) -> BTreeMap<(String, String), f64> {
+        let prefix = format!("{sample}{{");
+        let mut out = BTreeMap::new();
+        for line in body.lines().filter(|l| l.starts_with(&prefix)) {
+            let model = plain_label(line, "requested_model").unwrap_or("");
+            let le = plain_label(line, "le").unwrap_or("");
+            let value: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+            *out.entry((model.to_owned(), le.to_owned())).or_insert(0.0) += value;
+        }
+        out
+    }
+
+    /// Adds `b` into `a`.
+    fn add(a: &mut BTreeMap<(String, String), f64>, b: BTreeMap<(String, String), f64>) {
+        for (k, v) in b {
+            *a.entry(k).or_insert(0.0) += v;
+        }
+    }
+
+    /// `model`'s cumulative `(le, count)`, sorted by `le`.
+    fn cumulative(sums: &BTreeMap<(String, String), f64>, model: &str) -> Vec<(f64, f64)> {
+        let mut out: Vec<(f64, f64)> = sums
+            .iter()
+            .filter(|((m, _), _)| m == model)
+            .map(|((_, le), c)| {
+                let le = if le == "+Inf" {
+                    f64::INFINITY
+                } else {
+                    le.parse().unwrap()
+                };
+                (le, *c)
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.total_cmp(&b.0));
+        out
+    }
+
+    /// The quantile by linear interpolation in the bucket that reaches rank
+    /// `q × total`, from 0 in the lowest bucket, the highest finite bound
+    /// when the rank is in `+Inf`.
+    fn plain_quantile(q: f64, buckets: &[(f64, f64)]) -> f64 {
+        let total = buckets.last().unwrap().1;
+        let rank = q * total;
+        let (mut lower, mut below) = (0.0, 0.0);
+        for &(le, count) in buckets {
+            if count >= rank {
+                if le == f64::INFINITY {
+                    return lower;
+                }
+                return lower + (le - lower) * (rank - below) / (count - below);
+            }
+            (lower, below) = (le, count);
+        }
+        unreachable!("the +Inf bucket holds every observation")
+    }
+
+    /// `a` and `b` agree to the 12 significant digits the API prints.
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() <= 1e-10 * a.abs().max(b.abs()).max(1e-300)
+    }
+
+    fn row<'v>(v: &'v Value, key: &str) -> &'v Value {
+        v["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["key"] == key)
+            .unwrap_or_else(|| panic!("no row {key}: {v}"))
+    }
+
+    #[tokio::test]
+    async fn quantiles_per_model_match_a_plain_reading_of_the_captures() {
+        let fx = fixture().await;
+        // The idle proxy, 01 → 02 → 02b (one process), then a restart and
+        // 04, whose histograms count whole: the window holds 02b + 04.
+        let text = |name: &str| String::from_utf8(capture(name)).unwrap();
+        let (c02b, c04) = (
+            text("02b-after-batch2-streams-drained"),
+            text("04-after-restart-batch3"),
+        );
+        let mut buckets = plain_sums(&c02b, &format!("{FAMILY}_bucket"));
+        add(&mut buckets, plain_sums(&c04, &format!("{FAMILY}_bucket")));
+        let mut sums = plain_sums(&c02b, &format!("{FAMILY}_sum"));
+        add(&mut sums, plain_sums(&c04, &format!("{FAMILY}_sum")));
+        let success_name = "litellm_deployment_success_responses_total";
+        let failure_name = "litellm_deployment_failure_responses_total";
+        let mut success = plain_sums(&c02b, success_name);
+        add(&mut success, plain_sums(&c04, success_name));
+        let mut failure = plain_sums(&c02b, failure_name);
+        add(&mut failure, plain_sums(&c04, failure_name));
+
+        let (status, v) = get(&fx.app, "/api/v1/latency?by=model&window=today").await;
+        assert_eq!(status, 200, "{v}");
+        assert_documented("/api/v1/latency", &v);
+        assert_eq!(v["histogram"], "request_latency");
+        assert_eq!(v["by"], "model");
+        let mut checked = 0;
+        for model in MODELS {
+            let cum = cumulative(&buckets, model);
+            let r = row(&v, model);
+            let count = cum.last().unwrap().1;
+            assert_eq!(f(r, "count"), count, "{model}");
+            let sum = sums[&(model.to_owned(), String::new())];
+            assert!(close(f(r, "mean"), sum / count), "{model} mean {r}");
+            for (q, name) in [(0.5, "p50"), (0.9, "p90"), (0.99, "p99")] {
+                let (got, want) = (f(r, name), plain_quantile(q, &cum));
+                assert!(close(got, want), "{model} {name}: {got} vs {want}");
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 9);
+        // Every key's error rate is failures / (successes + failures) of the
+        // deployment counters in the text.
+        let rows = v["rows"].as_array().unwrap();
+        assert!(rows.len() >= MODELS.len());
+        let mut with_failures = 0;
+        for r in rows {
+            let key = r["key"].as_str().unwrap();
+            let pick = |m: &BTreeMap<(String, String), f64>| {
+                m.get(&(key.to_owned(), String::new()))
+                    .copied()
+                    .unwrap_or(0.0)
+            };
+            let (s, fl) = (pick(&success), pick(&failure));
+            assert_eq!(f(r, "deployment_success"), s, "{key}");
+            assert_eq!(f(r, "deployment_failures"), fl, "{key}");
+            let want = if s + fl == 0.0 { 0.0 } else { fl / (s + fl) };
+            assert!(close(f(r, "error_rate"), want), "{key}: {r}");
+            with_failures += usize::from(fl > 0.0);
+            // No capture has a fallback or a cooldown sample.
+            assert_eq!(f(r, "fallbacks"), 0.0);
+            assert_eq!(f(r, "cooled_down"), 0.0);
+        }
+        assert!(with_failures >= 2, "{v}");
+        let flaky = row(&v, "flaky-model");
+        assert_eq!(f(flaky, "error_rate"), 1.0);
+        // No latency observation: no quantile, but the failures count.
+        assert!(flaky["p50"].is_null());
+        assert_eq!(f(flaky, "count"), 0.0);
+
+        // The total: every model's observations in one histogram.
+        let (_, t) = get(&fx.app, "/api/v1/latency?by=total&window=today").await;
+        assert_documented("/api/v1/latency", &t);
+        let total_rows = t["rows"].as_array().unwrap();
+        assert_eq!(total_rows.len(), 1);
+        let mut all = BTreeMap::new();
+        for ((_, le), c) in &buckets {
+            *all.entry(("*".to_owned(), le.clone())).or_insert(0.0) += c;
+        }
+        let cum = cumulative(&all, "*");
+        assert_eq!(f(&total_rows[0], "count"), cum.last().unwrap().1);
+        assert!(close(f(&total_rows[0], "p90"), plain_quantile(0.9, &cum)));
+        let s: f64 = success.values().sum();
+        let fl: f64 = failure.values().sum();
+        assert!(close(f(&total_rows[0], "error_rate"), fl / (s + fl)));
+        assert_eq!(f(&total_rows[0], "requests"), 75.0);
+    }
+
+    #[tokio::test]
+    async fn other_histograms_windows_and_bad_parameters() {
+        let fx = fixture().await;
+        let text = |name: &str| String::from_utf8(capture(name)).unwrap();
+        for (name, family) in [
+            ("llm_api_latency", "litellm_llm_api_latency_metric"),
+            (
+                "time_to_first_token",
+                "litellm_llm_api_time_to_first_token_metric",
+            ),
+            ("queue_time", "litellm_request_queue_time_seconds"),
+        ] {
+            let mut buckets = plain_sums(
+                &text("02b-after-batch2-streams-drained"),
+                &format!("{family}_bucket"),
+            );
+            add(
+                &mut buckets,
+                plain_sums(
+                    &text("04-after-restart-batch3"),
+                    &format!("{family}_bucket"),
+                ),
+            );
+            let (status, v) = get(
+                &fx.app,
+                &format!("/api/v1/latency?histogram={name}&window=month"),
+            )
+            .await;
+            assert_eq!(status, 200, "{v}");
+            assert_documented("/api/v1/latency", &v);
+            assert_eq!(v["histogram"], name);
+            for model in MODELS {
+                let cum = cumulative(&buckets, model);
+                let got = f(row(&v, model), "p99");
+                assert!(close(got, plain_quantile(0.99, &cum)), "{name} {model}");
+            }
+        }
+        // Yesterday had no traffic: no rows.
+        let (_, v) = get(&fx.app, "/api/v1/latency?window=yesterday").await;
+        assert_eq!(v["rows"], serde_json::json!([]));
+        assert_documented("/api/v1/latency", &v);
+        // `all` starts at the first stored latency bucket.
+        let (_, v) = get(&fx.app, "/api/v1/latency?window=all&tz=UTC").await;
+        assert_eq!(v["from"], "2026-11-27T10:00:00+00:00");
+        assert_eq!(f(row(&v, "gpt-4o-mini"), "count"), {
+            let (_, today) = get(&fx.app, "/api/v1/latency").await;
+            f(row(&today, "gpt-4o-mini"), "count")
+        });
+        for bad in [
+            "histogram=bogus",
+            "by=colour",
+            "window=fortnight",
+            "from=10&to=5",
+            "tz=Mars/Base",
+        ] {
+            let (status, v) = get(&fx.app, &format!("/api/v1/latency?{bad}")).await;
+            assert_eq!(status, 400, "{bad}: {v}");
+            assert!(v["error"].is_string());
+        }
+        let (status, _) = get(&fx.app, "/api/v1/series?metric=latency_p90&histogram=x").await;
+        assert_eq!(status, 400);
+    }
+
+    #[tokio::test]
+    async fn series_charts_the_quantile_of_each_bucket() {
+        let fx = fixture().await;
+        let (_, table) = get(&fx.app, "/api/v1/latency?by=model").await;
+        let (status, v) = get(
+            &fx.app,
+            "/api/v1/series?metric=latency_p90&by=model&from=2026-11-27T10:00:00Z&to=2026-11-27T10:30:00Z&step=15m",
+        )
+        .await;
+        assert_eq!(status, 200, "{v}");
+        assert_documented("/api/v1/series", &v);
+        assert_eq!(v["metric"], "latency_p90");
+        assert_eq!(v["histogram"], "request_latency");
+        assert_eq!(
+            v["t"],
+            serde_json::json!([ms("2026-11-27T10:00:00Z"), ms("2026-11-27T10:15:00Z")])
+        );
+        // Every capture is in the 10:00 bucket; 10:15 has no observation.
+        for model in MODELS {
+            let s = v["series"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["key"] == model)
+                .unwrap();
+            let values = s["values"].as_array().unwrap();
+            assert_eq!(values[0], row(&table, model)["p90"], "{model}");
+            assert!(values[1].is_null(), "{model}");
+        }
+        // The total over today's hours: one bucket with every observation.
+        let (_, total) = get(&fx.app, "/api/v1/latency?by=total").await;
+        for stat in ["p50", "p99", "mean"] {
+            let (status, v) = get(
+                &fx.app,
+                &format!("/api/v1/series?metric=latency_{stat}&window=today&step=1h"),
+            )
+            .await;
+            assert_eq!(status, 200, "{v}");
+            assert_documented("/api/v1/series", &v);
+            let values = v["series"][0]["values"].as_array().unwrap();
+            assert_eq!(v["series"][0]["key"], "total");
+            assert_eq!(values.len(), 17);
+            // 10:06-10:11 UTC is 15:51-15:56 in Kathmandu.
+            assert_eq!(values[15], total["rows"][0][stat], "{stat}");
+            let others = values.iter().enumerate().filter(|(i, _)| *i != 15);
+            assert!(others.clone().all(|(_, x)| x.is_null()), "{stat}: {v}");
+        }
+    }
+
+    /// A deterministic stream of latencies in seconds, spread over LiteLLM's
+    /// usual range (a few ms to a minute).
+    struct Latencies(u64);
+
+    impl Latencies {
+        fn next(&mut self) -> f64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let unit = (self.0 >> 11) as f64 / (1u64 << 53) as f64;
+            0.003 * (20_000f64).powf(unit)
+        }
+    }
+
+    const LES: [f64; 10] = [0.005, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0, 30.0, 60.0];
+
+    /// One body with every model's observations so far and its counters.
+    fn generated_body(seen: &BTreeMap<&str, Vec<f64>>, counters: &[(&str, &str, f64)]) -> String {
+        let mut out = format!("# TYPE {FAMILY} histogram\n");
+        for (model, obs) in seen {
+            let labels = format!("api_provider=\"p\",requested_model=\"{model}\"");
+            for le in LES {
+                let n = obs.iter().filter(|&&x| x <= le).count();
+                out.push_str(&format!(
+                    "{FAMILY}_bucket{{{labels},le=\"{le:?}\"}} {n}.0\n"
+                ));
+            }
+            out.push_str(&format!(
+                "{FAMILY}_bucket{{{labels},le=\"+Inf\"}} {}.0\n",
+                obs.len()
+            ));
+            out.push_str(&format!("{FAMILY}_count{{{labels}}} {}.0\n", obs.len()));
+            out.push_str(&format!(
+                "{FAMILY}_sum{{{labels}}} {:?}\n",
+                obs.iter().sum::<f64>()
+            ));
+        }
+        for (sample, model, value) in counters {
+            out.push_str(&format!(
+                "{sample}{{requested_model=\"{model}\"}} {value:?}\n"
+            ));
+        }
+        out
+    }
+
+    /// Brute force: cumulative counts of `obs` at every bound.
+    fn brute(obs: &[f64]) -> Vec<(f64, f64)> {
+        let mut out: Vec<(f64, f64)> = LES
+            .iter()
+            .map(|&le| (le, obs.iter().filter(|&&x| x <= le).count() as f64))
+            .collect();
+        out.push((f64::INFINITY, obs.len() as f64));
+        out
+    }
+
+    #[tokio::test]
+    async fn generated_histograms_match_a_brute_force_computation() {
+        let (mut settings, _) = <Cli as clap::Parser>::try_parse_from(["litellm-pulse"])
+            .unwrap()
+            .resolve(|_| None)
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        settings.db_path = dir.path().join("pulse.db");
+        let mut store = Store::open(&settings.db_path, settings.history_size);
+        let mut tracker = Tracker::new(settings.catalog.clone());
+        let start = ms("2026-03-02T12:00:00Z");
+        let minute = 60_000;
+        let mut latencies = Latencies(7);
+        let mut seen: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+        // Per 15-minute bucket and model, the observations stored there.
+        let mut per_bucket: BTreeMap<(i64, &str), Vec<f64>> = BTreeMap::new();
+        let empty = generated_body(&seen, &[]);
+        let p = prepare(&mut tracker, empty.as_bytes(), start, None, Instant::now()).unwrap();
+        p.persist(&mut store).unwrap();
+        let (mut ok, mut failed, mut fallbacks, mut cooled) = (0.0, 0.0, 0.0, 0.0);
+        // Twelve scrapes five minutes apart: four 15-minute buckets.
+        for i in 1..=12i64 {
+            let at = start + i * 5 * minute;
+            let bucket = start + i * 5 / 15 * 15 * minute;
+            for (model, n) in [("fast", 3 + i % 4), ("slow", 1 + i % 3)] {
+                for _ in 0..n {
+                    let x = if model == "slow" {
+                        latencies.next() * 3.0
+                    } else {
+                        latencies.next()
+                    };
+                    seen.entry(model).or_default().push(x);
+                    per_bucket.entry((bucket, model)).or_default().push(x);
+                }
+            }
+            ok += 3.0;
+            failed += (i % 2) as f64;
+            fallbacks += (i % 3 == 0) as u8 as f64;
+            cooled += (i % 5 == 0) as u8 as f64;
+            let body = generated_body(
+                &seen,
+                &[
+                    ("litellm_deployment_success_responses_total", "slow", ok),
+                    ("litellm_deployment_failure_responses_total", "slow", failed),
+                    (
+                        "litellm_deployment_successful_fallbacks_total",
+                        "slow",
+                        fallbacks,
+                    ),
+                    (
+                        "litellm_deployment_failed_fallbacks_total",
+                        "slow",
+                        1.0 + i as f64,
+                    ),
+                    ("litellm_deployment_cooled_down_total", "slow", cooled),
+                ],
+            );
+            let p = prepare(&mut tracker, body.as_bytes(), at, None, Instant::now()).unwrap();
+            p.persist(&mut store).unwrap();
+        }
+        let now = start + 13 * 5 * minute;
+        let app = App::new(settings, StoreHandle::spawn(store), Clock::Fixed(now))
+            .await
+            .unwrap();
+        let range = format!("from={start}&to={now}");
+        let (status, v) = get(&app, &format!("/api/v1/latency?{range}")).await;
+        assert_eq!(status, 200, "{v}");
+        assert_documented("/api/v1/latency", &v);
+        for model in ["fast", "slow"] {
+            let r = row(&v, model);
+            let cum = brute(&seen[model]);
+            assert_eq!(f(r, "count"), seen[model].len() as f64);
+            let mean = seen[model].iter().sum::<f64>() / seen[model].len() as f64;
+            assert!(close(f(r, "mean"), mean), "{model}");
+            for (q, name) in [(0.5, "p50"), (0.9, "p90"), (0.99, "p99")] {
+                let (got, want) = (f(r, name), plain_quantile(q, &cum));
+                assert!(close(got, want), "{model} {name}: {got} vs {want}");
+            }
+        }
+        let slow = row(&v, "slow");
+        // The first failures sample (1 at scrape 1) is new and counts whole;
+        // so do the first fallback samples.
+        assert_eq!(f(slow, "deployment_failures"), 6.0);
+        assert_eq!(f(slow, "deployment_success"), 36.0);
+        assert!(close(f(slow, "error_rate"), 6.0 / 42.0));
+        assert_eq!(f(slow, "successful_fallbacks"), 4.0);
+        assert_eq!(f(slow, "failed_fallbacks"), 13.0);
+        assert_eq!(f(slow, "fallbacks"), 17.0);
+        assert_eq!(f(slow, "cooled_down"), 2.0);
+        assert_eq!(f(row(&v, "fast"), "error_rate"), 0.0);
+
+        // The chart: per 15-minute bucket, the quantile of that bucket's
+        // observations; per 30 minutes, of the two buckets' together.
+        for (step, width) in [("15m", 15), ("30m", 30)] {
+            let (status, v) = get(
+                &app,
+                &format!("/api/v1/series?metric=latency_p90&by=model&{range}&step={step}&tz=UTC"),
+            )
+            .await;
+            assert_eq!(status, 200, "{v}");
+            assert_documented("/api/v1/series", &v);
+            let t: Vec<i64> = v["t"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_i64().unwrap())
+                .collect();
+            for model in ["fast", "slow"] {
+                let s = v["series"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|s| s["key"] == model)
+                    .unwrap();
+                let mut nonnull = 0;
+                for (i, edge) in t.iter().enumerate() {
+                    let obs: Vec<f64> = per_bucket
+                        .iter()
+                        .filter(|((b, m), _)| {
+                            *m == model && *b >= *edge && *b < edge + width * minute
+                        })
+                        .flat_map(|(_, o)| o.iter().copied())
+                        .collect();
+                    let got = &s["values"][i];
+                    if obs.is_empty() {
+                        assert!(got.is_null(), "{model} {step} {i}");
+                    } else {
+                        let want = plain_quantile(0.9, &brute(&obs));
+                        assert!(close(got.as_f64().unwrap(), want), "{model} {step} {i}");
+                        nonnull += 1;
+                    }
+                }
+                assert!(nonnull >= 2, "{model} {step}: {v}");
+            }
+        }
+    }
+}

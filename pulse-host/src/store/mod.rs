@@ -30,8 +30,9 @@
 //! One file per concern: `open` (open, migrate, quarantine, fall back to
 //! memory), `schema` (the migrations), `write` (the scrape transaction and
 //! retention), `outbox` (alert decisions in the scrape transaction),
-//! `deliveries` (their delivery state per channel), `read` (sums,
-//! breakdowns, history, chart points), `cache` (the read cache), `state` (the tracker's baselines), `import` (the Python
+//! `deliveries` (their delivery state per channel), `latency` (histogram and
+//! health counter buckets), `read` (sums, breakdowns, history, chart points),
+//! `cache` (the read cache), `state` (the tracker's baselines), `import` (the Python
 //! database) and `handle` (the store's own thread).
 
 use std::cell::RefCell;
@@ -47,6 +48,7 @@ mod deliveries;
 mod export;
 mod handle;
 mod import;
+mod latency;
 mod open;
 mod outbox;
 mod read;

@@ -59,10 +59,14 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 3,
         apply: v3,
     },
+    Migration {
+        version: 4,
+        apply: v4_latency,
+    },
 ];
 
 /// The schema version this build writes.
-pub(crate) const LATEST: i64 = 3;
+pub(crate) const LATEST: i64 = 4;
 
 /// Reads `PRAGMA user_version`.
 pub(crate) fn version(conn: &Connection) -> Result<i64, StoreError> {
@@ -277,6 +281,52 @@ fn v3(tx: &Transaction<'_>) -> rusqlite::Result<()> {
         CREATE INDEX IF NOT EXISTS pulse_alert_deliveries_due
             ON pulse_alert_deliveries (next_attempt_ms)
             WHERE delivered_ms IS NULL AND failed_ms IS NULL;
+        ",
+    )
+}
+
+/// Version 4: latency histograms and deployment health counters, per
+/// 15-minute UTC bucket (see `store::latency`).
+///
+/// Keys are stable names: the histogram and the health counter by their
+/// friendly `name()`, dimension and key through `pulse_series`. `le` is the
+/// bucket's upper bound as a REAL (`+Inf` included; SQLite stores IEEE
+/// infinities). Every primary key starts with what a read fixes (the
+/// histogram and the series, or the series), so a window is one range seek
+/// per key, and so is retention's purge: there is no `start_ms` index, which
+/// would about double the size of these, the largest tables. `IF NOT EXISTS`
+/// keeps the step safe on a file whose version was set back by hand.
+fn v4_latency(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "
+        -- Cumulative bucket increases: observations at or below `le`.
+        CREATE TABLE IF NOT EXISTS pulse_latency_buckets (
+            histogram TEXT    NOT NULL,
+            series_id INTEGER NOT NULL,
+            start_ms  INTEGER NOT NULL,
+            le        REAL    NOT NULL,
+            count     REAL    NOT NULL,
+            PRIMARY KEY (histogram, series_id, start_ms, le)
+        ) WITHOUT ROWID;
+
+        -- The `_count` and `_sum` increases of the same histograms.
+        CREATE TABLE IF NOT EXISTS pulse_latency_totals (
+            histogram TEXT    NOT NULL,
+            series_id INTEGER NOT NULL,
+            start_ms  INTEGER NOT NULL,
+            count     REAL    NOT NULL,
+            sum       REAL    NOT NULL,
+            PRIMARY KEY (histogram, series_id, start_ms)
+        ) WITHOUT ROWID;
+
+        -- Deployment health counter increases (cooldowns, fallbacks).
+        CREATE TABLE IF NOT EXISTS pulse_health_buckets (
+            counter   TEXT    NOT NULL,
+            series_id INTEGER NOT NULL,
+            start_ms  INTEGER NOT NULL,
+            value     REAL    NOT NULL,
+            PRIMARY KEY (series_id, start_ms, counter)
+        ) WITHOUT ROWID;
         ",
     )
 }

@@ -86,6 +86,7 @@ impl Store {
                 let id = ids.get(&tx, Some(b.dimension), &b.key)?;
                 add_delta(&tx, id, bucket, self.metric_ids[b.metric.index()], b.delta)?;
             }
+            super::latency::write_latency(&tx, &mut ids, bucket, &obs.latency)?;
             // Each record compares with what the previous one of the batch wrote.
             let raw_before = staged.raw.as_ref().unwrap_or(&self.raw_written);
             let raw_now = write_raw(&tx, raw_before, rec.at_ms, raw)?;
@@ -134,6 +135,7 @@ impl Store {
         let scrapes = tx.execute("DELETE FROM pulse_scrapes WHERE at_ms < ?1", [before_ms])?;
         let cut = storage_bucket(before_ms);
         let buckets = tx.execute("DELETE FROM pulse_buckets WHERE start_ms < ?1", [cut])?;
+        let buckets = buckets + super::latency::purge_latency(&tx, cut)?;
         // Whole days before the cut go; the day it splits is summed afresh
         // from the buckets it keeps, so each day row stays their sum.
         let day = utc_day(cut);
