@@ -19,6 +19,7 @@ use pulse_core::catalog::{Catalog, Dimension, Histogram, Metric, MetricValues};
 use pulse_core::num::clean;
 use pulse_core::parse::parse;
 use pulse_core::track::{Observation, Tracker, TrackerState};
+use pulse_testkit::plain::{plain_label, plain_quantile};
 use pulse_tests::capture;
 
 /// 00-before-traffic, 2026-11-27T10:07:38Z.
@@ -923,16 +924,6 @@ proptest! {
 // interpolation written out as a loop, independent of the parser, the
 // tracker and `pulse_core::latency`.
 
-/// The value of label `name` on one sample line (labels are sorted, so every
-/// one but the first follows a comma).
-fn plain_label<'l>(line: &'l str, name: &str) -> Option<&'l str> {
-    let start = [format!(",{name}=\""), format!("{{{name}=\"")]
-        .iter()
-        .find_map(|p| line.find(p.as_str()).map(|i| i + p.len()))?;
-    let len = line[start..].find('"')?;
-    Some(&line[start..start + len])
-}
-
 /// Cumulative buckets `(le, count)` of `family` per requested model, summed
 /// over the model's series and sorted by `le`.
 fn plain_buckets(body: &str, family: &str) -> BTreeMap<String, Vec<(f64, f64)>> {
@@ -975,25 +966,6 @@ fn plain_delta(
     }
     out.retain(|_, b| b.iter().any(|(_, c)| *c != 0.0));
     out
-}
-
-/// The quantile by linear interpolation in the bucket that reaches rank
-/// `q × total`, from 0 in the lowest bucket, the highest finite bound when
-/// the rank is in `+Inf`.
-fn plain_quantile(q: f64, buckets: &[(f64, f64)]) -> f64 {
-    let total = buckets.last().unwrap().1;
-    let rank = q * total;
-    let (mut lower, mut below) = (0.0, 0.0);
-    for &(le, count) in buckets {
-        if count >= rank {
-            if le == f64::INFINITY {
-                return lower;
-            }
-            return lower + (le - lower) * (rank - below) / (count - below);
-        }
-        (lower, below) = (le, count);
-    }
-    unreachable!("the +Inf bucket holds every observation")
 }
 
 /// The tracker's histogram deltas of `histogram` per model, as plain buckets.

@@ -11,6 +11,7 @@
 //! - [`fake`]: the fake LiteLLM server (key, 307, scripted answers, faults).
 //! - [`simulator`]: a LiteLLM whose traffic follows a daily rhythm and that
 //!   restarts now and then (the demo).
+//! - [`plain`]: test oracles read by string search and written as plain loops.
 //!
 //! It depends on no async runtime and no HTTP stack: the demo ships in the
 //! release binary, and pulse-core's bench builds it.
@@ -19,6 +20,7 @@ pub mod body;
 pub mod captures;
 pub mod exposition;
 pub mod fake;
+pub mod plain;
 pub mod simulator;
 
 pub use captures::{capture, capture_bytes, capture_date, capture_date_ms, fixtures_dir};

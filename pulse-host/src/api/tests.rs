@@ -1342,19 +1342,12 @@ async fn readme_snippets_read_values_the_api_answers_with() {
 mod latency {
     use std::collections::BTreeMap;
 
+    use pulse_testkit::plain::{plain_label, plain_quantile};
+
     use super::*;
 
     const FAMILY: &str = "litellm_request_total_latency_metric";
     const MODELS: [&str; 3] = ["claude-haiku", "gpt-4o-mini", "local-llama"];
-
-    /// The value of label `name` on one sample line.
-    fn plain_label<'l>(line: &'l str, name: &str) -> Option<&'l str> {
-        let start = [format!(",{name}=\""), format!("{{{name}=\"")]
-            .iter()
-            .find_map(|p| line.find(p.as_str()).map(|i| i + p.len()))?;
-        let len = line[start..].find('"')?;
-        Some(&line[start..start + len])
-    }
 
     /// Per (requested model, `le` or `""`), the sum of the samples of
     /// `sample` in `body`.
@@ -1393,25 +1386,6 @@ mod latency {
             .collect();
         out.sort_by(|a, b| a.0.total_cmp(&b.0));
         out
-    }
-
-    /// The quantile by linear interpolation in the bucket that reaches rank
-    /// `q × total`, from 0 in the lowest bucket, the highest finite bound
-    /// when the rank is in `+Inf`.
-    fn plain_quantile(q: f64, buckets: &[(f64, f64)]) -> f64 {
-        let total = buckets.last().unwrap().1;
-        let rank = q * total;
-        let (mut lower, mut below) = (0.0, 0.0);
-        for &(le, count) in buckets {
-            if count >= rank {
-                if le == f64::INFINITY {
-                    return lower;
-                }
-                return lower + (le - lower) * (rank - below) / (count - below);
-            }
-            (lower, below) = (le, count);
-        }
-        unreachable!("the +Inf bucket holds every observation")
     }
 
     /// `a` and `b` agree to the 12 significant digits the API prints.
