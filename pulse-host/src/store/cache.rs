@@ -2,11 +2,13 @@
 //! next write.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use pulse_core::catalog::MetricValues;
 use pulse_core::window::{STORAGE_BUCKET_MS, TimeRange};
 
 use super::Store;
+use super::outbox::MeasureInputs;
 
 /// Window and all-time sums already read, valid until the next write.
 ///
@@ -23,6 +25,20 @@ pub(super) struct ReadCache {
     pub(super) all_time_breakdown: HashMap<&'static str, KeyedValues>,
     pub(super) totals: HashMap<(i64, i64), MetricValues>,
     pub(super) breakdowns: HashMap<(&'static str, i64, i64), KeyedValues>,
+    /// What the cost forecasts of `/api/v2/summary` read from SQLite.
+    pub(super) forecast_inputs: HashMap<ForecastKey, Arc<MeasureInputs>>,
+}
+
+/// Which stored inputs a forecast at some instant needs: the zone, the
+/// period and its start, and the instant's 15-minute bucket (and whether the
+/// instant is that bucket's first, which moves the look-back by one bucket).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(super) struct ForecastKey {
+    pub(super) tz: &'static str,
+    pub(super) period: String,
+    pub(super) period_start_ms: i64,
+    pub(super) bucket_ms: i64,
+    pub(super) on_edge: bool,
 }
 
 /// Sums per key of a dimension, sorted by key.

@@ -27,6 +27,7 @@ use pulse_core::window::{
 };
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
+use super::cache::{ForecastKey, READ_CACHE_CAP};
 use super::read::table_of;
 use super::{ScrapeStatus, Store, StoreError};
 use crate::alerts::litellm::LitellmBudget;
@@ -125,15 +126,18 @@ impl Reader<'_> {
         Ok(TimeRange::new(first.unwrap_or(end).min(end), end))
     }
 
-    /// Spend and forecast of `metric` of `scope` in the `period` around `now_ms`.
-    pub(super) fn measure(
+    /// What the store holds for a forecast of `metric` of `scope` in the
+    /// `period` around `now_ms`: the period, its spend, the 15-minute buckets
+    /// of the look-back and the span they cover. Everything read from SQLite
+    /// for [`measure`] (`Reader::measure`), so the API can keep it between writes.
+    pub(super) fn measure_inputs(
         &self,
         scope: &Scope,
         metric: Metric,
         period: Period,
         now_ms: i64,
         tz: Tz,
-    ) -> Result<BudgetMeasure, StoreError> {
+    ) -> Result<MeasureInputs, StoreError> {
         let current = current_period(period, now_ms, tz);
         let params = ForecastParams::for_period(period);
         let lookback = i64::from(params.lookback_weeks.max(1)).saturating_mul(WEEK_MS);
@@ -148,18 +152,59 @@ impl Reader<'_> {
             ),
             None => (0.0, Vec::new()),
         };
-        let covered = self.covered(now_ms)?;
-        let history = History::new(covered, &rows);
-        let projection = forecast(current.range, now_ms, spent, &history, tz, &params);
-        Ok(BudgetMeasure {
-            period: current,
+        Ok(MeasureInputs {
+            current,
             spent,
-            forecast: projection,
+            rows,
+            covered: self.covered(now_ms)?,
         })
+    }
+
+    /// Spend and forecast of `metric` of `scope` in the `period` around `now_ms`.
+    pub(super) fn measure(
+        &self,
+        scope: &Scope,
+        metric: Metric,
+        period: Period,
+        now_ms: i64,
+        tz: Tz,
+    ) -> Result<BudgetMeasure, StoreError> {
+        let inputs = self.measure_inputs(scope, metric, period, now_ms, tz)?;
+        Ok(inputs.measure(period, now_ms, tz))
     }
 
     fn budget(&self, b: &Budget, now_ms: i64, tz: Tz) -> Result<BudgetMeasure, StoreError> {
         self.measure(b.scope(), b.metric(), b.period(), now_ms, tz)
+    }
+}
+
+/// The stored data a forecast is made from ([`Reader::measure_inputs`]).
+#[derive(Debug, Clone)]
+pub(super) struct MeasureInputs {
+    current: BudgetPeriod,
+    spent: f64,
+    rows: Vec<(i64, f64)>,
+    covered: TimeRange,
+}
+
+impl MeasureInputs {
+    /// The core's forecast from these inputs at exactly `now_ms`.
+    fn measure(&self, period: Period, now_ms: i64, tz: Tz) -> BudgetMeasure {
+        let params = ForecastParams::for_period(period);
+        let history = History::new(self.covered, &self.rows);
+        let projection = forecast(
+            self.current.range,
+            now_ms,
+            self.spent,
+            &history,
+            tz,
+            &params,
+        );
+        BudgetMeasure {
+            period: self.current.clone(),
+            spent: self.spent,
+            forecast: projection,
+        }
     }
 }
 
@@ -591,11 +636,42 @@ impl Store {
     }
 
     /// The total cost's forecast for the current local day, week and month.
+    ///
+    /// Asked on every `/api/v2/summary`, so what it reads from SQLite is kept
+    /// in the read cache until the next write; the forecast itself is made
+    /// again at exactly `now_ms`. The stored inputs only change when `now_ms`
+    /// enters another 15-minute bucket or period (bucket starts and local
+    /// period edges are multiples of 15 minutes), which the cache key holds.
     pub fn cost_forecasts(&self, now_ms: i64, tz: Tz) -> Result<[f64; 3], StoreError> {
-        let r = self.reader();
-        let f = |p| {
-            r.measure(&Scope::All, Metric::Cost, p, now_ms, tz)
-                .map(|m| m.forecast.projected)
+        let f = |period: Period| -> Result<f64, StoreError> {
+            let bucket = storage_bucket(now_ms);
+            let key = ForecastKey {
+                tz: tz.name(),
+                period: period.to_string(),
+                period_start_ms: current_period(period, now_ms, tz).range.start_ms,
+                bucket_ms: bucket,
+                on_edge: now_ms == bucket,
+            };
+            let cached = self.cache.borrow().forecast_inputs.get(&key).cloned();
+            let inputs = match cached {
+                Some(inputs) => inputs,
+                None => {
+                    let inputs = Arc::new(self.reader().measure_inputs(
+                        &Scope::All,
+                        Metric::Cost,
+                        period,
+                        now_ms,
+                        tz,
+                    )?);
+                    let mut cache = self.cache.borrow_mut();
+                    if cache.forecast_inputs.len() >= READ_CACHE_CAP {
+                        cache.forecast_inputs.clear();
+                    }
+                    cache.forecast_inputs.insert(key, Arc::clone(&inputs));
+                    inputs
+                }
+            };
+            Ok(inputs.measure(period, now_ms, tz).forecast.projected)
         };
         Ok([f(Period::Day)?, f(Period::Week)?, f(Period::Month)?])
     }

@@ -1813,3 +1813,78 @@ mod outbox {
         assert_eq!(due[0].event.value, Some(5.0));
     }
 }
+
+/// The cost forecasts `/api/v2/summary` asks for on every request come from
+/// cached store reads, and equal a forecast from a fresh read at every
+/// instant: inside a bucket, on its first millisecond, across a local
+/// midnight and after a write.
+#[test]
+fn cached_cost_forecasts_equal_fresh_ones() {
+    let tz: Tz = "America/New_York".parse().unwrap();
+    let mut store = Store::open_memory(100_000);
+    let st = state(T0, vec![]);
+    // Five weeks of hourly spend that follows the hour of the day.
+    let start = T0 - 35 * 24 * HOUR;
+    let mut t = start;
+    while t < T0 {
+        let hour = (t / HOUR).rem_euclid(24) as f64;
+        ok(
+            &mut store,
+            &observation(t, 0, &[(Metric::Cost, 0.01 * (1.0 + hour))], &[]),
+            &[],
+            &st,
+        );
+        t += HOUR;
+    }
+    let fresh = |store: &Store, now: i64| -> [f64; 3] {
+        [Period::Day, Period::Week, Period::Month].map(|p| {
+            store
+                .reader()
+                .measure(&pulse_core::budget::Scope::All, Metric::Cost, p, now, tz)
+                .unwrap()
+                .forecast
+                .projected
+        })
+    };
+    let midnight = pulse_core::window::period_start(T0 + 24 * HOUR, tz, Period::Day);
+    let nows = [
+        T0,
+        T0 + 1,
+        T0 + 7 * MIN,
+        T0 + 14 * MIN + 59_999,
+        storage_bucket(T0) + pulse_core::window::STORAGE_BUCKET_MS,
+        midnight - 1,
+        midnight,
+        midnight + 1,
+    ];
+    // Both orders: an instant inside a bucket must not reuse what its
+    // first millisecond read, nor the other way round.
+    for order in [nows.to_vec(), nows.iter().rev().copied().collect()] {
+        store.invalidate();
+        for &now in &order {
+            // Asked twice: the second answer comes from the cache.
+            assert_eq!(
+                store.cost_forecasts(now, tz).unwrap(),
+                fresh(&store, now),
+                "{now}"
+            );
+            assert_eq!(
+                store.cost_forecasts(now, tz).unwrap(),
+                fresh(&store, now),
+                "{now}"
+            );
+        }
+    }
+    assert!(!store.cache.borrow().forecast_inputs.is_empty());
+    // A write clears them: the next forecast sees the new spend.
+    let before = store.cost_forecasts(T0 + MIN, tz).unwrap();
+    ok(
+        &mut store,
+        &observation(T0, 0, &[(Metric::Cost, 5.0)], &[]),
+        &[],
+        &st,
+    );
+    let after = store.cost_forecasts(T0 + MIN, tz).unwrap();
+    assert_eq!(after, fresh(&store, T0 + MIN));
+    assert!(after[0] > before[0] + 4.9, "{before:?} → {after:?}");
+}
