@@ -129,7 +129,7 @@ impl Reader<'_> {
     /// What the store holds for a forecast of `metric` of `scope` in the
     /// `period` around `now_ms`: the period, its spend, the 15-minute buckets
     /// of the look-back and the span they cover. Everything read from SQLite
-    /// for [`measure`] (`Reader::measure`), so the API can keep it between writes.
+    /// for [`Reader::measure`], so the API can keep it between writes.
     pub(super) fn measure_inputs(
         &self,
         scope: &Scope,
