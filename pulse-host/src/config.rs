@@ -236,6 +236,16 @@ pub struct Options {
         global = true
     )]
     pub mqtt_base_topic: String,
+
+    /// PEM file of the CA that signed an `mqtts://` broker's certificate
+    /// (trusted instead of the Mozilla roots).
+    #[arg(
+        long,
+        env = "LITELLM_PULSE_MQTT_CA_FILE",
+        global = true,
+        value_name = "FILE"
+    )]
+    pub mqtt_ca_file: Option<PathBuf>,
 }
 
 /// Which browser origins may read the API.
@@ -455,6 +465,7 @@ impl Options {
             &self.mqtt_url,
             &self.mqtt_prefix,
             &self.mqtt_base_topic,
+            self.mqtt_ca_file.as_deref(),
         )
         .map_err(|(setting, reason)| ConfigError {
             setting: setting.into(),

@@ -501,9 +501,14 @@ pub async fn series(q: HashMap<String, String>, app: Arc<App>) -> Reply {
 /// `GET /api/v2/summary`: nested windows for Homepage dot paths
 /// (`today.cost`, `month.tokens`, `month.cost_forecast`, ...).
 pub async fn summary_v2(app: Arc<App>) -> Reply {
-    let totals = totals(&app).await?;
+    ok(&summary_v2_value(&app).await?)
+}
+
+/// The `/api/v2/summary` body (also the source of the MQTT forecasts).
+pub(crate) async fn summary_v2_value(app: &App) -> Result<Value, Rejection> {
+    let totals = totals(app).await?;
     let (now, tz) = (app.clock.now_ms(), app.settings.tz);
-    let forecasts = db(&app, move |s| s.cost_forecasts(now, tz)).await?;
+    let forecasts = db(app, move |s| s.cost_forecasts(now, tz)).await?;
     let live = app.live();
     let status = health_value(&live, &app.settings, app.clock.now_ms());
     let window = |i: usize| {
@@ -513,7 +518,7 @@ pub async fn summary_v2(app: Arc<App>) -> Reply {
         }
         w
     };
-    ok(&json!({
+    Ok(json!({
         "today": window(0),
         "week": window(1),
         "month": window(2),
@@ -530,10 +535,15 @@ pub async fn summary_v2(app: Arc<App>) -> Reply {
 /// `GET /api/v1/budgets`: pulse's budgets (period, spend, forecast,
 /// thresholds, state) and LiteLLM's own budget gauges.
 pub async fn budgets(app: Arc<App>) -> Reply {
+    ok(&budgets_value(&app).await?)
+}
+
+/// The `/api/v1/budgets` body (also the source of the MQTT budget entities).
+pub(crate) async fn budgets_value(app: &App) -> Result<Value, Rejection> {
     let config = app.alert_config();
     let (now, tz) = (app.clock.now_ms(), app.settings.tz);
     let budgets = config.budgets.clone();
-    let (measures, litellm) = db(&app, move |s| {
+    let (measures, litellm) = db(app, move |s| {
         Ok((s.budget_measures(&budgets, now, tz)?, s.litellm_budgets()?))
     })
     .await?;
@@ -543,7 +553,7 @@ pub async fn budgets(app: Arc<App>) -> Reply {
         .zip(&measures)
         .map(|(b, m)| views::budget(b, m, tz))
         .collect();
-    ok(&json!({
+    Ok(json!({
         "budgets": list,
         "litellm_budgets": litellm.iter().map(views::litellm_budget).collect::<Vec<_>>(),
         "timezone": tz.name(),

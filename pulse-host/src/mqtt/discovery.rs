@@ -18,8 +18,40 @@ pub const CURRENCY: &str = "USD";
 pub const ONLINE: &str = "online";
 /// See [`ONLINE`].
 pub const OFFLINE: &str = "offline";
-/// Object ids of per-model entities start with this.
-pub const MODEL_PREFIX: &str = "model_";
+
+/// A family of entities that come and go: one per model with counts this
+/// month, two per configured budget. Each family owns an object-id prefix,
+/// and every object id under a prefix belongs to that family, so the
+/// publisher can tell from a retained config topic alone (even one an
+/// earlier process left on the broker) that it is dynamic and clear it when
+/// it no longer applies. No fixed entity's id starts with one of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// `model_…`: the spend today of one model.
+    Model,
+    /// `budget_…`: the percent used and the forecast percent of one budget.
+    Budget,
+}
+
+impl Family {
+    /// Every family.
+    pub const ALL: [Family; 2] = [Family::Model, Family::Budget];
+
+    /// The object-id prefix of the family.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Family::Model => "model_",
+            Family::Budget => "budget_",
+        }
+    }
+
+    /// The family whose prefix `object_id` starts with.
+    pub fn of(object_id: &str) -> Option<Family> {
+        Family::ALL
+            .into_iter()
+            .find(|f| object_id.starts_with(f.prefix()))
+    }
+}
 
 /// Which Home Assistant platform an entity belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,10 +73,24 @@ impl Component {
 }
 
 /// What an entity measures, which decides its classes and unit.
+///
+/// Home Assistant accepts only `state_class: total` (or none) with
+/// `device_class: monetary`, and `measurement` is defined as a value "in
+/// present time, not … a prediction of the future". So spend is `total`,
+/// while a forecast (money or percent) has no state class: it is neither a
+/// total nor a measurement, and Home Assistant keeps its history without
+/// long-term statistics that would add up or average a projection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     /// Spend in [`CURRENCY`]: `monetary`, `total`.
     Money,
+    /// Projected spend at the end of a period in [`CURRENCY`]: `monetary`,
+    /// no state class.
+    MoneyForecast,
+    /// Percent of a budget's limit used so far: `%`, `measurement`.
+    Percent,
+    /// Percent of a budget's limit the forecast reaches: `%`, no state class.
+    PercentForecast,
     /// A counter that only grows (per window it restarts at zero, which Home
     /// Assistant's `total_increasing` reads as a new cycle).
     Count(&'static str),
@@ -81,9 +127,33 @@ impl Entity {
     /// (`gpt-4`, `gpt_4`) stay two entities; the name stays as given.
     pub fn model_spend_today(model: &str) -> Entity {
         Entity {
-            object_id: format!("{MODEL_PREFIX}{}_spend_today", model_slug(model)),
+            object_id: format!("{}{}_spend_today", Family::Model.prefix(), name_slug(model)),
             name: format!("Spend today {model}"),
             kind: Kind::Money,
+        }
+    }
+
+    /// The percent of one budget's limit used in its current period (ids
+    /// like [`Entity::model_spend_today`]'s, from the budget's unique name).
+    pub fn budget_percent(budget: &str) -> Entity {
+        Entity {
+            object_id: format!("{}{}_percent", Family::Budget.prefix(), name_slug(budget)),
+            name: format!("Budget {budget} used"),
+            kind: Kind::Percent,
+        }
+    }
+
+    /// The percent of one budget's limit its forecast reaches at the end of
+    /// the period.
+    pub fn budget_forecast_percent(budget: &str) -> Entity {
+        Entity {
+            object_id: format!(
+                "{}{}_forecast_percent",
+                Family::Budget.prefix(),
+                name_slug(budget)
+            ),
+            name: format!("Budget {budget} forecast"),
+            kind: Kind::PercentForecast,
         }
     }
 
@@ -95,9 +165,9 @@ impl Entity {
         }
     }
 
-    /// Whether this entity comes and goes with a model.
-    pub fn is_model(&self) -> bool {
-        self.object_id.starts_with(MODEL_PREFIX)
+    /// The family this entity comes and goes with, if it is not fixed.
+    pub fn family(&self) -> Option<Family> {
+        Family::of(&self.object_id)
     }
 }
 
@@ -146,19 +216,19 @@ impl Topics {
         )
     }
 
-    /// Filter matching the configs of per-model entities, to learn (from
-    /// retained messages) the models an earlier process announced.
-    pub fn model_configs_filter(&self) -> String {
+    /// Filter matching the sensor configs of this node, to learn (from
+    /// retained messages) the dynamic entities an earlier process announced.
+    pub fn dynamic_configs_filter(&self) -> String {
         self.config_for(Component::Sensor, "+")
     }
 
-    /// The object id of a per-model config topic matched by
-    /// [`Topics::model_configs_filter`], if `topic` is one.
-    pub fn model_config_object<'t>(&self, topic: &'t str) -> Option<&'t str> {
+    /// The object id of a dynamic entity's config topic matched by
+    /// [`Topics::dynamic_configs_filter`], if `topic` is one.
+    pub fn dynamic_config_object<'t>(&self, topic: &'t str) -> Option<&'t str> {
         let head = self.config_for(Component::Sensor, "");
         let object = topic.strip_prefix(head.strip_suffix("/config")?)?;
         let object = object.strip_suffix("/config")?;
-        (object.starts_with(MODEL_PREFIX) && !object.contains('/')).then_some(object)
+        (Family::of(object).is_some() && !object.contains('/')).then_some(object)
     }
 
     /// The `unique_id` of an entity.
@@ -194,6 +264,20 @@ impl Topics {
                 "state_class": "total",
                 "unit_of_measurement": CURRENCY,
                 "suggested_display_precision": 2,
+            }),
+            Kind::MoneyForecast => json!({
+                "device_class": "monetary",
+                "unit_of_measurement": CURRENCY,
+                "suggested_display_precision": 2,
+            }),
+            Kind::Percent => json!({
+                "state_class": "measurement",
+                "unit_of_measurement": "%",
+                "suggested_display_precision": 1,
+            }),
+            Kind::PercentForecast => json!({
+                "unit_of_measurement": "%",
+                "suggested_display_precision": 1,
             }),
             Kind::Count(unit) => json!({
                 "state_class": "total_increasing",
@@ -237,13 +321,13 @@ pub fn slugify(text: &str) -> String {
 
 /// [`slugify`] plus eight hex digits of a hash of the exact name (FNV-1a,
 /// fixed so ids stay the same across versions and processes).
-pub fn model_slug(model: &str) -> String {
+pub fn name_slug(name: &str) -> String {
     let mut hash: u32 = 0x811c_9dc5;
-    for b in model.bytes() {
+    for b in name.bytes() {
         hash ^= u32::from(b);
         hash = hash.wrapping_mul(0x0100_0193);
     }
-    let slug = slugify(model);
+    let slug = slugify(name);
     if slug.is_empty() {
         format!("{hash:08x}")
     } else {
@@ -337,7 +421,7 @@ mod tests {
             &"very-long-".repeat(20),
         ] {
             let e = Entity::model_spend_today(name);
-            assert!(e.is_model());
+            assert_eq!(e.family(), Some(Family::Model));
             assert!(
                 e.object_id
                     .bytes()
@@ -351,7 +435,7 @@ mod tests {
                 !config.contains(['+', '#']) && config.matches('/').count() == 4,
                 "{config}"
             );
-            assert_eq!(t.model_config_object(&config), Some(e.object_id.as_str()));
+            assert_eq!(t.dynamic_config_object(&config), Some(e.object_id.as_str()));
             let payload = t.config_payload(&e);
             assert_eq!(payload["name"], format!("Spend today {name}"));
             assert_eq!(
@@ -366,9 +450,9 @@ mod tests {
         );
         assert_eq!(id.len(), "model_openai_gpt_4o__spend_today".len() + 8);
         // Names with the same slug stay apart.
-        assert_ne!(model_slug("gpt-4o"), model_slug("gpt_4o"));
-        assert_eq!(model_slug("gpt-4o"), model_slug("gpt-4o"));
-        assert_eq!(model_slug("模型").len(), 8);
+        assert_ne!(name_slug("gpt-4o"), name_slug("gpt_4o"));
+        assert_eq!(name_slug("gpt-4o"), name_slug("gpt-4o"));
+        assert_eq!(name_slug("模型").len(), 8);
     }
 
     #[test]
@@ -378,25 +462,85 @@ mod tests {
         assert_eq!(slugify("ünï"), "n");
         let t = topics();
         assert_eq!(
-            t.model_configs_filter(),
+            t.dynamic_configs_filter(),
             "homeassistant/sensor/litellm_pulse/+/config"
         );
         assert_eq!(
-            t.model_config_object("homeassistant/sensor/litellm_pulse/spend_today/config"),
+            t.dynamic_config_object("homeassistant/sensor/litellm_pulse/spend_today/config"),
             None
         );
         assert_eq!(
-            t.model_config_object("homeassistant/sensor/other/model_x/config"),
+            t.dynamic_config_object("homeassistant/sensor/other/model_x/config"),
             None
         );
         assert_eq!(
-            t.model_config_object("homeassistant/sensor/litellm_pulse/model_x/y/config"),
+            t.dynamic_config_object("homeassistant/sensor/litellm_pulse/model_x/y/config"),
             None
         );
         assert_eq!(
-            t.model_config_object("homeassistant/sensor/litellm_pulse/model_x_spend_today/config"),
+            t.dynamic_config_object(
+                "homeassistant/sensor/litellm_pulse/model_x_spend_today/config"
+            ),
             Some("model_x_spend_today")
         );
+        assert_eq!(
+            t.dynamic_config_object("homeassistant/sensor/litellm_pulse/budget_x_percent/config"),
+            Some("budget_x_percent")
+        );
+        assert_eq!(
+            t.dynamic_config_object("homeassistant/binary_sensor/litellm_pulse/budget_x/config"),
+            None
+        );
         assert_eq!(t.availability(), "litellm-pulse/status");
+    }
+
+    #[test]
+    fn budget_entities_are_one_family_with_percent_classes() {
+        let t = topics();
+        for name in ["monthly", "all spend", "a/+/#", "", "gpt-4o daily tokens"] {
+            let used = Entity::budget_percent(name);
+            let forecast = Entity::budget_forecast_percent(name);
+            for e in [&used, &forecast] {
+                assert_eq!(e.family(), Some(Family::Budget), "{name:?}");
+                assert_eq!(
+                    t.dynamic_config_object(&t.config(e)),
+                    Some(e.object_id.as_str())
+                );
+            }
+            assert_ne!(used.object_id, forecast.object_id);
+            assert_eq!(used.name, format!("Budget {name} used"));
+            assert_eq!(forecast.name, format!("Budget {name} forecast"));
+        }
+        assert_eq!(
+            Entity::budget_percent("all spend").object_id,
+            format!("budget_{}_percent", name_slug("all spend"))
+        );
+        assert_ne!(
+            Entity::budget_percent("a b").object_id,
+            Entity::budget_percent("a_b").object_id
+        );
+        let used = t.config_payload(&Entity::budget_percent("monthly"));
+        assert_eq!(
+            (&used["unit_of_measurement"], &used["state_class"]),
+            (&json!("%"), &json!("measurement"))
+        );
+        assert!(used.get("device_class").is_none());
+        let forecast = t.config_payload(&Entity::budget_forecast_percent("monthly"));
+        assert_eq!(forecast["unit_of_measurement"], "%");
+        assert!(forecast.get("state_class").is_none() && forecast.get("device_class").is_none());
+    }
+
+    #[test]
+    fn a_money_forecast_is_monetary_without_a_state_class() {
+        // Home Assistant allows only `total` (or none) with `monetary`, and a
+        // projection is no total.
+        let p = topics().config_payload(&Entity::new(
+            "forecast_month",
+            "Spend forecast this month",
+            Kind::MoneyForecast,
+        ));
+        assert_eq!(p["device_class"], "monetary");
+        assert_eq!(p["unit_of_measurement"], "USD");
+        assert!(p.get("state_class").is_none(), "{p}");
     }
 }

@@ -49,16 +49,21 @@ pub async fn run(app: Arc<App>, settings: MqttSettings, mut shutdown: watch::Rec
         client,
         topics,
         announced: HashSet::new(),
-        models: BTreeSet::new(),
+        dynamic: BTreeSet::new(),
     };
     let mut connected = false;
     let mut backoff = MIN_BACKOFF;
     let mut last_error: Option<String> = None;
     tracing::info!(
-        "publishing to Home Assistant over MQTT: {} (discovery prefix {}, base topic {})",
+        "publishing to Home Assistant over MQTT: {} (discovery prefix {}, base topic {}{})",
         settings.shown,
         settings.prefix,
-        settings.base_topic
+        settings.base_topic,
+        settings
+            .ca_file
+            .as_ref()
+            .map(|f| format!(", trusting the CA in {}", f.display()))
+            .unwrap_or_default()
     );
     loop {
         // The select only picks what happened; handling it outside keeps no
@@ -141,16 +146,25 @@ fn options(settings: &MqttSettings, topics: &Topics) -> MqttOptions {
     ));
     if settings.tls {
         o.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(
-            Arc::new(tls_config()),
+            Arc::new(tls_config(&settings.ca_certs)),
         )));
     }
     o
 }
 
 /// rustls with ring (no OpenSSL, builds static for musl) and the Mozilla
-/// root certificates, as the scraper's HTTP client uses.
-fn tls_config() -> rustls::ClientConfig {
-    let roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+/// root certificates, as the scraper's HTTP client uses, or only the
+/// certificates of `LITELLM_PULSE_MQTT_CA_FILE` when it is given (a broker
+/// with a certificate from a private CA, common at home).
+fn tls_config(ca_certs: &[rustls::pki_types::CertificateDer<'static>]) -> rustls::ClientConfig {
+    let roots = if ca_certs.is_empty() {
+        rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned())
+    } else {
+        // Checked when the settings were resolved: every one parses.
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add_parsable_certificates(ca_certs.iter().cloned());
+        roots
+    };
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = match rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -195,31 +209,33 @@ struct Outbox {
     topics: Topics,
     /// Config topics published on this connection.
     announced: HashSet<String>,
-    /// Object ids of model entities with a retained config on the broker
-    /// (published by us, or found retained from an earlier process).
-    models: BTreeSet<String>,
+    /// Object ids of dynamic entities (every [`discovery::Family`]: models,
+    /// budgets) with a retained config on the broker, published by us or
+    /// found retained from an earlier process.
+    dynamic: BTreeSet<String>,
 }
 
 impl Outbox {
-    /// A new connection: announce `online`, listen for retained model
-    /// configs, and publish every config again.
+    /// A new connection: announce `online`, listen for retained configs of
+    /// dynamic entities, and publish every config again.
     fn on_connect(&mut self) {
         self.announced.clear();
         let _ = self.send(self.topics.availability(), ONLINE.into());
-        let filter = self.topics.model_configs_filter();
+        let filter = self.topics.dynamic_configs_filter();
         if let Err(e) = self.client.try_subscribe(filter, QoS::AtLeastOnce) {
             tracing::warn!("MQTT: cannot subscribe to the retained configs: {e}");
         }
     }
 
-    /// A retained config from the broker: a model entity announced earlier
-    /// (maybe by an earlier process) or removed.
+    /// A config from the broker: a dynamic entity announced earlier (maybe
+    /// by an earlier process, with a budget or model that is gone now) or
+    /// removed.
     fn on_retained(&mut self, topic: &str, payload: &[u8]) {
-        if let Some(id) = self.topics.model_config_object(topic) {
+        if let Some(id) = self.topics.dynamic_config_object(topic) {
             if payload.is_empty() {
-                self.models.remove(id);
+                self.dynamic.remove(id);
             } else {
-                self.models.insert(id.to_owned());
+                self.dynamic.insert(id.to_owned());
             }
         }
     }
@@ -233,7 +249,8 @@ impl Outbox {
     }
 
     /// Configs not yet announced, every state, and an empty retained config
-    /// (and state) for each model entity that is gone.
+    /// (and state) for each dynamic entity that is gone: a model without
+    /// counts this month, a budget no longer configured.
     fn publish(&mut self, readings: &[Reading]) {
         for r in readings {
             let config = self.topics.config(&r.entity);
@@ -244,8 +261,8 @@ impl Outbox {
                 }
             }
             let _ = self.send(self.topics.state(&r.entity), r.state.clone().into_bytes());
-            if r.entity.is_model() {
-                self.models.insert(r.entity.object_id.clone());
+            if r.entity.family().is_some() {
+                self.dynamic.insert(r.entity.object_id.clone());
             }
         }
         let current: HashSet<&str> = readings
@@ -253,7 +270,7 @@ impl Outbox {
             .map(|r| r.entity.object_id.as_str())
             .collect();
         let gone: Vec<String> = self
-            .models
+            .dynamic
             .iter()
             .filter(|id| !current.contains(id.as_str()))
             .cloned()
@@ -266,7 +283,7 @@ impl Outbox {
             }
             let _ = self.send(self.topics.state(&e), Vec::new());
             self.announced.remove(&config);
-            self.models.remove(&id);
+            self.dynamic.remove(&id);
         }
     }
 
@@ -293,11 +310,12 @@ mod tests {
     #[test]
     fn mqtts_builds_a_rustls_client_with_ring_and_no_process_default() {
         // No process-wide provider is installed: the config names ring itself.
-        let config = tls_config();
+        let config = tls_config(&[]);
         assert!(config.crypto_provider().cipher_suites.len() > 1);
-        let settings = MqttSettings::resolve("mqtts://u:p@broker.example", "homeassistant", "lp")
-            .unwrap()
-            .unwrap();
+        let settings =
+            MqttSettings::resolve("mqtts://u:p@broker.example", "homeassistant", "lp", None)
+                .unwrap()
+                .unwrap();
         let o = options(&settings, &Topics::new("homeassistant", "lp"));
         assert!(matches!(o.transport(), Transport::Tls(_)));
         assert_eq!(o.broker_address(), ("broker.example".to_owned(), 8883));

@@ -1,11 +1,16 @@
-//! `LITELLM_PULSE_MQTT_*`: the broker, the discovery prefix and the base topic.
+//! `LITELLM_PULSE_MQTT_*`: the broker, the discovery prefix, the base topic
+//! and the certificate authority of a broker with a private certificate.
 //!
 //! The URL is taken as plain text by clap and parsed here, so that no error
-//! message ever repeats it (it carries the password).
+//! message ever repeats it (it carries the password). The CA file is read
+//! and checked here too, so a bad one stops start-up naming the file.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 
 use reqwest::Url;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 
 /// Where and how pulse publishes to Home Assistant.
 #[derive(Clone, PartialEq, Eq)]
@@ -14,8 +19,15 @@ pub struct MqttSettings {
     pub host: String,
     /// Broker port (1883 for `mqtt`, 8883 for `mqtts` unless given).
     pub port: u16,
-    /// TLS (`mqtts://`), verified against the Mozilla root certificates.
+    /// TLS (`mqtts://`), verified against the Mozilla root certificates or
+    /// [`MqttSettings::ca_certs`].
     pub tls: bool,
+    /// The certificates of `LITELLM_PULSE_MQTT_CA_FILE`: when given, the
+    /// broker's certificate must chain to one of them (instead of the
+    /// Mozilla roots).
+    pub ca_certs: Vec<CertificateDer<'static>>,
+    /// Where [`MqttSettings::ca_certs`] came from, for logs.
+    pub ca_file: Option<PathBuf>,
     /// User name, percent-decoded (empty: none).
     pub username: String,
     /// Password, percent-decoded (empty: none). Never logged or shown.
@@ -42,17 +54,19 @@ impl fmt::Debug for MqttSettings {
             )
             .field("prefix", &self.prefix)
             .field("base_topic", &self.base_topic)
+            .field("ca_file", &self.ca_file)
             .finish()
     }
 }
 
 impl MqttSettings {
-    /// Resolves the three options; `None` when the URL is empty (MQTT off).
-    /// An error names the variable and says why, never quoting the URL.
+    /// Resolves the options; `None` when the URL is empty (MQTT off). An
+    /// error names the variable and says why, never quoting the URL.
     pub fn resolve(
         url: &str,
         prefix: &str,
         base_topic: &str,
+        ca_file: Option<&Path>,
     ) -> Result<Option<MqttSettings>, (&'static str, String)> {
         let url = url.trim();
         if url.is_empty() {
@@ -83,10 +97,22 @@ impl MqttSettings {
         let port = parsed.port().unwrap_or(if tls { 8883 } else { 1883 });
         let prefix = topic_part("LITELLM_PULSE_MQTT_PREFIX", prefix)?;
         let base_topic = topic_part("LITELLM_PULSE_MQTT_BASE_TOPIC", base_topic)?;
+        let ca_certs = match ca_file {
+            None => Vec::new(),
+            Some(_) if !tls => {
+                return Err((
+                    CA_FILE_VAR,
+                    "only applies to mqtts:// (the URL is mqtt://, without TLS)".into(),
+                ));
+            }
+            Some(path) => read_ca_file(path).map_err(|reason| (CA_FILE_VAR, reason))?,
+        };
         Ok(Some(MqttSettings {
             host,
             port,
             tls,
+            ca_certs,
+            ca_file: ca_file.map(Path::to_owned),
             username,
             password,
             prefix,
@@ -106,6 +132,33 @@ impl MqttSettings {
         }
         out
     }
+}
+
+/// The variable naming a private certificate authority.
+const CA_FILE_VAR: &str = "LITELLM_PULSE_MQTT_CA_FILE";
+
+/// The PEM certificates in `path`: at least one, each a certificate rustls
+/// accepts as a trust anchor. The reason names the file.
+fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let shown = path.display();
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    let certs = CertificateDer::pem_slice_iter(&bytes)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{shown}: not PEM certificates ({e})"))?;
+    if certs.is_empty() {
+        return Err(format!(
+            "{shown} holds no certificate (expected -----BEGIN CERTIFICATE-----)"
+        ));
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    let (_, ignored) = roots.add_parsable_certificates(certs.iter().cloned());
+    if ignored > 0 {
+        return Err(format!(
+            "{shown}: {ignored} of {} certificates cannot be parsed",
+            certs.len()
+        ));
+    }
+    Ok(certs)
 }
 
 /// A topic prefix: not empty, no wildcards, no leading or trailing `/`.
@@ -131,14 +184,14 @@ mod tests {
     use super::*;
 
     fn ok(url: &str) -> MqttSettings {
-        MqttSettings::resolve(url, "homeassistant", "litellm-pulse")
+        MqttSettings::resolve(url, "homeassistant", "litellm-pulse", None)
             .unwrap()
             .unwrap()
     }
 
     #[test]
     fn an_empty_url_turns_mqtt_off() {
-        assert_eq!(MqttSettings::resolve(" ", "x", "y"), Ok(None));
+        assert_eq!(MqttSettings::resolve(" ", "x", "y", None), Ok(None));
     }
 
     #[test]
@@ -167,7 +220,7 @@ mod tests {
             "mqtt://user:hunter2@",
         ] {
             let (setting, reason) =
-                MqttSettings::resolve(url, "homeassistant", "litellm-pulse").unwrap_err();
+                MqttSettings::resolve(url, "homeassistant", "litellm-pulse", None).unwrap_err();
             assert_eq!(setting, "LITELLM_PULSE_MQTT_URL");
             assert!(!reason.contains("hunter2"), "{url}: {reason}");
         }
@@ -191,20 +244,50 @@ mod tests {
     fn topics_without_wildcards_or_empty_levels() {
         for bad in ["", "/ha", "ha/", "a//b", "ha/#", "ha/+/x"] {
             assert!(
-                MqttSettings::resolve("mqtt://b", bad, "litellm-pulse").is_err(),
+                MqttSettings::resolve("mqtt://b", bad, "litellm-pulse", None).is_err(),
                 "{bad:?}"
             );
             assert!(
-                MqttSettings::resolve("mqtt://b", "homeassistant", bad).is_err(),
+                MqttSettings::resolve("mqtt://b", "homeassistant", bad, None).is_err(),
                 "{bad:?}"
             );
         }
-        let s = MqttSettings::resolve("mqtt://b", "ha/disc", "home/pulse 2")
+        let s = MqttSettings::resolve("mqtt://b", "ha/disc", "home/pulse 2", None)
             .unwrap()
             .unwrap();
         assert_eq!(
             (s.prefix.as_str(), s.base_topic.as_str()),
             ("ha/disc", "home/pulse 2")
         );
+    }
+
+    #[test]
+    fn a_ca_file_must_hold_certificates_and_needs_mqtts() {
+        let dir = tempfile::tempdir().unwrap();
+        let resolve = |url: &str, path: &Path| {
+            MqttSettings::resolve(url, "homeassistant", "litellm-pulse", Some(path))
+        };
+        let missing = dir.path().join("missing.pem");
+        let (var, reason) = resolve("mqtts://u:hunter2@b", &missing).unwrap_err();
+        assert_eq!(var, "LITELLM_PULSE_MQTT_CA_FILE");
+        assert!(
+            reason.starts_with("cannot read ") && reason.contains("missing.pem"),
+            "{reason}"
+        );
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "no certificate here\n").unwrap();
+        let (_, reason) = resolve("mqtts://b", &empty).unwrap_err();
+        assert!(reason.contains("holds no certificate"), "{reason}");
+        let junk = dir.path().join("junk.pem");
+        std::fs::write(
+            &junk,
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let (_, reason) = resolve("mqtts://b", &junk).unwrap_err();
+        assert!(reason.contains("cannot be parsed"), "{reason}");
+        let (var, reason) = resolve("mqtt://u:hunter2@b", &junk).unwrap_err();
+        assert_eq!(var, "LITELLM_PULSE_MQTT_CA_FILE");
+        assert!(reason.contains("only applies to mqtts://") && !reason.contains("hunter2"));
     }
 }
