@@ -14,9 +14,11 @@ pub enum Clock {
     Manual(std::sync::Arc<std::sync::atomic::AtomicI64>),
     /// For end-to-end tests only: the system clock plus a signed offset in
     /// milliseconds read from this file on every call, so a test can step
-    /// the running binary's clock backwards and forwards. Chosen with the
-    /// undocumented `LITELLM_PULSE_TEST_CLOCK_FILE`; a missing or malformed
-    /// file counts as offset 0.
+    /// the running binary's clock backwards and forwards; a file holding
+    /// `=<ms>` stops the clock at that instant (for values that move with
+    /// every millisecond, such as forecasts, compared exactly). Chosen with
+    /// the undocumented `LITELLM_PULSE_TEST_CLOCK_FILE`; a missing or
+    /// malformed file counts as offset 0.
     OffsetFile(std::path::PathBuf),
 }
 
@@ -28,18 +30,29 @@ pub fn parse_clock_offset(text: &str) -> i64 {
     text.trim().parse().unwrap_or(0)
 }
 
+/// "now" by a test clock file's text: `=<ms>` is that instant, anything
+/// else an offset to `system_ms` ([`parse_clock_offset`]).
+pub fn clock_file_now(text: &str, system_ms: i64) -> i64 {
+    match text
+        .trim()
+        .strip_prefix('=')
+        .map(|t| t.trim().parse::<i64>())
+    {
+        Some(Ok(fixed)) => fixed,
+        _ => system_ms.saturating_add(parse_clock_offset(text)),
+    }
+}
+
 impl Clock {
     /// Milliseconds since the epoch.
     pub fn now_ms(&self) -> i64 {
         match self {
             Clock::System => chrono::Utc::now().timestamp_millis(),
             Clock::Fixed(ms) => *ms,
-            Clock::OffsetFile(path) => {
-                let offset = std::fs::read_to_string(path)
-                    .map(|t| parse_clock_offset(&t))
-                    .unwrap_or(0);
-                chrono::Utc::now().timestamp_millis().saturating_add(offset)
-            }
+            Clock::OffsetFile(path) => clock_file_now(
+                &std::fs::read_to_string(path).unwrap_or_default(),
+                chrono::Utc::now().timestamp_millis(),
+            ),
             #[cfg(test)]
             Clock::Manual(ms) => ms.load(std::sync::atomic::Ordering::SeqCst),
         }
@@ -73,5 +86,10 @@ mod tests {
         );
         assert_eq!(parse_clock_offset("junk"), 0);
         assert_eq!(parse_clock_offset(" -5 "), -5);
+        std::fs::write(&path, "=1795689000000\n").unwrap();
+        assert_eq!(clock.now_ms(), 1_795_689_000_000);
+        assert_eq!(clock_file_now("-5", 100), 95);
+        assert_eq!(clock_file_now("=junk", 100), 100);
+        assert_eq!(clock_file_now("", 100), 100);
     }
 }

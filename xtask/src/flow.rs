@@ -85,8 +85,10 @@ pub fn setup() -> Result<()> {
         ("musl-gcc", "musl-tools"),
         ("file", "file"),
         ("qemu-aarch64-static", "qemu-user-static"),
-        // The broker of the Home Assistant over MQTT end-to-end test.
+        // The broker of the Home Assistant over MQTT end-to-end test, and the
+        // certificates of its TLS listener.
         ("mosquitto", "mosquitto"),
+        ("openssl", "openssl"),
     ])
 }
 
