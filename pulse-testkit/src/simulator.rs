@@ -8,8 +8,9 @@
 //! caller says which instant to advance to.
 //!
 //! It also writes LiteLLM's latency histograms (request, LLM API, time to
-//! first token, overhead, queue time; the 18 `LATENCY_BUCKETS` and the label
-//! sets of the captures) and the deployment health counters (cooldowns,
+//! first token, overhead; the 18 `LATENCY_BUCKETS` and the label sets of the
+//! captures; not the queue time, which would make every body a fifth larger
+//! and the demo's backfill slower) and the deployment health counters (cooldowns,
 //! successful and failed fallbacks). Those draw from a second random stream,
 //! so the counters above (requests, spend, tokens) are exactly what they were
 //! before the histograms existed, for the same seed.
@@ -20,7 +21,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use chrono::{Datelike, Timelike};
 use chrono_tz::Tz;
 
-use crate::exposition::{CounterRow, Kind, NO_LABELS, TextWriter, py_float};
+use crate::exposition::{CounterRow, Kind, NO_LABELS, TextWriter};
 use crate::fake::{Reply, Responder};
 
 struct Model {
@@ -242,6 +243,12 @@ const LATENCY_BUCKETS: [f64; 17] = [
     600.0,
 ];
 
+/// The `le` labels of LATENCY_BUCKETS and `+Inf`, as prometheus_client prints them.
+const LE: [&str; 18] = [
+    "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1.0", "2.0", "5.0", "10.0", "30.0",
+    "60.0", "120.0", "300.0", "420.0", "600.0", "+Inf",
+];
+
 /// The latency histograms the simulator writes, with LiteLLM's help texts.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 enum Hist {
@@ -249,17 +256,10 @@ enum Hist {
     LlmApi,
     FirstToken,
     Overhead,
-    Queue,
 }
 
 impl Hist {
-    const ALL: [Hist; 5] = [
-        Hist::Total,
-        Hist::LlmApi,
-        Hist::FirstToken,
-        Hist::Overhead,
-        Hist::Queue,
-    ];
+    const ALL: [Hist; 4] = [Hist::Total, Hist::LlmApi, Hist::FirstToken, Hist::Overhead];
 
     /// Family name and help text.
     fn name_help(self) -> (&'static str, &'static str) {
@@ -279,10 +279,6 @@ impl Hist {
             Hist::Overhead => (
                 "litellm_overhead_latency_metric",
                 "Latency overhead (milliseconds) added by LiteLLM processing",
-            ),
-            Hist::Queue => (
-                "litellm_request_queue_time_seconds",
-                "Time (seconds) from request arrival at the proxy to the start of pre-call processing -- includes authentication and any ASGI-level queueing",
             ),
         }
     }
@@ -615,7 +611,7 @@ impl Simulator {
             l.sort_by(|a, b| a.0.cmp(b.0));
             l
         };
-        // The label sets of the captures (LITELLM-METRICS.md, rows 43 and 45).
+        // The label sets of the captures (LITELLM-METRICS.md, row 43).
         let request = labels(&[
             "api_key_alias",
             "api_provider",
@@ -628,20 +624,6 @@ impl Simulator {
             "org_id",
             "requested_model",
             "service_tier",
-            "team",
-            "team_alias",
-            "user",
-        ]);
-        let queue = labels(&[
-            "api_key_alias",
-            "api_provider",
-            "end_user",
-            "hashed_api_key",
-            "model",
-            "model_id",
-            "org_alias",
-            "org_id",
-            "requested_model",
             "team",
             "team_alias",
             "user",
@@ -662,7 +644,6 @@ impl Simulator {
             let api = self.log_normal(MEDIAN_LATENCY_S[m] * load, 0.45);
             let queued = self.log_normal(0.003, 0.6);
             let own = self.log_normal(0.012, 0.5);
-            self.observe(Hist::Queue, queue.clone(), queued, at_ms);
             self.observe(Hist::Overhead, overhead.clone(), own, at_ms);
             self.observe(Hist::LlmApi, request.clone(), api, at_ms);
             self.observe(Hist::Total, request.clone(), api + queued + own, at_ms);
@@ -771,13 +752,10 @@ impl Simulator {
             let mut cumulative = 0.0;
             for (i, n) in c.buckets.iter().enumerate() {
                 cumulative += n;
-                let le = LATENCY_BUCKETS
-                    .get(i)
-                    .map_or_else(|| "+Inf".to_owned(), |&b| py_float(b));
                 let pairs = labels[..at]
                     .iter()
                     .map(|(n, v)| (*n, v.as_str()))
-                    .chain([("le", le.as_str())])
+                    .chain([("le", LE[i])])
                     .chain(labels[at..].iter().map(|(n, v)| (*n, v.as_str())));
                 w.sample(&bucket, pairs, cumulative);
             }
@@ -916,15 +894,14 @@ mod tests {
             "{:?}",
             &report.problems[..report.problems.len().min(5)]
         );
-        // One observation per answered request in the request, API, overhead
-        // and queue histograms; first tokens for the streaming keys only.
+        // One observation per answered request in the request, API and
+        // overhead histograms; first tokens for the streaming keys only.
         let answered = sum_of(&body, "litellm_deployment_success_responses_total", None);
         assert!(answered > 100.0, "{answered}");
         for name in [
             "litellm_request_total_latency_metric_count",
             "litellm_llm_api_latency_metric_count",
             "litellm_overhead_latency_metric_count",
-            "litellm_request_queue_time_seconds_count",
         ] {
             assert_eq!(sum_of(&body, name, None), answered, "{name}");
         }
