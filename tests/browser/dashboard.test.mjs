@@ -624,8 +624,8 @@ test("the latency chart draws the demo's quantiles per model as /api/v1/series a
     });
   }
   assert.match(await page.locator("#latency-title").textContent(), /p99, request latency/);
-  // Every histogram of the selector draws from the demo; first tokens only for streams.
-  for (const histogram of ["llm_api_latency", "time_to_first_token", "overhead_latency", "queue_time"]) {
+  // Every histogram the demo writes draws; first tokens only for streams.
+  for (const histogram of ["llm_api_latency", "time_to_first_token", "overhead_latency"]) {
     await page.locator("#latency-histogram").selectOption(histogram);
     await latencyDrawn(page, { histogram, quantile: "latency_p99" });
     const api = await series("latency_p99", histogram);
@@ -635,6 +635,10 @@ test("the latency chart draws the demo's quantiles per model as /api/v1/series a
       assert.deepStrictEqual(v, api.series.find((s) => s.key === key).values, `${histogram} ${key}`);
     }
   }
+  // The demo writes no queue-time histogram: the chart says so.
+  await page.locator("#latency-histogram").selectOption("queue_time");
+  await latencyDrawn(page, { histogram: "queue_time", quantile: "latency_p99", state: "empty" });
+  assert.match(await page.locator("#latency-empty").textContent(), /^No queue time in this range/);
   assert.deepStrictEqual(problems, []);
   await page.close();
 });
