@@ -6,6 +6,14 @@
 //! every 6 to 14 days (every series vanishes, then returns small with new
 //! `_created` stamps). It is deterministic for a seed and reads no clock: the
 //! caller says which instant to advance to.
+//!
+//! It also writes LiteLLM's latency histograms (request, LLM API, time to
+//! first token, overhead; the 18 `LATENCY_BUCKETS` and the label sets of the
+//! captures; not the queue time, which would make every body a fifth larger
+//! and the demo's backfill slower) and the deployment health counters (cooldowns,
+//! successful and failed fallbacks). Those draw from a second random stream,
+//! so the counters above (requests, spend, tokens) are exactly what they were
+//! before the histograms existed, for the same seed.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -146,10 +154,13 @@ enum Fam {
     DeployTotal,
     DeploySuccess,
     DeployFailure,
+    CooledDown,
+    SuccessfulFallbacks,
+    FailedFallbacks,
 }
 
 impl Fam {
-    const ALL: [Fam; 11] = [
+    const ALL: [Fam; 14] = [
         Fam::Requests,
         Fam::Failed,
         Fam::Spend,
@@ -161,6 +172,9 @@ impl Fam {
         Fam::DeployTotal,
         Fam::DeploySuccess,
         Fam::DeployFailure,
+        Fam::CooledDown,
+        Fam::SuccessfulFallbacks,
+        Fam::FailedFallbacks,
     ];
 
     /// Sample name base (without `_total` / `_created`) and help text.
@@ -207,9 +221,94 @@ impl Fam {
                 "litellm_deployment_failure_responses",
                 "LLM Deployment Analytics - Total number of failed LLM API calls for a specific LLM deploymeny. exception_status is the status of the exception from the llm api",
             ),
+            Fam::CooledDown => (
+                "litellm_deployment_cooled_down",
+                "LLM Deployment Analytics - Number of times a deployment has been cooled down by LiteLLM load balancing logic. exception_status is the status of the exception that caused the deployment to be cooled down",
+            ),
+            Fam::SuccessfulFallbacks => (
+                "litellm_deployment_successful_fallbacks",
+                "LLM Deployment Analytics - Number of successful fallback requests from primary model -> fallback model",
+            ),
+            Fam::FailedFallbacks => (
+                "litellm_deployment_failed_fallbacks",
+                "LLM Deployment Analytics - Number of failed fallback requests from primary model -> fallback model",
+            ),
         }
     }
 }
+
+/// LiteLLM's `LATENCY_BUCKETS` (the upper bounds before `+Inf`), in seconds.
+const LATENCY_BUCKETS: [f64; 17] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 420.0,
+    600.0,
+];
+
+/// The `le` labels of LATENCY_BUCKETS and `+Inf`, as prometheus_client prints them.
+const LE: [&str; 18] = [
+    "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1.0", "2.0", "5.0", "10.0", "30.0",
+    "60.0", "120.0", "300.0", "420.0", "600.0", "+Inf",
+];
+
+/// The latency histograms the simulator writes, with LiteLLM's help texts.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+enum Hist {
+    Total,
+    LlmApi,
+    FirstToken,
+    Overhead,
+}
+
+impl Hist {
+    const ALL: [Hist; 4] = [Hist::Total, Hist::LlmApi, Hist::FirstToken, Hist::Overhead];
+
+    /// Family name and help text.
+    fn name_help(self) -> (&'static str, &'static str) {
+        match self {
+            Hist::Total => (
+                "litellm_request_total_latency_metric",
+                "End-to-end latency (seconds) for a request to LiteLLM Proxy Server, from the moment the request reached the proxy through the end of processing -- includes authentication, pre-call hooks, the LLM API call, and post-call processing",
+            ),
+            Hist::LlmApi => (
+                "litellm_llm_api_latency_metric",
+                "Total latency (seconds) for a models LLM API call",
+            ),
+            Hist::FirstToken => (
+                "litellm_llm_api_time_to_first_token_metric",
+                "Time to first token for a models LLM API call",
+            ),
+            Hist::Overhead => (
+                "litellm_overhead_latency_metric",
+                "Latency overhead (milliseconds) added by LiteLLM processing",
+            ),
+        }
+    }
+}
+
+/// One histogram child: observations per bucket (not cumulative; the last
+/// slot is above 600 s), their count and sum, and its `_created` stamp.
+#[derive(Debug, Clone, Copy)]
+struct HistCounts {
+    buckets: [f64; LATENCY_BUCKETS.len() + 1],
+    count: f64,
+    sum: f64,
+    created_s: f64,
+}
+
+impl HistCounts {
+    fn observe(&mut self, seconds: f64) {
+        let i = LATENCY_BUCKETS.partition_point(|&le| le < seconds);
+        self.buckets[i] += 1.0;
+        self.count += 1.0;
+        self.sum += seconds;
+    }
+}
+
+/// Median request latency per model (index into MODELS), in seconds.
+const MEDIAN_LATENCY_S: [f64; 4] = [0.9, 1.6, 0.35, 3.2];
+
+/// Keys (indices into KEYS) whose clients stream, so their requests have a
+/// time to first token (LiteLLM records it for streams only).
+const STREAMING_KEYS: [usize; 2] = [1, 3];
 
 type Labels = Vec<(&'static str, String)>;
 
@@ -217,6 +316,22 @@ type Labels = Vec<(&'static str, String)>;
 struct Counter {
     value: f64,
     created_s: f64,
+}
+
+/// One step of xorshift64*: fast, deterministic, good enough for traffic noise.
+fn xorshift(state: &mut u64) -> f64 {
+    *state ^= *state >> 12;
+    *state ^= *state << 25;
+    *state ^= *state >> 27;
+    (state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// `labels` with the value of `name` set to `value`.
+fn with(mut labels: Labels, name: &str, value: &str) -> Labels {
+    if let Some(l) = labels.iter_mut().find(|l| l.0 == name) {
+        l.1 = value.to_owned();
+    }
+    labels
 }
 
 /// A deterministic LiteLLM look-alike that is advanced through time.
@@ -228,6 +343,9 @@ pub struct Simulator {
     next_restart_ms: i64,
     in_flight: f64,
     series: BTreeMap<(Fam, Labels), Counter>,
+    /// The second random stream: latencies and health events only.
+    health_rng: u64,
+    histograms: BTreeMap<(Hist, Labels), HistCounts>,
     restarts: u32,
 }
 
@@ -242,6 +360,8 @@ impl Simulator {
             next_restart_ms: 0,
             in_flight: 1.0,
             series: BTreeMap::new(),
+            health_rng: (seed ^ 0x9e37_79b9_7f4a_7c15) | 1,
+            histograms: BTreeMap::new(),
             restarts: 0,
         };
         sim.next_restart_ms = start_ms + sim.restart_gap_ms();
@@ -254,11 +374,19 @@ impl Simulator {
     }
 
     fn next_f64(&mut self) -> f64 {
-        // xorshift64*: fast, deterministic, good enough for traffic noise.
-        self.rng ^= self.rng >> 12;
-        self.rng ^= self.rng << 25;
-        self.rng ^= self.rng >> 27;
-        (self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+        xorshift(&mut self.rng)
+    }
+
+    /// A draw of the second stream (latencies, cooldowns, fallbacks).
+    fn health_f64(&mut self) -> f64 {
+        xorshift(&mut self.health_rng)
+    }
+
+    /// A log-normal draw around `median` (seconds): spread `sigma` in log space.
+    fn log_normal(&mut self, median: f64, sigma: f64) -> f64 {
+        // Irwin–Hall: four uniforms make a near-normal draw with variance 1/3.
+        let z = (0..4).map(|_| self.health_f64()).sum::<f64>() - 2.0;
+        median * (sigma * z * 3f64.sqrt()).exp()
     }
 
     /// Restarts happen every 6 to 14 days.
@@ -309,6 +437,7 @@ impl Simulator {
 
     fn restart(&mut self, at_ms: i64) {
         self.series.clear();
+        self.histograms.clear();
         self.process_start_s = at_ms as f64 / 1000.0;
         self.next_restart_ms = at_ms + self.restart_gap_ms();
         self.restarts += 1;
@@ -323,6 +452,19 @@ impl Simulator {
                 created_s,
             })
             .value += by;
+    }
+
+    fn observe(&mut self, hist: Hist, labels: Labels, seconds: f64, at_ms: i64) {
+        let created_s = at_ms as f64 / 1000.0;
+        self.histograms
+            .entry((hist, labels))
+            .or_insert(HistCounts {
+                buckets: [0.0; LATENCY_BUCKETS.len() + 1],
+                count: 0.0,
+                sum: 0.0,
+                created_s,
+            })
+            .observe(seconds);
     }
 
     /// `n` requests of key `k` to model `m`, finished at `at_ms`.
@@ -437,6 +579,118 @@ impl Simulator {
                 at_ms,
             );
         }
+        self.latency_and_health(k, m, ok, failed, at_ms);
+    }
+
+    /// The histograms and health counters of `ok` answered and `failed`
+    /// requests of key `k` to model `m`; draws only from the second stream.
+    fn latency_and_health(&mut self, k: usize, m: usize, ok: f64, failed: f64, at_ms: i64) {
+        let key = &KEYS[k];
+        let model = &MODELS[m];
+        let labels = |names: &[&'static str]| -> Labels {
+            let mut l: Labels = names
+                .iter()
+                .map(|&n| {
+                    let v = match n {
+                        "api_base" => "",
+                        "api_key_alias" => key.alias,
+                        "api_provider" => model.provider,
+                        "end_user" => key.end_user,
+                        "hashed_api_key" => key.hashed,
+                        "litellm_model_name" | "model" => model.underlying,
+                        "model_group" | "requested_model" => model.alias,
+                        "model_id" => model.model_id,
+                        "team" => key.team,
+                        "team_alias" => key.team_alias,
+                        "user" => key.user,
+                        _ => "None",
+                    };
+                    (n, v.to_owned())
+                })
+                .collect();
+            l.sort_by(|a, b| a.0.cmp(b.0));
+            l
+        };
+        // The label sets of the captures (LITELLM-METRICS.md, row 43).
+        let request = labels(&[
+            "api_key_alias",
+            "api_provider",
+            "end_user",
+            "hashed_api_key",
+            "model",
+            "model_group",
+            "model_id",
+            "org_alias",
+            "org_id",
+            "requested_model",
+            "service_tier",
+            "team",
+            "team_alias",
+            "user",
+        ]);
+        let overhead = labels(&[
+            "api_base",
+            "api_key_alias",
+            "api_provider",
+            "hashed_api_key",
+            "litellm_model_name",
+            "model_group",
+            "model_id",
+        ]);
+        let streams = STREAMING_KEYS.contains(&k);
+        // Quieter hours are a little faster: the hour's load shows in the tail.
+        let load = 1.0 + 0.6 * self.rhythm(at_ms);
+        for _ in 0..ok as u64 {
+            let api = self.log_normal(MEDIAN_LATENCY_S[m] * load, 0.45);
+            let queued = self.log_normal(0.003, 0.6);
+            let own = self.log_normal(0.012, 0.5);
+            self.observe(Hist::Overhead, overhead.clone(), own, at_ms);
+            self.observe(Hist::LlmApi, request.clone(), api, at_ms);
+            self.observe(Hist::Total, request.clone(), api + queued + own, at_ms);
+            if streams {
+                let share = 0.12 + 0.2 * self.health_f64();
+                self.observe(Hist::FirstToken, request.clone(), api * share, at_ms);
+            }
+        }
+        for _ in 0..failed as u64 {
+            // A rate-limited deployment is cooled down now and then, and the
+            // router falls back to another model of the key.
+            if self.health_f64() < 0.3 {
+                let cooled = labels(&[
+                    "api_base",
+                    "api_provider",
+                    "exception_status",
+                    "litellm_model_name",
+                    "model_id",
+                ]);
+                let cooled = with(cooled, "exception_status", "429");
+                self.bump(Fam::CooledDown, cooled, 1.0, at_ms);
+            }
+            let draw = self.health_f64();
+            if draw < 0.6 {
+                let fallback = key.models.iter().find(|&&o| o != m).map_or(m, |&o| o);
+                let mut l = labels(&[
+                    "api_key_alias",
+                    "exception_class",
+                    "exception_status",
+                    "hashed_api_key",
+                    "model_id",
+                    "requested_model",
+                    "team",
+                    "team_alias",
+                ]);
+                l = with(l, "exception_class", "Openai.RateLimitError");
+                l = with(l, "exception_status", "429");
+                l.push(("fallback_model", MODELS[fallback].alias.to_owned()));
+                l.sort_by(|a, b| a.0.cmp(b.0));
+                let fam = if draw < 0.5 {
+                    Fam::SuccessfulFallbacks
+                } else {
+                    Fam::FailedFallbacks
+                };
+                self.bump(fam, l, 1.0, at_ms);
+            }
+        }
     }
 
     /// The `/metrics/` body now, in text format 0.0.4 as prometheus_client writes it.
@@ -472,7 +726,54 @@ impl Simulator {
                 .collect();
             w.counter(base, help, &rows);
         }
+        for hist in Hist::ALL {
+            self.render_histogram(&mut w, hist);
+        }
         w.finish()
+    }
+
+    /// One histogram family as prometheus_client writes it: per child the
+    /// cumulative `_bucket` lines with `le` in its sorted place, `_count`,
+    /// `_sum`; then the `_created` gauge family.
+    fn render_histogram(&self, w: &mut TextWriter, hist: Hist) {
+        let (name, help) = hist.name_help();
+        let children: Vec<(&Labels, &HistCounts)> = self
+            .histograms
+            .range((hist, Vec::new())..)
+            .take_while(|((h, _), _)| *h == hist)
+            .map(|((_, labels), c)| (labels, c))
+            .collect();
+        w.family(name, Kind::Histogram, help);
+        let bucket = format!("{name}_bucket");
+        let count = format!("{name}_count");
+        let sum = format!("{name}_sum");
+        for (labels, c) in &children {
+            let at = labels.partition_point(|l| l.0 < "le");
+            let mut cumulative = 0.0;
+            for (i, n) in c.buckets.iter().enumerate() {
+                cumulative += n;
+                let pairs = labels[..at]
+                    .iter()
+                    .map(|(n, v)| (*n, v.as_str()))
+                    .chain([("le", LE[i])])
+                    .chain(labels[at..].iter().map(|(n, v)| (*n, v.as_str())));
+                w.sample(&bucket, pairs, cumulative);
+            }
+            let plain = || labels.iter().map(|(n, v)| (*n, v.as_str()));
+            w.sample(&count, plain(), c.count);
+            w.sample(&sum, plain(), c.sum);
+        }
+        if !children.is_empty() {
+            let created = format!("{name}_created");
+            w.family(&created, Kind::Gauge, help);
+            for (labels, c) in &children {
+                w.sample(
+                    &created,
+                    labels.iter().map(|(n, v)| (*n, v.as_str())),
+                    c.created_s,
+                );
+            }
+        }
     }
 }
 
@@ -543,6 +844,128 @@ mod tests {
         assert_eq!(labels_of("litellm_proxy_total_requests_metric_total"), 16);
         assert_eq!(labels_of("litellm_spend_metric_total"), 16);
         assert_eq!(labels_of("litellm_total_tokens_metric_total"), 13);
+    }
+
+    /// Sums of every sample named `name` whose line has `label="value"`.
+    fn sum_of(body: &str, name: &str, label: Option<(&str, &str)>) -> f64 {
+        body.lines()
+            .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
+            .filter(|l| label.is_none_or(|(n, v)| crate::plain::plain_label(l, n) == Some(v)))
+            .map(|l| l.rsplit_once(' ').unwrap().1.parse::<f64>().unwrap())
+            .sum()
+    }
+
+    #[test]
+    fn the_histograms_leave_every_counter_as_it_was() {
+        // Printed by this simulator before it wrote histograms (same seed, same
+        // 20 days): the latency draws come from their own stream.
+        let start = 1_795_000_000_000;
+        let mut sim = Simulator::new(start, Tz::UTC, 7);
+        sim.advance_to(start + 20 * 86_400_000);
+        let body = sim.render();
+        assert_eq!(sim.restarts(), 1);
+        for (name, value) in [
+            ("litellm_proxy_total_requests_metric_total", 26166.0),
+            ("litellm_proxy_failed_requests_metric_total", 1063.0),
+            ("litellm_spend_metric_total", 20.88775855000001),
+            ("litellm_total_tokens_metric_total", 24272882.0),
+            ("litellm_input_tokens_metric_total", 17676334.0),
+            ("litellm_output_tokens_metric_total", 6596548.0),
+            ("litellm_output_reasoning_tokens_metric_total", 150015.0),
+            ("litellm_input_cached_tokens_metric_total", 2459635.0),
+            ("litellm_deployment_total_requests_total", 26166.0),
+            ("litellm_deployment_success_responses_total", 25103.0),
+            ("litellm_deployment_failure_responses_total", 1063.0),
+        ] {
+            assert_eq!(sum_of(&body, name, None), value, "{name}");
+        }
+    }
+
+    #[test]
+    fn latency_histograms_and_health_counters_are_litellms() {
+        let start = 1_795_000_000_000;
+        let mut sim = Simulator::new(start, Tz::UTC, 7);
+        sim.advance_to(start + 2 * 86_400_000);
+        let body = sim.render();
+        // Strictly valid text 0.0.4: cumulative buckets, `+Inf` = `_count`, `le` order.
+        let report = pulse_core::validate::validate(&body);
+        assert!(
+            report.is_valid(),
+            "{:?}",
+            &report.problems[..report.problems.len().min(5)]
+        );
+        // One observation per answered request in the request, API and
+        // overhead histograms; first tokens for the streaming keys only.
+        let answered = sum_of(&body, "litellm_deployment_success_responses_total", None);
+        assert!(answered > 100.0, "{answered}");
+        for name in [
+            "litellm_request_total_latency_metric_count",
+            "litellm_llm_api_latency_metric_count",
+            "litellm_overhead_latency_metric_count",
+        ] {
+            assert_eq!(sum_of(&body, name, None), answered, "{name}");
+        }
+        let streamed = sum_of(
+            &body,
+            "litellm_llm_api_time_to_first_token_metric_count",
+            None,
+        );
+        assert!(0.0 < streamed && streamed < answered, "{streamed}");
+        // The 18 buckets of LATENCY_BUCKETS, printed as prometheus_client does.
+        let les: Vec<&str> = body
+            .lines()
+            .filter(|l| l.starts_with("litellm_request_total_latency_metric_bucket{"))
+            .take(18)
+            .map(|l| crate::plain::plain_label(l, "le").unwrap())
+            .collect();
+        assert_eq!(les.first(), Some(&"0.005"));
+        assert_eq!(les[7], "1.0");
+        assert_eq!(les.last(), Some(&"+Inf"));
+        // Medians near each model's own: the slow model is slower.
+        let median = |model: &str| {
+            let mut buckets: Vec<(f64, f64)> = Vec::new();
+            for l in body.lines().filter(|l| {
+                l.starts_with("litellm_request_total_latency_metric_bucket{")
+                    && crate::plain::plain_label(l, "requested_model") == Some(model)
+            }) {
+                let le = crate::plain::plain_label(l, "le").unwrap();
+                let le = if le == "+Inf" {
+                    f64::INFINITY
+                } else {
+                    le.parse().unwrap()
+                };
+                let v: f64 = l.rsplit_once(' ').unwrap().1.parse().unwrap();
+                match buckets.iter_mut().find(|b| b.0 == le) {
+                    Some(b) => b.1 += v,
+                    None => buckets.push((le, v)),
+                }
+            }
+            buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+            crate::plain::plain_quantile(0.5, &buckets)
+        };
+        let (llama, gpt41) = (median("local-llama"), median("gpt-4.1"));
+        assert!((0.25..1.0).contains(&llama), "{llama}");
+        assert!((2.0..6.0).contains(&gpt41), "{gpt41}");
+        // Rate limits cool deployments down and fall back to another model.
+        let failed = sum_of(&body, "litellm_deployment_failure_responses_total", None);
+        let cooled = sum_of(&body, "litellm_deployment_cooled_down_total", None);
+        let fell_back = sum_of(&body, "litellm_deployment_successful_fallbacks_total", None)
+            + sum_of(&body, "litellm_deployment_failed_fallbacks_total", None);
+        assert!(0.0 < cooled && cooled < failed, "{cooled} of {failed}");
+        assert!(
+            0.0 < fell_back && fell_back < failed,
+            "{fell_back} of {failed}"
+        );
+        assert!(sum_of(&body, "litellm_deployment_failed_fallbacks_total", None) > 0.0);
+        // A restart empties the histograms too: every child is new after it.
+        let at = sim.next_restart_ms;
+        sim.advance_to(at);
+        assert_eq!(sim.restarts(), 1);
+        assert!(
+            sim.histograms
+                .values()
+                .all(|c| c.created_s >= at as f64 / 1000.0)
+        );
     }
 
     #[test]

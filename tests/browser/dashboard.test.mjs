@@ -167,7 +167,7 @@ test("switching to the browser's zone re-buckets the days as the core says", asy
 
 test("a model named <img src=x onerror=alert(1)> is shown as text", async () => {
   const hostile = "<img src=x onerror=alert(1)>";
-  const fake = await fakeLiteLLM(hostile);
+  const fake = await fakeLiteLLM(hostile, { latency: true });
   const dir = tempDir();
   const pulseXss = await startPulse(
     ["--port", "0", "--timezone", "UTC", "--scrape-interval", "1"],
@@ -189,6 +189,12 @@ test("a model named <img src=x onerror=alert(1)> is shown as text", async () => 
     assert.equal(await page.locator("main img").count(), 0);
     const legend = await page.locator("#chart-cost .u-legend").textContent();
     assert.ok(legend.includes(hostile));
+    // The latency chart's legend and the table's latency cells show it as text too.
+    await page.waitForSelector("#chart-latency[data-state=drawn]");
+    assert.ok((await page.locator("#chart-latency .u-legend").textContent()).includes(hostile));
+    const p50 = await page.$eval("#breakdown tbody tr[data-key]", (tr) => tr.querySelector('td[data-col="p50"]').textContent);
+    assert.match(p50, /ms$/);
+    assert.equal(await page.locator("main img, main script:not([src])").count(), 0);
     assert.deepStrictEqual(problems, []);
     await page.close();
   } finally {
@@ -413,7 +419,18 @@ async function overflowing(page, selectors) {
   }, selectors);
 }
 
-const TOTALS = ["html", "#cards", "#cards tbody tr", "#cards tbody td", "#cards tbody th", "#health", "#targets dd"];
+const TOTALS = [
+  "html",
+  "#cards",
+  "#cards tbody tr",
+  "#cards tbody td",
+  "#cards tbody th",
+  "#health",
+  "#targets dd",
+  "#chart-latency",
+  "#chart-latency figcaption",
+  ".table-head",
+];
 
 test("at phone width (390 px) the totals fit without sideways scrolling", async () => {
   const { page, problems } = await openDashboard(390, 844);
@@ -427,6 +444,13 @@ test("at phone width (390 px) the totals fit without sideways scrolling", async 
     assert.ok(b.right <= 390, `right edge ${b.right}`);
     assert.notEqual(b.label, "none");
   }
+  await page.waitForSelector("#chart-latency[data-state=drawn]");
+  assert.deepStrictEqual(await overflowing(page, TOTALS), []);
+  for (const sel of ["#chart-latency", "#export-csv", "#export-ndjson", "#latency-quantile"]) {
+    const box = await page.locator(sel).boundingBox();
+    assert.ok(box.x >= 0 && box.x + box.width <= 390, `${sel} inside the 390 px: ${JSON.stringify(box)}`);
+  }
+  await page.locator("#chart-latency").screenshot({ path: join(artifacts, "latency-phone.png") });
   await page.screenshot({ path: join(artifacts, "explorer-phone.png") });
   await page.screenshot({ path: join(artifacts, "explorer-phone-full.png"), fullPage: true });
   assert.deepStrictEqual(problems, []);
@@ -444,7 +468,9 @@ test("at desktop width the explorer shows the scrape status, totals, charts and 
   assert.equal(await page.locator("#targets li").getAttribute("data-state"), "ok");
   await page.locator("label[for=range-7d]").click();
   await page.waitForFunction(() => document.querySelector("#chart-cost").dataset.range === "7d");
+  await page.waitForSelector("#chart-latency[data-state=drawn]");
   await page.screenshot({ path: join(artifacts, "explorer-desktop.png"), fullPage: true });
+  await page.locator("#chart-latency").screenshot({ path: join(artifacts, "latency-desktop.png") });
   assert.deepStrictEqual(problems, []);
   await page.close();
 });
@@ -475,6 +501,9 @@ test("a failing target is shown as failing, with its error as text", async () =>
     assert.match(await page.locator("#health-error").textContent(), /^Error: /);
     assert.equal(await page.locator("main img, main b").count(), 0);
     assert.match(await page.locator("#breakdown tbody").textContent(), /No model has been seen yet/);
+    // No histogram yet: the latency chart says so instead of drawing nothing.
+    await page.waitForSelector("#chart-latency[data-state=empty]");
+    assert.match(await page.locator("#latency-empty").textContent(), /^No request latency in this range/);
     await page.locator("#health").screenshot({ path: join(artifacts, "explorer-failing-target.png") });
     assert.deepStrictEqual(problems, []);
     await page.close();
@@ -483,4 +512,265 @@ test("a failing target is shown as failing, with its error as text", async () =>
     await failing.stop();
     await fake.close();
   }
+});
+
+// ---------------------------------------------------------------------------
+// Latency and health, and the download links.
+
+/** GET an API document of the demo. */
+async function apiGet(path, params) {
+  const url = new URL(path, server.url);
+  url.search = new URLSearchParams(params).toString();
+  const resp = await fetch(url);
+  assert.equal(resp.status, 200, `${url}`);
+  return resp.json();
+}
+
+/** Waits until the latency chart shows `histogram`/`quantile` of the custom range now selected. */
+async function latencyDrawn(page, { histogram, quantile, state = "drawn" }) {
+  await page.waitForFunction(
+    ({ histogram, quantile, state }) => {
+      const fig = document.querySelector("#chart-latency");
+      const table = document.querySelector("#breakdown");
+      return (
+        fig.dataset.state === state &&
+        fig.dataset.histogram === histogram &&
+        fig.dataset.quantile === quantile &&
+        fig.dataset.from === table.dataset.from &&
+        fig.dataset.to === table.dataset.to
+      );
+    },
+    { histogram, quantile, state },
+    { timeout: 30_000 },
+  );
+}
+
+/** Selects whole past local days (so the demo's live scrapes cannot change them). */
+async function pastDays(page, dimension) {
+  const now = Number(await page.locator("#chart-cost").getAttribute("data-now"));
+  const from = dateBack("10d", now, SERVER_ZONE);
+  const to = dateBack("3d", now, SERVER_ZONE);
+  const range = pulse.dateRange(from, to, SERVER_ZONE);
+  await chooseDimension(page, dimension);
+  await page.locator("#range-from").fill(from);
+  await page.locator("#range-to").fill(to);
+  await page.waitForFunction(
+    (r) => {
+      const table = document.querySelector("#breakdown");
+      return table.dataset.from === String(r.startMs) && table.dataset.to === String(r.endMs);
+    },
+    { startMs: range.startMs, endMs: range.endMs },
+  );
+  return range;
+}
+
+test("the latency chart draws the demo's quantiles per model as /api/v1/series answers, in the legend's order and colours", async () => {
+  const { page, problems } = await openDashboard(1280, 900);
+  const range = await pastDays(page, "model");
+  await latencyDrawn(page, { histogram: "request_latency", quantile: "latency_p90" });
+  const fig = page.locator("#chart-latency");
+  const attr = async (name) => fig.getAttribute(`data-${name}`);
+  assert.equal(await attr("from"), String(range.startMs));
+  assert.equal(await attr("to"), String(range.endMs));
+  // The step is the core's for the range, the buckets are the core's edges.
+  const step = pulse.defaultStep(range.startMs, range.endMs);
+  assert.equal(await attr("step"), step);
+  const starts = JSON.parse(await attr("starts"));
+  assert.deepStrictEqual(starts, Array.from(pulse.bucketEdges(range.startMs, range.endMs, SERVER_ZONE, step)));
+  const series = async (metric, histogram) =>
+    apiGet("api/v1/series", {
+      metric,
+      histogram,
+      by: "model",
+      from: String(range.startMs),
+      to: String(range.endMs),
+      step,
+      tz: SERVER_ZONE,
+    });
+  const p90 = await series("latency_p90", "request_latency");
+  assert.deepStrictEqual(starts, p90.t);
+  const drawn = JSON.parse(await attr("values"));
+  assert.ok(Object.keys(drawn).length >= 4, `the demo's models: ${Object.keys(drawn)}`);
+  for (const [key, values] of Object.entries(drawn)) {
+    assert.deepStrictEqual(values, p90.series.find((s) => s.key === key).values, key);
+    assert.ok(values.every((v) => v === null || (v > 0 && v < 60)), `${key}: ${values}`);
+  }
+  // The canvas has coloured pixels: the lines were drawn.
+  const painted = await fig.locator("canvas").evaluate((c) => {
+    const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 3; i < d.length; i += 4) if (d[i] !== 0) n++;
+    return n;
+  });
+  assert.ok(painted > 500, `latency chart painted ${painted} pixels`);
+  // Same keys in the same order and colours as the cost chart's legend.
+  const costLegend = JSON.parse(await page.locator("#chart-cost").getAttribute("data-legend"));
+  const latencyLegend = JSON.parse(await attr("legend"));
+  const costColor = new Map(costLegend);
+  const shared = latencyLegend.filter(([k]) => costColor.has(k));
+  assert.ok(shared.length >= 4);
+  for (const [key, color] of shared) assert.equal(color, costColor.get(key), key);
+  assert.deepStrictEqual(
+    shared.map(([k]) => k),
+    costLegend.map(([k]) => k).filter((k) => shared.some(([s]) => s === k)),
+  );
+  // p99 is never below p90, bucket by bucket; the quantile selector redraws.
+  await page.locator("#latency-quantile").selectOption("latency_p99");
+  await latencyDrawn(page, { histogram: "request_latency", quantile: "latency_p99" });
+  const p99 = JSON.parse(await attr("values"));
+  for (const [key, values] of Object.entries(p99)) {
+    values.forEach((v, i) => {
+      if (v !== null) assert.ok(v >= drawn[key][i], `${key} bucket ${i}: p99 ${v} < p90 ${drawn[key][i]}`);
+    });
+  }
+  assert.match(await page.locator("#latency-title").textContent(), /p99, request latency/);
+  // Every histogram the demo writes draws; first tokens only for streams.
+  for (const histogram of ["llm_api_latency", "time_to_first_token", "overhead_latency"]) {
+    await page.locator("#latency-histogram").selectOption(histogram);
+    await latencyDrawn(page, { histogram, quantile: "latency_p99" });
+    const api = await series("latency_p99", histogram);
+    const values = JSON.parse(await attr("values"));
+    assert.ok(Object.keys(values).length >= 2, `${histogram}: ${Object.keys(values)}`);
+    for (const [key, v] of Object.entries(values)) {
+      assert.deepStrictEqual(v, api.series.find((s) => s.key === key).values, `${histogram} ${key}`);
+    }
+  }
+  // The demo writes no queue-time histogram: the chart says so.
+  await page.locator("#latency-histogram").selectOption("queue_time");
+  await latencyDrawn(page, { histogram: "queue_time", quantile: "latency_p99", state: "empty" });
+  assert.match(await page.locator("#latency-empty").textContent(), /^No queue time in this range/);
+  assert.deepStrictEqual(problems, []);
+  await page.close();
+});
+
+test("the table's latency and health columns are /api/v1/latency's numbers for the range, and sort", async () => {
+  const { page, problems } = await openDashboard(1280, 900);
+  const range = await pastDays(page, "model");
+  await latencyDrawn(page, { histogram: "request_latency", quantile: "latency_p90" });
+  const api = await apiGet("api/v1/latency", {
+    by: "model",
+    from: String(range.startMs),
+    to: String(range.endMs),
+    tz: SERVER_ZONE,
+  });
+  assert.equal(api.histogram, "request_latency");
+  const rows = await page.$$eval("#breakdown tbody tr[data-key]", (trs) =>
+    trs.map((tr) => {
+      const row = { key: tr.dataset.key };
+      for (const td of tr.querySelectorAll("td[data-col]")) row[td.dataset.col] = { value: td.dataset.value, text: td.textContent };
+      return row;
+    }),
+  );
+  const byKey = new Map(rows.map((r) => [r.key, r]));
+  const withLatency = api.rows.filter((r) => r.count > 0);
+  assert.ok(withLatency.length >= 4, JSON.stringify(api.rows));
+  for (const r of api.rows) {
+    const row = byKey.get(r.key);
+    assert.ok(row, `the table has ${r.key}`);
+    for (const col of ["p50", "p90", "p99", "error_rate", "fallbacks"]) {
+      assert.equal(row[col].value, String(r[col]), `${r.key} ${col}`);
+    }
+  }
+  // Failures cause fallbacks in the demo; the rate is shown as a percentage, times in ms or s.
+  assert.ok(api.rows.some((r) => r.error_rate > 0 && r.fallbacks > 0));
+  for (const r of withLatency) {
+    assert.match(byKey.get(r.key).p50.text, /^[\d.,\s]+ (ms|s)$/);
+    assert.match(byKey.get(r.key).error_rate.text, /%$/);
+  }
+  for (const column of ["p90", "error_rate", "fallbacks"]) {
+    assert.equal(await sortBy(page, column), "descending");
+    const values = (await tableRows(page)).map((r) => r[column]).filter((v) => !Number.isNaN(v));
+    assert.deepStrictEqual(values, values.toSorted((a, b) => b - a), `${column} descending`);
+  }
+  assert.deepStrictEqual(problems, []);
+  await page.close();
+});
+
+/** Parses RFC 4180 CSV (quoted fields with commas, quotes and line breaks). */
+function parseCsv(text) {
+  const rows = [];
+  let row = [];
+  let field = "";
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ",") {
+      row.push(field);
+      field = "";
+    } else if (c === "\n") {
+      row.push(field);
+      rows.push(row);
+      row = [];
+      field = "";
+    } else if (c !== "\r") field += c;
+  }
+  if (field !== "" || row.length > 0) rows.push([...row, field]);
+  return rows;
+}
+
+test("the download links export the selected range and dimension; the CSV's totals are /api/v1/series'", async () => {
+  const { page, problems } = await openDashboard(1280, 900);
+  const range = await pastDays(page, "team");
+  const step = pulse.defaultStep(range.startMs, range.endMs);
+  const csvLink = page.locator("#export-csv");
+  const href = new URL(await csvLink.getAttribute("href"), server.url);
+  assert.equal(href.origin, new URL(server.url).origin);
+  assert.equal(href.pathname, "/api/v1/export");
+  assert.deepStrictEqual(Object.fromEntries(href.searchParams), {
+    format: "csv",
+    by: "team",
+    from: String(range.startMs),
+    to: String(range.endMs),
+    step,
+    tz: SERVER_ZONE,
+  });
+  assert.match(await csvLink.getAttribute("download"), /^litellm-pulse-team-.*\.csv$/);
+  const ndjsonHref = new URL(await page.locator("#export-ndjson").getAttribute("href"), server.url);
+  assert.equal(ndjsonHref.searchParams.get("format"), "ndjson");
+  assert.equal(ndjsonHref.searchParams.get("from"), String(range.startMs));
+  // A click downloads the file the browser names after the range.
+  const [download] = await Promise.all([page.waitForEvent("download"), csvLink.click()]);
+  assert.match(download.suggestedFilename(), /^litellm-pulse-team-.*\.csv$/);
+  const { readFileSync } = await import("node:fs");
+  const [header, ...rows] = parseCsv(readFileSync(await download.path(), "utf8"));
+  assert.deepStrictEqual(header.slice(0, 3), ["start", "end", "key"]);
+  for (const metric of ["cost", "tokens", "requests"]) {
+    const col = header.indexOf(metric);
+    assert.ok(col > 2, `${metric} column in ${header}`);
+    const csv = new Map();
+    for (const r of rows) {
+      // A key a spreadsheet could run as a formula gets a leading ' in CSV; none of the demo's does.
+      csv.set(r[2], (csv.get(r[2]) ?? 0) + Number(r[col]));
+    }
+    const api = await apiGet("api/v1/series", {
+      metric,
+      by: "team",
+      from: String(range.startMs),
+      to: String(range.endMs),
+      step,
+      tz: SERVER_ZONE,
+    });
+    let all = 0;
+    for (const s of api.series) {
+      const sum = s.values.reduce((a, v) => a + v, 0);
+      all += sum;
+      assert.equal(csv.get(s.key) ?? 0, sum, `${metric} of ${s.key}`);
+    }
+    assert.ok(all > 0);
+    assert.equal([...csv.values()].reduce((a, v) => a + v, 0), all, `${metric} total`);
+  }
+  // The NDJSON link answers the same rows.
+  const ndjson = (await fetch(ndjsonHref).then((r) => r.text())).trim().split("\n").map((l) => JSON.parse(l));
+  assert.equal(ndjson.length, rows.length);
+  // Chromium reports the request a download took over as aborted; nothing else may fail.
+  const aborted = /^request failed: \S*\/api\/v1\/export\?\S* net::ERR_ABORTED$/;
+  assert.deepStrictEqual(problems.filter((p) => !aborted.test(p)), []);
+  await page.close();
 });

@@ -40,11 +40,13 @@ export function startPulse(args, env = {}) {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
+  // A loaded machine backfills the demo slowly: PULSE_START_TIMEOUT_S waits longer.
+  const seconds = Number(process.env.PULSE_START_TIMEOUT_S ?? 120);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       proc.kill("SIGTERM");
-      reject(new Error(`litellm-pulse did not announce its address in 120 s:\n${output}`));
-    }, 120_000);
+      reject(new Error(`litellm-pulse did not announce its address in ${seconds} s:\n${output}`));
+    }, seconds * 1000);
     const onData = (chunk) => {
       output += chunk.toString();
       const m = output.match(/(?:open|listening on) (http:\/\/[0-9.:[\]]+\/)/);
@@ -95,9 +97,9 @@ export async function dashboardOrigin(pulseUrl) {
  * A fake LiteLLM whose counters grow on every scrape, for model `model`.
  * `growFor`: the counters stop growing after that many scrapes (so the
  * numbers hold still for a test); `extra`: more exposition lines, such as
- * LiteLLM's own budget gauges.
+ * LiteLLM's own budget gauges; `latency`: a request latency histogram too.
  */
-export async function fakeLiteLLM(model, { growFor = Infinity, extra = [] } = {}) {
+export async function fakeLiteLLM(model, { growFor = Infinity, extra = [], latency = false } = {}) {
   let n = 0;
   const esc = (s) => s.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
   const server = createServer((req, res) => {
@@ -111,6 +113,17 @@ export async function fakeLiteLLM(model, { growFor = Infinity, extra = [] } = {}
       `litellm_proxy_total_requests_metric_total{${labels}} ${k * 2}`,
       "# TYPE litellm_total_tokens_metric_total counter",
       `litellm_total_tokens_metric_total{${labels}} ${k * 100}`,
+      // With `latency`: per scrape, two requests, one of 0.25–0.5 s and one of 0.5–1 s.
+      ...(latency
+        ? [
+            "# TYPE litellm_request_total_latency_metric histogram",
+            `litellm_request_total_latency_metric_bucket{${labels},le="0.5"} ${k}.0`,
+            `litellm_request_total_latency_metric_bucket{${labels},le="1.0"} ${2 * k}.0`,
+            `litellm_request_total_latency_metric_bucket{${labels},le="+Inf"} ${2 * k}.0`,
+            `litellm_request_total_latency_metric_count{${labels}} ${2 * k}.0`,
+            `litellm_request_total_latency_metric_sum{${labels}} ${(1.2 * k).toFixed(1)}`,
+          ]
+        : []),
       ...extra,
       "",
     ].join("\n");

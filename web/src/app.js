@@ -8,12 +8,17 @@
 // date arithmetic of its own. Labels are always set with textContent, never
 // parsed as HTML. The budgets section (budgets.js) draws /api/v1/budgets and
 // /api/v1/alerts as the server computed them; alert times are shown in the
-// selected zone by pulse-wasm's formatTimestamp.
+// selected zone by pulse-wasm's formatTimestamp. The latency chart and
+// columns (latency.js) show /api/v1/series?metric=latency_* and
+// /api/v1/latency for the selected range as the server computed them:
+// quantiles of several buckets or keys cannot be added up in the page. The
+// download links ask /api/v1/export for the same range, step and dimension.
 import init, * as pulse from "./pkg/pulse_wasm.js";
 import uPlot from "./vendor/uPlot.esm.js";
 import { ColorBook, OTHER_COLOR } from "./colors.js";
 import { renderTable } from "./table.js";
 import { renderAlerts, renderBudgets } from "./budgets.js";
+import { drawLatency, formatSeconds, latencyLines } from "./latency.js";
 
 const REFRESH_MS = 60_000;
 const DAY_MS = 86_400_000;
@@ -81,6 +86,18 @@ const state = {
   plots: new Map(),
   colors: new ColorBook(),
   table: { filter: "", sort: "cost", dir: "desc" },
+  // The latency chart and columns: the choices, the last answer (`data`, for
+  // the selection `data.id`), the selection being loaded, and a failed one.
+  latency: {
+    histogram: "request_latency",
+    quantile: "latency_p90",
+    data: null,
+    stale: false,
+    pending: null,
+    failed: null,
+    error: null,
+    plot: null,
+  },
 };
 
 const $ = (sel) => document.querySelector(sel);
@@ -176,6 +193,9 @@ const money = new Intl.NumberFormat(undefined, {
 });
 const count = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0, signDisplay: "negative" });
 const pct = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1, signDisplay: "negative" });
+// The API's error rate is a fraction; "percent" shows 0.043 as "4.3%".
+const rate = new Intl.NumberFormat(undefined, { style: "percent", maximumFractionDigits: 1 });
+const missing = (v) => v === null || v === undefined;
 
 function formatValue(metric, v) {
   if (metric === "cost") return money.format(v);
@@ -414,25 +434,41 @@ function tableColumns(legendColors) {
     { id: "cost", label: "Cost", format: (v) => money.format(v) },
     { id: "tokens", label: "Tokens", format: (v) => count.format(v) },
     { id: "requests", label: "Requests", format: (v) => count.format(v) },
+    { id: "p50", label: "p50", format: formatSeconds },
+    { id: "p90", label: "p90", format: formatSeconds },
+    { id: "p99", label: "p99", format: formatSeconds },
+    { id: "error_rate", label: "Error rate", format: (v) => (missing(v) ? "–" : rate.format(v)) },
+    { id: "fallbacks", label: "Fallbacks", format: (v) => (missing(v) ? "–" : count.format(v)) },
     { id: "cost_today", label: "Cost today", format: (v) => money.format(v) },
     { id: "cost_month", label: "Cost this month", format: (v) => money.format(v) },
     { id: "cost_all", label: "Cost all time", format: (v) => money.format(v) },
   ];
 }
 
-/** The rows of the breakdown table: every key seen in the series or the all-time breakdown. */
-function tableRows(totals, now) {
+/**
+ * The rows of the breakdown table: every key seen in the series, the
+ * all-time breakdown or the latency answer (`latencyRows`, null while it
+ * loads: its columns are then empty).
+ */
+function tableRows(totals, now, latencyRows) {
   const costByKey = state.series.get(`cost|${state.dimension}`) ?? new Map();
   const allTime = new Map((state.allTime.get(state.dimension) ?? []).map((r) => [r.name, r]));
-  const keys = new Set([...totals.keys(), ...allTime.keys()]);
+  const latency = new Map((latencyRows ?? []).map((r) => [r.key, r]));
+  const keys = new Set([...totals.keys(), ...allTime.keys(), ...latency.keys()]);
   return [...keys].map((key) => {
     const t = totals.get(key) ?? { cost: 0, tokens: 0, requests: 0 };
     const cost = arrays(costByKey.get(key) ?? new Map());
+    const l = latency.get(key);
     return {
       key,
       cost: t.cost,
       tokens: t.tokens,
       requests: t.requests,
+      p50: l?.p50 ?? null,
+      p90: l?.p90 ?? null,
+      p99: l?.p99 ?? null,
+      error_rate: l ? l.error_rate : null,
+      fallbacks: l ? l.fallbacks : null,
       cost_today: windowSum(cost, "today", now),
       cost_month: windowSum(cost, "month", now),
       cost_all: allTime.get(key)?.cost ?? 0,
@@ -463,6 +499,138 @@ function renderTableOnly() {
     shown === rows.length ? `${rows.length} ${rows.length === 1 ? "row" : "rows"}` : `${shown} of ${rows.length} rows`;
 }
 
+const HISTOGRAM_LABELS = {
+  request_latency: "request latency",
+  llm_api_latency: "LLM API latency",
+  time_to_first_token: "time to first token",
+  overhead_latency: "overhead latency",
+  queue_time: "queue time",
+};
+
+/**
+ * What the latency chart and columns show, as one string: it names the
+ * selection (a preset, not its instants, so a preset's moving end does not
+ * ask again on every render; the refresh does).
+ */
+function latencySelection() {
+  const L = state.latency;
+  return JSON.stringify([L.histogram, L.quantile, state.dimension, state.zone, state.range, state.range === "custom" ? state.custom : null]);
+}
+
+/**
+ * Asks the server for the latency chart and columns of `range` unless that
+ * selection is loaded (and not stale), being loaded or failed; redraws the
+ * explorer when the answer is still the one wanted.
+ */
+function ensureLatency(range) {
+  const L = state.latency;
+  const id = latencySelection();
+  if ((L.data?.id === id && !L.stale) || L.pending === id || L.failed === id) return;
+  L.pending = id;
+  $("#chart-latency").dataset.state = "loading";
+  const query = { histogram: L.histogram, by: state.dimension, from: range.startMs, to: range.endMs, tz: state.zone };
+  Promise.all([
+    api("api/v1/series", { metric: L.quantile, ...query, step: range.step }),
+    api("api/v1/latency", query),
+  ])
+    .then(([series, table]) => {
+      if (L.pending !== id) return;
+      L.data = { id, series, rows: table.rows, query: { ...query, step: range.step } };
+      L.stale = false;
+      L.failed = null;
+      L.error = null;
+    })
+    .catch((err) => {
+      if (L.pending !== id) return;
+      L.failed = id;
+      L.error = err.message;
+    })
+    .finally(() => {
+      if (L.pending !== id) return;
+      L.pending = null;
+      renderExplorer(Date.now());
+    });
+}
+
+/**
+ * Draws the latency chart of the selection when its answer is here (and
+ * asks for it otherwise); returns that answer for the table, or null.
+ */
+function renderLatency(range, legend) {
+  const L = state.latency;
+  const figure = $("#chart-latency");
+  const id = latencySelection();
+  ensureLatency(range);
+  $("#latency-title").textContent =
+    `Latency by ${dimensionLabel(state.dimension)}: ${$("#latency-quantile").selectedOptions[0].textContent}, ${HISTOGRAM_LABELS[L.histogram]}`;
+  const empty = $("#latency-empty");
+  const note = $("#latency-note");
+  if (L.failed === id) {
+    figure.dataset.state = "error";
+    empty.hidden = false;
+    empty.textContent = `Could not load latency: ${L.error}`;
+    note.hidden = true;
+    return null;
+  }
+  const data = L.data?.id === id ? L.data : null;
+  if (!data) return null; // loading; the previous drawing stays until the answer
+  const { lines, left } = latencyLines(data.series, legend, state.colors, state.dimension);
+  figure.dataset.from = String(data.query.from);
+  figure.dataset.to = String(data.query.to);
+  figure.dataset.step = data.series.step;
+  figure.dataset.histogram = data.series.histogram;
+  figure.dataset.quantile = data.series.metric;
+  figure.dataset.zone = data.series.tz;
+  figure.dataset.starts = JSON.stringify(data.series.t);
+  figure.dataset.legend = JSON.stringify(lines.map((l) => [l.label, l.color]));
+  figure.dataset.values = JSON.stringify(Object.fromEntries(lines.map((l) => [l.label, l.values])));
+  figure.dataset.keys = String(lines.length);
+  if (lines.length === 0) {
+    if (L.plot) L.plot.destroy();
+    L.plot = null;
+    figure.querySelector(".plot").replaceChildren();
+    figure.dataset.state = "empty";
+    empty.hidden = false;
+    empty.textContent =
+      L.histogram === "time_to_first_token"
+        ? "No time to first token in this range: LiteLLM records it for streamed requests only."
+        : `No ${HISTOGRAM_LABELS[L.histogram]} in this range: LiteLLM writes its latency histograms as requests finish.`;
+    note.hidden = true;
+    return data;
+  }
+  empty.hidden = true;
+  L.plot = drawLatency(uPlot, figure, L.plot, data.series.t, lines, {
+    zone: data.series.tz,
+    labelFormat: STEP_LABELS[data.series.step] ?? STEP_LABELS.day,
+  });
+  figure.dataset.state = "drawn";
+  note.hidden = left === 0;
+  note.textContent =
+    left === 0
+      ? ""
+      : `${left} more ${left === 1 ? "key is" : "keys are"} grouped as “other” in the legend and not drawn: quantiles of several keys cannot be added up (the table lists each).`;
+  return data;
+}
+
+/** The download links: /api/v1/export of the selected range, step, dimension and zone. */
+function renderDownloads(range) {
+  const date = (ms) => pulse.formatTimestamp(ms, state.zone).slice(0, 10);
+  for (const format of ["csv", "ndjson"]) {
+    const url = new URL("api/v1/export", apiBase);
+    url.search = new URLSearchParams({
+      format,
+      by: state.dimension,
+      from: String(range.startMs),
+      to: String(range.endMs),
+      step: range.step,
+      tz: state.zone,
+    }).toString();
+    const a = $(`#export-${format}`);
+    a.href = url.href;
+    a.download = `litellm-pulse-${state.dimension}-${date(range.startMs)}-to-${date(range.endMs)}.${format}`;
+  }
+}
+
 /** Charts and the breakdown table of the selected range and dimension. */
 function renderExplorer(now) {
   const errorEl = $("#range-error");
@@ -486,10 +654,13 @@ function renderExplorer(now) {
     figure.dataset.to = String(range.endMs);
   }
   const legendColors = new Map(legend.filter((e) => !e.other).map((e) => [e.label, e.color]));
-  state.tableData = { columns: tableColumns(legendColors), rows: tableRows(totals, now) };
+  const latency = renderLatency(range, legend);
+  state.tableData = { columns: tableColumns(legendColors), rows: tableRows(totals, now, latency?.rows) };
   const table = $("#breakdown");
   table.dataset.from = String(range.startMs);
   table.dataset.to = String(range.endMs);
+  table.dataset.latency = latency ? latency.id : "";
+  renderDownloads(range);
   $("#range-text").textContent =
     `${pulse.formatTimestamp(range.startMs, state.zone)} to ${pulse.formatTimestamp(range.endMs, state.zone)} (end excluded)`;
   renderTableOnly();
@@ -654,6 +825,8 @@ async function refresh() {
   ]);
   state.summary = summary;
   state.health = health;
+  state.latency.stale = true;
+  state.latency.failed = null;
 }
 
 function fillZones() {
@@ -734,6 +907,14 @@ function wireControls() {
   $("#dimension").addEventListener("change", (e) => {
     state.dimension = e.target.value;
     updateExplorer();
+  });
+  $("#latency-histogram").addEventListener("change", (e) => {
+    state.latency.histogram = e.target.value;
+    renderExplorer(Date.now());
+  });
+  $("#latency-quantile").addEventListener("change", (e) => {
+    state.latency.quantile = e.target.value;
+    renderExplorer(Date.now());
   });
   $("#breakdown-filter").addEventListener("input", (e) => {
     state.table.filter = e.target.value;

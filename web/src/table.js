@@ -4,15 +4,18 @@
 /**
  * The rows whose key contains `filter` (case-insensitive), sorted by column
  * `sort` in direction `dir` ("asc" or "desc"); ties go by key, ascending.
+ * A missing value (null: no latency observed) sorts last either way.
  */
 export function filterAndSort(rows, { filter, sort, dir }) {
   const needle = filter.trim().toLowerCase();
   const kept = needle ? rows.filter((r) => r.key.toLowerCase().includes(needle)) : rows.slice();
   const sign = dir === "asc" ? 1 : -1;
   const byKey = (a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+  const missing = (v) => v === null || v === undefined;
   kept.sort((a, b) => {
     const x = a[sort];
     const y = b[sort];
+    if (missing(x) || missing(y)) return missing(x) - missing(y) || byKey(a, b);
     const c = typeof x === "string" ? (x < y ? -1 : x > y ? 1 : 0) : x - y;
     return sign * c || byKey(a, b);
   });
