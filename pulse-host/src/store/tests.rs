@@ -78,19 +78,23 @@ fn state(at_ms: i64, series: Vec<SeriesState>) -> TrackerState {
     }
 }
 
+/// The one scrape target of these tests.
+const TARGET: &str = "litellm:4000";
+
 fn raw(pairs: &[(&str, f64)]) -> Vec<(String, f64)> {
     pairs.iter().map(|&(n, v)| (n.to_owned(), v)).collect()
 }
 
 /// Records a successful scrape with the given observation.
 fn ok(store: &mut Store, obs: &Observation, raw: &[(String, f64)], st: &TrackerState) {
+    let states = [(TARGET.to_owned(), st.clone())];
     let rec = ScrapeRecord {
         at_ms: obs.at_ms,
         duration_ms: 12.5,
         outcome: ScrapeOutcome::Ok {
             observation: obs,
             raw,
-            state: st,
+            states: &states,
         },
     };
     store.record(&rec).unwrap();
@@ -633,7 +637,7 @@ fn a_failing_write_leaves_nothing_partial_and_the_next_write_is_complete() {
         outcome: ScrapeOutcome::Ok {
             observation: &obs,
             raw: &raw2,
-            state: &st,
+            states: &[(TARGET.to_owned(), st.clone())],
         },
     };
     let err = store.record(&rec).unwrap_err();
@@ -1193,7 +1197,7 @@ fn a_batch_stores_exactly_what_one_record_per_scrape_stores() {
             .into_iter()
             .map(|(n, v)| (n.to_owned(), v))
             .collect();
-        prepared.push((at, obs, raw, tracker.export_state()));
+        prepared.push((at, obs, raw, [(TARGET.to_owned(), tracker.export_state())]));
     }
     let errors = [
         "metrics URL answered HTTP 502",
@@ -1216,7 +1220,7 @@ fn a_batch_stores_exactly_what_one_record_per_scrape_stores() {
             outcome: ScrapeOutcome::Ok {
                 observation: obs,
                 raw,
-                state: st,
+                states: st,
             },
         });
     }
@@ -1268,7 +1272,7 @@ fn a_failing_batch_stores_none_of_its_scrapes() {
             outcome: ScrapeOutcome::Ok {
                 observation: &o1,
                 raw: &[],
-                state: &st,
+                states: &[(TARGET.to_owned(), st.clone())],
             },
         },
         ScrapeRecord {
@@ -1277,7 +1281,7 @@ fn a_failing_batch_stores_none_of_its_scrapes() {
             outcome: ScrapeOutcome::Ok {
                 observation: &o2,
                 raw: &[],
-                state: &st,
+                states: &[(TARGET.to_owned(), st.clone())],
             },
         },
     ];
@@ -1465,7 +1469,7 @@ fn long_history(store: &mut Store, end_ms: i64) {
         at += 37 * MIN;
         i += 1;
     }
-    let st = state(end_ms, vec![]);
+    let st = [(TARGET.to_owned(), state(end_ms, vec![]))];
     let body = raw(&[("x_total", 1.0)]);
     let recs: Vec<ScrapeRecord<'_>> = recs
         .iter()
@@ -1475,7 +1479,7 @@ fn long_history(store: &mut Store, end_ms: i64) {
             outcome: ScrapeOutcome::Ok {
                 observation: obs,
                 raw: &body,
-                state: &st,
+                states: &st,
             },
         })
         .collect();
@@ -1681,7 +1685,7 @@ mod outbox {
             outcome: ScrapeOutcome::Ok {
                 observation: &obs,
                 raw: &[],
-                state: &state(obs.at_ms, vec![]),
+                states: &[(TARGET.to_owned(), state(obs.at_ms, vec![]))],
             },
         };
         assert!(store.record(&rec).is_err());
