@@ -936,4 +936,53 @@ mod tests {
             d.catalog.family(Metric::Tokens)
         );
     }
+
+    #[test]
+    fn metrics_urls_are_a_trimmed_deduplicated_list_and_errors_name_the_item() {
+        let list =
+            parse_url_list(" http://a:4000/metrics/ , http://b:4000/metrics/,http://a:4000/x ,")
+                .unwrap();
+        let names: Vec<String> = list.0.iter().map(target_name).collect();
+        assert_eq!(names, ["a:4000", "b:4000"]);
+        assert_eq!(
+            target_name(&parse_url("https://p.example/metrics").unwrap()),
+            "p.example:443"
+        );
+        assert_eq!(
+            target_name(&parse_url("http://[::1]:9/m").unwrap()),
+            "[::1]:9"
+        );
+        let err = parse_url_list("http://a:4000/metrics/, ftp://b/x").unwrap_err();
+        assert!(
+            err.starts_with("item 2 (\"ftp://b/x\"): scheme must be"),
+            "{err}"
+        );
+        assert_eq!(parse_url_list(" , ").unwrap_err(), "no URL given");
+    }
+
+    #[test]
+    fn discover_takes_dns_host_port_and_an_optional_path() {
+        let d = parse_discover("dns:litellm-pods.default.svc:4000").unwrap();
+        assert_eq!(
+            (d.host.as_str(), d.port, d.path.as_str()),
+            ("litellm-pods.default.svc", 4000, "/metrics")
+        );
+        assert_eq!(d.to_string(), "dns:litellm-pods.default.svc:4000/metrics");
+        let d = parse_discover("dns:pods:4000/metrics/").unwrap();
+        assert_eq!(d.path, "/metrics/");
+        for bad in [
+            "pods:4000",
+            "dns:pods",
+            "dns::4000",
+            "dns:pods:0",
+            "dns:pods:x/m",
+        ] {
+            assert!(parse_discover(bad).is_err(), "{bad}");
+        }
+        let s =
+            crate::testutil::settings_for("http://a:1/m,http://b:2/m", &["--ready-quorum", "1"]);
+        assert_eq!(s.ready_quorum, Some(1));
+        assert_eq!(s.source, "http://a:1/m, http://b:2/m");
+        assert_eq!(s.metrics_url.as_str(), "http://a:1/m");
+    }
 }

@@ -346,7 +346,7 @@ async fn health_starting_ok_and_degraded() {
         (status, v.clone()),
         (
             200,
-            serde_json::json!({ "status": "starting", "timezone": "Asia/Kathmandu", "scrape_interval": 60, "stale_after": 180, "fresh": false })
+            serde_json::json!({ "status": "starting", "timezone": "Asia/Kathmandu", "scrape_interval": 60, "stale_after": 180, "fresh": false, "targets": [] })
         )
     );
     assert_eq!(
@@ -356,7 +356,8 @@ async fn health_starting_ok_and_degraded() {
             "timezone",
             "scrape_interval",
             "stale_after",
-            "fresh"
+            "fresh",
+            "targets"
         ]
     );
     assert_documented("/health", &v);
@@ -371,6 +372,7 @@ async fn health_starting_ok_and_degraded() {
     expected["scrape_interval"] = 60.into();
     expected["stale_after"] = 180.into();
     expected["fresh"] = false.into();
+    expected["targets"] = serde_json::json!([]);
     assert_eq!(v, expected);
     assert_eq!(
         keys(&v),
@@ -379,7 +381,8 @@ async fn health_starting_ok_and_degraded() {
             "timezone",
             "scrape_interval",
             "stale_after",
-            "fresh"
+            "fresh",
+            "targets"
         ]
     );
     // Fresh up to exactly three intervals, by the rule /readyz applies.
@@ -417,7 +420,8 @@ async fn health_starting_ok_and_degraded() {
             "timezone",
             "scrape_interval",
             "stale_after",
-            "fresh"
+            "fresh",
+            "targets"
         ]
     );
     assert_documented("/health", &v);

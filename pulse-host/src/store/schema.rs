@@ -341,15 +341,25 @@ fn v4_latency(tx: &Transaction<'_>) -> rusqlite::Result<()> {
 /// [`super::Store::rename_tracker_target`]); the header moves from the meta
 /// row to one row per target.
 fn v5_tracker_targets(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    // Idempotent, like the steps before it, for a file whose version was set back.
+    let has_target: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM pragma_table_info('pulse_tracker_series') WHERE name = 'target')",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_target {
+        tx.execute_batch(
+            "ALTER TABLE pulse_tracker_series ADD COLUMN target TEXT NOT NULL DEFAULT '';",
+        )?;
+    }
     tx.execute_batch(
         "
-        ALTER TABLE pulse_tracker_series ADD COLUMN target TEXT NOT NULL DEFAULT '';
-        CREATE INDEX pulse_tracker_series_target ON pulse_tracker_series (target);
-        CREATE TABLE pulse_tracker_targets (
+        CREATE INDEX IF NOT EXISTS pulse_tracker_series_target ON pulse_tracker_series (target);
+        CREATE TABLE IF NOT EXISTS pulse_tracker_targets (
             target TEXT PRIMARY KEY,
             header TEXT NOT NULL
         ) WITHOUT ROWID;
-        INSERT INTO pulse_tracker_targets (target, header)
+        INSERT OR IGNORE INTO pulse_tracker_targets (target, header)
             SELECT '', value FROM pulse_meta WHERE key = 'tracker_header';
         DELETE FROM pulse_meta WHERE key = 'tracker_header';
         ",

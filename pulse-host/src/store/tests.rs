@@ -1156,6 +1156,7 @@ fn dump(store: &Store) -> Vec<String> {
         ("pulse_all_time", "series_id, metric_id"),
         ("pulse_raw", "name"),
         ("pulse_tracker_series", "ident"),
+        ("pulse_tracker_targets", "target"),
         ("pulse_status", "id"),
         ("pulse_meta", "key"),
     ] {
@@ -1237,9 +1238,10 @@ fn a_batch_stores_exactly_what_one_record_per_scrape_stores() {
 
     assert_eq!(recs.len(), 9);
     let (a, b) = (dump(&one_by_one), dump(&batched));
-    // 440 rows, plus the 126 day rows summing the bucket rows, plus the
-    // tracker's 440 latency histogram series (pulse-core's state version 2).
-    assert_eq!(a.len(), 1006);
+    // 470 rows (with the target's `instance` breakdown), plus the 126 day
+    // rows summing the bucket rows, plus the tracker's 440 latency histogram
+    // series (pulse-core's state version 2) and the target's state header.
+    assert_eq!(a.len(), 1037);
     assert_eq!(a, b);
     assert_eq!(batched.status(), one_by_one.status());
     assert_eq!(batched.all_time().unwrap().get(Metric::Requests), 72.0);
