@@ -51,8 +51,9 @@ mod tests {
     fn a_fleet_is_ready_when_every_target_or_a_quorum_is_fresh() {
         let now = 100 * MIN;
         let (ok, stale) = (Some(now - MIN), Some(now - 10 * MIN));
-        // (targets, quorum, ready)
-        let rows: [(&[Option<i64>], Option<usize>, bool); 8] = [
+        /// (targets, quorum, ready)
+        type Row<'a> = (&'a [Option<i64>], Option<usize>, bool);
+        let rows: [Row<'_>; 8] = [
             (&[], None, false),
             (&[ok], None, true),
             (&[ok, ok, stale], None, false),

@@ -130,12 +130,14 @@ fn a_member_joining_later_counts_only_series_created_since_the_previous_round() 
     // Rows: (what the new pod exposes, what its first scrape counts).
     let old = secs(T0 - 86_400_000);
     let new = secs(T0 + 20_000);
-    let cases: [(
-        &str,
+    /// (what, the new pod's lines, counted, (new, adopted))
+    type Case = (
+        &'static str,
         Vec<crate::track::tests::Line<'static>>,
         f64,
         (u32, u32),
-    ); 4] = [
+    );
+    let cases: [Case; 4] = [
         (
             "created after the previous round: whole",
             vec![(REQ, GPT, 7.0), (REQ_CREATED, GPT, new)],
