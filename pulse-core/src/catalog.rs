@@ -293,11 +293,16 @@ pub enum Dimension {
     EndUser,
     /// The provider (`openai`, `anthropic`, ...).
     Provider,
+    /// The scrape target (LiteLLM process, container or pod) a series came
+    /// from: its `instance` label when it carries one (series read from
+    /// Prometheus do), else the target's name, `host:port` of its URL, which
+    /// [`crate::track::Fleet`] fills in.
+    Instance,
 }
 
 impl Dimension {
     /// Number of dimensions.
-    pub const COUNT: usize = 6;
+    pub const COUNT: usize = 7;
 
     /// Every dimension, in index order.
     pub const ALL: [Dimension; Dimension::COUNT] = [
@@ -307,6 +312,7 @@ impl Dimension {
         Dimension::User,
         Dimension::EndUser,
         Dimension::Provider,
+        Dimension::Instance,
     ];
 
     /// The name used in APIs, e.g. `end_user`.
@@ -318,6 +324,7 @@ impl Dimension {
             Dimension::User => "user",
             Dimension::EndUser => "end_user",
             Dimension::Provider => "provider",
+            Dimension::Instance => "instance",
         }
     }
 
@@ -704,6 +711,7 @@ fn dimension_labels(dim: Dimension) -> &'static [&'static str] {
         Dimension::User => &["user"],
         Dimension::EndUser => &["end_user"],
         Dimension::Provider => &["api_provider"],
+        Dimension::Instance => &["instance"],
     }
 }
 
@@ -731,7 +739,9 @@ pub(crate) fn dimension_value<'l>(dim: Dimension, labels: &[Label<'l>]) -> Cow<'
 /// whose value is neither `""` nor `"None"`: model = `requested_model`, then
 /// `model`, `litellm_model_name`, `model_group`; key = `api_key_alias`, then
 /// `hashed_api_key`; team = `team_alias`, then `team`; user = `user`;
-/// end user = `end_user`; provider = `api_provider`. When none applies the
+/// end user = `end_user`; provider = `api_provider`; instance = `instance`
+/// (a target's own series carry none: [`crate::track::Fleet`] gives them the
+/// target's name). When none applies the
 /// key is `""` (shown as "(none)"). Every series gets exactly one key per
 /// dimension, so per-dimension sums equal the totals.
 pub fn dimension_key(dim: Dimension, labels: &[Label<'_>]) -> String {

@@ -23,9 +23,54 @@ pub fn is_fresh(last_success_ms: Option<i64>, now_ms: i64, interval_ms: i64) -> 
     last_success_ms.is_some_and(|t| now_ms.saturating_sub(t) <= stale_after_ms(interval_ms))
 }
 
+/// How many of `targets` (each one's last successful scrape) are fresh.
+pub fn fresh_count(targets: &[Option<i64>], now_ms: i64, interval_ms: i64) -> usize {
+    targets
+        .iter()
+        .filter(|t| is_fresh(**t, now_ms, interval_ms))
+        .count()
+}
+
+/// Readiness of a fleet: every target fresh, or with a `quorum`, at least
+/// that many (all of them when there are fewer). No target yet is not ready.
+pub fn fleet_ready(
+    targets: &[Option<i64>],
+    now_ms: i64,
+    interval_ms: i64,
+    quorum: Option<usize>,
+) -> bool {
+    let need = quorum.map_or(targets.len(), |q| q.min(targets.len()));
+    !targets.is_empty() && fresh_count(targets, now_ms, interval_ms) >= need.max(1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fleet_is_ready_when_every_target_or_a_quorum_is_fresh() {
+        let now = 100 * MIN;
+        let (ok, stale) = (Some(now - MIN), Some(now - 10 * MIN));
+        /// (targets, quorum, ready)
+        type Row<'a> = (&'a [Option<i64>], Option<usize>, bool);
+        let rows: [Row<'_>; 8] = [
+            (&[], None, false),
+            (&[ok], None, true),
+            (&[ok, ok, stale], None, false),
+            (&[ok, ok, None], None, false),
+            (&[ok, ok, stale], Some(2), true),
+            (&[ok, stale, stale], Some(2), false),
+            (&[ok], Some(3), true),
+            (&[stale], Some(3), false),
+        ];
+        for (targets, quorum, ready) in rows {
+            assert_eq!(
+                fleet_ready(targets, now, MIN, quorum),
+                ready,
+                "{targets:?} {quorum:?}"
+            );
+        }
+    }
 
     const MIN: i64 = 60_000;
 

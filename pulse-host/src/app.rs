@@ -7,15 +7,15 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use pulse_core::catalog::MetricValues;
-use pulse_core::track::Tracker;
+use pulse_core::track::Fleet;
 use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 
 use crate::alerts::AlertConfig;
 use crate::clock::Clock;
-use crate::config::Settings;
-use crate::pipeline::{Queue, prepare};
-use crate::scrape::{Fetched, ScrapeError, Scraper};
+use crate::config::{Settings, Targets, redact_url, target_name};
+use crate::pipeline::{Body, Queue, prepare_round};
+use crate::scrape::{ScrapeError, Scraper};
 use crate::store::{AlertRules, Attempt, ScrapeOutcome, ScrapeRecord, StoreHandle, StoreMode};
 
 /// How many good scrapes are kept in memory while the database refuses writes.
@@ -56,6 +56,47 @@ pub struct Live {
     pub open_error: Option<String>,
     /// Alert delivery attempts since start, by channel name.
     pub deliveries: std::collections::BTreeMap<String, DeliveryCounts>,
+    /// Each scrape target's own state, by name (`host:port`).
+    pub targets: std::collections::BTreeMap<String, TargetStatus>,
+}
+
+/// One scrape target's state since this process started.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TargetStatus {
+    /// Its URL, without credentials.
+    pub url: String,
+    /// Listed by the configuration or the latest DNS answer.
+    pub listed: bool,
+    /// Start of the latest scrape attempt.
+    pub last_attempt_ms: Option<i64>,
+    /// Start of the latest good scrape.
+    pub last_success_ms: Option<i64>,
+    /// Why the latest scrape failed; `None` once one succeeds again.
+    pub last_error: Option<String>,
+    /// Failed scrapes in a row.
+    pub consecutive_failures: u32,
+    /// Duration of the latest attempt (fetch only).
+    pub last_duration_ms: Option<f64>,
+    /// Counter series its tracker remembers.
+    pub series: usize,
+    /// Histogram and health counter series its tracker remembers.
+    pub latency_series: usize,
+    /// Good and failed scrapes since start.
+    pub scrapes_ok: u64,
+    /// Failed scrapes since start.
+    pub scrapes_failed: u64,
+}
+
+impl Live {
+    /// The last successful scrape of every listed target, for the fleet's
+    /// readiness rule ([`pulse_core::fresh::fleet_ready`]).
+    pub fn listed_successes(&self) -> Vec<Option<i64>> {
+        self.targets
+            .values()
+            .filter(|t| t.listed)
+            .map(|t| t.last_success_ms)
+            .collect()
+    }
 }
 
 /// Alert delivery attempts of one channel since start.
@@ -200,45 +241,65 @@ impl App {
     }
 }
 
-/// The scrape loop: owns the HTTP client, the tracker and the write queue.
+/// The scrape loop: owns the HTTP clients, the fleet's trackers and the write queue.
 #[derive(Debug)]
 pub struct Runner {
     app: Arc<App>,
-    scraper: Scraper,
-    tracker: Tracker,
+    /// One client per target name, kept while the target is listed.
+    scrapers: std::collections::BTreeMap<String, Scraper>,
+    fleet: Fleet,
     queue: Arc<Mutex<Queue>>,
     last_purge: Option<Instant>,
 }
 
+/// One target's answer in a round.
+type Answer = (String, Result<crate::scrape::Fetched, ScrapeError>, f64);
+
 impl Runner {
-    /// Restores the tracker's per-series baselines from the store, so deltas
-    /// continue exactly where the previous process stopped.
-    pub async fn new(app: Arc<App>, scraper: Scraper) -> Runner {
+    /// Restores every target's per-series baselines from the store, so
+    /// deltas continue exactly where the previous process stopped. The
+    /// state of a database from before targets had names goes to the first
+    /// configured URL's target.
+    pub async fn new(app: Arc<App>) -> Runner {
         let catalog = app.settings.catalog.clone();
-        let tracker = match app.store.call(|s| s.tracker_state()).await {
-            Ok(Ok(Some(state))) => {
-                tracing::info!("restored counter baselines from the database");
-                Tracker::from_state(catalog, state)
+        let first = match &app.settings.targets {
+            Targets::Static(urls) => urls.first().map(target_name),
+            Targets::Dns(_) => None,
+        };
+        if let Some(first) = first {
+            let r = app
+                .store
+                .call(move |s| s.rename_tracker_target("", &first))
+                .await;
+            if let Err(e) = flatten(r) {
+                tracing::warn!("cannot name the stored counter baselines: {e}");
             }
-            Ok(Ok(None)) => Tracker::new(catalog),
-            Ok(Err(e)) => {
-                tracing::warn!("cannot read counter baselines, starting fresh: {e}");
-                Tracker::new(catalog)
+        }
+        let fleet = match flatten(app.store.call(|s| s.tracker_states()).await) {
+            Ok(states) => {
+                let states: Vec<_> = states.into_iter().filter(|(t, _)| !t.is_empty()).collect();
+                if !states.is_empty() {
+                    tracing::info!(
+                        targets = states.len(),
+                        "restored counter baselines from the database"
+                    );
+                }
+                Fleet::from_states(catalog, states)
             }
             Err(e) => {
-                tracing::warn!("store unavailable, starting fresh: {e}");
-                Tracker::new(catalog)
+                tracing::warn!("cannot read counter baselines, starting fresh: {e}");
+                Fleet::new(catalog)
             }
         };
-        Runner::with_tracker(app, scraper, tracker)
+        Runner::with_fleet(app, fleet)
     }
 
-    /// A runner around an existing tracker (the demo hands over its backfill tracker).
-    pub fn with_tracker(app: Arc<App>, scraper: Scraper, tracker: Tracker) -> Runner {
+    /// A runner around existing trackers (the demo hands over its backfill's).
+    pub fn with_fleet(app: Arc<App>, fleet: Fleet) -> Runner {
         Runner {
             app,
-            scraper,
-            tracker,
+            scrapers: Default::default(),
+            fleet,
             queue: Arc::new(Mutex::new(Queue::new(QUEUE_CAP))),
             last_purge: None,
         }
@@ -260,11 +321,11 @@ impl Runner {
             let at_ms = self.app.clock.now_ms();
             let started = Instant::now();
             // A fetch may be abandoned on shutdown; a write never is.
-            let fetched = tokio::select! {
-                r = self.scraper.fetch() => r,
+            let answers = tokio::select! {
+                r = self.fetch_round() => r,
                 _ = shutdown.wait_for(|stop| *stop) => break,
             };
-            self.process(fetched, at_ms, started).await;
+            self.process(answers, at_ms, started).await;
             self.app.scraped.send_modify(|n| *n += 1);
             self.maybe_purge().await;
         }
@@ -275,87 +336,220 @@ impl Runner {
         tracing::info!("scraper stopped");
     }
 
-    /// One complete scrape now.
+    /// One complete round now.
     #[cfg(test)]
     pub async fn scrape_once(&mut self) {
         let at_ms = self.app.clock.now_ms();
         let started = Instant::now();
-        let fetched = self.scraper.fetch().await;
-        self.process(fetched, at_ms, started).await;
+        let answers = self.fetch_round().await;
+        self.process(answers, at_ms, started).await;
+    }
+
+    /// The targets of this round: the configured URLs, or the A/AAAA
+    /// records of the discovery name now. Keeps a client per listed target.
+    async fn list_targets(&mut self) -> Result<Vec<(String, Scraper)>, ScrapeError> {
+        let settings = &self.app.settings;
+        let urls: Vec<reqwest::Url> = match &settings.targets {
+            Targets::Static(urls) => urls.clone(),
+            Targets::Dns(d) => {
+                let addrs = tokio::net::lookup_host((d.host.as_str(), d.port))
+                    .await
+                    .map_err(|e| ScrapeError::Connect(format!("cannot resolve {d}: {e}")))?;
+                let mut urls: Vec<reqwest::Url> = Vec::new();
+                for addr in addrs {
+                    let url = format!("http://{addr}{}", d.path)
+                        .parse()
+                        .map_err(|e| ScrapeError::Other(format!("{d}: {e}")))?;
+                    if !urls.contains(&url) {
+                        urls.push(url);
+                    }
+                }
+                urls
+            }
+        };
+        let mut listed = Vec::with_capacity(urls.len());
+        let mut keep = std::collections::BTreeMap::new();
+        for url in urls {
+            let name = target_name(&url);
+            let scraper = match self.scrapers.remove(&name) {
+                Some(s) => s,
+                None => Scraper::for_url(settings, &url)?,
+            };
+            keep.insert(name.clone(), scraper.clone());
+            listed.push((name.clone(), scraper));
+            self.app.update(|l| {
+                let t = l.targets.entry(name).or_default();
+                t.url = redact_url(&url);
+            });
+        }
+        self.scrapers = keep;
+        self.app.update(|l| {
+            for (name, t) in l.targets.iter_mut() {
+                t.listed = listed.iter().any(|(n, _)| n == name);
+            }
+        });
+        Ok(listed)
+    }
+
+    /// Lists the targets and scrapes them all at once, each with its own
+    /// timeout, so one dead target never delays the others.
+    async fn fetch_round(&mut self) -> Result<Vec<Answer>, ScrapeError> {
+        let targets = self.list_targets().await?;
+        let mut set = tokio::task::JoinSet::new();
+        for (i, (name, scraper)) in targets.into_iter().enumerate() {
+            set.spawn(async move {
+                let t0 = Instant::now();
+                let r = scraper.fetch().await;
+                (i, (name, r, t0.elapsed().as_secs_f64() * 1000.0))
+            });
+        }
+        let mut answers: Vec<(usize, Answer)> = Vec::new();
+        while let Some(joined) = set.join_next().await {
+            match joined {
+                Ok(a) => answers.push(a),
+                Err(e) => tracing::error!("a scrape task failed: {e}"),
+            }
+        }
+        answers.sort_by_key(|(i, _)| *i);
+        Ok(answers.into_iter().map(|(_, a)| a).collect())
     }
 
     async fn process(
         &mut self,
-        fetched: Result<Fetched, ScrapeError>,
+        answers: Result<Vec<Answer>, ScrapeError>,
         at_ms: i64,
         started: Instant,
     ) {
-        let prepared = fetched.and_then(|f| {
-            prepare(&mut self.tracker, &f.body, at_ms, f.target_now_ms, started)
-                .map_err(ScrapeError::from)
+        let answers = match answers {
+            Ok(a) if !a.is_empty() => a,
+            Ok(_) => {
+                let msg = format!("no scrape target: {} lists none", self.app.settings.source);
+                return self.record_failure(msg, at_ms, started).await;
+            }
+            Err(e) => return self.record_failure(e.to_string(), at_ms, started).await,
+        };
+        let mut errors: Vec<(String, String)> = Vec::new();
+        let mut bodies = Vec::new();
+        for (name, r, _) in &answers {
+            match r {
+                Ok(f) => bodies.push(Body {
+                    target: name,
+                    body: &f.body,
+                    target_now_ms: f.target_now_ms,
+                }),
+                Err(e) => errors.push((name.clone(), e.to_string())),
+            }
+        }
+        let (pending, body_errors) = prepare_round(&mut self.fleet, &bodies, at_ms, started);
+        errors.extend(
+            body_errors
+                .into_iter()
+                .map(|(t, e)| (t, ScrapeError::from(e).to_string())),
+        );
+        // Each target's own status.
+        let fleet = &self.fleet;
+        let per_target: Vec<(String, Option<String>, f64, usize, usize)> = answers
+            .iter()
+            .map(|(name, _, ms)| {
+                let err = errors
+                    .iter()
+                    .find(|(t, _)| t == name)
+                    .map(|(_, e)| e.clone());
+                let (series, latency) = fleet
+                    .member(name)
+                    .map_or((0, 0), |t| (t.series_len(), t.latency_series_len()));
+                (name.clone(), err, *ms, series, latency)
+            })
+            .collect();
+        self.app.update(|l| {
+            for (name, err, ms, series, latency) in per_target {
+                let t = l.targets.entry(name).or_default();
+                t.last_attempt_ms = Some(at_ms);
+                t.last_duration_ms = Some(ms);
+                t.series = series;
+                t.latency_series = latency;
+                match err {
+                    None => {
+                        t.last_success_ms = Some(at_ms);
+                        t.last_error = None;
+                        t.consecutive_failures = 0;
+                        t.scrapes_ok += 1;
+                    }
+                    Some(e) => {
+                        t.last_error = Some(e);
+                        t.consecutive_failures += 1;
+                        t.scrapes_failed += 1;
+                    }
+                }
+            }
         });
-        match prepared {
-            Ok(pending) => {
-                let obs = &pending.observation;
-                if obs.resets > 0 {
-                    tracing::info!(
-                        resets = obs.resets,
-                        "LiteLLM counters reset; counting from zero"
-                    );
-                }
-                tracing::debug!(
-                    duration_ms = pending.duration_ms,
-                    new_series = obs.new_series,
-                    vanished_series = obs.vanished_series,
-                    "scraped"
-                );
-                let live_values = obs.live;
-                let duration = pending.duration_ms;
-                let resets = u64::from(obs.resets);
-                self.app.update(|l| {
-                    l.last_attempt_ms = Some(at_ms);
-                    l.last_success_ms = Some(at_ms);
-                    l.last_error = None;
-                    l.consecutive_failures = 0;
-                    l.last_duration_ms = Some(duration);
-                    l.live = Some(live_values);
-                    l.scrapes_ok += 1;
-                    l.resets += resets;
-                });
-                self.lock_queue().push(pending);
-                self.flush().await;
-            }
-            Err(err) => {
-                let msg = err.to_string();
-                let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
-                tracing::warn!("scrape of {} failed: {msg}", self.app.settings.source);
-                self.app.update(|l| {
-                    l.last_attempt_ms = Some(at_ms);
-                    l.last_error = Some(msg.clone());
-                    l.consecutive_failures += 1;
-                    l.last_duration_ms = Some(duration_ms);
-                    l.scrapes_failed += 1;
-                });
-                // Earlier good scrapes go first so the status row is the newest.
-                if !self.queue_is_empty() {
-                    self.flush().await;
-                }
-                let res = self
-                    .app
-                    .store
-                    .call(move |s| {
-                        s.record(&ScrapeRecord {
-                            at_ms,
-                            duration_ms,
-                            outcome: ScrapeOutcome::Failed { error: &msg },
-                        })
-                    })
-                    .await;
-                match flatten(res) {
-                    Ok(()) => self.app.outbox_changed.notify_one(),
-                    Err(e) => tracing::warn!("cannot record the failed scrape: {e}"),
-                }
-            }
+        for (t, e) in &errors {
+            tracing::warn!("scrape of {t} failed: {e}");
+        }
+        let Some(pending) = pending else {
+            let msg = fleet_error(&errors, answers.len()).unwrap_or_default();
+            return self.record_failure(msg, at_ms, started).await;
+        };
+        let obs = &pending.observation;
+        if obs.resets > 0 {
+            tracing::info!(
+                resets = obs.resets,
+                "LiteLLM counters reset; counting from zero"
+            );
+        }
+        tracing::debug!(
+            duration_ms = pending.duration_ms,
+            new_series = obs.new_series,
+            vanished_series = obs.vanished_series,
+            "scraped"
+        );
+        let live_values = obs.live;
+        let duration = pending.duration_ms;
+        let resets = u64::from(obs.resets);
+        let partial = fleet_error(&errors, answers.len());
+        self.app.update(|l| {
+            l.last_attempt_ms = Some(at_ms);
+            l.last_success_ms = Some(at_ms);
+            l.last_error = partial;
+            l.consecutive_failures = 0;
+            l.last_duration_ms = Some(duration);
+            l.live = Some(live_values);
+            l.scrapes_ok += 1;
+            l.resets += resets;
+        });
+        self.lock_queue().push(pending);
+        self.flush().await;
+    }
+
+    /// A round without any good observation: the status says why.
+    async fn record_failure(&mut self, msg: String, at_ms: i64, started: Instant) {
+        let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+        tracing::warn!("scrape of {} failed: {msg}", self.app.settings.source);
+        self.app.update(|l| {
+            l.last_attempt_ms = Some(at_ms);
+            l.last_error = Some(msg.clone());
+            l.consecutive_failures += 1;
+            l.last_duration_ms = Some(duration_ms);
+            l.scrapes_failed += 1;
+        });
+        // Earlier good scrapes go first so the status row is the newest.
+        if !self.queue_is_empty() {
+            self.flush().await;
+        }
+        let res = self
+            .app
+            .store
+            .call(move |s| {
+                s.record(&ScrapeRecord {
+                    at_ms,
+                    duration_ms,
+                    outcome: ScrapeOutcome::Failed { error: &msg },
+                })
+            })
+            .await;
+        match flatten(res) {
+            Ok(()) => self.app.outbox_changed.notify_one(),
+            Err(e) => tracing::warn!("cannot record the failed scrape: {e}"),
         }
     }
 
@@ -419,7 +613,7 @@ impl Runner {
             }
         }
         let memory = retention_ms.unwrap_or(i64::MAX).max(MIN_SERIES_MEMORY_MS);
-        self.tracker.forget_older_than(now.saturating_sub(memory));
+        self.fleet.forget_older_than(now.saturating_sub(memory));
     }
 
     fn lock_queue(&self) -> std::sync::MutexGuard<'_, Queue> {
@@ -428,6 +622,24 @@ impl Runner {
 
     fn queue_is_empty(&self) -> bool {
         self.lock_queue().is_empty()
+    }
+}
+
+/// The fleet's error for a round: a single target's own message, or which
+/// targets failed (`None` when none did).
+fn fleet_error(errors: &[(String, String)], targets: usize) -> Option<String> {
+    match errors {
+        [] => None,
+        [(_, e)] if targets == 1 => Some(e.clone()),
+        _ => Some(format!(
+            "{} of {targets} targets failed: {}",
+            errors.len(),
+            errors
+                .iter()
+                .map(|(t, e)| format!("{t}: {e}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        )),
     }
 }
 
@@ -470,7 +682,7 @@ mod tests {
         let app = App::new(settings.clone(), store, Clock::Manual(now))
             .await
             .unwrap();
-        let runner = Runner::new(Arc::clone(&app), Scraper::new(&settings).unwrap()).await;
+        let runner = Runner::new(Arc::clone(&app)).await;
         (fake, app, runner)
     }
 
@@ -582,7 +794,7 @@ mod tests {
             let app = App::new(settings.clone(), store, Clock::Manual(Arc::clone(&now)))
                 .await
                 .unwrap();
-            let mut runner = Runner::new(Arc::clone(&app), Scraper::new(&settings).unwrap()).await;
+            let mut runner = Runner::new(Arc::clone(&app)).await;
             for (name, at) in &SEQUENCE[steps] {
                 fake.lock()
                     .queue
@@ -612,7 +824,7 @@ mod tests {
         let app = App::new(settings.clone(), store, Clock::Manual(Arc::clone(&now)))
             .await
             .unwrap();
-        let mut runner = Runner::new(Arc::clone(&app), Scraper::new(&settings).unwrap()).await;
+        let mut runner = Runner::new(Arc::clone(&app)).await;
         let step = |i: usize| {
             fake.lock()
                 .queue

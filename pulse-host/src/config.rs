@@ -83,15 +83,27 @@ pub enum CheckFormat {
 /// Every setting, as the user gave it.
 #[derive(Debug, Clone, Args)]
 pub struct Options {
-    /// LiteLLM's Prometheus endpoint.
+    /// LiteLLM's Prometheus endpoint; several LiteLLM processes as a
+    /// comma-separated list, each counted on its own and summed.
     #[arg(
         long,
         env = "LITELLM_PULSE_METRICS_URL",
         default_value = "http://litellm:4000/metrics/",
         global = true,
-        value_parser = parse_url
+        value_parser = parse_url_list
     )]
-    pub metrics_url: Url,
+    pub metrics_url: UrlList,
+
+    /// Find the targets in DNS every interval: `dns:HOST:PORT[/path]` (path
+    /// `/metrics` by default), one target per A/AAAA record, e.g. a
+    /// Kubernetes headless Service. Replaces LITELLM_PULSE_METRICS_URL.
+    #[arg(long, env = "LITELLM_PULSE_DISCOVER", global = true, value_parser = parse_discover)]
+    pub discover: Option<Discover>,
+
+    /// Ready when this many targets were scraped within 3 intervals (0: all of them).
+    #[arg(long, env = "LITELLM_PULSE_READY_QUORUM", default_value_t = 0, global = true,
+          value_parser = parse_quorum)]
+    pub ready_quorum: usize,
 
     /// Seconds between scrapes (the first scrape runs at start-up).
     #[arg(long, env = "LITELLM_PULSE_SCRAPE_INTERVAL", default_value_t = 60, global = true,
@@ -323,8 +335,13 @@ impl LogLevel {
 /// and the URL's credentials.
 #[derive(Clone)]
 pub struct Settings {
-    /// Scrape target, credentials included (only [`Settings::source`] is ever shown).
+    /// The first scrape target, credentials included (only
+    /// [`Settings::source`] is ever shown).
     pub metrics_url: Url,
+    /// Every scrape target, or how to find them.
+    pub targets: Targets,
+    /// Targets that must be fresh for `/readyz`; `None`: all of them.
+    pub ready_quorum: Option<usize>,
     /// The metrics URL with user and password removed, for logs and responses.
     pub source: String,
     /// Time between scrape starts.
@@ -371,6 +388,7 @@ impl std::fmt::Debug for Settings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Settings")
             .field("source", &self.source)
+            .field("ready_quorum", &self.ready_quorum)
             .field("scrape_interval", &self.scrape_interval)
             .field("host", &self.host)
             .field("port", &self.port)
@@ -471,9 +489,23 @@ impl Options {
             setting: setting.into(),
             reason,
         })?;
+        let urls = &self.metrics_url.0;
+        let first = urls.first().cloned().ok_or_else(|| ConfigError {
+            setting: "LITELLM_PULSE_METRICS_URL".into(),
+            reason: "no URL given".into(),
+        })?;
+        let (targets, source) = match &self.discover {
+            Some(d) => (Targets::Dns(d.clone()), d.to_string()),
+            None => (
+                Targets::Static(urls.clone()),
+                urls.iter().map(redact_url).collect::<Vec<_>>().join(", "),
+            ),
+        };
         let settings = Settings {
-            source: redact_url(&self.metrics_url),
-            metrics_url: self.metrics_url.clone(),
+            source,
+            metrics_url: first,
+            targets,
+            ready_quorum: (self.ready_quorum > 0).then_some(self.ready_quorum),
             scrape_interval: Duration::from_secs(self.scrape_interval),
             host: self.host,
             port: self.port,
@@ -506,6 +538,104 @@ pub fn redact_url(url: &Url) -> String {
     let _ = shown.set_password(None);
     let _ = shown.set_username("");
     shown.to_string()
+}
+
+/// The URLs of `LITELLM_PULSE_METRICS_URL`, in the order given.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UrlList(pub Vec<Url>);
+
+/// `LITELLM_PULSE_DISCOVER`: the DNS name whose A/AAAA records are the
+/// targets, their port and path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Discover {
+    /// The name to resolve every interval.
+    pub host: String,
+    /// The port of every target.
+    pub port: u16,
+    /// The path of every target, starting with `/`.
+    pub path: String,
+}
+
+impl std::fmt::Display for Discover {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "dns:{}:{}{}", self.host, self.port, self.path)
+    }
+}
+
+/// Where the scrape targets come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Targets {
+    /// The URLs given (one or more).
+    Static(Vec<Url>),
+    /// Resolved every interval.
+    Dns(Discover),
+}
+
+/// A target's name: `host:port` of its URL (the port its scheme implies
+/// when none is written), like Prometheus' `instance` label. IPv6 hosts keep
+/// their brackets.
+pub fn target_name(url: &Url) -> String {
+    let host = url.host_str().unwrap_or("");
+    match url.port_or_known_default() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    }
+}
+
+/// A comma-separated list of http(s) URLs: trimmed, empty items skipped,
+/// repeats (the same target name) dropped; an error names the bad item.
+fn parse_url_list(s: &str) -> Result<UrlList, String> {
+    let mut urls: Vec<Url> = Vec::new();
+    for (i, item) in s.split(',').map(str::trim).enumerate() {
+        if item.is_empty() {
+            continue;
+        }
+        let url = parse_url(item).map_err(|e| format!("item {} ({item:?}): {e}", i + 1))?;
+        if !urls.iter().any(|u| target_name(u) == target_name(&url)) {
+            urls.push(url);
+        }
+    }
+    if urls.is_empty() {
+        return Err("no URL given".into());
+    }
+    Ok(UrlList(urls))
+}
+
+/// `dns:HOST:PORT[/path]`.
+fn parse_discover(s: &str) -> Result<Discover, String> {
+    let rest = s
+        .trim()
+        .strip_prefix("dns:")
+        .ok_or("expected dns:HOST:PORT[/path], e.g. dns:litellm-headless:4000/metrics/")?;
+    let (hostport, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/metrics"),
+    };
+    let (host, port) = hostport
+        .rsplit_once(':')
+        .ok_or("expected dns:HOST:PORT[/path]: the port is missing")?;
+    let port = port
+        .parse::<u16>()
+        .ok()
+        .filter(|p| *p > 0)
+        .ok_or_else(|| format!("{port:?} is not a port number 1-65535"))?;
+    // The host must make a valid URL; the URL parser is the judge.
+    let url = Url::parse(&format!("http://{host}:{port}{path}"))
+        .map_err(|e| format!("{host:?} with path {path:?} does not make a URL ({e})"))?;
+    if host.is_empty() || url.host_str().is_none() {
+        return Err("the host name is missing".into());
+    }
+    Ok(Discover {
+        host: host.to_owned(),
+        port,
+        path: url.path().to_owned(),
+    })
+}
+
+fn parse_quorum(s: &str) -> Result<usize, String> {
+    s.trim()
+        .parse::<usize>()
+        .map_err(|_| "expected a whole number of targets (0: all of them)".into())
 }
 
 fn parse_url(s: &str) -> Result<Url, String> {
@@ -816,5 +946,54 @@ mod tests {
             s.catalog.family(Metric::Tokens),
             d.catalog.family(Metric::Tokens)
         );
+    }
+
+    #[test]
+    fn metrics_urls_are_a_trimmed_deduplicated_list_and_errors_name_the_item() {
+        let list =
+            parse_url_list(" http://a:4000/metrics/ , http://b:4000/metrics/,http://a:4000/x ,")
+                .unwrap();
+        let names: Vec<String> = list.0.iter().map(target_name).collect();
+        assert_eq!(names, ["a:4000", "b:4000"]);
+        assert_eq!(
+            target_name(&parse_url("https://p.example/metrics").unwrap()),
+            "p.example:443"
+        );
+        assert_eq!(
+            target_name(&parse_url("http://[::1]:9/m").unwrap()),
+            "[::1]:9"
+        );
+        let err = parse_url_list("http://a:4000/metrics/, ftp://b/x").unwrap_err();
+        assert!(
+            err.starts_with("item 2 (\"ftp://b/x\"): scheme must be"),
+            "{err}"
+        );
+        assert_eq!(parse_url_list(" , ").unwrap_err(), "no URL given");
+    }
+
+    #[test]
+    fn discover_takes_dns_host_port_and_an_optional_path() {
+        let d = parse_discover("dns:litellm-pods.default.svc:4000").unwrap();
+        assert_eq!(
+            (d.host.as_str(), d.port, d.path.as_str()),
+            ("litellm-pods.default.svc", 4000, "/metrics")
+        );
+        assert_eq!(d.to_string(), "dns:litellm-pods.default.svc:4000/metrics");
+        let d = parse_discover("dns:pods:4000/metrics/").unwrap();
+        assert_eq!(d.path, "/metrics/");
+        for bad in [
+            "pods:4000",
+            "dns:pods",
+            "dns::4000",
+            "dns:pods:0",
+            "dns:pods:x/m",
+        ] {
+            assert!(parse_discover(bad).is_err(), "{bad}");
+        }
+        let s =
+            crate::testutil::settings_for("http://a:1/m,http://b:2/m", &["--ready-quorum", "1"]);
+        assert_eq!(s.ready_quorum, Some(1));
+        assert_eq!(s.source, "http://a:1/m, http://b:2/m");
+        assert_eq!(s.metrics_url.as_str(), "http://a:1/m");
     }
 }

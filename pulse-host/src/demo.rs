@@ -10,7 +10,7 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use pulse_core::track::Tracker;
+use pulse_core::track::Fleet;
 use pulse_testkit::simulator::{Live, Simulator};
 use pulse_testkit::{FakeLiteLlm, Options};
 
@@ -47,14 +47,15 @@ pub fn backfill(
     settings: &Settings,
     now_ms: i64,
     days: i64,
-) -> anyhow::Result<(Tracker, usize)> {
+) -> anyhow::Result<(Fleet, usize)> {
     let start = now_ms - days * 86_400_000;
     let first = start - start.rem_euclid(BACKFILL_STEP_MS);
     let catalog = settings.catalog.clone();
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Pending>>(4);
     std::thread::scope(|scope| {
-        let producer = scope.spawn(move || -> anyhow::Result<Tracker> {
-            let mut tracker = Tracker::new(catalog);
+        let target = crate::config::target_name(&settings.metrics_url);
+        let producer = scope.spawn(move || -> anyhow::Result<Fleet> {
+            let mut tracker = Fleet::new(catalog);
             let mut batch = Vec::with_capacity(BACKFILL_BATCH);
             let mut t = first;
             while t < now_ms {
@@ -63,6 +64,7 @@ pub fn backfill(
                 // The simulated proxy's clock is the backfill's clock.
                 batch.push(prepare(
                     &mut tracker,
+                    &target,
                     body.as_bytes(),
                     t,
                     Some(t),
@@ -127,6 +129,7 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
 
     settings.metrics_url = format!("http://{sim_addr}/metrics").parse()?;
     settings.source = crate::config::redact_url(&settings.metrics_url);
+    settings.targets = crate::config::Targets::Static(vec![settings.metrics_url.clone()]);
     settings.api_key = Some(DEMO_KEY.to_owned());
     settings.scrape_interval = DEMO_INTERVAL;
     settings.db_path = dir.path().join("demo.db");
@@ -140,7 +143,7 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
     let (store, tracker, scrapes) = {
         let settings = settings.clone();
         let sim = Arc::clone(&sim);
-        tokio::task::spawn_blocking(move || -> anyhow::Result<(Store, Tracker, usize)> {
+        tokio::task::spawn_blocking(move || -> anyhow::Result<(Store, Fleet, usize)> {
             let mut store = Store::open(&settings.db_path, settings.history_size);
             let mut s = sim.lock().unwrap_or_else(PoisonError::into_inner);
             let (tracker, n) = backfill(&mut store, &mut s, &settings, now, BACKFILL_DAYS)?;
@@ -159,9 +162,9 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
     );
 
     let handle = StoreHandle::spawn(store);
-    let scraper = Scraper::new(&settings)?;
+    Scraper::new(&settings)?;
     let app = App::new(settings, handle, clock).await?;
-    let runner = Runner::with_tracker(Arc::clone(&app), scraper, tracker);
+    let runner = Runner::with_fleet(Arc::clone(&app), tracker);
     let announce: Box<dyn FnOnce(std::net::SocketAddr) + Send> = Box::new(|addr| {
         // The one line a newcomer needs; printed, not logged, so it shows at any log level.
         #[allow(clippy::print_stdout)]
@@ -197,7 +200,7 @@ mod tests {
         assert_eq!(scrapes, 3 * 96 + 1);
         assert_eq!(rows[0].at_ms, now - 3 * 86_400_000 - 400_000);
         assert_eq!(rows[0].at_ms % 900_000, 0);
-        let last = tracker.last_at_ms().unwrap();
+        let last = tracker.last_round_ms().unwrap();
         assert!(now - 900_000 <= last && last < now, "{last}");
         // Stored deltas add up to the requests the simulator made after the first (baseline) scrape.
         let all = store.all_time().unwrap();

@@ -196,7 +196,8 @@ async fn open_store(settings: &Settings) -> (StoreHandle, Option<String>) {
 /// `serve`: restore, bind, scrape, serve, and stop cleanly on a signal.
 async fn serve(settings: Settings, alert_config: alerts::AlertConfig) -> anyhow::Result<()> {
     let (store, open_error) = open_store(&settings).await;
-    let scraper = scrape::Scraper::new(&settings)?;
+    // A key that cannot be a header is refused before anything starts.
+    scrape::Scraper::new(&settings)?;
     let clock = match std::env::var_os(clock::TEST_CLOCK_VAR) {
         Some(path) => {
             tracing::warn!(
@@ -214,7 +215,7 @@ async fn serve(settings: Settings, alert_config: alerts::AlertConfig) -> anyhow:
     }
     log_alert_config(&alert_config);
     app.set_alert_config(alert_config).await?;
-    let runner = Runner::new(Arc::clone(&app), scraper).await;
+    let runner = Runner::new(Arc::clone(&app)).await;
     run_server(app, runner, None).await
 }
 

@@ -7,7 +7,7 @@
 //! scrape records an error and nothing else, so the next good scrape's delta
 //! still covers every increase since the last good one.
 
-use pulse_core::track::{Observation, Tracker, TrackerState};
+use pulse_core::track::{Fleet, Observation, TrackerState};
 
 use crate::alerts::litellm::LitellmBudget;
 use crate::store::{ScrapeOutcome, ScrapeRecord, Store, StoreError};
@@ -23,40 +23,102 @@ pub struct Pending {
     pub observation: Observation,
     /// Per-sample-name totals of the body, for `/raw`.
     pub raw: Vec<(String, f64)>,
-    /// The tracker's state right after this scrape, for restart recovery.
-    pub state: TrackerState,
+    /// The state of every target observed in this round (and in the rounds
+    /// folded into it), right after it, by target name, for restart recovery.
+    pub states: Vec<(String, TrackerState)>,
     /// LiteLLM's own budget gauges in this body.
     pub litellm_budgets: Vec<LitellmBudget>,
 }
 
-/// Parses `body` and feeds it to the tracker. On a body that is not
-/// exposition text the tracker is left untouched.
-///
-/// `target_now_ms` is the target's own clock when it answered (its HTTP
-/// `Date`): `_created` stamps are LiteLLM's clock, so the tracker judges them
-/// against it rather than against `at_ms` when it has it.
+/// Parses `body` of the one target `target` and makes it a round of
+/// `fleet` ([`prepare_round`] with one body). On a body that is not
+/// exposition text the fleet is left untouched.
 pub fn prepare(
-    tracker: &mut Tracker,
+    fleet: &mut Fleet,
+    target: &str,
     body: &[u8],
     at_ms: i64,
     target_now_ms: Option<i64>,
     started: std::time::Instant,
 ) -> Result<Pending, pulse_core::BodyError> {
-    let expo = pulse_core::parse::parse_bytes(body)?;
-    let observation = tracker.observe_with_target_clock(&expo, at_ms, target_now_ms);
-    let raw = pulse_core::parse::sample_totals(&expo)
+    let fetched = [Body {
+        target,
+        body,
+        target_now_ms,
+    }];
+    let (pending, mut errors) = prepare_round(fleet, &fetched, at_ms, started);
+    match (pending, errors.pop()) {
+        (Some(p), _) => Ok(p),
+        (None, Some((_, e))) => Err(e),
+        (None, None) => Err(pulse_core::BodyError::Empty),
+    }
+}
+
+/// One target's answer in a round.
+#[derive(Debug, Clone, Copy)]
+pub struct Body<'a> {
+    /// The target's name (`host:port`).
+    pub target: &'a str,
+    /// The body, decompressed.
+    pub body: &'a [u8],
+    /// The target's own clock when it answered (its HTTP `Date`): `_created`
+    /// stamps are LiteLLM's clock, so its tracker judges them against it.
+    pub target_now_ms: Option<i64>,
+}
+
+/// Parses every body of one round, feeds each to its target's tracker and
+/// merges the good ones into one [`Pending`] (the core's
+/// [`Fleet::finish_round`]); `None` when no body parsed. A body that is not
+/// exposition text leaves its target's tracker untouched and is returned as
+/// that target's error, so its next good scrape covers the gap.
+///
+/// Raw totals add up over the targets. LiteLLM's budget gauges come from
+/// its database, which every replica shares, so the first good target's
+/// are taken, not a sum.
+pub fn prepare_round(
+    fleet: &mut Fleet,
+    bodies: &[Body<'_>],
+    at_ms: i64,
+    started: std::time::Instant,
+) -> (Option<Pending>, Vec<(String, pulse_core::BodyError)>) {
+    let mut parts = Vec::with_capacity(bodies.len());
+    let mut errors = Vec::new();
+    let mut raw: std::collections::BTreeMap<String, f64> = Default::default();
+    let mut litellm_budgets = None;
+    let mut observed = Vec::with_capacity(bodies.len());
+    for b in bodies {
+        let expo = match pulse_core::parse::parse_bytes(b.body) {
+            Ok(expo) => expo,
+            Err(e) => {
+                errors.push((b.target.to_owned(), e));
+                continue;
+            }
+        };
+        parts.push(fleet.observe(b.target, &expo, at_ms, b.target_now_ms));
+        for (name, value) in pulse_core::parse::sample_totals(&expo) {
+            *raw.entry(name.to_owned()).or_insert(0.0) += value;
+        }
+        if litellm_budgets.is_none() {
+            litellm_budgets = Some(crate::alerts::litellm::extract(&expo));
+        }
+        observed.push(b.target);
+    }
+    let Some(observation) = fleet.finish_round(at_ms, parts) else {
+        return (None, errors);
+    };
+    let states = observed
         .into_iter()
-        .map(|(name, value)| (name.to_owned(), value))
+        .filter_map(|t| Some((t.to_owned(), fleet.export_state(t)?)))
         .collect();
-    let litellm_budgets = crate::alerts::litellm::extract(&expo);
-    Ok(Pending {
-        litellm_budgets,
+    let pending = Pending {
+        litellm_budgets: litellm_budgets.unwrap_or_default(),
         at_ms,
         duration_ms: started.elapsed().as_secs_f64() * 1000.0,
         observation,
-        raw,
-        state: tracker.export_state(),
-    })
+        raw: raw.into_iter().collect(),
+        states,
+    };
+    (Some(pending), errors)
 }
 
 /// Stores many tracked scrapes, oldest first, in one transaction.
@@ -83,7 +145,7 @@ impl Pending {
             outcome: ScrapeOutcome::Ok {
                 observation: &self.observation,
                 raw: &self.raw,
-                state: &self.state,
+                states: &self.states,
             },
         }
     }
@@ -94,6 +156,12 @@ impl Pending {
     pub fn merge_into(self, later: &mut Pending) {
         later.observation.absorb_earlier(self.observation);
         later.duration_ms = later.duration_ms.max(self.duration_ms);
+        // A target the later round did not observe still has its state to store.
+        for (name, state) in self.states {
+            if !later.states.iter().any(|(n, _)| *n == name) {
+                later.states.push((name, state));
+            }
+        }
     }
 }
 
@@ -149,22 +217,28 @@ impl Queue {
 mod tests {
     use std::time::Instant;
 
-    use pulse_core::catalog::{Catalog, Dimension, Metric};
-    use pulse_core::track::Tracker;
-
     use super::*;
     use crate::api::tests::{SEQUENCE, capture};
+    use pulse_core::catalog::{Catalog, Dimension, Metric};
 
     fn ms(t: &str) -> i64 {
         pulse_core::window::parse_rfc3339(t).unwrap()
     }
 
     fn pendings() -> Vec<Pending> {
-        let mut tracker = Tracker::new(Catalog::litellm());
+        let mut fleet = Fleet::new(Catalog::litellm());
         SEQUENCE
             .iter()
             .map(|(name, at)| {
-                prepare(&mut tracker, &capture(name), ms(at), None, Instant::now()).unwrap()
+                prepare(
+                    &mut fleet,
+                    "t:1",
+                    &capture(name),
+                    ms(at),
+                    None,
+                    Instant::now(),
+                )
+                .unwrap()
             })
             .collect()
     }
@@ -180,25 +254,27 @@ mod tests {
 
     #[test]
     fn a_body_that_is_not_exposition_leaves_the_tracker_alone() {
-        let mut tracker = Tracker::new(Catalog::litellm());
+        let mut tracker = Fleet::new(Catalog::litellm());
         prepare(
             &mut tracker,
+            "t:1",
             &capture(SEQUENCE[0].0),
             ms(SEQUENCE[0].1),
             None,
             Instant::now(),
         )
         .unwrap();
-        let before = tracker.export_state();
+        let before = tracker.export_states();
         let err = prepare(
             &mut tracker,
+            "t:1",
             b"<html><body>502</body></html>",
             ms(SEQUENCE[1].1),
             None,
             Instant::now(),
         );
         assert_eq!(err.unwrap_err(), pulse_core::BodyError::Html);
-        assert_eq!(tracker.export_state(), before);
+        assert_eq!(tracker.export_states(), before);
     }
 
     #[test]

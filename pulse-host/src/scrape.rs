@@ -68,11 +68,17 @@ pub struct Scraper {
 }
 
 impl Scraper {
-    /// Builds the client from the settings (key, TLS verification, timeout).
+    /// Builds the client from the settings (key, TLS verification, timeout)
+    /// for the first metrics URL.
     pub fn new(settings: &Settings) -> Result<Scraper, ScrapeError> {
+        Scraper::for_url(settings, &settings.metrics_url)
+    }
+
+    /// [`Scraper::new`] for the target `url` (the key applies to every target).
+    pub fn for_url(settings: &Settings, url: &Url) -> Result<Scraper, ScrapeError> {
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static(ACCEPT_HEADER));
-        let mut url = settings.metrics_url.clone();
+        let mut url = url.clone();
         if let Some(key) = &settings.api_key {
             let mut value = HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| {
                 ScrapeError::Other(

@@ -124,6 +124,10 @@ pub struct Options {
     pub key: Option<String>,
     /// Where `/metrics` redirects to, when not to this server's `/metrics/`.
     pub redirect_to: Option<String>,
+    /// Where to listen, when not on a free port of 127.0.0.1; e.g. several
+    /// fakes on 127.0.0.2, 127.0.0.3 … with the same port, as pods of one
+    /// Service. Port 0 picks a free one.
+    pub bind: Option<SocketAddr>,
 }
 
 impl Options {
@@ -138,6 +142,12 @@ impl Options {
             key: Some(key.to_owned()),
             ..Options::default()
         }
+    }
+
+    /// The same options, listening on `addr` (see [`Options::bind`]).
+    pub fn bind(mut self, addr: SocketAddr) -> Options {
+        self.bind = Some(addr);
+        self
     }
 }
 
@@ -171,9 +181,12 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl<R: Responder> FakeLiteLlm<R> {
-    /// Starts serving on a free loopback port.
+    /// Starts serving on a free loopback port, or where `options.bind` says.
     pub fn start(responder: R, options: Options) -> std::io::Result<FakeLiteLlm<R>> {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let bind = options
+            .bind
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+        let listener = TcpListener::bind(bind)?;
         let addr = listener.local_addr()?;
         listener.set_nonblocking(true)?;
         let shared = Arc::new(Shared {
@@ -566,5 +579,26 @@ mod tests {
         };
         assert_eq!(served, (1, 0));
         assert!(get(fake.addr, "/other", None).starts_with("HTTP/1.1 404 "));
+    }
+
+    #[test]
+    fn fakes_share_a_port_on_other_loopback_addresses() {
+        let reply = |b: &str| Sequence::new(vec![Reply::prom(b.to_owned())]);
+        let first = FakeLiteLlm::start(
+            reply("a 1.0\n"),
+            Options::open().bind("127.0.0.2:0".parse().unwrap()),
+        )
+        .unwrap();
+        assert_eq!(first.addr.ip().to_string(), "127.0.0.2");
+        let same_port = SocketAddr::from(([127, 0, 0, 3], first.addr.port()));
+        let second = FakeLiteLlm::start(reply("b 2.0\n"), Options::open().bind(same_port)).unwrap();
+        assert_eq!(second.addr, same_port);
+        assert!(get(first.addr, "/metrics/", None).ends_with("a 1.0\n"));
+        assert!(get(second.addr, "/metrics/", None).ends_with("b 2.0\n"));
+        let moved = get(second.addr, "/metrics", None);
+        assert!(
+            moved.contains(&format!("location: http://{same_port}/metrics/\r\n")),
+            "{moved}"
+        );
     }
 }

@@ -46,6 +46,20 @@
 //!    another worker's series look new (counted twice). `Date` has whole
 //!    seconds, truncated, so its 1 s tolerance also covers the truncation.
 //!
+//! 7. A member of a [`Fleet`] (several LiteLLM processes, each scraped on
+//!    its own) first seen after the fleet's first round is neither a
+//!    baseline nor a continuation: its tracker ([`Tracker::joining`]) takes
+//!    the fleet's previous round as its previous observation. A series with
+//!    `_created` at or after that round (1 s tolerance, on the scraper's
+//!    clock since the member has no earlier `Date`) contributes its whole
+//!    value: all of it was made since the fleet last counted. One created
+//!    before is adopted (rule 6): the member existed then, unseen, and what it
+//!    counted before cannot be told from LiteLLM's history. A series without
+//!    `_created` (multiprocess mode) is a baseline, delta 0, as on rule 2:
+//!    counting it whole would put a long-running pod's history into one
+//!    scrape. So a new pod loses at most what its `_created`-less counters
+//!    made before its first scrape, and never counts anything twice.
+//!
 //! With rules 1, 5 and 6, scrapes answered alternately by two workers with no
 //! traffic give zero deltas, and traffic on either worker is counted once,
 //! because each worker's series has its own `_created`. In multiprocess mode
@@ -87,10 +101,13 @@
 //! - `observe.rs`: one observation, in three named passes over the body;
 //! - `observe_latency.rs`: its third pass for histogram and health counter samples;
 //! - `identity.rs`: which samples are the same series (the encoded key and its hash);
+//! - `fleet.rs`: [`Fleet`], one tracker per scrape target, and the merge of
+//!   one round's observations (rule 7);
 //! - `observation.rs`: [`Observation`], and folding two consecutive ones into one;
 //! - `latency.rs`: [`LatencyDeltas`], the histogram and health part of an observation;
 //! - `state.rs`: [`TrackerState`], export and import.
 
+mod fleet;
 mod identity;
 mod latency;
 mod observation;
@@ -109,6 +126,7 @@ use crate::expo::{Exposition, Label};
 use identity::IdMap;
 use observe::Scratch;
 
+pub use fleet::{Fleet, merge_round};
 pub use latency::{HealthDelta, HistogramDelta, LatencyDeltas, SeriesCounts};
 pub use observation::{BreakdownDelta, Observation};
 pub use state::{STATE_VERSION, SeriesState, TrackerState};
@@ -187,6 +205,9 @@ pub struct Tracker {
     /// The next observation is the baseline of the [`Kind::Latency`] series
     /// (after a state without them, see [`Tracker::from_state`]).
     latency_baseline: bool,
+    /// The next observation is a fleet member's first (rule 7): series
+    /// without `_created` are its baseline.
+    joining: bool,
     scratch: Scratch,
 }
 
@@ -215,8 +236,20 @@ impl Tracker {
             last_target_ms: None,
             prev_seen: [0; 2],
             latency_baseline: false,
+            joining: false,
             scratch: Scratch::default(),
         }
+    }
+
+    /// A tracker for a fleet member first seen after the fleet's observation
+    /// at `since_ms` (rule 7): its first observation judges `_created` against
+    /// `since_ms`, so series created since count whole and older ones are
+    /// adopted, and takes series without `_created` as a baseline.
+    pub fn joining(catalog: Catalog, since_ms: i64) -> Tracker {
+        let mut t = Tracker::new(catalog);
+        t.last_at_ms = Some(since_ms);
+        t.joining = true;
+        t
     }
 
     /// The catalog this tracker follows.

@@ -72,6 +72,8 @@ pub(super) struct Round {
     prev_at: Option<i64>,
     /// This observation is the baseline of the [`Kind::Latency`] series.
     latency_baseline: bool,
+    /// This is a fleet member's first observation (rule 7).
+    joining: bool,
     /// A `_created` (in ms) before this predates the previous observation (rule 6).
     created_threshold_ms: i64,
     /// The previous observation's number.
@@ -144,6 +146,7 @@ impl Tracker {
             target_now_ms,
             prev_at,
             latency_baseline: self.latency_baseline,
+            joining: self.joining,
             created_threshold_ms,
             prev_gen: self.observations,
             generation: self.observations + 1,
@@ -301,6 +304,11 @@ impl Tracker {
                 counts.new_series += 1;
                 0.0
             }
+            (Some(_), None) if round.joining => {
+                // Rule 7: a joining member's series without `_created`.
+                counts.new_series += 1;
+                0.0
+            }
             (Some(_), Some(c)) if c * 1000.0 < round.created_threshold_ms as f64 => {
                 counts.adopted_series += 1;
                 0.0
@@ -336,6 +344,7 @@ impl Tracker {
         obs.latency.series = latency;
         self.prev_seen = round.seen_now;
         self.latency_baseline = false;
+        self.joining = false;
         self.observations = round.generation;
         self.last_at_ms = Some(round.at_ms);
         self.last_target_ms = round.target_now_ms;

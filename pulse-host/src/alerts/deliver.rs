@@ -180,7 +180,6 @@ mod tests {
     use crate::api::tests::{SEQUENCE, capture};
     use crate::app::Runner;
     use crate::clock::Clock;
-    use crate::scrape::Scraper;
     use crate::store::{Store, StoreHandle};
     use crate::testutil::settings_for;
     use pulse_testkit::{FakeLiteLlm, Options, Reply, Script};
@@ -370,7 +369,7 @@ mod tests {
         );
         let config = super::super::config::parse(std::path::Path::new("t.toml"), &text).unwrap();
         app.set_alert_config(config).await.unwrap();
-        let mut runner = Runner::new(Arc::clone(&app), Scraper::new(&settings).unwrap()).await;
+        let mut runner = Runner::new(Arc::clone(&app)).await;
         let ms = |t: &str| pulse_core::window::parse_rfc3339(t).unwrap();
         let step = |i: usize| {
             fake.lock()

@@ -227,8 +227,45 @@ pub fn health_value(live: &Live, settings: &Settings, now_ms: i64) -> Value {
             "fresh".into(),
             Value::from(fresh::is_fresh(live.last_success_ms, now_ms, interval_ms)),
         );
+        map.insert("targets".into(), targets_value(live, settings, now_ms));
     }
     out
+}
+
+/// Each scrape target's state (`/health`'s `targets`, `/api/v1/targets`).
+pub fn targets_value(live: &Live, settings: &Settings, now_ms: i64) -> Value {
+    let tz = settings.tz;
+    let interval_ms = interval_ms(settings);
+    Value::Array(
+        live.targets
+            .iter()
+            .map(|(name, t)| {
+                json!({
+                    "instance": name,
+                    "url": t.url,
+                    "listed": t.listed,
+                    "fresh": fresh::is_fresh(t.last_success_ms, now_ms, interval_ms),
+                    "last_attempt": views::timestamp(t.last_attempt_ms, tz),
+                    "last_success": views::timestamp(t.last_success_ms, tz),
+                    "last_error": t.last_error,
+                    "consecutive_failures": t.consecutive_failures,
+                    "last_duration_ms": t.last_duration_ms,
+                    "series": t.series,
+                    "latency_series": t.latency_series,
+                    "scrapes_ok": t.scrapes_ok,
+                    "scrapes_failed": t.scrapes_failed,
+                })
+            })
+            .collect(),
+    )
+}
+
+/// `GET /api/v1/targets`: every scrape target's state.
+pub async fn targets(app: Arc<App>) -> Reply {
+    ok(&json!({
+        "targets": targets_value(&app.live(), &app.settings, app.clock.now_ms()),
+        "ready_quorum": app.settings.ready_quorum,
+    }))
 }
 
 /// The scrape interval in milliseconds.
@@ -246,11 +283,16 @@ pub async fn readyz(app: Arc<App>) -> Reply {
     .await
     .is_ok_and(|r| r.is_ok());
     let live = app.live();
-    let fresh = fresh::is_fresh(
-        live.last_success_ms,
-        app.clock.now_ms(),
-        interval_ms(&app.settings),
-    );
+    let now_ms = app.clock.now_ms();
+    let interval = interval_ms(&app.settings);
+    // Every listed target fresh (or a quorum); before the first round lists
+    // any, the fleet's last success (restored from the database) decides.
+    let listed = live.listed_successes();
+    let fresh = if listed.is_empty() {
+        fresh::is_fresh(live.last_success_ms, now_ms, interval)
+    } else {
+        fresh::fleet_ready(&listed, now_ms, interval, app.settings.ready_quorum)
+    };
     let reason = if !store_ok {
         Some("the database does not answer".to_owned())
     } else if let Some(e) = &live.store_error {

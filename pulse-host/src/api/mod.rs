@@ -118,6 +118,9 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Inf
         .and(query)
         .and(with_app.clone())
         .and_then(latency::latency);
+    let targets = warp::path!("api" / "v1" / "targets")
+        .and(with_app.clone())
+        .and_then(handlers::targets);
     let api = metrics
         .or(metric)
         .or(history)
@@ -129,6 +132,7 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Inf
         .or(budgets)
         .or(alerts)
         .or(latency)
+        .or(targets)
         .boxed();
 
     let raw = warp::path!("raw")

@@ -12,6 +12,23 @@ use serde_json::{Map, Value, json};
 use super::latency::{DEFAULT_HISTOGRAM, Stat};
 use super::views::{WINDOW_SUFFIXES, counters};
 
+/// The scrape targets' states, by `instance` name.
+fn targets_schema() -> Value {
+    let ts = json!({ "type": ["string", "null"], "format": "date-time" });
+    json!({ "type": "array", "items": { "type": "object", "properties": {
+        "instance": { "type": "string", "description": "host:port, the key of the instance dimension" },
+        "url": { "type": "string" },
+        "listed": { "type": "boolean", "description": "in the configuration or the latest DNS answer" },
+        "fresh": { "type": "boolean" },
+        "last_attempt": ts, "last_success": ts,
+        "last_error": { "type": ["string", "null"] },
+        "consecutive_failures": { "type": "integer" },
+        "last_duration_ms": { "type": ["number", "null"] },
+        "series": { "type": "integer" }, "latency_series": { "type": "integer" },
+        "scrapes_ok": { "type": "integer" }, "scrapes_failed": { "type": "integer" },
+    }, "required": ["instance", "url", "listed", "fresh", "last_attempt", "last_success", "last_error", "consecutive_failures", "last_duration_ms", "series", "latency_series", "scrapes_ok", "scrapes_failed"], "additionalProperties": false } })
+}
+
 #[cfg(test)]
 mod check;
 #[cfg(test)]
@@ -465,6 +482,18 @@ pub fn document() -> Value {
         ),
     );
     paths.insert(
+        "/api/v1/targets".into(),
+        get(
+            "Each scrape target's state (LITELLM_PULSE_METRICS_URL's list or LITELLM_PULSE_DISCOVER's records)",
+            json!({ "type": "object", "properties": {
+                "targets": targets_schema(),
+                "ready_quorum": { "type": ["integer", "null"], "description": "targets that must be fresh for /readyz; null: all listed ones" },
+            }, "required": ["targets", "ready_quorum"], "additionalProperties": false }),
+            json!([]),
+            &[],
+        ),
+    );
+    paths.insert(
         "/raw".into(),
         get(
             "Sample-name totals of the last good scrape",
@@ -477,7 +506,7 @@ pub fn document() -> Value {
         "/health".into(),
         get(
             "Scrape status (always HTTP 200)",
-            json!({ "type": "object", "properties": { "status": status, "error": { "type": "string" }, "last_scrape": timestamp_or_null(), "last_attempt": timestamp_or_null(), "consecutive_failures": { "type": "integer" }, "timezone": timezone(), "scrape_interval": scrape_interval(), "stale_after": { "type": "integer", "minimum": 0, "description": "seconds after the last successful scrape at which the numbers count as stale (three scrape intervals; /readyz applies the same rule)" }, "fresh": { "type": "boolean", "description": "a scrape succeeded within `stale_after` seconds" } }, "required": ["status", "timezone", "scrape_interval", "stale_after", "fresh"], "additionalProperties": false }),
+            json!({ "type": "object", "properties": { "status": status, "error": { "type": "string" }, "last_scrape": timestamp_or_null(), "last_attempt": timestamp_or_null(), "consecutive_failures": { "type": "integer" }, "timezone": timezone(), "scrape_interval": scrape_interval(), "stale_after": { "type": "integer", "minimum": 0, "description": "seconds after the last successful scrape at which the numbers count as stale (three scrape intervals; /readyz applies the same rule)" }, "fresh": { "type": "boolean", "description": "a scrape succeeded within `stale_after` seconds" }, "targets": targets_schema() }, "required": ["status", "timezone", "scrape_interval", "stale_after", "fresh", "targets"], "additionalProperties": false }),
             json!([]),
             &[],
         ),
@@ -493,7 +522,7 @@ pub fn document() -> Value {
     paths.insert("/livez".into(), livez);
     paths.insert(
         "/readyz".into(),
-        get("Readiness: the database answers and a scrape succeeded within 3 intervals", json!({ "type": "object", "properties": { "status": { "type": "string" } }, "required": ["status"] }), json!([]), &[("503", "not ready")]),
+        get("Readiness: the database answers and every listed target (or LITELLM_PULSE_READY_QUORUM of them) was scraped within 3 intervals", json!({ "type": "object", "properties": { "status": { "type": "string" } }, "required": ["status"] }), json!([]), &[("503", "not ready")]),
     );
     paths.insert(
         "/metrics".into(),

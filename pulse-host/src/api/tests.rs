@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use pulse_core::catalog::Metric;
-use pulse_core::track::Tracker;
+use pulse_core::track::Fleet;
 use serde_json::Value;
 
 use super::openapi;
@@ -68,9 +68,17 @@ async fn fixture_with(args: &[&str], steps: usize) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     settings.db_path = dir.path().join("pulse.db");
     let mut store = Store::open(&settings.db_path, settings.history_size);
-    let mut tracker = Tracker::new(settings.catalog.clone());
+    let mut tracker = Fleet::new(settings.catalog.clone());
     for (name, at) in SEQUENCE.iter().take(steps) {
-        let p = prepare(&mut tracker, &capture(name), ms(at), None, Instant::now()).unwrap();
+        let p = prepare(
+            &mut tracker,
+            "litellm:4000",
+            &capture(name),
+            ms(at),
+            None,
+            Instant::now(),
+        )
+        .unwrap();
         p.persist(&mut store).unwrap();
     }
     let app = App::new(settings, StoreHandle::spawn(store), Clock::Fixed(ms(NOW)))
@@ -338,7 +346,7 @@ async fn health_starting_ok_and_degraded() {
         (status, v.clone()),
         (
             200,
-            serde_json::json!({ "status": "starting", "timezone": "Asia/Kathmandu", "scrape_interval": 60, "stale_after": 180, "fresh": false })
+            serde_json::json!({ "status": "starting", "timezone": "Asia/Kathmandu", "scrape_interval": 60, "stale_after": 180, "fresh": false, "targets": [] })
         )
     );
     assert_eq!(
@@ -348,7 +356,8 @@ async fn health_starting_ok_and_degraded() {
             "timezone",
             "scrape_interval",
             "stale_after",
-            "fresh"
+            "fresh",
+            "targets"
         ]
     );
     assert_documented("/health", &v);
@@ -363,6 +372,7 @@ async fn health_starting_ok_and_degraded() {
     expected["scrape_interval"] = 60.into();
     expected["stale_after"] = 180.into();
     expected["fresh"] = false.into();
+    expected["targets"] = serde_json::json!([]);
     assert_eq!(v, expected);
     assert_eq!(
         keys(&v),
@@ -371,7 +381,8 @@ async fn health_starting_ok_and_degraded() {
             "timezone",
             "scrape_interval",
             "stale_after",
-            "fresh"
+            "fresh",
+            "targets"
         ]
     );
     // Fresh up to exactly three intervals, by the rule /readyz applies.
@@ -409,7 +420,8 @@ async fn health_starting_ok_and_degraded() {
             "timezone",
             "scrape_interval",
             "stale_after",
-            "fresh"
+            "fresh",
+            "targets"
         ]
     );
     assert_documented("/health", &v);
@@ -1146,9 +1158,17 @@ async fn alert_fixture(config: &str) -> Fixture {
         config: Arc::new(config.clone()),
         tz: settings.tz,
     }));
-    let mut tracker = Tracker::new(settings.catalog.clone());
+    let mut tracker = Fleet::new(settings.catalog.clone());
     for (name, at) in SEQUENCE {
-        let p = prepare(&mut tracker, &capture(name), ms(at), None, Instant::now()).unwrap();
+        let p = prepare(
+            &mut tracker,
+            "litellm:4000",
+            &capture(name),
+            ms(at),
+            None,
+            Instant::now(),
+        )
+        .unwrap();
         p.persist(&mut store).unwrap();
     }
     let app = App::new(settings, StoreHandle::spawn(store), Clock::Fixed(ms(NOW)))
@@ -1667,7 +1687,7 @@ mod latency {
         let dir = tempfile::tempdir().unwrap();
         settings.db_path = dir.path().join("pulse.db");
         let mut store = Store::open(&settings.db_path, settings.history_size);
-        let mut tracker = Tracker::new(settings.catalog.clone());
+        let mut tracker = Fleet::new(settings.catalog.clone());
         let start = ms("2026-03-02T12:00:00Z");
         let minute = 60_000;
         let mut latencies = Latencies(7);
@@ -1675,7 +1695,15 @@ mod latency {
         // Per 15-minute bucket and model, the observations stored there.
         let mut per_bucket: BTreeMap<(i64, &str), Vec<f64>> = BTreeMap::new();
         let empty = generated_body(&seen, &[]);
-        let p = prepare(&mut tracker, empty.as_bytes(), start, None, Instant::now()).unwrap();
+        let p = prepare(
+            &mut tracker,
+            "litellm:4000",
+            empty.as_bytes(),
+            start,
+            None,
+            Instant::now(),
+        )
+        .unwrap();
         p.persist(&mut store).unwrap();
         let (mut ok, mut failed, mut fallbacks, mut cooled) = (0.0, 0.0, 0.0, 0.0);
         // Twelve scrapes five minutes apart: four 15-minute buckets.
@@ -1715,7 +1743,15 @@ mod latency {
                     ("litellm_deployment_cooled_down_total", "slow", cooled),
                 ],
             );
-            let p = prepare(&mut tracker, body.as_bytes(), at, None, Instant::now()).unwrap();
+            let p = prepare(
+                &mut tracker,
+                "litellm:4000",
+                body.as_bytes(),
+                at,
+                None,
+                Instant::now(),
+            )
+            .unwrap();
             p.persist(&mut store).unwrap();
         }
         let now = start + 13 * 5 * minute;

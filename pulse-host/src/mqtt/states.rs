@@ -176,7 +176,7 @@ mod tests {
     use std::sync::Arc;
     use std::time::Instant;
 
-    use pulse_core::track::Tracker;
+    use pulse_core::track::Fleet;
     use serde_json::json;
 
     use super::*;
@@ -194,9 +194,17 @@ mod tests {
     async fn app_at(now: &str) -> Arc<App> {
         let settings = crate::testutil::settings_for("http://127.0.0.1:9/metrics", &[]);
         let mut store = Store::open_memory(168);
-        let mut tracker = Tracker::new(settings.catalog.clone());
+        let mut tracker = Fleet::new(settings.catalog.clone());
         for (name, at) in SEQUENCE.iter().take(3) {
-            let p = prepare(&mut tracker, &capture(name), ms(at), None, Instant::now()).unwrap();
+            let p = prepare(
+                &mut tracker,
+                "litellm:4000",
+                &capture(name),
+                ms(at),
+                None,
+                Instant::now(),
+            )
+            .unwrap();
             p.persist(&mut store).unwrap();
         }
         App::new(settings, StoreHandle::spawn(store), Clock::Fixed(ms(now)))

@@ -63,7 +63,7 @@ pub use import::ImportOutcome;
 pub use outbox::{AlertRules, BudgetMeasure};
 
 use cache::ReadCache;
-use state::WrittenSeries;
+use state::Written;
 
 /// Everything that can go wrong in the store.
 #[derive(Debug, thiserror::Error)]
@@ -142,8 +142,9 @@ pub enum ScrapeOutcome<'a> {
         observation: &'a Observation,
         /// Per-sample-name totals of the body (what `/raw` returns).
         raw: &'a [(String, f64)],
-        /// The tracker state after this observation, for restart recovery.
-        state: &'a TrackerState,
+        /// The tracker state of every target the observation covers, by
+        /// target name, for restart recovery.
+        states: &'a [(String, TrackerState)],
     },
     /// The scrape failed (network, HTTP status, body not exposition text).
     Failed {
@@ -205,7 +206,7 @@ pub struct Store {
     /// `pulse_raw` as stored, by name (values compared bitwise).
     raw_written: HashMap<String, u64>,
     /// `pulse_tracker_series` as stored, by identity string.
-    state_written: HashMap<String, WrittenSeries>,
+    state_written: Written,
     /// The `INSERT INTO pulse_scrapes` statement for the current metric set.
     insert_scrape_sql: String,
     /// The column list for reading history rows.

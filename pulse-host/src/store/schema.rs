@@ -63,10 +63,14 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 4,
         apply: v4_latency,
     },
+    Migration {
+        version: 5,
+        apply: v5_tracker_targets,
+    },
 ];
 
 /// The schema version this build writes.
-pub(crate) const LATEST: i64 = 4;
+pub(crate) const LATEST: i64 = 5;
 
 /// Reads `PRAGMA user_version`.
 pub(crate) fn version(conn: &Connection) -> Result<i64, StoreError> {
@@ -327,6 +331,37 @@ fn v4_latency(tx: &Transaction<'_>) -> rusqlite::Result<()> {
             value     REAL    NOT NULL,
             PRIMARY KEY (series_id, start_ms, counter)
         ) WITHOUT ROWID;
+        ",
+    )
+}
+
+/// Version 5: one tracker state per scrape target. Series rows get their
+/// target's name (`''` for the state of a database written before, which
+/// the host hands to its one configured target, see
+/// [`super::Store::rename_tracker_target`]); the header moves from the meta
+/// row to one row per target.
+fn v5_tracker_targets(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    // Idempotent, like the steps before it, for a file whose version was set back.
+    let has_target: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM pragma_table_info('pulse_tracker_series') WHERE name = 'target')",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_target {
+        tx.execute_batch(
+            "ALTER TABLE pulse_tracker_series ADD COLUMN target TEXT NOT NULL DEFAULT '';",
+        )?;
+    }
+    tx.execute_batch(
+        "
+        CREATE INDEX IF NOT EXISTS pulse_tracker_series_target ON pulse_tracker_series (target);
+        CREATE TABLE IF NOT EXISTS pulse_tracker_targets (
+            target TEXT PRIMARY KEY,
+            header TEXT NOT NULL
+        ) WITHOUT ROWID;
+        INSERT OR IGNORE INTO pulse_tracker_targets (target, header)
+            SELECT '', value FROM pulse_meta WHERE key = 'tracker_header';
+        DELETE FROM pulse_meta WHERE key = 'tracker_header';
         ",
     )
 }

@@ -78,19 +78,23 @@ fn state(at_ms: i64, series: Vec<SeriesState>) -> TrackerState {
     }
 }
 
+/// The one scrape target of these tests.
+const TARGET: &str = "litellm:4000";
+
 fn raw(pairs: &[(&str, f64)]) -> Vec<(String, f64)> {
     pairs.iter().map(|&(n, v)| (n.to_owned(), v)).collect()
 }
 
 /// Records a successful scrape with the given observation.
 fn ok(store: &mut Store, obs: &Observation, raw: &[(String, f64)], st: &TrackerState) {
+    let states = [(TARGET.to_owned(), st.clone())];
     let rec = ScrapeRecord {
         at_ms: obs.at_ms,
         duration_ms: 12.5,
         outcome: ScrapeOutcome::Ok {
             observation: obs,
             raw,
-            state: st,
+            states: &states,
         },
     };
     store.record(&rec).unwrap();
@@ -633,7 +637,7 @@ fn a_failing_write_leaves_nothing_partial_and_the_next_write_is_complete() {
         outcome: ScrapeOutcome::Ok {
             observation: &obs,
             raw: &raw2,
-            state: &st,
+            states: &[(TARGET.to_owned(), st.clone())],
         },
     };
     let err = store.record(&rec).unwrap_err();
@@ -1152,6 +1156,7 @@ fn dump(store: &Store) -> Vec<String> {
         ("pulse_all_time", "series_id, metric_id"),
         ("pulse_raw", "name"),
         ("pulse_tracker_series", "ident"),
+        ("pulse_tracker_targets", "target"),
         ("pulse_status", "id"),
         ("pulse_meta", "key"),
     ] {
@@ -1193,7 +1198,7 @@ fn a_batch_stores_exactly_what_one_record_per_scrape_stores() {
             .into_iter()
             .map(|(n, v)| (n.to_owned(), v))
             .collect();
-        prepared.push((at, obs, raw, tracker.export_state()));
+        prepared.push((at, obs, raw, [(TARGET.to_owned(), tracker.export_state())]));
     }
     let errors = [
         "metrics URL answered HTTP 502",
@@ -1216,7 +1221,7 @@ fn a_batch_stores_exactly_what_one_record_per_scrape_stores() {
             outcome: ScrapeOutcome::Ok {
                 observation: obs,
                 raw,
-                state: st,
+                states: st,
             },
         });
     }
@@ -1233,9 +1238,10 @@ fn a_batch_stores_exactly_what_one_record_per_scrape_stores() {
 
     assert_eq!(recs.len(), 9);
     let (a, b) = (dump(&one_by_one), dump(&batched));
-    // 440 rows, plus the 126 day rows summing the bucket rows, plus the
-    // tracker's 440 latency histogram series (pulse-core's state version 2).
-    assert_eq!(a.len(), 1006);
+    // 470 rows (with the target's `instance` breakdown), plus the 126 day
+    // rows summing the bucket rows, plus the tracker's 440 latency histogram
+    // series (pulse-core's state version 2) and the target's state header.
+    assert_eq!(a.len(), 1037);
     assert_eq!(a, b);
     assert_eq!(batched.status(), one_by_one.status());
     assert_eq!(batched.all_time().unwrap().get(Metric::Requests), 72.0);
@@ -1268,7 +1274,7 @@ fn a_failing_batch_stores_none_of_its_scrapes() {
             outcome: ScrapeOutcome::Ok {
                 observation: &o1,
                 raw: &[],
-                state: &st,
+                states: &[(TARGET.to_owned(), st.clone())],
             },
         },
         ScrapeRecord {
@@ -1277,7 +1283,7 @@ fn a_failing_batch_stores_none_of_its_scrapes() {
             outcome: ScrapeOutcome::Ok {
                 observation: &o2,
                 raw: &[],
-                state: &st,
+                states: &[(TARGET.to_owned(), st.clone())],
             },
         },
     ];
@@ -1465,7 +1471,7 @@ fn long_history(store: &mut Store, end_ms: i64) {
         at += 37 * MIN;
         i += 1;
     }
-    let st = state(end_ms, vec![]);
+    let st = [(TARGET.to_owned(), state(end_ms, vec![]))];
     let body = raw(&[("x_total", 1.0)]);
     let recs: Vec<ScrapeRecord<'_>> = recs
         .iter()
@@ -1475,7 +1481,7 @@ fn long_history(store: &mut Store, end_ms: i64) {
             outcome: ScrapeOutcome::Ok {
                 observation: obs,
                 raw: &body,
-                state: &st,
+                states: &st,
             },
         })
         .collect();
@@ -1681,7 +1687,7 @@ mod outbox {
             outcome: ScrapeOutcome::Ok {
                 observation: &obs,
                 raw: &[],
-                state: &state(obs.at_ms, vec![]),
+                states: &[(TARGET.to_owned(), state(obs.at_ms, vec![]))],
             },
         };
         assert!(store.record(&rec).is_err());

@@ -57,7 +57,7 @@ impl Store {
             let ScrapeOutcome::Ok {
                 observation: obs,
                 raw,
-                state,
+                states,
             } = rec.outcome
             else {
                 continue;
@@ -91,9 +91,16 @@ impl Store {
             let raw_before = staged.raw.as_ref().unwrap_or(&self.raw_written);
             let raw_now = write_raw(&tx, raw_before, rec.at_ms, raw)?;
             staged.raw = Some(raw_now);
-            let state_before = staged.state.as_ref().unwrap_or(&self.state_written);
-            let state_now = write_state(&tx, state_before, state)?;
-            staged.state = Some(state_now);
+            for (target, state) in states {
+                let empty = HashMap::new();
+                let before = staged
+                    .state
+                    .get(target)
+                    .or_else(|| self.state_written.get(target))
+                    .unwrap_or(&empty);
+                let now = write_state(&tx, target, before, state)?;
+                staged.state.insert(target.clone(), now);
+            }
         }
         if wrote_scrape && self.mode == StoreMode::Memory {
             cap_scrapes(&tx, self.history_size)?;
@@ -120,9 +127,7 @@ impl Store {
         if let Some(raw) = staged.raw {
             self.raw_written = raw;
         }
-        if let Some(state) = staged.state {
-            self.state_written = state;
-        }
+        self.state_written.extend(staged.state);
         Ok(())
     }
 
@@ -161,7 +166,8 @@ impl Store {
 pub(super) struct Staged {
     series_ids: HashMap<(&'static str, String), i64>,
     raw: Option<HashMap<String, u64>>,
-    state: Option<HashMap<String, WrittenSeries>>,
+    /// Per target written in this transaction, its series as written.
+    state: HashMap<String, HashMap<String, WrittenSeries>>,
 }
 
 /// Resolves breakdown keys to `pulse_series` ids, creating rows as needed.

@@ -104,6 +104,7 @@ async fn app() -> Arc<App> {
         series: Vec::new(),
     };
     let raw = vec![("x_total".to_owned(), 1.0)];
+    let states = [("litellm:4000".to_owned(), state)];
     let recs: Vec<ScrapeRecord<'_>> = obs
         .iter()
         .map(|o| ScrapeRecord {
@@ -112,7 +113,7 @@ async fn app() -> Arc<App> {
             outcome: ScrapeOutcome::Ok {
                 observation: o,
                 raw: &raw,
-                state: &state,
+                states: &states,
             },
         })
         .collect();

@@ -2,7 +2,7 @@ use std::time::Instant;
 
 use pulse_core::catalog::{Catalog, Dimension, HealthCounter, Histogram};
 use pulse_core::latency::{Bucket, BucketCounts, health_by_key, sum_by_key};
-use pulse_core::track::{Observation, Tracker};
+use pulse_core::track::{Fleet, Observation};
 use pulse_core::window::{STORAGE_BUCKET_MS, TimeRange};
 use rusqlite::Connection;
 
@@ -51,10 +51,18 @@ fn body(models: &[ModelHistogram<'_>], fallbacks: f64, cooled: f64) -> String {
 
 /// Tracks and stores `bodies` at their times; returns what the tracker saw.
 fn feed(store: &mut Store, bodies: &[(i64, String)]) -> Vec<Observation> {
-    let mut tracker = Tracker::new(Catalog::litellm());
+    let mut tracker = Fleet::new(Catalog::litellm());
     let mut seen = Vec::new();
     for (at, text) in bodies {
-        let p: Pending = prepare(&mut tracker, text.as_bytes(), *at, None, Instant::now()).unwrap();
+        let p: Pending = prepare(
+            &mut tracker,
+            "litellm:4000",
+            text.as_bytes(),
+            *at,
+            None,
+            Instant::now(),
+        )
+        .unwrap();
         p.persist(store).unwrap();
         seen.push(p.observation);
     }
@@ -209,15 +217,22 @@ fn unchanged_histograms_write_nothing_and_changed_ones_only_their_rows() {
     // The baseline and an unchanged scrape: nothing to store.
     assert_eq!(count(&store, "pulse_latency_buckets"), 0);
     assert_eq!(count(&store, "pulse_latency_totals"), 0);
-    let mut tracker = Tracker::new(Catalog::litellm());
+    let mut tracker = Fleet::new(Catalog::litellm());
     for (at, text) in [
         (T0, body(&[("a", h, 1.0), ("c", h, 1.0)], 0.0, 0.0)),
         (T0 + MIN, body(&[("a", h2, 3.0), ("c", h, 1.0)], 0.0, 0.0)),
     ] {
-        prepare(&mut tracker, text.as_bytes(), at, None, Instant::now())
-            .unwrap()
-            .persist(&mut store)
-            .unwrap();
+        prepare(
+            &mut tracker,
+            "litellm:4000",
+            text.as_bytes(),
+            at,
+            None,
+            Instant::now(),
+        )
+        .unwrap()
+        .persist(&mut store)
+        .unwrap();
     }
     // Only a changed: 2 bounds and 1 totals row per dimension.
     let dims = Dimension::COUNT as i64;
@@ -372,11 +387,19 @@ fn merged_queue_entries_store_what_separate_ones_store() {
     feed(&mut separate, &bodies);
     // A database outage: the queue folds the last two scrapes into one.
     let mut merged = Store::open_memory(10);
-    let mut tracker = Tracker::new(Catalog::litellm());
+    let mut tracker = Fleet::new(Catalog::litellm());
     let mut pending: Vec<Pending> = bodies
         .iter()
         .map(|(at, text)| {
-            prepare(&mut tracker, text.as_bytes(), *at, None, Instant::now()).unwrap()
+            prepare(
+                &mut tracker,
+                "litellm:4000",
+                text.as_bytes(),
+                *at,
+                None,
+                Instant::now(),
+            )
+            .unwrap()
         })
         .collect();
     let last = pending.pop().unwrap();

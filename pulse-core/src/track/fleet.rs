@@ -1,0 +1,211 @@
+//! Several LiteLLM processes (uvicorn workers behind separate ports,
+//! containers, Kubernetes pods), each scraped on its own: one [`Tracker`]
+//! per target, and one [`Observation`] per round.
+//!
+//! A target is known by its name (`host:port` of its URL, like Prometheus'
+//! `instance` label). The rules:
+//!
+//! - Each target's series are counted by its own tracker under rules 1–6,
+//!   so a pod restarting under the same name is that tracker seeing a
+//!   reset, never a new member.
+//! - A target first observed after the fleet's first round joins under
+//!   rule 7 ([`Tracker::joining`], told the fleet's previous round).
+//! - A target that is not observed in a round (it failed, or discovery no
+//!   longer lists it) keeps its tracker: what it counted is already in the
+//!   stored sums, and its next good observation covers the gap, as after a
+//!   failed scrape. [`Fleet::forget_older_than`] drops it with its series.
+//! - [`merge_round`] adds one round's observations: deltas, breakdown,
+//!   latency deltas, series counts and live values (gauges such as in-flight
+//!   requests are per process) add up. Every target's series carry exactly
+//!   one key per dimension, so per dimension the merged breakdown still sums
+//!   to the merged deltas; the `instance` dimension has one key per target.
+
+use std::collections::BTreeMap;
+
+use super::{Observation, Tracker, TrackerState};
+use crate::catalog::{Catalog, Dimension, MetricValues};
+use crate::expo::Exposition;
+
+/// One tracker per scrape target, and the time of the fleet's last round.
+#[derive(Debug)]
+pub struct Fleet {
+    catalog: Catalog,
+    members: BTreeMap<String, Tracker>,
+    /// When the fleet last counted (its latest merged round).
+    last_round_ms: Option<i64>,
+}
+
+impl Fleet {
+    /// A fleet with no history: every target's first observation in the
+    /// first round is a baseline.
+    pub fn new(catalog: Catalog) -> Fleet {
+        Fleet {
+            catalog,
+            members: BTreeMap::new(),
+            last_round_ms: None,
+        }
+    }
+
+    /// A fleet that continues from persisted per-target states. The fleet's
+    /// last round is the latest of their observations.
+    pub fn from_states(catalog: Catalog, states: Vec<(String, TrackerState)>) -> Fleet {
+        let mut fleet = Fleet::new(catalog);
+        for (name, state) in states {
+            fleet.last_round_ms = fleet.last_round_ms.max(state.last_at_ms);
+            let tracker = Tracker::from_state(fleet.catalog.clone(), state);
+            fleet.members.insert(name, tracker);
+        }
+        fleet
+    }
+
+    /// The fleet's latest merged round, if any.
+    pub fn last_round_ms(&self) -> Option<i64> {
+        self.last_round_ms
+    }
+
+    /// The tracker of `target`, if it was ever observed.
+    pub fn member(&self, target: &str) -> Option<&Tracker> {
+        self.members.get(target)
+    }
+
+    /// Every known target's name, sorted.
+    pub fn targets(&self) -> impl Iterator<Item = &str> {
+        self.members.keys().map(String::as_str)
+    }
+
+    /// Observes one target's body (see
+    /// [`Tracker::observe_with_target_clock`]): a new target's tracker is a
+    /// baseline before the first round and joins (rule 7) after it. Keys of
+    /// the `instance` dimension that the series do not carry become
+    /// `target`.
+    pub fn observe(
+        &mut self,
+        target: &str,
+        expo: &Exposition<'_>,
+        at_ms: i64,
+        target_now_ms: Option<i64>,
+    ) -> Observation {
+        let catalog = &self.catalog;
+        let last_round = self.last_round_ms;
+        let tracker = self
+            .members
+            .entry(target.to_owned())
+            .or_insert_with(|| match last_round {
+                Some(since) => Tracker::joining(catalog.clone(), since),
+                None => Tracker::new(catalog.clone()),
+            });
+        let mut obs = tracker.observe_with_target_clock(expo, at_ms, target_now_ms);
+        name_instance(&mut obs, target);
+        obs
+    }
+
+    /// Merges one round's observations ([`merge_round`]) and makes `at_ms`
+    /// the fleet's previous round for targets that join later. `None` when
+    /// no target was observed (the round then does not count as one).
+    pub fn finish_round(&mut self, at_ms: i64, parts: Vec<Observation>) -> Option<Observation> {
+        let merged = merge_round(at_ms, parts)?;
+        self.last_round_ms = Some(at_ms);
+        Some(merged)
+    }
+
+    /// Each target's state, sorted by name, to persist.
+    pub fn export_states(&self) -> Vec<(String, TrackerState)> {
+        self.members
+            .iter()
+            .map(|(name, t)| (name.clone(), t.export_state()))
+            .collect()
+    }
+
+    /// The state of `target`, if it was ever observed.
+    pub fn export_state(&self, target: &str) -> Option<TrackerState> {
+        self.members.get(target).map(Tracker::export_state)
+    }
+
+    /// Forgets series not seen since `cutoff_ms` in every tracker, and the
+    /// targets not observed since then (a target that comes back later
+    /// joins again, rule 7).
+    pub fn forget_older_than(&mut self, cutoff_ms: i64) {
+        self.members
+            .retain(|_, t| t.last_at_ms().is_some_and(|at| at >= cutoff_ms));
+        for t in self.members.values_mut() {
+            t.forget_older_than(cutoff_ms);
+        }
+    }
+}
+
+/// Gives the `instance` keys the series did not carry the target's name.
+fn name_instance(obs: &mut Observation, target: &str) {
+    let unnamed = |d: Dimension, key: &str| d == Dimension::Instance && key.is_empty();
+    let mut renamed = false;
+    for d in &mut obs.breakdown {
+        if unnamed(d.dimension, &d.key) {
+            d.key = target.to_owned();
+            renamed = true;
+        }
+    }
+    for h in &mut obs.latency.histograms {
+        if unnamed(h.dimension, &h.key) {
+            h.key = target.to_owned();
+            renamed = true;
+        }
+    }
+    for h in &mut obs.latency.health {
+        if unnamed(h.dimension, &h.key) {
+            h.key = target.to_owned();
+            renamed = true;
+        }
+    }
+    if renamed {
+        // Restore the documented order, merging a key the series also carried.
+        let at = obs.at_ms;
+        let mut empty = Observation::empty(at);
+        empty.baseline = obs.baseline;
+        let mut whole = std::mem::replace(obs, empty);
+        let live = whole.live;
+        whole.live = MetricValues::default();
+        obs.absorb_earlier(whole);
+        obs.live = live;
+    }
+}
+
+/// One round of a fleet as one observation at `at_ms`: deltas, breakdown,
+/// latency deltas, series counts and live values add up; the result is a
+/// baseline only when every part was. `None` for an empty round.
+///
+/// Per dimension the breakdown sums to the deltas when each part's does,
+/// since sums of sums are sums (up to float rounding).
+pub fn merge_round(at_ms: i64, parts: Vec<Observation>) -> Option<Observation> {
+    let mut parts = parts.into_iter();
+    let mut merged = parts.next()?;
+    for part in parts {
+        let mut live = merged.live;
+        for (metric, value) in part.live.iter() {
+            live.add(metric, value);
+        }
+        merged.absorb_earlier(part);
+        merged.live = live;
+    }
+    merged.at_ms = at_ms;
+    Some(merged)
+}
+
+impl Observation {
+    /// An observation at `at_ms` that changed nothing.
+    pub(super) fn empty(at_ms: i64) -> Observation {
+        Observation {
+            at_ms,
+            baseline: false,
+            resets: 0,
+            new_series: 0,
+            vanished_series: 0,
+            adopted_series: 0,
+            live: MetricValues::default(),
+            deltas: MetricValues::default(),
+            breakdown: Vec::new(),
+            latency: super::LatencyDeltas::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
