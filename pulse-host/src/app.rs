@@ -14,7 +14,8 @@ use tokio::time::MissedTickBehavior;
 use crate::alerts::AlertConfig;
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::pipeline::{Queue, prepare};
+use crate::engine::{EngineClient, Vector};
+use crate::pipeline::{Queue, prepare, prepare_exposition};
 use crate::scrape::{Fetched, ScrapeError, Scraper};
 use crate::store::{AlertRules, Attempt, ScrapeOutcome, ScrapeRecord, StoreHandle, StoreMode};
 
@@ -200,11 +201,21 @@ impl App {
     }
 }
 
+/// What one interval brought: a scraped body, or an engine's answer.
+#[derive(Debug)]
+enum Collected {
+    Body(Fetched),
+    Answer(Vector),
+}
+
 /// The scrape loop: owns the HTTP client, the tracker and the write queue.
 #[derive(Debug)]
 pub struct Runner {
     app: Arc<App>,
     scraper: Scraper,
+    /// In engine mode (`LITELLM_PULSE_PROMETHEUS_URL`), the engine's client:
+    /// each interval queries it instead of scraping.
+    engine: Option<EngineClient>,
     tracker: Tracker,
     queue: Arc<Mutex<Queue>>,
     last_purge: Option<Instant>,
@@ -238,9 +249,57 @@ impl Runner {
         Runner {
             app,
             scraper,
+            engine: None,
             tracker,
             queue: Arc::new(Mutex::new(Queue::new(QUEUE_CAP))),
             last_purge: None,
+        }
+    }
+
+    /// Reads from a Prometheus-compatible engine instead of scraping.
+    pub fn with_engine(mut self, engine: EngineClient) -> Runner {
+        self.engine = Some(engine);
+        self
+    }
+
+    /// One interval's input: the scraped body, or the engine's answer at `at_ms`.
+    async fn collect(&self, at_ms: i64) -> Result<Collected, ScrapeError> {
+        match &self.engine {
+            Some(engine) => Ok(Collected::Answer(engine.instant(at_ms).await?)),
+            None => Ok(Collected::Body(self.scraper.fetch().await?)),
+        }
+    }
+
+    /// In engine mode, on a first start (no baselines, no history): the
+    /// engine's history through the tracker into the store
+    /// (`engine::backfill`). A failure is logged; live queries go on.
+    async fn backfill_from_engine(&mut self) {
+        let Some(engine) = self.engine.clone() else {
+            return;
+        };
+        if self.tracker.observations() > 0 {
+            return;
+        }
+        let empty = matches!(
+            self.app.store.call(|s| s.history(1)).await,
+            Ok(Ok(rows)) if rows.is_empty()
+        );
+        if !empty {
+            return;
+        }
+        let now = self.app.clock.now_ms();
+        let started = Instant::now();
+        tracing::info!(
+            "first start in Prometheus mode: backfilling from {}",
+            self.app.settings.source
+        );
+        match crate::engine::backfill(&self.app, &engine, &mut self.tracker, now).await {
+            Ok(n) => tracing::info!(
+                observations = n,
+                "backfilled the engine's history in {:.1} s",
+                started.elapsed().as_secs_f64()
+            ),
+            Err(e) => tracing::warn!("backfill from the Prometheus API failed: {e}"),
         }
     }
 
@@ -250,6 +309,10 @@ impl Runner {
     /// duration; `Skip` drops ticks missed during a slow scrape instead of
     /// firing a burst to catch up, keeping the original phase.
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+        tokio::select! {
+            () = self.backfill_from_engine() => {}
+            _ = shutdown.wait_for(|stop| *stop) => return,
+        }
         let mut ticker = tokio::time::interval(self.app.settings.scrape_interval);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
         loop {
@@ -261,7 +324,7 @@ impl Runner {
             let started = Instant::now();
             // A fetch may be abandoned on shutdown; a write never is.
             let fetched = tokio::select! {
-                r = self.scraper.fetch() => r,
+                r = self.collect(at_ms) => r,
                 _ = shutdown.wait_for(|stop| *stop) => break,
             };
             self.process(fetched, at_ms, started).await;
@@ -280,19 +343,28 @@ impl Runner {
     pub async fn scrape_once(&mut self) {
         let at_ms = self.app.clock.now_ms();
         let started = Instant::now();
-        let fetched = self.scraper.fetch().await;
+        let fetched = self.collect(at_ms).await;
         self.process(fetched, at_ms, started).await;
     }
 
     async fn process(
         &mut self,
-        fetched: Result<Fetched, ScrapeError>,
+        fetched: Result<Collected, ScrapeError>,
         at_ms: i64,
         started: Instant,
     ) {
-        let prepared = fetched.and_then(|f| {
-            prepare(&mut self.tracker, &f.body, at_ms, f.target_now_ms, started)
-                .map_err(ScrapeError::from)
+        let prepared = fetched.and_then(|c| match c {
+            Collected::Body(f) => {
+                prepare(&mut self.tracker, &f.body, at_ms, f.target_now_ms, started)
+                    .map_err(ScrapeError::from)
+            }
+            Collected::Answer(v) => Ok(prepare_exposition(
+                &mut self.tracker,
+                &v.exposition(),
+                at_ms,
+                Some(pulse_core::engine::answer_clock_ms(at_ms)),
+                started,
+            )),
         });
         match prepared {
             Ok(pending) => {

@@ -43,20 +43,39 @@ pub fn prepare(
     started: std::time::Instant,
 ) -> Result<Pending, pulse_core::BodyError> {
     let expo = pulse_core::parse::parse_bytes(body)?;
-    let observation = tracker.observe_with_target_clock(&expo, at_ms, target_now_ms);
-    let raw = pulse_core::parse::sample_totals(&expo)
+    Ok(prepare_exposition(
+        tracker,
+        &expo,
+        at_ms,
+        target_now_ms,
+        started,
+    ))
+}
+
+/// Feeds an exposition to the tracker: the rest of [`prepare`], shared with
+/// the answers of a Prometheus-compatible engine (`engine.rs`), which arrive
+/// as an exposition built by `pulse_core::engine::exposition`.
+pub fn prepare_exposition(
+    tracker: &mut Tracker,
+    expo: &pulse_core::Exposition<'_>,
+    at_ms: i64,
+    target_now_ms: Option<i64>,
+    started: std::time::Instant,
+) -> Pending {
+    let observation = tracker.observe_with_target_clock(expo, at_ms, target_now_ms);
+    let raw = pulse_core::parse::sample_totals(expo)
         .into_iter()
         .map(|(name, value)| (name.to_owned(), value))
         .collect();
-    let litellm_budgets = crate::alerts::litellm::extract(&expo);
-    Ok(Pending {
+    let litellm_budgets = crate::alerts::litellm::extract(expo);
+    Pending {
         litellm_budgets,
         at_ms,
         duration_ms: started.elapsed().as_secs_f64() * 1000.0,
         observation,
         raw,
         state: tracker.export_state(),
-    })
+    }
 }
 
 /// Stores many tracked scrapes, oldest first, in one transaction.
