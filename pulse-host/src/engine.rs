@@ -490,26 +490,25 @@ impl EngineClient {
         decode_matrix(status, &body)
     }
 
-    /// The oldest time the engine may hold data of the tracked series, not
-    /// before `earliest_ms`: one coarse range query of whether any series
-    /// had a sample in each probe step. `None` when it has none.
-    async fn data_start(&self, earliest_ms: i64, now_ms: i64) -> Result<Option<i64>, EngineError> {
+    /// Where the backfill starts: a coarse range query over the retention
+    /// says in which probe step the engine's data of the tracked series
+    /// begins (whether any series had a sample in each step's window). With
+    /// no hit, data can only begin after the last probe step (at or before
+    /// now), so the backfill starts there.
+    async fn data_start(&self, earliest_ms: i64, now_ms: i64) -> Result<i64, EngineError> {
         let step = self.settings.backfill_step_ms.max(1);
         let probe_step = ((now_ms - earliest_ms) / PROBE_POINTS).div_euclid(step) * step + step;
         let query = format!("count(last_over_time({}[{}ms]))", self.query, probe_step);
-        let plan = engine::backfill_plan(
-            earliest_ms,
-            now_ms + probe_step,
-            probe_step,
-            MAX_POINTS_PER_SERIES,
-        );
+        let plan = engine::backfill_plan(earliest_ms, now_ms, probe_step, MAX_POINTS_PER_SERIES);
+        let mut last = earliest_ms;
         for chunk in plan {
             let m = self.range(&query, chunk).await?;
             if let Some((&first, _)) = m.by_step().iter().next() {
-                return Ok(Some(engine::backfill_start(first, probe_step, earliest_ms)));
+                return Ok(engine::backfill_start(first, probe_step, earliest_ms));
             }
+            last = chunk.end_ms;
         }
-        Ok(None)
+        Ok(last)
     }
 }
 
@@ -528,9 +527,7 @@ pub async fn backfill(
     let lookback = app.settings.retention.map_or(BACKFILL_MAX_MS, |r| {
         i64::try_from(r.as_millis()).unwrap_or(BACKFILL_MAX_MS)
     });
-    let Some(from) = client.data_start(now_ms - lookback, now_ms).await? else {
-        return Ok(0);
-    };
+    let from = client.data_start(now_ms - lookback, now_ms).await?;
     let step_ms = client.settings.backfill_step_ms;
     let mut stored = 0;
     for chunk in engine::backfill_plan(from, now_ms, step_ms, BACKFILL_CHUNK_STEPS) {

@@ -87,6 +87,9 @@ pub fn setup() -> Result<()> {
         ("qemu-aarch64-static", "qemu-user-static"),
         // The broker of the Home Assistant over MQTT end-to-end test.
         ("mosquitto", "mosquitto"),
+        // The engines of the Prometheus-source end-to-end test.
+        ("prometheus", "prometheus"),
+        ("victoria-metrics", "victoria-metrics"),
     ])
 }
 
