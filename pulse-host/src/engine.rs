@@ -196,12 +196,15 @@ struct RangeSeries {
     values: Vec<(f64, String)>,
 }
 
+/// A series' labels as the engine answered them, `__name__` among them.
+pub type OwnedLabels = Vec<(String, String)>;
+
 /// An instant query's answer: each series' labels (`__name__` among them)
 /// and value.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Vector {
     /// Labels and value per series.
-    pub series: Vec<(Vec<(String, String)>, f64)>,
+    pub series: Vec<(OwnedLabels, f64)>,
 }
 
 impl Vector {
@@ -215,7 +218,7 @@ impl Vector {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Matrix {
     /// Labels and points per series.
-    pub series: Vec<(Vec<(String, String)>, Vec<(i64, f64)>)>,
+    pub series: Vec<(OwnedLabels, Vec<(i64, f64)>)>,
 }
 
 impl Matrix {
