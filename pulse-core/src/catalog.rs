@@ -648,6 +648,17 @@ impl Catalog {
         }
     }
 
+    /// Every sample name the tracker reads, sorted: the accepted names of
+    /// each metric (gauges included), their `_created` twins, and, with the
+    /// `latency` feature, every histogram and health counter sample. This is
+    /// what pulse asks a Prometheus-compatible engine for
+    /// ([`crate::engine::instant_query`]).
+    pub fn read_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.roles.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        names
+    }
+
     /// True when the tracker follows series of `sample_name` with deltas: a
     /// counter metric, a histogram part or a health counter.
     pub(crate) fn tracks_series(&self, sample_name: &str) -> bool {

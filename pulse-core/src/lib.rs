@@ -17,6 +17,7 @@
 //! - [`write`](mod@write): the inverse, an exposition writer.
 //! - [`budget`]: budgets, forecasts, spike detection and alerts that fire exactly once.
 //! - [`catalog`]: the tracked metrics (friendly names, LiteLLM families, breakdown dimensions).
+//! - [`engine`]: reading the tracked counters from Prometheus, VictoriaMetrics, Thanos or Mimir.
 //! - [`track`]: per-series counter semantics: resets, `_created`, worker bounce, deltas.
 //! - [`latency`]: quantiles from histogram bucket deltas (as `histogram_quantile`), error rates, fallbacks.
 //! - [`window`]: day/week/month windows and chart buckets in a time zone.
@@ -35,6 +36,7 @@
 
 pub mod budget;
 pub mod catalog;
+pub mod engine;
 pub mod error;
 pub mod expo;
 mod fastmap;

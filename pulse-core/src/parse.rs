@@ -39,7 +39,6 @@ use memchr::memchr;
 
 use crate::error::{BodyError, LineError, LineErrorKind};
 use crate::expo::{Exposition, Family, Format, Label, MetricType, Sample};
-#[cfg(feature = "validate")]
 pub(crate) use lex::parse_value;
 pub(crate) use lex::unescape_label;
 use lex::{Hints, Line, OmFlag, SampleLine, lex_line};

@@ -14,8 +14,9 @@ use tokio::time::MissedTickBehavior;
 use crate::alerts::AlertConfig;
 use crate::clock::Clock;
 use crate::config::{Settings, Targets, redact_url, target_name};
-use crate::pipeline::{Body, Queue, prepare_round};
-use crate::scrape::{ScrapeError, Scraper};
+use crate::engine::{EngineClient, Vector};
+use crate::pipeline::{Part, Queue, prepare_parts};
+use crate::scrape::{Fetched, ScrapeError, Scraper};
 use crate::store::{AlertRules, Attempt, ScrapeOutcome, ScrapeRecord, StoreHandle, StoreMode};
 
 /// How many good scrapes are kept in memory while the database refuses writes.
@@ -248,12 +249,22 @@ pub struct Runner {
     /// One client per target name, kept while the target is listed.
     scrapers: std::collections::BTreeMap<String, Scraper>,
     fleet: Fleet,
+    /// In engine mode (`LITELLM_PULSE_PROMETHEUS_URL`), the engine's client:
+    /// each interval queries it instead of scraping, as one target.
+    engine: Option<EngineClient>,
     queue: Arc<Mutex<Queue>>,
     last_purge: Option<Instant>,
 }
 
-/// One target's answer in a round.
-type Answer = (String, Result<crate::scrape::Fetched, ScrapeError>, f64);
+/// What one target brought in a round: a scraped body, or an engine's answer.
+#[derive(Debug)]
+enum Collected {
+    Body(Fetched),
+    Answer(Vector),
+}
+
+/// One target's answer in a round, and how long it took (ms).
+type Answer = (String, Result<Collected, ScrapeError>, f64);
 
 impl Runner {
     /// Restores every target's per-series baselines from the store, so
@@ -300,8 +311,48 @@ impl Runner {
             app,
             scrapers: Default::default(),
             fleet,
+            engine: None,
             queue: Arc::new(Mutex::new(Queue::new(QUEUE_CAP))),
             last_purge: None,
+        }
+    }
+
+    /// Reads from a Prometheus-compatible engine instead of scraping.
+    pub fn with_engine(mut self, engine: EngineClient) -> Runner {
+        self.engine = Some(engine);
+        self
+    }
+
+    /// In engine mode, on a first start (no baselines, no history): the
+    /// engine's history through the fleet into the store
+    /// (`engine::backfill`). A failure is logged; live queries go on.
+    async fn backfill_from_engine(&mut self) {
+        let Some(engine) = self.engine.clone() else {
+            return;
+        };
+        if self.fleet.member(&engine.target_name()).is_some() {
+            return;
+        }
+        let empty = matches!(
+            self.app.store.call(|s| s.history(1)).await,
+            Ok(Ok(rows)) if rows.is_empty()
+        );
+        if !empty {
+            return;
+        }
+        let now = self.app.clock.now_ms();
+        let started = Instant::now();
+        tracing::info!(
+            "first start in Prometheus mode: backfilling from {}",
+            self.app.settings.source
+        );
+        match crate::engine::backfill(&self.app, &engine, &mut self.fleet, now).await {
+            Ok(n) => tracing::info!(
+                observations = n,
+                "backfilled the engine's history in {:.1} s",
+                started.elapsed().as_secs_f64()
+            ),
+            Err(e) => tracing::warn!("backfill from the Prometheus API failed: {e}"),
         }
     }
 
@@ -311,6 +362,10 @@ impl Runner {
     /// duration; `Skip` drops ticks missed during a slow scrape instead of
     /// firing a burst to catch up, keeping the original phase.
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+        tokio::select! {
+            () = self.backfill_from_engine() => {}
+            _ = shutdown.wait_for(|stop| *stop) => return,
+        }
         let mut ticker = tokio::time::interval(self.app.settings.scrape_interval);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
         loop {
@@ -322,7 +377,7 @@ impl Runner {
             let started = Instant::now();
             // A fetch may be abandoned on shutdown; a write never is.
             let answers = tokio::select! {
-                r = self.fetch_round() => r,
+                r = self.fetch_round(at_ms) => r,
                 _ = shutdown.wait_for(|stop| *stop) => break,
             };
             self.process(answers, at_ms, started).await;
@@ -341,7 +396,7 @@ impl Runner {
     pub async fn scrape_once(&mut self) {
         let at_ms = self.app.clock.now_ms();
         let started = Instant::now();
-        let answers = self.fetch_round().await;
+        let answers = self.fetch_round(at_ms).await;
         self.process(answers, at_ms, started).await;
     }
 
@@ -393,13 +448,25 @@ impl Runner {
 
     /// Lists the targets and scrapes them all at once, each with its own
     /// timeout, so one dead target never delays the others.
-    async fn fetch_round(&mut self) -> Result<Vec<Answer>, ScrapeError> {
+    async fn fetch_round(&mut self, at_ms: i64) -> Result<Vec<Answer>, ScrapeError> {
+        if let Some(engine) = &self.engine {
+            let t0 = Instant::now();
+            let r = engine.instant(at_ms).await.map(Collected::Answer);
+            let name = engine.target_name();
+            let url = self.app.settings.source.clone();
+            self.app.update(|l| {
+                let t = l.targets.entry(name.clone()).or_default();
+                t.url = url;
+                t.listed = true;
+            });
+            return Ok(vec![(name, r.map_err(ScrapeError::from), t0.elapsed().as_secs_f64() * 1000.0)]);
+        }
         let targets = self.list_targets().await?;
         let mut set = tokio::task::JoinSet::new();
         for (i, (name, scraper)) in targets.into_iter().enumerate() {
             set.spawn(async move {
                 let t0 = Instant::now();
-                let r = scraper.fetch().await;
+                let r = scraper.fetch().await.map(Collected::Body);
                 (i, (name, r, t0.elapsed().as_secs_f64() * 1000.0))
             });
         }
@@ -429,23 +496,30 @@ impl Runner {
             Err(e) => return self.record_failure(e.to_string(), at_ms, started).await,
         };
         let mut errors: Vec<(String, String)> = Vec::new();
-        let mut bodies = Vec::new();
+        let mut parsed = Vec::with_capacity(answers.len());
         for (name, r, _) in &answers {
             match r {
-                Ok(f) => bodies.push(Body {
-                    target: name,
-                    body: &f.body,
-                    target_now_ms: f.target_now_ms,
-                }),
+                Ok(Collected::Body(f)) => match pulse_core::parse::parse_bytes(&f.body) {
+                    Ok(expo) => parsed.push((name.as_str(), expo, f.target_now_ms)),
+                    Err(e) => errors.push((name.clone(), ScrapeError::from(e).to_string())),
+                },
+                Ok(Collected::Answer(v)) => parsed.push((
+                    name.as_str(),
+                    v.exposition(),
+                    Some(pulse_core::engine::answer_clock_ms(at_ms)),
+                )),
                 Err(e) => errors.push((name.clone(), e.to_string())),
             }
         }
-        let (pending, body_errors) = prepare_round(&mut self.fleet, &bodies, at_ms, started);
-        errors.extend(
-            body_errors
-                .into_iter()
-                .map(|(t, e)| (t, ScrapeError::from(e).to_string())),
-        );
+        let parts: Vec<Part<'_, '_>> = parsed
+            .iter()
+            .map(|(target, expo, target_now_ms)| Part {
+                target,
+                expo,
+                target_now_ms: *target_now_ms,
+            })
+            .collect();
+        let pending = prepare_parts(&mut self.fleet, &parts, at_ms, started);
         // Each target's own status.
         let fleet = &self.fleet;
         let per_target: Vec<(String, Option<String>, f64, usize, usize)> = answers

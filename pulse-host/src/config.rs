@@ -88,7 +88,7 @@ pub struct Options {
     #[arg(
         long,
         env = "LITELLM_PULSE_METRICS_URL",
-        default_value = "http://litellm:4000/metrics/",
+        default_value = DEFAULT_METRICS_URL,
         global = true,
         value_parser = parse_url_list
     )]
@@ -258,7 +258,70 @@ pub struct Options {
         value_name = "FILE"
     )]
     pub mqtt_ca_file: Option<PathBuf>,
+
+    /// Read LiteLLM's counters from this Prometheus-compatible API (Prometheus,
+    /// VictoriaMetrics, Thanos, Mimir) instead of scraping LiteLLM, e.g.
+    /// `http://prometheus:9090` (`user:pass@` allowed; never logged or shown).
+    #[arg(
+        long,
+        env = "LITELLM_PULSE_PROMETHEUS_URL",
+        global = true,
+        hide_env_values = true,
+        value_name = "URL",
+        value_parser = parse_url
+    )]
+    pub prometheus_url: Option<Url>,
+
+    /// Label matchers added to every query, e.g. `{job="litellm"}`.
+    #[arg(
+        long,
+        env = "LITELLM_PULSE_PROMETHEUS_SELECTOR",
+        default_value = "",
+        global = true,
+        value_name = "SELECTOR"
+    )]
+    pub prometheus_selector: String,
+
+    /// Basic-auth user for the Prometheus API.
+    #[arg(
+        long,
+        env = "LITELLM_PULSE_PROMETHEUS_USER",
+        default_value = "",
+        global = true,
+        hide_default_value = true
+    )]
+    pub prometheus_user: String,
+
+    /// Basic-auth password for the Prometheus API (never logged or shown).
+    #[arg(
+        long,
+        env = "LITELLM_PULSE_PROMETHEUS_PASSWORD",
+        default_value = "",
+        global = true,
+        hide_env_values = true,
+        hide_default_value = true
+    )]
+    pub prometheus_password: String,
+
+    /// Bearer token for the Prometheus API (never logged or shown).
+    #[arg(
+        long,
+        env = "LITELLM_PULSE_PROMETHEUS_TOKEN",
+        default_value = "",
+        global = true,
+        hide_env_values = true,
+        hide_default_value = true
+    )]
+    pub prometheus_token: String,
+
+    /// For tests only: the backfill's step in seconds (15 minutes otherwise).
+    #[arg(long, env = "LITELLM_PULSE_PROMETHEUS_BACKFILL_STEP", global = true,
+          hide = true, default_value_t = 900, value_parser = parse_interval)]
+    pub prometheus_backfill_step: u64,
 }
+
+/// The default of `LITELLM_PULSE_METRICS_URL`.
+pub const DEFAULT_METRICS_URL: &str = "http://litellm:4000/metrics/";
 
 /// Which browser origins may read the API.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -382,6 +445,8 @@ pub struct Settings {
     pub monthly_budget: Option<f64>,
     /// Home Assistant over MQTT, when a broker is configured.
     pub mqtt: Option<crate::mqtt::MqttSettings>,
+    /// Read from a Prometheus-compatible engine instead of scraping LiteLLM.
+    pub engine: Option<crate::engine::EngineSettings>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -407,6 +472,7 @@ impl std::fmt::Debug for Settings {
             .field("config_path", &self.config_path)
             .field("monthly_budget", &self.monthly_budget)
             .field("mqtt", &self.mqtt)
+            .field("engine", &self.engine)
             .finish_non_exhaustive()
     }
 }
@@ -494,9 +560,21 @@ impl Options {
             setting: "LITELLM_PULSE_METRICS_URL".into(),
             reason: "no URL given".into(),
         })?;
-        let (targets, source) = match &self.discover {
-            Some(d) => (Targets::Dns(d.clone()), d.to_string()),
-            None => (
+        let engine = self.engine()?;
+        let default_url = urls.len() == 1 && urls[0].as_str() == DEFAULT_METRICS_URL;
+        if engine.is_some() && (!default_url || self.discover.is_some()) {
+            return Err(ConfigError {
+                setting: "LITELLM_PULSE_PROMETHEUS_URL".into(),
+                reason: "set either LITELLM_PULSE_METRICS_URL or LITELLM_PULSE_DISCOVER \
+                         (scrape LiteLLM) or LITELLM_PULSE_PROMETHEUS_URL (read from \
+                         Prometheus), not both"
+                    .into(),
+            });
+        }
+        let (targets, source) = match (&engine, &self.discover) {
+            (Some(e), _) => (Targets::Static(urls.clone()), redact_url(&e.url)),
+            (None, Some(d)) => (Targets::Dns(d.clone()), d.to_string()),
+            (None, None) => (
                 Targets::Static(urls.clone()),
                 urls.iter().map(redact_url).collect::<Vec<_>>().join(", "),
             ),
@@ -526,8 +604,73 @@ impl Options {
             config_path: self.config.clone(),
             monthly_budget: self.monthly_budget,
             mqtt,
+            engine,
         };
         Ok((settings, warnings))
+    }
+
+    /// The Prometheus source, when `LITELLM_PULSE_PROMETHEUS_URL` is set:
+    /// the URL without credentials, the parsed selector, and one kind of auth
+    /// (the URL's `user:pass`, or the USER/PASSWORD settings, or a token).
+    fn engine(&self) -> Result<Option<crate::engine::EngineSettings>, ConfigError> {
+        use crate::engine::{EngineAuth, EngineSettings};
+        let err = |setting: &str, reason: String| ConfigError {
+            setting: setting.into(),
+            reason,
+        };
+        let Some(url) = &self.prometheus_url else {
+            return Ok(None);
+        };
+        let selector = pulse_core::engine::Selector::parse(&self.prometheus_selector)
+            .map_err(|e| err("LITELLM_PULSE_PROMETHEUS_SELECTOR", e.to_string()))?;
+        let decode = |s: &str| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        };
+        let in_url = (!url.username().is_empty())
+            .then(|| (decode(url.username()), decode(url.password().unwrap_or(""))));
+        let user = self.prometheus_user.trim();
+        let token = self.prometheus_token.trim();
+        let basic = match (in_url, user.is_empty()) {
+            (Some(_), false) => {
+                return Err(err(
+                    "LITELLM_PULSE_PROMETHEUS_USER",
+                    "the URL already carries a user; give it in one place".into(),
+                ));
+            }
+            (Some(pair), true) => Some(pair),
+            (None, false) => Some((user.to_owned(), self.prometheus_password.clone())),
+            (None, true) if !self.prometheus_password.is_empty() => {
+                return Err(err(
+                    "LITELLM_PULSE_PROMETHEUS_PASSWORD",
+                    "a password needs LITELLM_PULSE_PROMETHEUS_USER".into(),
+                ));
+            }
+            (None, true) => None,
+        };
+        let auth = match (basic, token.is_empty()) {
+            (Some(_), false) => {
+                return Err(err(
+                    "LITELLM_PULSE_PROMETHEUS_TOKEN",
+                    "use basic auth or a bearer token, not both".into(),
+                ));
+            }
+            (Some((user, password)), true) => EngineAuth::Basic { user, password },
+            (None, false) => EngineAuth::Bearer(token.to_owned()),
+            (None, true) => EngineAuth::None,
+        };
+        let mut url = url.clone();
+        let _ = url.set_password(None);
+        let _ = url.set_username("");
+        Ok(Some(EngineSettings {
+            url,
+            selector,
+            auth,
+            backfill_step_ms: i64::try_from(self.prometheus_backfill_step)
+                .unwrap_or(900)
+                .saturating_mul(1000),
+        }))
     }
 }
 
@@ -995,5 +1138,113 @@ mod tests {
         assert_eq!(s.ready_quorum, Some(1));
         assert_eq!(s.source, "http://a:1/m, http://b:2/m");
         assert_eq!(s.metrics_url.as_str(), "http://a:1/m");
+    }
+
+    #[test]
+    fn a_prometheus_source_takes_one_kind_of_auth_and_a_valid_selector() {
+        use crate::engine::EngineAuth;
+        let resolve = |args: &[&str]| cli(args).unwrap().resolve(no_env);
+        let (s, _) = resolve(&[
+            "--prometheus-url",
+            "http://bob:pa%3Ass@prom:9090/prefix/",
+            "--prometheus-selector",
+            r#"{job="litellm"}"#,
+        ])
+        .unwrap();
+        let e = s.engine.as_ref().unwrap();
+        assert_eq!(e.url.as_str(), "http://prom:9090/prefix/");
+        assert_eq!(s.source, "http://prom:9090/prefix/");
+        assert_eq!(
+            e.auth,
+            EngineAuth::Basic {
+                user: "bob".into(),
+                password: "pa:ss".into()
+            }
+        );
+        assert_eq!(e.selector.to_string(), r#"{job="litellm"}"#);
+        assert_eq!(e.backfill_step_ms, 900_000);
+        assert!(!format!("{s:?}").contains("pa:ss") && !format!("{s:?}").contains("pa%3Ass"));
+        let (s, _) = resolve(&[
+            "--prometheus-url",
+            "http://prom:9090",
+            "--prometheus-token",
+            "tok-1",
+        ])
+        .unwrap();
+        assert_eq!(s.engine.unwrap().auth, EngineAuth::Bearer("tok-1".into()));
+        let (s, _) = resolve(&[
+            "--prometheus-url",
+            "http://prom:9090",
+            "--prometheus-user",
+            "u",
+            "--prometheus-password",
+            "p",
+        ])
+        .unwrap();
+        assert_eq!(
+            s.engine.unwrap().auth,
+            EngineAuth::Basic {
+                user: "u".into(),
+                password: "p".into()
+            }
+        );
+        let (s, _) = resolve(&[]).unwrap();
+        assert!(s.engine.is_none());
+        for (args, setting, reason) in [
+            (
+                vec![
+                    "--prometheus-url",
+                    "http://p:9090",
+                    "--metrics-url",
+                    "http://litellm:4000/m",
+                ],
+                "LITELLM_PULSE_PROMETHEUS_URL",
+                "not both",
+            ),
+            (
+                vec![
+                    "--prometheus-url",
+                    "http://p:9090",
+                    "--prometheus-selector",
+                    "{job=litellm}",
+                ],
+                "LITELLM_PULSE_PROMETHEUS_SELECTOR",
+                "at character 6: expected a quoted value",
+            ),
+            (
+                vec![
+                    "--prometheus-url",
+                    "http://u:p@p:9090",
+                    "--prometheus-user",
+                    "v",
+                ],
+                "LITELLM_PULSE_PROMETHEUS_USER",
+                "one place",
+            ),
+            (
+                vec![
+                    "--prometheus-url",
+                    "http://p:9090",
+                    "--prometheus-password",
+                    "p",
+                ],
+                "LITELLM_PULSE_PROMETHEUS_PASSWORD",
+                "needs",
+            ),
+            (
+                vec![
+                    "--prometheus-url",
+                    "http://u:p@p:9090",
+                    "--prometheus-token",
+                    "t",
+                ],
+                "LITELLM_PULSE_PROMETHEUS_TOKEN",
+                "not both",
+            ),
+        ] {
+            let e = resolve(&args).unwrap_err();
+            assert_eq!(e.setting, setting, "{args:?}");
+            assert!(e.reason.contains(reason), "{args:?}: {e}");
+        }
     }
 }

@@ -26,6 +26,7 @@ mod clock;
 mod config;
 mod dashboard;
 mod demo;
+mod engine;
 mod export_cmd;
 mod mqtt;
 mod pipeline;
@@ -215,7 +216,10 @@ async fn serve(settings: Settings, alert_config: alerts::AlertConfig) -> anyhow:
     }
     log_alert_config(&alert_config);
     app.set_alert_config(alert_config).await?;
-    let runner = Runner::new(Arc::clone(&app)).await;
+    let mut runner = Runner::new(Arc::clone(&app)).await;
+    if let Some(engine) = &app.settings.engine {
+        runner = runner.with_engine(engine::EngineClient::new(&app.settings, engine)?);
+    }
     run_server(app, runner, None).await
 }
 

@@ -81,44 +81,77 @@ pub fn prepare_round(
     at_ms: i64,
     started: std::time::Instant,
 ) -> (Option<Pending>, Vec<(String, pulse_core::BodyError)>) {
-    let mut parts = Vec::with_capacity(bodies.len());
+    let mut parsed = Vec::with_capacity(bodies.len());
     let mut errors = Vec::new();
+    for b in bodies {
+        match pulse_core::parse::parse_bytes(b.body) {
+            Ok(expo) => parsed.push((b.target, expo, b.target_now_ms)),
+            Err(e) => errors.push((b.target.to_owned(), e)),
+        }
+    }
+    let parts: Vec<Part<'_, '_>> = parsed
+        .iter()
+        .map(|(target, expo, target_now_ms)| Part {
+            target,
+            expo,
+            target_now_ms: *target_now_ms,
+        })
+        .collect();
+    (prepare_parts(fleet, &parts, at_ms, started), errors)
+}
+
+/// One target's parsed answer in a round.
+#[derive(Debug, Clone, Copy)]
+pub struct Part<'a, 'b> {
+    /// The target's name.
+    pub target: &'a str,
+    /// Its answer, parsed (or built by `pulse_core::engine` from a
+    /// Prometheus-compatible engine's answer).
+    pub expo: &'a pulse_core::Exposition<'b>,
+    /// The target's own clock when it answered.
+    pub target_now_ms: Option<i64>,
+}
+
+/// Feeds one round's parsed answers to their targets' trackers and merges
+/// them into one [`Pending`] (the core's [`Fleet::finish_round`]); `None`
+/// when there is none. The rest of [`prepare_round`], shared with the
+/// answers of a Prometheus-compatible engine (`engine.rs`), which arrive as
+/// one exposition whose series carry the engine's `instance` labels.
+///
+/// Raw totals add up over the targets. LiteLLM's budget gauges come from
+/// its database, which every replica shares, so the first target's are
+/// taken, not a sum.
+pub fn prepare_parts(
+    fleet: &mut Fleet,
+    parts: &[Part<'_, '_>],
+    at_ms: i64,
+    started: std::time::Instant,
+) -> Option<Pending> {
+    let mut observations = Vec::with_capacity(parts.len());
     let mut raw: std::collections::BTreeMap<String, f64> = Default::default();
     let mut litellm_budgets = None;
-    let mut observed = Vec::with_capacity(bodies.len());
-    for b in bodies {
-        let expo = match pulse_core::parse::parse_bytes(b.body) {
-            Ok(expo) => expo,
-            Err(e) => {
-                errors.push((b.target.to_owned(), e));
-                continue;
-            }
-        };
-        parts.push(fleet.observe(b.target, &expo, at_ms, b.target_now_ms));
-        for (name, value) in pulse_core::parse::sample_totals(&expo) {
+    for p in parts {
+        observations.push(fleet.observe(p.target, p.expo, at_ms, p.target_now_ms));
+        for (name, value) in pulse_core::parse::sample_totals(p.expo) {
             *raw.entry(name.to_owned()).or_insert(0.0) += value;
         }
         if litellm_budgets.is_none() {
-            litellm_budgets = Some(crate::alerts::litellm::extract(&expo));
+            litellm_budgets = Some(crate::alerts::litellm::extract(p.expo));
         }
-        observed.push(b.target);
     }
-    let Some(observation) = fleet.finish_round(at_ms, parts) else {
-        return (None, errors);
-    };
-    let states = observed
-        .into_iter()
-        .filter_map(|t| Some((t.to_owned(), fleet.export_state(t)?)))
+    let observation = fleet.finish_round(at_ms, observations)?;
+    let states = parts
+        .iter()
+        .filter_map(|p| Some((p.target.to_owned(), fleet.export_state(p.target)?)))
         .collect();
-    let pending = Pending {
+    Some(Pending {
         litellm_budgets: litellm_budgets.unwrap_or_default(),
         at_ms,
         duration_ms: started.elapsed().as_secs_f64() * 1000.0,
         observation,
         raw: raw.into_iter().collect(),
         states,
-    };
-    (Some(pending), errors)
+    })
 }
 
 /// Stores many tracked scrapes, oldest first, in one transaction.

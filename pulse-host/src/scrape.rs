@@ -37,6 +37,9 @@ pub enum ScrapeError {
     /// Anything else reqwest reported (redirect loops, decoding).
     #[error("scrape failed: {0}")]
     Other(String),
+    /// A query of the Prometheus-compatible engine failed (engine mode).
+    #[error("{0}")]
+    Engine(#[from] crate::engine::EngineError),
 }
 
 /// A 2xx answer: the decompressed body and the target's own clock.

@@ -89,6 +89,9 @@ pub fn setup() -> Result<()> {
         // certificates of its TLS listener.
         ("mosquitto", "mosquitto"),
         ("openssl", "openssl"),
+        // The engines of the Prometheus-source end-to-end test.
+        ("prometheus", "prometheus"),
+        ("victoria-metrics", "victoria-metrics"),
     ])
 }
 
