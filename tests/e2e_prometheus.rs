@@ -15,8 +15,11 @@
 //!
 //! Every restart happens at least two engine scrapes after the replica's last
 //! increase, so no reset hides inside one step and the totals are exact.
-//! Pulse in direct mode over the same replicas is one more entry in
-//! [`SOURCES`]-style calls to `run_pulse` (added with multi-target scraping).
+//! A third pulse scrapes the same replicas directly (a comma-separated
+//! `LITELLM_PULSE_METRICS_URL`), from before the first traffic: all three
+//! must agree on the totals and on the `instance` breakdown, where the
+//! engines' `instance` label and the direct target's name are both the
+//! replica's `host:port`.
 
 mod e2e_support;
 
@@ -86,6 +89,8 @@ struct Fleet {
     replicas: Vec<FakeLiteLlm<Replica>>,
     requests: f64,
     spend: f64,
+    /// What each replica counted: `(requests, spend)`.
+    counted: Vec<(f64, f64)>,
 }
 
 impl Fleet {
@@ -110,6 +115,7 @@ impl Fleet {
             replicas,
             requests: 0.0,
             spend: 0.0,
+            counted: vec![(0.0, 0.0); 3],
         }
     }
 
@@ -124,6 +130,12 @@ impl Fleet {
         r.spend += spend;
         self.requests += requests;
         self.spend += spend;
+        self.counted[i].0 += requests;
+        self.counted[i].1 += spend;
+    }
+
+    fn urls(&self) -> Vec<String> {
+        self.replicas.iter().map(FakeLiteLlm::url).collect()
     }
 
     /// Replica `i` restarts: its counters start again from zero (with a new
@@ -263,12 +275,15 @@ impl Drop for Engine {
 enum Source<'a> {
     /// Through a Prometheus-compatible engine.
     Engine(&'a Engine),
+    /// Scraping these `/metrics` URLs itself.
+    Direct(&'a [String]),
 }
 
 /// Starts pulse on an empty database reading from `source`, every second.
 fn run_pulse(source: &Source<'_>, dir: &Path) -> Pulse {
     let db = dir.join(match source {
         Source::Engine(e) => format!("{}.db", e.name),
+        Source::Direct(_) => "direct.db".to_owned(),
     });
     let db = db.to_str().unwrap().to_owned();
     let mut envs: Vec<(&str, String)> = vec![
@@ -289,6 +304,7 @@ fn run_pulse(source: &Source<'_>, dir: &Path) -> Pulse {
             ));
             envs.push(("LITELLM_PULSE_PROMETHEUS_BACKFILL_STEP", "1".into()));
         }
+        Source::Direct(urls) => envs.push(("LITELLM_PULSE_METRICS_URL", urls.join(","))),
     }
     let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
     Pulse::start(&[], &envs)
@@ -300,6 +316,26 @@ async fn wait_for(what: &str, secs: u64, mut done: impl AsyncFnMut() -> bool) {
         assert!(Instant::now() < deadline, "{what} within {secs} s");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// `(instance, requests, cost)` of every row of the all-time `instance` breakdown, sorted.
+async fn by_instance(pulse: &Pulse) -> Vec<(String, f64, f64)> {
+    let (status, rows, body) = pulse.get("/api/v1/breakdown?by=instance&window=all").await;
+    assert_eq!(status, 200, "{body}");
+    let mut out: Vec<(String, f64, f64)> = rows
+        .as_array()
+        .unwrap_or_else(|| panic!("{body}"))
+        .iter()
+        .map(|r| {
+            (
+                r["instance"].as_str().unwrap_or_default().to_owned(),
+                r["requests"].as_f64().unwrap_or(f64::NAN),
+                r["cost"].as_f64().unwrap_or(f64::NAN),
+            )
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
 }
 
 /// `(requests, cost, requests_daily, cost_daily)` of `/api/v1/metrics`.
@@ -334,6 +370,17 @@ async fn pulse_through_prometheus_and_victoria_metrics_counts_the_fleet_exactly(
     // Both engines hold every replica's first value: the baseline.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let day = (now_s() / 86_400.0).floor();
+    // Pulse scraping the replicas itself, from before the first traffic.
+    let dir = tempfile::tempdir().unwrap();
+    let urls = fleet.urls();
+    let direct = run_pulse(&Source::Direct(&urls), dir.path());
+    wait_for("the direct pulse's baseline of every replica", 30, async || {
+        let (_, body, _) = direct.get("/api/v1/targets").await;
+        body["targets"]
+            .as_array()
+            .is_some_and(|a| a.len() == 3 && a.iter().all(|t| t["last_success"].is_string()))
+    })
+    .await;
 
     // Before pulse: traffic on every replica, then replica 2 (no `_created`)
     // restarts and counts again: the backfill must see the fall.
@@ -349,7 +396,6 @@ async fn pulse_through_prometheus_and_victoria_metrics_counts_the_fleet_exactly(
     fleet.traffic(2, 4.0, 0.375);
     tokio::time::sleep(Duration::from_millis(2500)).await;
 
-    let dir = tempfile::tempdir().unwrap();
     let pulses: Vec<Pulse> = engines
         .iter()
         .map(|e| run_pulse(&Source::Engine(e), dir.path()))
@@ -422,6 +468,30 @@ async fn pulse_through_prometheus_and_victoria_metrics_counts_the_fleet_exactly(
         let (_, health, _) = p.get("/health").await;
         assert_eq!(health["status"], "ok", "{}: {health}", e.name);
     }
+    // Pulse in direct mode agrees, and so does every replica's own row.
+    let (requests, cost, requests_daily, cost_daily) = totals(&direct).await;
+    assert_eq!(
+        (requests, cost),
+        (fleet.requests, fleet.spend),
+        "direct:\n{}",
+        direct.log()
+    );
+    if same_day {
+        assert_eq!((requests_daily, cost_daily), (requests, cost), "direct");
+    }
+    let mut expected: Vec<(String, f64, f64)> = fleet
+        .targets()
+        .into_iter()
+        .zip(&fleet.counted)
+        .map(|(t, &(r, c))| (t, r, c))
+        .collect();
+    expected.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(by_instance(&direct).await, expected, "direct by instance");
+    for (p, e) in pulses.iter().zip(&engines) {
+        assert_eq!(by_instance(p).await, expected, "{} by instance", e.name);
+    }
+    let (status, log) = direct.terminate();
+    assert!(status.success(), "{log}");
     assert_eq!(
         fleet.requests,
         9.0 + 6.0 + 18.0 + 4.0 + 2.0 + 14.0 + 2.0 + 1.0
