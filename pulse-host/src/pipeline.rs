@@ -7,7 +7,7 @@
 //! scrape records an error and nothing else, so the next good scrape's delta
 //! still covers every increase since the last good one.
 
-use pulse_core::track::{Observation, Tracker, TrackerState};
+use pulse_core::track::{Observation, StateChanges, Tracker};
 
 use crate::alerts::litellm::LitellmBudget;
 use crate::store::{ScrapeOutcome, ScrapeRecord, Store, StoreError};
@@ -23,8 +23,10 @@ pub struct Pending {
     pub observation: Observation,
     /// Per-sample-name totals of the body, for `/raw`.
     pub raw: Vec<(String, f64)>,
-    /// The tracker's state right after this scrape, for restart recovery.
-    pub state: TrackerState,
+    /// What the tracker changed with this scrape (and with every scrape
+    /// folded into it), for restart recovery: it leaves the tracker here, so
+    /// it must reach the database with this scrape or a later one.
+    pub state: StateChanges,
     /// LiteLLM's own budget gauges in this body.
     pub litellm_budgets: Vec<LitellmBudget>,
 }
@@ -55,7 +57,7 @@ pub fn prepare(
         duration_ms: started.elapsed().as_secs_f64() * 1000.0,
         observation,
         raw,
-        state: tracker.export_state(),
+        state: tracker.take_changes(),
     })
 }
 
@@ -90,9 +92,11 @@ impl Pending {
 
     /// Folds `self` (older) into `later`, for when the write queue is full:
     /// the deltas move to the later scrape's time, nothing is lost or counted
-    /// twice (the rule is [`Observation::absorb_earlier`]).
+    /// twice (the rules are [`Observation::absorb_earlier`] and
+    /// [`StateChanges::absorb_earlier`]).
     pub fn merge_into(self, later: &mut Pending) {
         later.observation.absorb_earlier(self.observation);
+        later.state.absorb_earlier(self.state);
         later.duration_ms = later.duration_ms.max(self.duration_ms);
     }
 }

@@ -89,8 +89,11 @@
 //! - `identity.rs`: which samples are the same series (the encoded key and its hash);
 //! - `observation.rs`: [`Observation`], and folding two consecutive ones into one;
 //! - `latency.rs`: [`LatencyDeltas`], the histogram and health part of an observation;
-//! - `state.rs`: [`TrackerState`], export and import.
+//! - `state.rs`: [`TrackerState`], export and import;
+//! - `changes.rs`: [`StateChanges`], only what changed since the last
+//!   persisted state, so a host writes per scrape in proportion to what changed.
 
+mod changes;
 mod identity;
 mod latency;
 mod observation;
@@ -109,6 +112,7 @@ use crate::expo::{Exposition, Label};
 use identity::IdMap;
 use observe::Scratch;
 
+pub use changes::{SEEN_REFRESH_MS, SeriesKey, StateChanges};
 pub use latency::{HealthDelta, HistogramDelta, LatencyDeltas, SeriesCounts};
 pub use observation::{BreakdownDelta, Observation};
 pub use state::{STATE_VERSION, SeriesState, TrackerState};
@@ -143,6 +147,11 @@ struct Entry {
     dims: [u32; Dimension::COUNT],
     /// Hash of name and labels without `_created`.
     base_hash: u64,
+    /// Changed since the last [`Tracker::take_changes`] (value, `_created`
+    /// identity, or a `last_seen_ms` due for a refresh).
+    dirty: bool,
+    /// `last_seen_ms` as the last [`Tracker::take_changes`] handed it out.
+    taken_seen_ms: i64,
 }
 
 /// Dimension keys, stored once however many series share them.
@@ -187,6 +196,11 @@ pub struct Tracker {
     /// The next observation is the baseline of the [`Kind::Latency`] series
     /// (after a state without them, see [`Tracker::from_state`]).
     latency_baseline: bool,
+    /// Identities of series forgotten since the last [`Tracker::take_changes`].
+    removed: Vec<Box<[u8]>>,
+    /// The next [`Tracker::take_changes`] replaces everything persisted (a
+    /// tracker that did not continue from a state).
+    replace_all: bool,
     scratch: Scratch,
 }
 
@@ -215,6 +229,8 @@ impl Tracker {
             last_target_ms: None,
             prev_seen: [0; 2],
             latency_baseline: false,
+            removed: Vec::new(),
+            replace_all: true,
             scratch: Scratch::default(),
         }
     }
@@ -281,6 +297,7 @@ impl Tracker {
         let current = self.observations;
         let mut removed_seen = [0u32; 2];
         let mut removed_bases: Vec<u64> = Vec::new();
+        let removed_keys = &mut self.removed;
         let mut keep = |e: &Entry| {
             if e.last_seen_ms >= cutoff_ms {
                 return true;
@@ -289,6 +306,7 @@ impl Tracker {
                 removed_seen[e.kind.index()] += 1;
             }
             removed_bases.push(e.base_hash);
+            removed_keys.push(e.key.clone());
             false
         };
         self.series.retain(|_, e| keep(e));

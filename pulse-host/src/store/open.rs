@@ -10,7 +10,7 @@ use pulse_core::catalog::{Dimension, Metric};
 use rusqlite::{Connection, ErrorCode};
 
 use super::read::BUCKET_TABLES;
-use super::{ScrapeStatus, Store, StoreError, StoreMode, schema, state};
+use super::{ScrapeStatus, Store, StoreError, StoreMode, schema};
 
 impl Store {
     /// Opens (or creates) the database at `path`: creates parent
@@ -137,8 +137,6 @@ impl Store {
             }
         }
 
-        let state_written = state::written_series(&conn)?;
-
         let status = conn.query_row(
             "SELECT last_attempt_ms, last_success_ms, last_error, consecutive_failures, \
              last_duration_ms FROM pulse_status WHERE id = 1",
@@ -175,7 +173,6 @@ impl Store {
             metric_ids,
             series_ids,
             raw_written,
-            state_written,
             insert_scrape_sql,
             history_cols: cols,
             cache: RefCell::default(),

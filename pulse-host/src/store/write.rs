@@ -9,7 +9,7 @@ use pulse_core::catalog::{Dimension, Metric, MetricValues};
 use pulse_core::window::{UTC_DAY_MS, storage_bucket, utc_day};
 use rusqlite::{Transaction, params};
 
-use super::state::{WrittenSeries, write_state};
+use super::state::{DEFAULT_TARGET, prune_interned, write_state};
 use super::{ScrapeOutcome, ScrapeRecord, ScrapeStatus, Store, StoreError, StoreMode};
 use crate::alerts::litellm::LitellmBudget;
 
@@ -91,9 +91,7 @@ impl Store {
             let raw_before = staged.raw.as_ref().unwrap_or(&self.raw_written);
             let raw_now = write_raw(&tx, raw_before, rec.at_ms, raw)?;
             staged.raw = Some(raw_now);
-            let state_before = staged.state.as_ref().unwrap_or(&self.state_written);
-            let state_now = write_state(&tx, state_before, state)?;
-            staged.state = Some(state_now);
+            write_state(&tx, DEFAULT_TARGET, state)?;
         }
         if wrote_scrape && self.mode == StoreMode::Memory {
             cap_scrapes(&tx, self.history_size)?;
@@ -120,9 +118,6 @@ impl Store {
         if let Some(raw) = staged.raw {
             self.raw_written = raw;
         }
-        if let Some(state) = staged.state {
-            self.state_written = state;
-        }
         Ok(())
     }
 
@@ -140,6 +135,7 @@ impl Store {
         // from the buckets it keeps, so each day row stays their sum.
         let day = utc_day(cut);
         tx.execute("DELETE FROM pulse_buckets_day WHERE start_ms <= ?1", [day])?;
+        prune_interned(&tx)?;
         if day < cut {
             tx.execute(
                 "INSERT INTO pulse_buckets_day (series_id, start_ms, metric_id, value) \
@@ -161,7 +157,6 @@ impl Store {
 pub(super) struct Staged {
     series_ids: HashMap<(&'static str, String), i64>,
     raw: Option<HashMap<String, u64>>,
-    state: Option<HashMap<String, WrittenSeries>>,
 }
 
 /// Resolves breakdown keys to `pulse_series` ids, creating rows as needed.

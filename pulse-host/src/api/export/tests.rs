@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use pulse_core::catalog::{Dimension, Metric, MetricValues};
-use pulse_core::track::{BreakdownDelta, Observation, TrackerState};
+use pulse_core::track::{BreakdownDelta, Observation, StateChanges, TrackerState};
 use pulse_core::window::parse_rfc3339;
 use serde_json::Value;
 
@@ -103,6 +103,7 @@ async fn app() -> Arc<App> {
         last_target_ms: None,
         series: Vec::new(),
     };
+    let changes = StateChanges::full(state);
     let raw = vec![("x_total".to_owned(), 1.0)];
     let recs: Vec<ScrapeRecord<'_>> = obs
         .iter()
@@ -112,7 +113,7 @@ async fn app() -> Arc<App> {
             outcome: ScrapeOutcome::Ok {
                 observation: o,
                 raw: &raw,
-                state: &state,
+                state: &changes,
             },
         })
         .collect();
