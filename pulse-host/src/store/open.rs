@@ -12,6 +12,9 @@ use rusqlite::{Connection, ErrorCode};
 use super::read::BUCKET_TABLES;
 use super::{ScrapeStatus, Store, StoreError, StoreMode, schema};
 
+/// The WAL is truncated back to this size after a checkpoint (`journal_size_limit`).
+const WAL_SIZE_LIMIT: i64 = 4 * 1024 * 1024;
+
 impl Store {
     /// Opens (or creates) the database at `path`: creates parent
     /// directories, enables WAL with `synchronous=NORMAL` and runs the
@@ -84,6 +87,11 @@ impl Store {
             tracing::warn!(journal_mode = %mode, "SQLite did not enable WAL");
         }
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // SQLite checkpoints the WAL every 1,000 pages but never shrinks the
+        // file: one large transaction (the first scrape of 100,000 series)
+        // would leave a WAL of its size for good. With a limit the file is
+        // truncated back to it whenever a checkpoint resets the log.
+        conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
         Self::init(conn, StoreMode::Sqlite, history_size)
     }
 
