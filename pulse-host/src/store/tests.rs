@@ -196,7 +196,9 @@ fn the_compact_state_migration_carries_the_tracker_state_over_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("v4.db");
     let header = r#"{"version":2,"observations":12345,"last_at_ms":1795774268890,"last_target_ms":1795774268000}"#;
-    let rows: Vec<(&str, &str, Option<f64>, Option<f64>, i64)> = vec![
+    /// sample, labels JSON, created, value, last_seen_ms
+    type OldRow<'a> = (&'a str, &'a str, Option<f64>, Option<f64>, i64);
+    let rows: Vec<OldRow<'_>> = vec![
         (
             "litellm_spend_metric_total",
             r#"[["model","weird \"name\"\n=,"],["team","Équipe Ω"]]"#,
