@@ -35,17 +35,11 @@ impl ScaleBody {
         for k in 0..keys {
             for m in 0..models {
                 labelsets.push(format!(
-                    "{{api_key_alias=\"key-{k}\",api_provider=\"openai\",client_ip=\"10.0.{}.{}\",\
-                     end_user=\"None\",hashed_api_key=\"{:064x}\",model=\"model-{m}\",\
-                     model_id=\"{:032x}\",org_alias=\"None\",org_id=\"None\",\
-                     requested_model=\"model-{m}\",service_tier=\"None\",team=\"team-{}\",\
-                     team_alias=\"Team {}\",user=\"user-{}\",\
-                     user_agent=\"OpenAI/Python 1.99.9 (bench; +https://example.invalid)\",\
-                     user_email=\"user-{}@example.com\"}}",
-                    k / 256,
-                    k % 256,
+                    "{{api_key_alias=\"key-{k}\",api_provider=\"openai\",end_user=\"None\",\
+                     hashed_api_key=\"{:032x}\",model=\"model-{m}\",\
+                     requested_model=\"model-{m}\",team=\"team-{}\",team_alias=\"Team {}\",\
+                     user=\"user-{}\",user_email=\"user-{}@example.com\"}}",
                     (k as u128 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835),
-                    (m as u128 + 1).wrapping_mul(0x2545_F491_4F6C_DD1D),
                     k % 40,
                     k % 40,
                     k % 400,
