@@ -59,6 +59,6 @@ pub use catalog::{
     Catalog, CatalogError, Dimension, HealthCounter, Histogram, Metric, MetricValues,
 };
 pub use track::{
-    BreakdownDelta, HealthDelta, HistogramDelta, LatencyDeltas, Observation, SeriesState, Tracker,
-    TrackerState,
+    BreakdownDelta, HealthDelta, HistogramDelta, LatencyDeltas, Observation, SeriesKey,
+    SeriesState, StateChanges, Tracker, TrackerState,
 };

@@ -7,7 +7,7 @@
 //! scrape records an error and nothing else, so the next good scrape's delta
 //! still covers every increase since the last good one.
 
-use pulse_core::track::{Fleet, Observation, TrackerState};
+use pulse_core::track::{Fleet, Observation, StateChanges};
 
 use crate::alerts::litellm::LitellmBudget;
 use crate::store::{ScrapeOutcome, ScrapeRecord, Store, StoreError};
@@ -23,9 +23,11 @@ pub struct Pending {
     pub observation: Observation,
     /// Per-sample-name totals of the body, for `/raw`.
     pub raw: Vec<(String, f64)>,
-    /// The state of every target observed in this round (and in the rounds
-    /// folded into it), right after it, by target name, for restart recovery.
-    pub states: Vec<(String, TrackerState)>,
+    /// What each target's tracker changed with this round (and with every
+    /// round folded into it), by target name, for restart recovery: it
+    /// leaves the trackers here, so it must reach the database with this
+    /// round or a later one.
+    pub states: Vec<(String, StateChanges)>,
     /// LiteLLM's own budget gauges in this body.
     pub litellm_budgets: Vec<LitellmBudget>,
 }
@@ -142,7 +144,7 @@ pub fn prepare_parts(
     let observation = fleet.finish_round(at_ms, observations)?;
     let states = parts
         .iter()
-        .filter_map(|p| Some((p.target.to_owned(), fleet.export_state(p.target)?)))
+        .filter_map(|p| Some((p.target.to_owned(), fleet.take_changes(p.target)?)))
         .collect();
     Some(Pending {
         litellm_budgets: litellm_budgets.unwrap_or_default(),
@@ -185,14 +187,17 @@ impl Pending {
 
     /// Folds `self` (older) into `later`, for when the write queue is full:
     /// the deltas move to the later scrape's time, nothing is lost or counted
-    /// twice (the rule is [`Observation::absorb_earlier`]).
+    /// twice (the rules are [`Observation::absorb_earlier`] and
+    /// [`StateChanges::absorb_earlier`]).
     pub fn merge_into(self, later: &mut Pending) {
         later.observation.absorb_earlier(self.observation);
         later.duration_ms = later.duration_ms.max(self.duration_ms);
-        // A target the later round did not observe still has its state to store.
-        for (name, state) in self.states {
-            if !later.states.iter().any(|(n, _)| *n == name) {
-                later.states.push((name, state));
+        // Per target; a target the later round did not observe still has its
+        // changes to store.
+        for (name, earlier) in self.states {
+            match later.states.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, changes)) => changes.absorb_earlier(earlier),
+                None => later.states.push((name, earlier)),
             }
         }
     }

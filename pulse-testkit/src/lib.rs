@@ -12,6 +12,7 @@
 //! - [`simulator`]: a LiteLLM whose traffic follows a daily rhythm and that
 //!   restarts now and then (the demo).
 //! - [`plain`]: test oracles read by string search and written as plain loops.
+//! - [`scale`]: many tracked series with a share growing each round (the scale bench).
 //!
 //! It depends on no async runtime and no HTTP stack: the demo ships in the
 //! release binary, and pulse-core's bench builds it.
@@ -21,6 +22,7 @@ pub mod captures;
 pub mod exposition;
 pub mod fake;
 pub mod plain;
+pub mod scale;
 pub mod simulator;
 
 pub use captures::{capture, capture_bytes, capture_date, capture_date_ms, fixtures_dir};

@@ -18,6 +18,10 @@
 //! - `dist <amd64|arm64> <out>`: the Dockerfile's build of that binary, copied to `out`.
 //! - `backtest [--from RFC3339] [--months N] [--zone ZONE] [--seed S]`: the
 //!   month forecast replayed on the demo's simulated traffic (error after day 5, 10, 20).
+//! - `bench-scale [--scrapes N] [--runs N] …`: one target with 100,000
+//!   tracked series (a 54 MB body, 10 % growing per scrape), the baseline
+//!   build (`--baseline-rev`) and this tree's side by side: CPU per scrape,
+//!   peak RSS, database and WAL size, bytes written per scrape, and ratios.
 //! - `time-parser <path> [--runs N]`: used by `bench-parser`; times
 //!   `pulse_core::parse` and `scan_sample_totals` in this (release) process.
 #![allow(clippy::print_stdout, reason = "a command-line tool reports on stdout")]
@@ -34,6 +38,7 @@ mod backtest;
 mod cmd;
 mod dist;
 mod flow;
+mod scale;
 #[cfg(test)]
 mod tidy;
 
@@ -63,6 +68,7 @@ fn main() -> Result<()> {
         "gen-body" => gen_body(rest),
         "backtest" => backtest::run(rest),
         "bench-parser" => bench_parser(rest),
+        "bench-scale" => scale::bench_scale(rest),
         "time-parser" => time_parser(rest),
         "help" | "--help" | "-h" => {
             print_usage();
@@ -89,7 +95,9 @@ fn print_usage() {
          backtest [--months N] [--zone Z]         the month forecast on the demo's simulated traffic\n  \
          bench-parser [--bytes N] [--runs N] [--criterion]\n                                           \
          compare our parser with the Python reference\n  \
-         time-parser <path> [--runs N]            time our parser on a file (run in release)"
+         time-parser <path> [--runs N]            time our parser on a file (run in release)\n  \
+         bench-scale [--scrapes N] [--runs N] [--keys N] [--models N] [--every N] [--interval S]\n                                           \
+         100k tracked series: the baseline build and this one side by side"
     );
 }
 

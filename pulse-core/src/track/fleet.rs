@@ -121,6 +121,13 @@ impl Fleet {
         self.members.get(target).map(Tracker::export_state)
     }
 
+    /// What changed in `target`'s tracker since the previous call
+    /// ([`Tracker::take_changes`]), if it was ever observed: what a host
+    /// persists per round.
+    pub fn take_changes(&mut self, target: &str) -> Option<super::StateChanges> {
+        self.members.get_mut(target).map(Tracker::take_changes)
+    }
+
     /// Forgets series not seen since `cutoff_ms` in every tracker, and the
     /// targets not observed since then (a target that comes back later
     /// joins again, rule 7).

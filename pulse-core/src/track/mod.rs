@@ -105,8 +105,11 @@
 //!   one round's observations (rule 7);
 //! - `observation.rs`: [`Observation`], and folding two consecutive ones into one;
 //! - `latency.rs`: [`LatencyDeltas`], the histogram and health part of an observation;
-//! - `state.rs`: [`TrackerState`], export and import.
+//! - `state.rs`: [`TrackerState`], export and import;
+//! - `changes.rs`: [`StateChanges`], only what changed since the last
+//!   persisted state, so a host writes per scrape in proportion to what changed.
 
+mod changes;
 mod fleet;
 mod identity;
 mod latency;
@@ -126,6 +129,7 @@ use crate::expo::{Exposition, Label};
 use identity::IdMap;
 use observe::Scratch;
 
+pub use changes::{SEEN_REFRESH_MS, SeriesKey, StateChanges};
 pub use fleet::{Fleet, merge_round};
 pub use latency::{HealthDelta, HistogramDelta, LatencyDeltas, SeriesCounts};
 pub use observation::{BreakdownDelta, Observation};
@@ -161,6 +165,11 @@ struct Entry {
     dims: [u32; Dimension::COUNT],
     /// Hash of name and labels without `_created`.
     base_hash: u64,
+    /// Changed since the last [`Tracker::take_changes`] (value, `_created`
+    /// identity, or a `last_seen_ms` due for a refresh).
+    dirty: bool,
+    /// `last_seen_ms` as the last [`Tracker::take_changes`] handed it out.
+    taken_seen_ms: i64,
 }
 
 /// Dimension keys, stored once however many series share them.
@@ -208,6 +217,11 @@ pub struct Tracker {
     /// The next observation is a fleet member's first (rule 7): series
     /// without `_created` are its baseline.
     joining: bool,
+    /// Identities of series forgotten since the last [`Tracker::take_changes`].
+    removed: Vec<Box<[u8]>>,
+    /// The next [`Tracker::take_changes`] replaces everything persisted (a
+    /// tracker that did not continue from a state).
+    replace_all: bool,
     scratch: Scratch,
 }
 
@@ -237,6 +251,8 @@ impl Tracker {
             prev_seen: [0; 2],
             latency_baseline: false,
             joining: false,
+            removed: Vec::new(),
+            replace_all: true,
             scratch: Scratch::default(),
         }
     }
@@ -314,6 +330,7 @@ impl Tracker {
         let current = self.observations;
         let mut removed_seen = [0u32; 2];
         let mut removed_bases: Vec<u64> = Vec::new();
+        let removed_keys = &mut self.removed;
         let mut keep = |e: &Entry| {
             if e.last_seen_ms >= cutoff_ms {
                 return true;
@@ -322,6 +339,7 @@ impl Tracker {
                 removed_seen[e.kind.index()] += 1;
             }
             removed_bases.push(e.base_hash);
+            removed_keys.push(e.key.clone());
             false
         };
         self.series.retain(|_, e| keep(e));

@@ -263,10 +263,16 @@ impl Tracker {
             round.seen_now[k] += 1;
             e.seen_gen = round.generation;
             e.last_seen_ms = round.at_ms;
+            if !e.dirty && super::changes::seen_is_due(identity.id, e.taken_seen_ms, round.at_ms) {
+                e.dirty = true;
+            }
             if !usable {
                 return None;
             }
             let delta = growth(e.value, value, &mut round.counts[k].resets);
+            if e.value.to_bits() != value.to_bits() {
+                e.dirty = true;
+            }
             e.value = value;
             return Some((delta, e.dims));
         }
@@ -286,6 +292,8 @@ impl Tracker {
                 seen_gen: round.generation,
                 dims,
                 base_hash: identity.base_hash,
+                dirty: true,
+                taken_seen_ms: round.at_ms,
             },
         );
         Some((delta, dims))

@@ -29,7 +29,7 @@ pub const STATE_VERSION: u32 = 2;
 
 /// What this build writes: without the `latency` feature the series are
 /// those of the metrics only, which is version 1.
-const EXPORTED_VERSION: u32 = if cfg!(feature = "latency") {
+pub(super) const EXPORTED_VERSION: u32 = if cfg!(feature = "latency") {
     STATE_VERSION
 } else {
     1
@@ -76,6 +76,15 @@ pub struct SeriesState {
     pub last_seen_ms: i64,
 }
 
+/// Sorts series as [`TrackerState::series`] keeps them: by sample, labels, created.
+pub(super) fn sort_series(series: &mut Vec<SeriesState>) {
+    sort_stable_by(series, |a, b| {
+        (&a.sample, &a.labels)
+            .cmp(&(&b.sample, &b.labels))
+            .then(a.created.partial_cmp(&b.created).unwrap_or(Ordering::Equal))
+    });
+}
+
 impl Tracker {
     /// The state to persist; [`Tracker::from_state`] continues from it exactly.
     pub fn export_state(&self) -> TrackerState {
@@ -92,11 +101,7 @@ impl Tracker {
                 })
             })
             .collect();
-        sort_stable_by(&mut series, |a, b| {
-            (&a.sample, &a.labels)
-                .cmp(&(&b.sample, &b.labels))
-                .then(a.created.partial_cmp(&b.created).unwrap_or(Ordering::Equal))
-        });
+        sort_series(&mut series);
         TrackerState {
             version: EXPORTED_VERSION,
             observations: self.observations,
@@ -112,6 +117,7 @@ impl Tracker {
     /// of the histogram and health counter series (see [`STATE_VERSION`]).
     pub fn from_state(catalog: Catalog, state: TrackerState) -> Tracker {
         let mut t = Tracker::new(catalog);
+        t.replace_all = false;
         t.latency_baseline = state.version < 2;
         t.observations = state.observations;
         t.last_at_ms = state.last_at_ms;
@@ -119,18 +125,20 @@ impl Tracker {
         let mut key = Vec::new();
         let mut order = Vec::new();
         for s in state.series {
+            let labels: Vec<Label<'_>> = s.labels.iter().map(|(n, v)| Label::new(n, v)).collect();
+            key.clear();
+            let base_hash = encode_base(&mut key, &mut order, &s.sample, &labels);
+            let id = encode_created(&mut key, base_hash, s.created);
             let usable = s.value.is_finite() && s.value >= 0.0;
             if !(usable && t.catalog.tracks_series(&s.sample)) {
+                // Dropped here, so dropped from the persisted state too.
+                t.removed.push(key.as_slice().into());
                 continue;
             }
             let kind = match t.catalog.role_of(&s.sample) {
                 Some(NameRole::Value { .. }) => Kind::Metric,
                 _ => Kind::Latency,
             };
-            let labels: Vec<Label<'_>> = s.labels.iter().map(|(n, v)| Label::new(n, v)).collect();
-            key.clear();
-            let base_hash = encode_base(&mut key, &mut order, &s.sample, &labels);
-            let id = encode_created(&mut key, base_hash, s.created);
             if t.find_mut(id, &key).is_some() {
                 continue;
             }
@@ -153,6 +161,8 @@ impl Tracker {
                     seen_gen,
                     dims,
                     base_hash,
+                    dirty: false,
+                    taken_seen_ms: s.last_seen_ms,
                 },
             );
         }

@@ -40,7 +40,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use pulse_core::catalog::{Metric, MetricValues};
-use pulse_core::track::{Observation, TrackerState};
+use pulse_core::track::{Observation, StateChanges};
 use rusqlite::{Connection, OptionalExtension};
 
 mod cache;
@@ -63,7 +63,6 @@ pub use import::ImportOutcome;
 pub use outbox::{AlertRules, BudgetMeasure};
 
 use cache::ReadCache;
-use state::Written;
 
 /// Everything that can go wrong in the store.
 #[derive(Debug, thiserror::Error)]
@@ -142,9 +141,9 @@ pub enum ScrapeOutcome<'a> {
         observation: &'a Observation,
         /// Per-sample-name totals of the body (what `/raw` returns).
         raw: &'a [(String, f64)],
-        /// The tracker state of every target the observation covers, by
-        /// target name, for restart recovery.
-        states: &'a [(String, TrackerState)],
+        /// What each target's tracker changed with this observation (and
+        /// any folded into it), by target name, for restart recovery.
+        states: &'a [(String, StateChanges)],
     },
     /// The scrape failed (network, HTTP status, body not exposition text).
     Failed {
@@ -205,8 +204,6 @@ pub struct Store {
     series_ids: HashMap<(&'static str, String), i64>,
     /// `pulse_raw` as stored, by name (values compared bitwise).
     raw_written: HashMap<String, u64>,
-    /// `pulse_tracker_series` as stored, by identity string.
-    state_written: Written,
     /// The `INSERT INTO pulse_scrapes` statement for the current metric set.
     insert_scrape_sql: String,
     /// The column list for reading history rows.

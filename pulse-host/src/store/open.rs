@@ -10,7 +10,10 @@ use pulse_core::catalog::{Dimension, Metric};
 use rusqlite::{Connection, ErrorCode};
 
 use super::read::BUCKET_TABLES;
-use super::{ScrapeStatus, Store, StoreError, StoreMode, schema, state};
+use super::{ScrapeStatus, Store, StoreError, StoreMode, schema};
+
+/// The WAL is truncated back to this size after a checkpoint (`journal_size_limit`).
+const WAL_SIZE_LIMIT: i64 = 4 * 1024 * 1024;
 
 impl Store {
     /// Opens (or creates) the database at `path`: creates parent
@@ -84,6 +87,11 @@ impl Store {
             tracing::warn!(journal_mode = %mode, "SQLite did not enable WAL");
         }
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // SQLite checkpoints the WAL every 1,000 pages but never shrinks the
+        // file: one large transaction (the first scrape of 100,000 series)
+        // would leave a WAL of its size for good. With a limit the file is
+        // truncated back to it whenever a checkpoint resets the log.
+        conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
         Self::init(conn, StoreMode::Sqlite, history_size)
     }
 
@@ -137,8 +145,6 @@ impl Store {
             }
         }
 
-        let state_written = state::written_series(&conn)?;
-
         let status = conn.query_row(
             "SELECT last_attempt_ms, last_success_ms, last_error, consecutive_failures, \
              last_duration_ms FROM pulse_status WHERE id = 1",
@@ -175,7 +181,6 @@ impl Store {
             metric_ids,
             series_ids,
             raw_written,
-            state_written,
             insert_scrape_sql,
             history_cols: cols,
             cache: RefCell::default(),

@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 
 use pulse_core::window::utc_day;
-use rusqlite::{Connection, Transaction};
+use rusqlite::{Connection, OptionalExtension, Transaction};
 
 use super::StoreError;
 
@@ -65,7 +65,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 5,
-        apply: v5_tracker_targets,
+        apply: v5_compact_state,
     },
 ];
 
@@ -335,33 +335,119 @@ fn v4_latency(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     )
 }
 
-/// Version 5: one tracker state per scrape target. Series rows get their
-/// target's name (`''` for the state of a database written before, which
-/// the host hands to its one configured target, see
-/// [`super::Store::rename_tracker_target`]); the header moves from the meta
-/// row to one row per target.
-fn v5_tracker_targets(tx: &Transaction<'_>) -> rusqlite::Result<()> {
-    // Idempotent, like the steps before it, for a file whose version was set back.
-    let has_target: bool = tx.query_row(
-        "SELECT EXISTS (SELECT 1 FROM pragma_table_info('pulse_tracker_series') WHERE name = 'target')",
+/// Version 5: the tracker state per scrape target, compact.
+///
+/// `pulse_tracker_series` repeated every series' sample name and labels (as
+/// JSON, plus an identity string with a unique index: about 900 bytes a
+/// series). Now a series row is four integers, its value and when it was
+/// last seen, keyed by (target, sample, label set, `_created` bits); label
+/// sets and sample names are interned, and each target's header (the
+/// `tracker_header` meta row before) is its `pulse_targets` row. The single
+/// target of earlier versions gets the name `""` (`DEFAULT_TARGET`), with its state carried over
+/// exactly: the labels' JSON text as it was, `_created` by its bits.
+fn v5_compact_state(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    use super::state::{DEFAULT_TARGET, created_key};
+    tx.execute_batch(
+        "
+        CREATE TABLE IF NOT EXISTS pulse_targets (
+            id             INTEGER PRIMARY KEY,
+            name           TEXT NOT NULL UNIQUE,
+            -- The tracker header; NULL observations: no state saved yet.
+            state_version  INTEGER,
+            observations   INTEGER,
+            last_at_ms     INTEGER,
+            last_target_ms INTEGER
+        );
+        CREATE TABLE IF NOT EXISTS pulse_samples (
+            id   INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE
+        );
+        CREATE TABLE IF NOT EXISTS pulse_labelsets (
+            id     INTEGER PRIMARY KEY,
+            labels TEXT NOT NULL UNIQUE
+        );
+        -- created_key: the IEEE bits of `_created`, -1 without one.
+        CREATE TABLE IF NOT EXISTS pulse_state_series (
+            target_id    INTEGER NOT NULL,
+            sample_id    INTEGER NOT NULL,
+            labelset_id  INTEGER NOT NULL,
+            created_key  INTEGER NOT NULL,
+            value        REAL,
+            last_seen_ms INTEGER NOT NULL,
+            PRIMARY KEY (target_id, sample_id, labelset_id, created_key)
+        ) WITHOUT ROWID;
+        ",
+    )?;
+    tx.execute(
+        "INSERT INTO pulse_targets (name) VALUES (?1) ON CONFLICT (name) DO NOTHING",
+        [DEFAULT_TARGET],
+    )?;
+    let target: i64 = tx.query_row(
+        "SELECT id FROM pulse_targets WHERE name = ?1",
+        [DEFAULT_TARGET],
+        |r| r.get(0),
+    )?;
+    let header: Option<String> = tx
+        .query_row(
+            "SELECT value FROM pulse_meta WHERE key = 'tracker_header'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(header) = header {
+        // An unreadable header leaves the target without state, as reading
+        // it failed before: the next scrape is a baseline.
+        if let Ok(h) = serde_json::from_str::<serde_json::Value>(&header) {
+            tx.execute(
+                "UPDATE pulse_targets SET state_version = ?2, observations = ?3,                  last_at_ms = ?4, last_target_ms = ?5 WHERE id = ?1",
+                rusqlite::params![
+                    target,
+                    h["version"].as_i64(),
+                    h["observations"].as_i64(),
+                    h["last_at_ms"].as_i64(),
+                    h["last_target_ms"].as_i64()
+                ],
+            )?;
+        }
+    }
+    let old_table: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'pulse_tracker_series')",
         [],
         |r| r.get(0),
     )?;
-    if !has_target {
+    if old_table {
         tx.execute_batch(
-            "ALTER TABLE pulse_tracker_series ADD COLUMN target TEXT NOT NULL DEFAULT '';",
+            "
+            INSERT OR IGNORE INTO pulse_samples (name) SELECT DISTINCT sample FROM pulse_tracker_series;
+            INSERT OR IGNORE INTO pulse_labelsets (labels) SELECT DISTINCT labels FROM pulse_tracker_series;
+            ",
         )?;
+        let mut read = tx.prepare(
+            "SELECT s.id, l.id, t.created, t.value, t.last_seen_ms FROM pulse_tracker_series t \
+             JOIN pulse_samples s ON s.name = t.sample JOIN pulse_labelsets l ON l.labels = t.labels",
+        )?;
+        let mut insert = tx.prepare(
+            "INSERT OR REPLACE INTO pulse_state_series \
+             (target_id, sample_id, labelset_id, created_key, value, last_seen_ms) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        let mut rows = read.query([])?;
+        while let Some(row) = rows.next()? {
+            let created: Option<f64> = row.get(2)?;
+            let value: Option<f64> = row.get(3)?;
+            let last_seen_ms: i64 = row.get(4)?;
+            insert.execute(rusqlite::params![
+                target,
+                row.get::<_, i64>(0)?,
+                row.get::<_, i64>(1)?,
+                created_key(created),
+                value,
+                last_seen_ms
+            ])?;
+        }
+        drop(rows);
+        tx.execute_batch("DROP TABLE pulse_tracker_series;")?;
     }
-    tx.execute_batch(
-        "
-        CREATE INDEX IF NOT EXISTS pulse_tracker_series_target ON pulse_tracker_series (target);
-        CREATE TABLE IF NOT EXISTS pulse_tracker_targets (
-            target TEXT PRIMARY KEY,
-            header TEXT NOT NULL
-        ) WITHOUT ROWID;
-        INSERT OR IGNORE INTO pulse_tracker_targets (target, header)
-            SELECT '', value FROM pulse_meta WHERE key = 'tracker_header';
-        DELETE FROM pulse_meta WHERE key = 'tracker_header';
-        ",
-    )
+    tx.execute("DELETE FROM pulse_meta WHERE key = 'tracker_header'", [])?;
+    Ok(())
 }

@@ -1,100 +1,108 @@
-//! The trackers' states in the database, one per scrape target: each
-//! target's scalar header as one `pulse_tracker_targets` row and one row per
-//! series baseline, rewritten only when a series changed, so a restart
-//! resumes counting where the last stored scrape left off.
+//! The trackers' states in the database, one per scrape target: the scalar
+//! header in the target's `pulse_targets` row and one compact row per series
+//! baseline in `pulse_state_series`, so a restart resumes counting where the
+//! last stored scrape left off.
+//!
+//! A scrape writes only what its tracker changed
+//! ([`pulse_core::track::Tracker::take_changes`]): upserts of new and changed
+//! series, deletes of forgotten ones, so the writes per scrape follow the
+//! changed series, not all of them. A series row is four integers (target,
+//! interned sample name, interned label set, `_created` as its IEEE bits), its
+//! value and when it was last seen; the label sets (`pulse_labelsets`) and
+//! sample names (`pulse_samples`) are stored once however many series and
+//! targets share them.
 
 use std::collections::HashMap;
 
-use pulse_core::track::{SeriesState, TrackerState};
-use rusqlite::{Connection, Transaction, params};
+use pulse_core::track::{SeriesState, StateChanges, TrackerState};
+use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::{Store, StoreError};
 
-/// A persisted tracker series is rewritten at least this often while it is
-/// seen, even when its value did not change. `last_seen_ms` only serves
-/// [`pulse_core::track::Tracker::forget_older_than`] (cutoffs of days), so an
-/// hour of staleness after a restart is harmless, and it spares rewriting
-/// every idle series on every scrape.
-const SEEN_REFRESH_MS: i64 = 3_600_000;
+/// The target of a database from before targets had names: the migration to
+/// version 5 gives the one stored state this name, and the scrape loop hands
+/// it to the first configured target ([`Store::rename_tracker_target`]).
+pub const DEFAULT_TARGET: &str = "";
 
-/// A tracker series as last written, to skip rewriting unchanged ones.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(super) struct WrittenSeries {
-    value_bits: u64,
-    created_bits: Option<u64>,
-    last_seen_ms: i64,
+/// `created_key` of a series without `_created`. Every other value is the
+/// `_created` float's IEEE bits; this pattern is a NaN, which the tracker
+/// never keeps as a `_created`.
+pub(super) const NO_CREATED: i64 = -1;
+
+/// The `created_key` column for `created`.
+pub(super) fn created_key(created: Option<f64>) -> i64 {
+    created.map_or(NO_CREATED, |c| c.to_bits() as i64)
 }
 
-/// Per target, its series as written, by identity.
-pub(super) type Written = HashMap<String, HashMap<String, WrittenSeries>>;
+/// `_created` back from its `created_key`.
+fn created_of(key: i64) -> Option<f64> {
+    (key != NO_CREATED).then(|| f64::from_bits(key as u64))
+}
 
-/// The tracker series as stored, per target, to compare the next states against.
-pub(super) fn written_series(conn: &Connection) -> Result<Written, StoreError> {
-    let mut written: Written = HashMap::new();
-    let mut stmt = conn
-        .prepare("SELECT ident, value, created, last_seen_ms, target FROM pulse_tracker_series")?;
-    let mut rows = stmt.query([])?;
-    while let Some(row) = rows.next()? {
-        let value: Option<f64> = row.get(1)?;
-        let created: Option<f64> = row.get(2)?;
-        let target: String = row.get(4)?;
-        written.entry(target).or_default().insert(
-            row.get(0)?,
-            WrittenSeries {
-                value_bits: value.unwrap_or(f64::NAN).to_bits(),
-                created_bits: created.map(f64::to_bits),
-                last_seen_ms: row.get(3)?,
-            },
-        );
-    }
-    Ok(written)
+/// The label set column: the labels as a JSON array of pairs.
+pub(super) fn labels_text(labels: &[(String, String)]) -> Result<String, StoreError> {
+    Ok(serde_json::to_string(labels)?)
 }
 
 impl Store {
-    /// The tracker state saved by the last successful scrape of the first
-    /// target (by name), or `None` when none was ever saved. See
-    /// [`Store::tracker_states`].
+    /// The tracker state saved by the last successful scrape when the store
+    /// holds one target's (tests), or `None` when none was ever saved.
     #[cfg(test)]
     pub fn tracker_state(&self) -> Result<Option<TrackerState>, StoreError> {
-        Ok(self.tracker_states()?.into_iter().next().map(|(_, s)| s))
+        let mut states = self.tracker_states()?;
+        assert!(states.len() <= 1, "one target expected");
+        Ok(states.pop().map(|(_, st)| st))
     }
 
-    /// Every target's tracker state as the last successful scrape of it
-    /// saved it, sorted by target name, for restart recovery. A database
-    /// written before targets had names holds one state named `""`.
+    /// Every target's saved tracker state, by target name, for restart recovery.
     pub fn tracker_states(&self) -> Result<Vec<(String, TrackerState)>, StoreError> {
-        let mut headers: Vec<(String, StateHeader)> = Vec::new();
+        let mut targets = Vec::new();
         {
-            let mut stmt = self
-                .conn
-                .prepare("SELECT target, header FROM pulse_tracker_targets ORDER BY target")?;
+            let mut stmt = self.conn.prepare(
+                "SELECT id, name, state_version, observations, last_at_ms, last_target_ms \
+                 FROM pulse_targets WHERE observations IS NOT NULL ORDER BY id",
+            )?;
             let mut rows = stmt.query([])?;
             while let Some(row) = rows.next()? {
-                let header: String = row.get(1)?;
-                headers.push((row.get(0)?, serde_json::from_str(&header)?));
+                let id: i64 = row.get(0)?;
+                let name: String = row.get(1)?;
+                let observations: i64 = row.get(3)?;
+                targets.push((
+                    id,
+                    name,
+                    TrackerState {
+                        version: row.get(2)?,
+                        observations: u64::try_from(observations).unwrap_or(0),
+                        last_at_ms: row.get(4)?,
+                        last_target_ms: row.get(5)?,
+                        series: Vec::new(),
+                    },
+                ));
             }
         }
         let mut stmt = self.conn.prepare(
-            "SELECT sample, labels, created, value, last_seen_ms FROM pulse_tracker_series \
-             WHERE target = ?1 ORDER BY id",
+            "SELECT s.name, l.labels, t.created_key, t.value, t.last_seen_ms \
+             FROM pulse_state_series t \
+             JOIN pulse_samples s ON s.id = t.sample_id \
+             JOIN pulse_labelsets l ON l.id = t.labelset_id \
+             WHERE t.target_id = ?1",
         )?;
-        let mut states = Vec::with_capacity(headers.len());
-        for (target, header) in headers {
-            let mut rows = stmt.query([&target])?;
-            let mut series = Vec::new();
+        let mut out = Vec::with_capacity(targets.len());
+        for (id, name, mut state) in targets {
+            let mut rows = stmt.query([id])?;
             while let Some(row) = rows.next()? {
                 let labels: String = row.get(1)?;
                 let value: Option<f64> = row.get(3)?;
-                series.push(SeriesState {
+                state.series.push(SeriesState {
                     sample: row.get(0)?,
                     labels: serde_json::from_str(&labels)?,
-                    created: row.get(2)?,
+                    created: created_of(row.get(2)?),
                     value: value.unwrap_or(f64::NAN),
                     last_seen_ms: row.get(4)?,
                 });
             }
             // The core keeps its series sorted; restore that order.
-            series.sort_by(|a, b| {
+            state.series.sort_by(|a, b| {
                 (&a.sample, &a.labels)
                     .cmp(&(&b.sample, &b.labels))
                     .then_with(|| match (a.created, b.created) {
@@ -102,173 +110,159 @@ impl Store {
                         (x, y) => x.is_some().cmp(&y.is_some()),
                     })
             });
-            let state = TrackerState {
-                version: header.version,
-                observations: header.observations,
-                last_at_ms: header.last_at_ms,
-                last_target_ms: header.last_target_ms,
-                series,
-            };
-            states.push((target, state));
+            out.push((name, state));
         }
-        Ok(states)
+        Ok(out)
     }
+}
 
-    /// Gives the state stored under `from` to `to`, in one transaction (an
-    /// upgraded single-target database's state, named `""`, goes to the one
-    /// configured target so nothing is counted again). Does nothing when
-    /// `from` has no state or `to` already has one.
+impl Store {
+    /// Gives the state stored under `from` to `to`, in one statement (an
+    /// upgraded single-target database's state, named [`DEFAULT_TARGET`],
+    /// goes to the one configured target so nothing is counted again). Does
+    /// nothing when `from` has no state or `to` already has one.
     pub fn rename_tracker_target(&mut self, from: &str, to: &str) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
-        let exists = |t: &str| -> rusqlite::Result<bool> {
-            tx.query_row(
-                "SELECT EXISTS (SELECT 1 FROM pulse_tracker_targets WHERE target = ?1)",
-                [t],
-                |r| r.get(0),
-            )
-        };
-        if !exists(from)? || exists(to)? {
-            return Ok(());
-        }
-        tx.execute(
-            "UPDATE pulse_tracker_targets SET target = ?2 WHERE target = ?1",
+        self.conn.execute(
+            "UPDATE pulse_targets SET name = ?2 WHERE name = ?1 AND observations IS NOT NULL \
+             AND NOT EXISTS (SELECT 1 FROM pulse_targets WHERE name = ?2)",
             params![from, to],
         )?;
-        let mut idents: Vec<(i64, String)> = Vec::new();
-        {
-            let mut stmt =
-                tx.prepare("SELECT id, ident FROM pulse_tracker_series WHERE target = ?1")?;
-            let mut rows = stmt.query([from])?;
-            while let Some(row) = rows.next()? {
-                idents.push((row.get(0)?, row.get(1)?));
-            }
-        }
-        {
-            let mut update = tx
-                .prepare("UPDATE pulse_tracker_series SET target = ?2, ident = ?3 WHERE id = ?1")?;
-            for (id, ident) in idents {
-                let bare = ident.strip_prefix(&target_prefix(from)).unwrap_or(&ident);
-                update.execute(params![id, to, format!("{}{bare}", target_prefix(to))])?;
-            }
-        }
-        tx.commit()?;
-        self.state_written = written_series(&self.conn)?;
         Ok(())
     }
 }
 
-/// What a target's series identities start with: nothing for `""` (rows
-/// written before targets had names), else the name and a separator that
-/// cannot occur in a metric name.
-fn target_prefix(target: &str) -> String {
-    if target.is_empty() {
-        String::new()
-    } else {
-        format!("{target}\u{1d}")
+/// `pulse_targets.id` of `name`, created when new.
+pub(super) fn target_id(tx: &Transaction<'_>, name: &str) -> Result<i64, StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO pulse_targets (name) VALUES (?1) ON CONFLICT (name) DO NOTHING",
+    )?
+    .execute([name])?;
+    Ok(tx
+        .prepare_cached("SELECT id FROM pulse_targets WHERE name = ?1")?
+        .query_row([name], |r| r.get(0))?)
+}
+
+/// Interned ids of sample names and label sets within one transaction.
+struct Ids<'t, 'c> {
+    tx: &'t Transaction<'c>,
+    samples: HashMap<String, i64>,
+}
+
+impl Ids<'_, '_> {
+    /// The id of sample `name`; with `create`, a new one when it has none.
+    fn sample(&mut self, name: &str, create: bool) -> Result<Option<i64>, StoreError> {
+        if let Some(id) = self.samples.get(name) {
+            return Ok(Some(*id));
+        }
+        let id = intern(self.tx, "pulse_samples", "name", name, create)?;
+        if let Some(id) = id {
+            self.samples.insert(name.to_owned(), id);
+        }
+        Ok(id)
+    }
+
+    /// The id of a label set; with `create`, a new one when it has none.
+    fn labelset(&mut self, labels: &str, create: bool) -> Result<Option<i64>, StoreError> {
+        intern(self.tx, "pulse_labelsets", "labels", labels, create)
     }
 }
 
-/// The scalar part of [`TrackerState`], stored as one meta row.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct StateHeader {
-    version: u32,
-    observations: u64,
-    last_at_ms: Option<i64>,
-    /// The target's clock at the latest scrape; absent in older databases,
-    /// which then judge `_created` once more on pulse's clock.
-    #[serde(default)]
-    last_target_ms: Option<i64>,
+/// The id of `value` in the interning `table`, inserting it when `create`.
+fn intern(
+    tx: &Transaction<'_>,
+    table: &str,
+    column: &str,
+    value: &str,
+    create: bool,
+) -> Result<Option<i64>, StoreError> {
+    let found = tx
+        .prepare_cached(&format!("SELECT id FROM {table} WHERE {column} = ?1"))?
+        .query_row([value], |r| r.get(0))
+        .optional()?;
+    if found.is_some() || !create {
+        return Ok(found);
+    }
+    tx.prepare_cached(&format!("INSERT INTO {table} ({column}) VALUES (?1)"))?
+        .execute([value])?;
+    Ok(Some(tx.last_insert_rowid()))
 }
 
-/// A series' identity: sample name, labels and `_created`, as the tracker
-/// defines it. Separators are control characters that cannot occur in a
-/// metric or label name and are escaped by nothing, so the string is only
-/// a key, never parsed back.
-fn series_ident(target: &str, s: &SeriesState) -> String {
-    let mut ident = target_prefix(target);
-    ident.reserve(s.sample.len() + 16 * s.labels.len());
-    ident.push_str(&s.sample);
-    for (k, v) in &s.labels {
-        ident.push('\u{1f}');
-        ident.push_str(k);
-        ident.push('=');
-        ident.push_str(&v.len().to_string());
-        ident.push(':');
-        ident.push_str(v);
-    }
-    if let Some(c) = s.created {
-        ident.push('\u{1e}');
-        ident.push_str(&c.to_bits().to_string());
-    }
-    ident
-}
-
-/// Saves the tracker state of `target`: upserts series whose value or
-/// `_created` changed (or whose `last_seen_ms` is an hour stale), deletes
-/// forgotten ones. `written` is that target's series as last written.
+/// Saves one target's tracker changes: its header, upserts of new and changed
+/// series and deletes of forgotten ones (everything first, for `replace_all`).
 pub(super) fn write_state(
     tx: &Transaction<'_>,
     target: &str,
-    written: &HashMap<String, WrittenSeries>,
-    state: &TrackerState,
-) -> Result<HashMap<String, WrittenSeries>, StoreError> {
-    let header = StateHeader {
-        version: state.version,
-        observations: state.observations,
-        last_at_ms: state.last_at_ms,
-        last_target_ms: state.last_target_ms,
-    };
+    changes: &StateChanges,
+) -> Result<(), StoreError> {
+    let target = target_id(tx, target)?;
     tx.prepare_cached(
-        "INSERT INTO pulse_tracker_targets (target, header) VALUES (?1, ?2) \
-         ON CONFLICT (target) DO UPDATE SET header = excluded.header",
+        "UPDATE pulse_targets SET state_version = ?2, observations = ?3, last_at_ms = ?4, \
+         last_target_ms = ?5 WHERE id = ?1",
     )?
-    .execute(params![target, serde_json::to_string(&header)?])?;
-    let mut next = HashMap::with_capacity(state.series.len());
-    {
-        let mut upsert = tx.prepare_cached(
-            "INSERT INTO pulse_tracker_series \
-             (ident, sample, labels, created, value, last_seen_ms, target) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (ident) DO UPDATE SET \
-             value = excluded.value, last_seen_ms = excluded.last_seen_ms",
-        )?;
-        for s in &state.series {
-            let ident = series_ident(target, s);
-            let now = WrittenSeries {
-                value_bits: s.value.to_bits(),
-                created_bits: s.created.map(f64::to_bits),
-                last_seen_ms: s.last_seen_ms,
-            };
-            let keep = match written.get(&ident) {
-                Some(old)
-                    if old.value_bits == now.value_bits
-                        && old.created_bits == now.created_bits
-                        && s.last_seen_ms.saturating_sub(old.last_seen_ms) < SEEN_REFRESH_MS =>
-                {
-                    Some(*old)
-                }
-                _ => None,
-            };
-            let entry = match keep {
-                Some(old) => old,
-                None => {
-                    upsert.execute(params![
-                        ident,
-                        s.sample,
-                        serde_json::to_string(&s.labels)?,
-                        s.created,
-                        (!s.value.is_nan()).then_some(s.value),
-                        s.last_seen_ms,
-                        target
-                    ])?;
-                    now
-                }
-            };
-            next.insert(ident, entry);
-        }
-        let mut delete = tx.prepare_cached("DELETE FROM pulse_tracker_series WHERE ident = ?1")?;
-        for ident in written.keys().filter(|i| !next.contains_key(*i)) {
-            delete.execute([ident])?;
-        }
+    .execute(params![
+        target,
+        changes.version,
+        i64::try_from(changes.observations).unwrap_or(i64::MAX),
+        changes.last_at_ms,
+        changes.last_target_ms
+    ])?;
+    if changes.replace_all {
+        tx.prepare_cached("DELETE FROM pulse_state_series WHERE target_id = ?1")?
+            .execute([target])?;
     }
-    Ok(next)
+    let mut ids = Ids {
+        tx,
+        samples: HashMap::new(),
+    };
+    for k in &changes.removed {
+        let Some(sample) = ids.sample(&k.sample, false)? else {
+            continue;
+        };
+        let Some(labelset) = ids.labelset(&labels_text(&k.labels)?, false)? else {
+            continue;
+        };
+        tx.prepare_cached(
+            "DELETE FROM pulse_state_series WHERE target_id = ?1 AND sample_id = ?2 \
+             AND labelset_id = ?3 AND created_key = ?4",
+        )?
+        .execute(params![target, sample, labelset, created_key(k.created)])?;
+    }
+    let mut upsert = tx.prepare_cached(
+        "INSERT INTO pulse_state_series \
+         (target_id, sample_id, labelset_id, created_key, value, last_seen_ms) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+         ON CONFLICT (target_id, sample_id, labelset_id, created_key) DO UPDATE SET \
+         value = excluded.value, last_seen_ms = excluded.last_seen_ms",
+    )?;
+    for s in &changes.upserts {
+        let (Some(sample), Some(labelset)) = (
+            ids.sample(&s.sample, true)?,
+            ids.labelset(&labels_text(&s.labels)?, true)?,
+        ) else {
+            continue;
+        };
+        upsert.execute(params![
+            target,
+            sample,
+            labelset,
+            created_key(s.created),
+            (!s.value.is_nan()).then_some(s.value),
+            s.last_seen_ms
+        ])?;
+    }
+    Ok(())
+}
+
+/// Deletes label sets and sample names no series uses any more (after
+/// forgotten series; retention runs it).
+pub(super) fn prune_interned(tx: &Transaction<'_>) -> Result<usize, StoreError> {
+    let labelsets = tx.execute(
+        "DELETE FROM pulse_labelsets WHERE id NOT IN (SELECT labelset_id FROM pulse_state_series)",
+        [],
+    )?;
+    let samples = tx.execute(
+        "DELETE FROM pulse_samples WHERE id NOT IN (SELECT sample_id FROM pulse_state_series)",
+        [],
+    )?;
+    Ok(labelsets + samples)
 }

@@ -2,7 +2,7 @@ use std::path::Path;
 
 use pulse_core::catalog::{Catalog, Dimension, Metric, MetricValues};
 use pulse_core::num::clean;
-use pulse_core::track::{BreakdownDelta, Observation, SeriesState, TrackerState};
+use pulse_core::track::{BreakdownDelta, Observation, SeriesState, StateChanges, TrackerState};
 use pulse_core::window::{
     Period, TimeRange, Tz, Window, parse_tz, period_range, storage_bucket, utc_day, window_range,
 };
@@ -85,8 +85,14 @@ fn raw(pairs: &[(&str, f64)]) -> Vec<(String, f64)> {
     pairs.iter().map(|&(n, v)| (n.to_owned(), v)).collect()
 }
 
-/// Records a successful scrape with the given observation.
+/// Records a successful scrape with the given observation and a tracker state
+/// that replaces the stored one.
 fn ok(store: &mut Store, obs: &Observation, raw: &[(String, f64)], st: &TrackerState) {
+    ok_with(store, obs, raw, &StateChanges::full(st.clone()));
+}
+
+/// Records a successful scrape with the given observation and state changes.
+fn ok_with(store: &mut Store, obs: &Observation, raw: &[(String, f64)], st: &StateChanges) {
     let states = [(TARGET.to_owned(), st.clone())];
     let rec = ScrapeRecord {
         at_ms: obs.at_ms,
@@ -184,6 +190,107 @@ fn an_old_version_database_is_upgraded_and_keeps_foreign_tables() {
     assert_eq!(schema::version(&store.conn).unwrap(), schema::LATEST);
     assert_eq!(count(&store, "scrapes"), 2);
     assert_eq!(count(&store, "pulse_scrapes"), 0);
+}
+
+/// A version 4 database's tracker state (one row per series with its labels
+/// as JSON, the header as a meta row) comes out of the migration to the
+/// compact tables as the same `TrackerState`, bit for bit.
+#[test]
+fn the_compact_state_migration_carries_the_tracker_state_over_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v4.db");
+    let header = r#"{"version":2,"observations":12345,"last_at_ms":1795774268890,"last_target_ms":1795774268000}"#;
+    /// sample, labels JSON, created, value, last_seen_ms
+    type OldRow<'a> = (&'a str, &'a str, Option<f64>, Option<f64>, i64);
+    let rows: Vec<OldRow<'_>> = vec![
+        (
+            "litellm_spend_metric_total",
+            r#"[["model","weird \"name\"\n=,"],["team","Équipe Ω"]]"#,
+            None,
+            Some(0.1 + 0.2),
+            1_795_774_268_890,
+        ),
+        (
+            "litellm_proxy_total_requests_metric_total",
+            r#"[["requested_model","gpt-4o"]]"#,
+            Some(1_795_774_300.123_456_7),
+            Some(5.0),
+            1_795_774_268_890,
+        ),
+        (
+            "litellm_proxy_total_requests_metric_total",
+            r#"[["requested_model","gpt-4o"]]"#,
+            Some(f64::from_bits(1_795_774_300.123_456_7f64.to_bits() + 1)),
+            Some(7.0),
+            1_795_774_000_000,
+        ),
+        (
+            "litellm_proxy_total_requests_metric_total",
+            r#"[]"#,
+            Some(1.5e-300),
+            None,
+            1,
+        ),
+    ];
+    {
+        let mut conn = rusqlite::Connection::open(&path).unwrap();
+        schema::migrate_to(&mut conn, 4).unwrap();
+        conn.execute(
+            "INSERT INTO pulse_meta (key, value) VALUES ('tracker_header', ?1)",
+            [header],
+        )
+        .unwrap();
+        for (i, (sample, labels, created, value, seen)) in rows.iter().enumerate() {
+            conn.execute(
+                "INSERT INTO pulse_tracker_series (ident, sample, labels, created, value, last_seen_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                rusqlite::params![format!("id{i}"), sample, labels, created, value, seen],
+            )
+            .unwrap();
+        }
+    }
+    let mut want_series: Vec<SeriesState> = rows
+        .iter()
+        .map(|(sample, labels, created, value, seen)| SeriesState {
+            sample: (*sample).to_owned(),
+            labels: serde_json::from_str(labels).unwrap(),
+            created: *created,
+            value: value.unwrap_or(f64::NAN),
+            last_seen_ms: *seen,
+        })
+        .collect();
+    want_series.sort_by(|a, b| {
+        (&a.sample, &a.labels)
+            .cmp(&(&b.sample, &b.labels))
+            .then_with(|| match (a.created, b.created) {
+                (Some(x), Some(y)) => x.total_cmp(&y),
+                (x, y) => x.is_some().cmp(&y.is_some()),
+            })
+    });
+    let store = Store::open(&path, 10);
+    assert_eq!(schema::version(&store.conn).unwrap(), schema::LATEST);
+    let got = store.tracker_state().unwrap().unwrap();
+    assert_eq!(
+        (
+            got.version,
+            got.observations,
+            got.last_at_ms,
+            got.last_target_ms
+        ),
+        (2, 12345, Some(1_795_774_268_890), Some(1_795_774_268_000))
+    );
+    assert_eq!(got.series.len(), want_series.len());
+    for (g, w) in got.series.iter().zip(&want_series) {
+        assert_eq!(
+            (&g.sample, &g.labels, g.last_seen_ms),
+            (&w.sample, &w.labels, w.last_seen_ms)
+        );
+        assert_eq!(g.created.map(f64::to_bits), w.created.map(f64::to_bits));
+        assert_eq!(g.value.to_bits(), w.value.to_bits());
+    }
+    assert_eq!(count(&store, "pulse_labelsets"), 3);
+    assert_eq!(count(&store, "pulse_samples"), 2);
+    assert!(store.meta("tracker_header").unwrap().is_none());
 }
 
 #[test]
@@ -494,18 +601,19 @@ fn tracker_state_round_trips_and_only_changed_series_are_rewritten() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("p.db");
     let a = "litellm_proxy_total_requests_metric_total";
+    let spend = SeriesState {
+        sample: "litellm_spend_metric_total".into(),
+        labels: vec![("model".into(), "weird \"name\"\n=,".into())],
+        created: None,
+        value: 0.125,
+        last_seen_ms: T0,
+    };
     let st1 = state(
         T0,
         vec![
             series(a, "gpt-4o", 5.0, T0),
             series(a, "claude", 1.0, T0),
-            SeriesState {
-                sample: "litellm_spend_metric_total".into(),
-                labels: vec![("model".into(), "weird \"name\"\n=,".into())],
-                created: None,
-                value: 0.125,
-                last_seen_ms: T0,
-            },
+            spend.clone(),
         ],
     );
     let obs = observation(T0, 0, &[], &[]);
@@ -518,18 +626,25 @@ fn tracker_state_round_trips_and_only_changed_series_are_rewritten() {
         );
 
         // A minute later: gpt-4o grew, claude is unchanged, spend forgotten.
-        let mut st2 = state(
-            T0 + MIN,
-            vec![
-                series(a, "gpt-4o", 6.0, T0 + MIN),
-                series(a, "claude", 1.0, T0 + MIN),
-            ],
-        );
-        st2.observations = 8;
-        ok(&mut store, &observation(T0 + MIN, 0, &[], &[]), &[], &st2);
+        let st2 = StateChanges {
+            replace_all: false,
+            version: 1,
+            observations: 8,
+            last_at_ms: Some(T0 + MIN),
+            last_target_ms: None,
+            upserts: vec![series(a, "gpt-4o", 6.0, T0 + MIN)],
+            removed: vec![spend.key()],
+        };
+        let before = store.conn.total_changes();
+        ok_with(&mut store, &observation(T0 + MIN, 0, &[], &[]), &[], &st2);
+        // Status, scrape row, raw time, header, one upsert, one delete.
+        assert_eq!(store.conn.total_changes() - before, 6);
         let seen: Vec<(String, i64)> = store
             .conn
-            .prepare("SELECT labels, last_seen_ms FROM pulse_tracker_series ORDER BY labels")
+            .prepare(
+                "SELECT l.labels, t.last_seen_ms FROM pulse_state_series t \
+                 JOIN pulse_labelsets l ON l.id = t.labelset_id ORDER BY l.labels",
+            )
             .unwrap()
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
             .unwrap()
@@ -543,32 +658,26 @@ fn tracker_state_round_trips_and_only_changed_series_are_rewritten() {
                 (r#"[["requested_model","gpt-4o"]]"#.to_owned(), T0 + MIN),
             ]
         );
-        // An hour later an unchanged series is refreshed.
-        let st3 = state(
-            T0 + HOUR + MIN,
-            vec![
-                series(a, "gpt-4o", 6.0, T0 + HOUR + MIN),
-                series(a, "claude", 1.0, T0 + HOUR + MIN),
-            ],
-        );
-        ok(
-            &mut store,
-            &observation(T0 + HOUR + MIN, 0, &[], &[]),
-            &[],
-            &st3,
-        );
+        // Retention drops the forgotten series' label set and sample name.
+        store.purge(0).unwrap();
+        assert_eq!(count(&store, "pulse_labelsets"), 2);
+        assert_eq!(count(&store, "pulse_samples"), 1);
     }
     let store = Store::open(&path, 5);
     let restored = store.tracker_state().unwrap().unwrap();
+    let mut want = state(
+        T0 + MIN,
+        vec![
+            series(a, "gpt-4o", 6.0, T0 + MIN),
+            series(a, "claude", 1.0, T0),
+        ],
+    );
+    want.observations = 8;
+    want.last_target_ms = None;
+    assert_eq!(restored, sorted(want));
     assert_eq!(
-        restored,
-        sorted(state(
-            T0 + HOUR + MIN,
-            vec![
-                series(a, "gpt-4o", 6.0, T0 + HOUR + MIN),
-                series(a, "claude", 1.0, T0 + HOUR + MIN)
-            ],
-        ))
+        store.tracker_states().unwrap(),
+        vec![(crate::store::state::DEFAULT_TARGET.to_owned(), restored)]
     );
 }
 
@@ -631,13 +740,14 @@ fn a_failing_write_leaves_nothing_partial_and_the_next_write_is_complete() {
     );
     let raw2 = raw(&[("x_total", 3.0)]);
     let st = state(T0 + MIN, vec![series("s", "m", 1.0, T0 + MIN)]);
+    let changes = StateChanges::full(st.clone());
     let rec = ScrapeRecord {
         at_ms: T0 + MIN,
         duration_ms: 1.0,
         outcome: ScrapeOutcome::Ok {
             observation: &obs,
             raw: &raw2,
-            states: &[(TARGET.to_owned(), st.clone())],
+            states: &[(TARGET.to_owned(), changes.clone())],
         },
     };
     let err = store.record(&rec).unwrap_err();
@@ -1030,7 +1140,7 @@ fn scrape(
         .into_iter()
         .map(|(n, v)| (n.to_owned(), v))
         .collect();
-    ok(store, &obs, &raw, &tracker.export_state());
+    ok_with(store, &obs, &raw, &tracker.take_changes());
     obs
 }
 
@@ -1107,11 +1217,12 @@ fn rescraping_an_unchanged_large_body_writes_four_rows() {
     let mut tracker = pulse_core::Tracker::new(Catalog::litellm());
     let t = 1_795_774_319_414;
     scrape(&mut store, &mut tracker, &body, t);
-    let series = count(&store, "pulse_tracker_series");
+    let series = count(&store, "pulse_state_series");
     assert_eq!(series as usize, tracker.export_state().series.len());
     let before = store.conn.total_changes();
     scrape(&mut store, &mut tracker, &body, t + 60_000);
-    // Status, the scrape row and two meta rows; no series, raw or bucket row.
+    // Status, the scrape row, the raw totals' time and the tracker header;
+    // no series, raw or bucket row.
     assert_eq!(store.conn.total_changes() - before, 4);
 }
 
@@ -1155,8 +1266,13 @@ fn dump(store: &Store) -> Vec<String> {
         ("pulse_buckets_day", "series_id, start_ms, metric_id"),
         ("pulse_all_time", "series_id, metric_id"),
         ("pulse_raw", "name"),
-        ("pulse_tracker_series", "ident"),
-        ("pulse_tracker_targets", "target"),
+        ("pulse_targets", "id"),
+        ("pulse_samples", "id"),
+        ("pulse_labelsets", "id"),
+        (
+            "pulse_state_series",
+            "target_id, sample_id, labelset_id, created_key",
+        ),
         ("pulse_status", "id"),
         ("pulse_meta", "key"),
     ] {
@@ -1198,7 +1314,7 @@ fn a_batch_stores_exactly_what_one_record_per_scrape_stores() {
             .into_iter()
             .map(|(n, v)| (n.to_owned(), v))
             .collect();
-        prepared.push((at, obs, raw, [(TARGET.to_owned(), tracker.export_state())]));
+        prepared.push((at, obs, raw, [(TARGET.to_owned(), tracker.take_changes())]));
     }
     let errors = [
         "metrics URL answered HTTP 502",
@@ -1238,10 +1354,16 @@ fn a_batch_stores_exactly_what_one_record_per_scrape_stores() {
 
     assert_eq!(recs.len(), 9);
     let (a, b) = (dump(&one_by_one), dump(&batched));
-    // 470 rows (with the target's `instance` breakdown), plus the 126 day
-    // rows summing the bucket rows, plus the tracker's 440 latency histogram
-    // series (pulse-core's state version 2) and the target's state header.
-    assert_eq!(a.len(), 1037);
+    // 470 rows (with the target's `instance` breakdown), plus the 126 day rows summing the bucket rows, plus the
+    // tracker's 440 latency histogram series (pulse-core's state version 2),
+    // plus the interned target, sample names and label sets of its series,
+    // less the meta row that held the tracker header before schema 5.
+    let interned: i64 = ["pulse_targets", "pulse_samples", "pulse_labelsets"]
+        .iter()
+        .map(|t| count(&one_by_one, t))
+        .sum();
+    assert_eq!(interned, 190);
+    assert_eq!(a.len(), 1036 + 190 - 1);
     assert_eq!(a, b);
     assert_eq!(batched.status(), one_by_one.status());
     assert_eq!(batched.all_time().unwrap().get(Metric::Requests), 72.0);
@@ -1266,7 +1388,7 @@ fn a_failing_batch_stores_none_of_its_scrapes() {
         observation(T0 + MIN, 0, &[(Metric::Requests, 2.0)], &[]),
         observation(T0 + 2 * MIN, 0, &[(Metric::Requests, 3.0)], &[]),
     );
-    let st = state(T0 + 2 * MIN, vec![]);
+    let st = StateChanges::full(state(T0 + 2 * MIN, vec![]));
     let recs = [
         ScrapeRecord {
             at_ms: T0 + MIN,
@@ -1471,7 +1593,7 @@ fn long_history(store: &mut Store, end_ms: i64) {
         at += 37 * MIN;
         i += 1;
     }
-    let st = [(TARGET.to_owned(), state(end_ms, vec![]))];
+    let st = [(TARGET.to_owned(), StateChanges::full(state(end_ms, vec![])))];
     let body = raw(&[("x_total", 1.0)]);
     let recs: Vec<ScrapeRecord<'_>> = recs
         .iter()
@@ -1687,7 +1809,7 @@ mod outbox {
             outcome: ScrapeOutcome::Ok {
                 observation: &obs,
                 raw: &[],
-                states: &[(TARGET.to_owned(), state(obs.at_ms, vec![]))],
+                states: &[(TARGET.to_owned(), StateChanges::full(state(obs.at_ms, vec![])))],
             },
         };
         assert!(store.record(&rec).is_err());
@@ -1893,4 +2015,41 @@ fn cached_cost_forecasts_equal_fresh_ones() {
     let after = store.cost_forecasts(T0 + MIN, tz).unwrap();
     assert_eq!(after, fresh(&store, T0 + MIN));
     assert!(after[0] > before[0] + 4.9, "{before:?} → {after:?}");
+}
+
+/// One large transaction (a first scrape of many series) leaves no WAL of
+/// its size behind: after the next checkpoint the file is cut back.
+#[test]
+fn the_wal_shrinks_back_after_a_large_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.db");
+    let mut store = Store::open(&path, 10);
+    let a = "litellm_proxy_total_requests_metric_total";
+    let many: Vec<SeriesState> = (0..30_000)
+        .map(|i| series(a, &format!("model-{i:05}-{}", "x".repeat(80)), 1.0, T0))
+        .collect();
+    ok(
+        &mut store,
+        &observation(T0, 0, &[], &[]),
+        &[],
+        &state(T0, many),
+    );
+    let wal = dir.path().join("p.db-wal");
+    let big = std::fs::metadata(&wal).unwrap().len();
+    assert!(big > 8 << 20, "{big}");
+    for i in 1..=3 {
+        let at = T0 + i * MIN;
+        let changes = StateChanges {
+            replace_all: false,
+            version: 1,
+            observations: 7 + i as u64,
+            last_at_ms: Some(at),
+            last_target_ms: None,
+            upserts: vec![series(a, "gpt", i as f64, at)],
+            removed: vec![],
+        };
+        ok_with(&mut store, &observation(at, 0, &[], &[]), &[], &changes);
+    }
+    let after = std::fs::metadata(&wal).unwrap().len();
+    assert!(after <= 4 << 20, "{after}");
 }

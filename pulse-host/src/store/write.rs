@@ -9,7 +9,7 @@ use pulse_core::catalog::{Dimension, Metric, MetricValues};
 use pulse_core::window::{UTC_DAY_MS, storage_bucket, utc_day};
 use rusqlite::{Transaction, params};
 
-use super::state::{WrittenSeries, write_state};
+use super::state::{prune_interned, write_state};
 use super::{ScrapeOutcome, ScrapeRecord, ScrapeStatus, Store, StoreError, StoreMode};
 use crate::alerts::litellm::LitellmBudget;
 
@@ -91,15 +91,8 @@ impl Store {
             let raw_before = staged.raw.as_ref().unwrap_or(&self.raw_written);
             let raw_now = write_raw(&tx, raw_before, rec.at_ms, raw)?;
             staged.raw = Some(raw_now);
-            for (target, state) in states {
-                let empty = HashMap::new();
-                let before = staged
-                    .state
-                    .get(target)
-                    .or_else(|| self.state_written.get(target))
-                    .unwrap_or(&empty);
-                let now = write_state(&tx, target, before, state)?;
-                staged.state.insert(target.clone(), now);
+            for (target, changes) in states.iter() {
+                write_state(&tx, target, changes)?;
             }
         }
         if wrote_scrape && self.mode == StoreMode::Memory {
@@ -127,7 +120,6 @@ impl Store {
         if let Some(raw) = staged.raw {
             self.raw_written = raw;
         }
-        self.state_written.extend(staged.state);
         Ok(())
     }
 
@@ -145,6 +137,7 @@ impl Store {
         // from the buckets it keeps, so each day row stays their sum.
         let day = utc_day(cut);
         tx.execute("DELETE FROM pulse_buckets_day WHERE start_ms <= ?1", [day])?;
+        prune_interned(&tx)?;
         if day < cut {
             tx.execute(
                 "INSERT INTO pulse_buckets_day (series_id, start_ms, metric_id, value) \
@@ -166,8 +159,6 @@ impl Store {
 pub(super) struct Staged {
     series_ids: HashMap<(&'static str, String), i64>,
     raw: Option<HashMap<String, u64>>,
-    /// Per target written in this transaction, its series as written.
-    state: HashMap<String, HashMap<String, WrittenSeries>>,
 }
 
 /// Resolves breakdown keys to `pulse_series` ids, creating rows as needed.

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use pulse_core::catalog::{Dimension, Metric, MetricValues};
-use pulse_core::track::{BreakdownDelta, Observation, TrackerState};
+use pulse_core::track::{BreakdownDelta, Observation, StateChanges, TrackerState};
 use pulse_core::window::parse_rfc3339;
 use serde_json::Value;
 
@@ -104,7 +104,7 @@ async fn app() -> Arc<App> {
         series: Vec::new(),
     };
     let raw = vec![("x_total".to_owned(), 1.0)];
-    let states = [("litellm:4000".to_owned(), state)];
+    let states = [("litellm:4000".to_owned(), StateChanges::full(state))];
     let recs: Vec<ScrapeRecord<'_>> = obs
         .iter()
         .map(|o| ScrapeRecord {
