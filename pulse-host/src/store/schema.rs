@@ -399,7 +399,8 @@ fn v5_compact_state(tx: &Transaction<'_>) -> rusqlite::Result<()> {
         // it failed before: the next scrape is a baseline.
         if let Ok(h) = serde_json::from_str::<serde_json::Value>(&header) {
             tx.execute(
-                "UPDATE pulse_targets SET state_version = ?2, observations = ?3,                  last_at_ms = ?4, last_target_ms = ?5 WHERE id = ?1",
+                "UPDATE pulse_targets SET state_version = ?2, observations = ?3, \
+                 last_at_ms = ?4, last_target_ms = ?5 WHERE id = ?1",
                 rusqlite::params![
                     target,
                     h["version"].as_i64(),
@@ -448,6 +449,12 @@ fn v5_compact_state(tx: &Transaction<'_>) -> rusqlite::Result<()> {
         drop(rows);
         tx.execute_batch("DROP TABLE pulse_tracker_series;")?;
     }
+    // A database without a saved state (a new one) keeps no unnamed target.
+    tx.execute(
+        "DELETE FROM pulse_targets WHERE id = ?1 AND observations IS NULL \
+         AND NOT EXISTS (SELECT 1 FROM pulse_state_series WHERE target_id = ?1)",
+        [target],
+    )?;
     tx.execute("DELETE FROM pulse_meta WHERE key = 'tracker_header'", [])?;
     Ok(())
 }

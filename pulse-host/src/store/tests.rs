@@ -677,7 +677,7 @@ fn tracker_state_round_trips_and_only_changed_series_are_rewritten() {
     assert_eq!(restored, sorted(want));
     assert_eq!(
         store.tracker_states().unwrap(),
-        vec![(crate::store::state::DEFAULT_TARGET.to_owned(), restored)]
+        vec![(TARGET.to_owned(), restored)]
     );
 }
 
@@ -1354,16 +1354,17 @@ fn a_batch_stores_exactly_what_one_record_per_scrape_stores() {
 
     assert_eq!(recs.len(), 9);
     let (a, b) = (dump(&one_by_one), dump(&batched));
-    // 470 rows (with the target's `instance` breakdown), plus the 126 day rows summing the bucket rows, plus the
+    // 440 rows, plus the 126 day rows summing the bucket rows, plus the
     // tracker's 440 latency histogram series (pulse-core's state version 2),
-    // plus the interned target, sample names and label sets of its series,
-    // less the meta row that held the tracker header before schema 5.
+    // plus 31 rows of the target's `instance` breakdown, plus the interned
+    // target, sample names and label sets of its series, less the meta row
+    // that held the tracker header before schema 5.
     let interned: i64 = ["pulse_targets", "pulse_samples", "pulse_labelsets"]
         .iter()
         .map(|t| count(&one_by_one, t))
         .sum();
     assert_eq!(interned, 190);
-    assert_eq!(a.len(), 1036 + 190 - 1);
+    assert_eq!(a.len(), 1006 + 31 + 190 - 1);
     assert_eq!(a, b);
     assert_eq!(batched.status(), one_by_one.status());
     assert_eq!(batched.all_time().unwrap().get(Metric::Requests), 72.0);
