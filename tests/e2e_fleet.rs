@@ -368,6 +368,14 @@ fn a_listed_fleet_counts_each_replica_through_restarts_outages_and_a_pulse_resta
     fleet.settle(&[0, 1]);
     fleet.assert_counted(&pulse, "replica 2 down");
     assert_eq!(fleet.expected(0), (6, 4750));
+    // Pulse's own /metrics, per target.
+    let up = |i: &str| pulse.own_metric(&format!("litellm_pulse_target_up{{instance=\"{i}\"}}"));
+    assert_eq!((up(&fleet.instance(0)), up(&down)), (1.0, 0.0));
+    let failed =
+        format!("litellm_pulse_target_scrapes_total{{instance=\"{down}\",result=\"error\"}}");
+    assert!(pulse.own_metric(&failed) >= 3.0);
+    let streak = format!("litellm_pulse_target_consecutive_failures{{instance=\"{down}\"}}");
+    assert!(pulse.own_metric(&streak) >= 3.0);
     // Every listed target must be fresh (the default quorum).
     let ready = pulse.get("/readyz");
     assert_eq!(ready.status, 503, "{}", ready.body);
