@@ -136,7 +136,19 @@ async fn check_final(pulse: &Pulse) -> (Value, Value) {
     assert!(snaps.iter().all(|s| num(s, "requests_delta") >= 0.0));
     assert_eq!(num(snaps.last().unwrap(), "requests"), 8.0);
 
-    let (_, health, _) = pulse.get("/health").await;
+    let (_, mut health, _) = pulse.get("/health").await;
+    // The one target's own state, then the fleet's.
+    let targets = health
+        .as_object_mut()
+        .and_then(|h| h.remove("targets"))
+        .unwrap_or_default();
+    assert_eq!(targets.as_array().map(Vec::len), Some(1), "{targets}");
+    assert!(
+        !targets.to_string().contains(URL_PASSWORD),
+        "the target's URL keeps no password: {targets}"
+    );
+    assert_eq!(targets[0]["fresh"], true, "{targets}");
+    assert_eq!(targets[0]["last_error"], Value::Null, "{targets}");
     assert_eq!(
         health,
         serde_json::json!({ "status": "ok", "timezone": "America/New_York", "scrape_interval": 1, "stale_after": 3, "fresh": true })

@@ -252,6 +252,8 @@ pub struct Runner {
     /// In engine mode (`LITELLM_PULSE_PROMETHEUS_URL`), the engine's client:
     /// each interval queries it instead of scraping, as one target.
     engine: Option<EngineClient>,
+    /// Discovery's resolver (or why it could not be built).
+    resolver: Result<crate::discover::Resolver, String>,
     queue: Arc<Mutex<Queue>>,
     last_purge: Option<Instant>,
 }
@@ -307,11 +309,17 @@ impl Runner {
 
     /// A runner around existing trackers (the demo hands over its backfill's).
     pub fn with_fleet(app: Arc<App>, fleet: Fleet) -> Runner {
+        let settings = &app.settings;
+        let resolver = crate::discover::Resolver::new(settings.dns_server, settings.scrape_timeout);
+        if let Err(e) = &resolver {
+            tracing::error!("DNS discovery cannot work: {e}");
+        }
         Runner {
             app,
             scrapers: Default::default(),
             fleet,
             engine: None,
+            resolver,
             queue: Arc::new(Mutex::new(Queue::new(QUEUE_CAP))),
             last_purge: None,
         }
@@ -407,17 +415,17 @@ impl Runner {
         let urls: Vec<reqwest::Url> = match &settings.targets {
             Targets::Static(urls) => urls.clone(),
             Targets::Dns(d) => {
-                let addrs = tokio::net::lookup_host((d.host.as_str(), d.port))
-                    .await
-                    .map_err(|e| ScrapeError::Connect(format!("cannot resolve {d}: {e}")))?;
-                let mut urls: Vec<reqwest::Url> = Vec::new();
+                let resolver = self
+                    .resolver
+                    .as_ref()
+                    .map_err(|e| ScrapeError::Other(e.clone()))?;
+                let addrs = resolver.resolve(d).await.map_err(ScrapeError::Connect)?;
+                let mut urls: Vec<reqwest::Url> = Vec::with_capacity(addrs.len());
                 for addr in addrs {
                     let url = format!("http://{addr}{}", d.path)
                         .parse()
                         .map_err(|e| ScrapeError::Other(format!("{d}: {e}")))?;
-                    if !urls.contains(&url) {
-                        urls.push(url);
-                    }
+                    urls.push(url);
                 }
                 urls
             }

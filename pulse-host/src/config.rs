@@ -6,7 +6,7 @@
 //! is up (an unknown time zone falls back to UTC, as the reference does).
 //! Every setting has exactly one default, one flag and one variable.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -99,6 +99,12 @@ pub struct Options {
     /// Kubernetes headless Service. Replaces LITELLM_PULSE_METRICS_URL.
     #[arg(long, env = "LITELLM_PULSE_DISCOVER", global = true, value_parser = parse_discover)]
     pub discover: Option<Discover>,
+
+    /// The DNS server discovery asks, `IP:PORT` (UDP, then TCP for long
+    /// answers); by default the system's resolver.
+    #[arg(long, env = "LITELLM_PULSE_DNS_SERVER", global = true, value_name = "IP:PORT",
+          value_parser = parse_dns_server)]
+    pub dns_server: Option<SocketAddr>,
 
     /// Ready when this many targets were scraped within 3 intervals (0: all of them).
     #[arg(long, env = "LITELLM_PULSE_READY_QUORUM", default_value_t = 0, global = true,
@@ -405,6 +411,8 @@ pub struct Settings {
     pub targets: Targets,
     /// Targets that must be fresh for `/readyz`; `None`: all of them.
     pub ready_quorum: Option<usize>,
+    /// The DNS server of discovery; `None`: the system's resolver.
+    pub dns_server: Option<SocketAddr>,
     /// The metrics URL with user and password removed, for logs and responses.
     pub source: String,
     /// Time between scrape starts.
@@ -454,6 +462,7 @@ impl std::fmt::Debug for Settings {
         f.debug_struct("Settings")
             .field("source", &self.source)
             .field("ready_quorum", &self.ready_quorum)
+            .field("dns_server", &self.dns_server)
             .field("scrape_interval", &self.scrape_interval)
             .field("host", &self.host)
             .field("port", &self.port)
@@ -584,6 +593,7 @@ impl Options {
             metrics_url: first,
             targets,
             ready_quorum: (self.ready_quorum > 0).then_some(self.ready_quorum),
+            dns_server: self.dns_server,
             scrape_interval: Duration::from_secs(self.scrape_interval),
             host: self.host,
             port: self.port,
@@ -773,6 +783,12 @@ fn parse_discover(s: &str) -> Result<Discover, String> {
         port,
         path: url.path().to_owned(),
     })
+}
+
+fn parse_dns_server(s: &str) -> Result<SocketAddr, String> {
+    s.trim()
+        .parse()
+        .map_err(|_| format!("expected IP:PORT of a DNS server, e.g. 10.96.0.10:53, got {s:?}"))
 }
 
 fn parse_quorum(s: &str) -> Result<usize, String> {
@@ -1136,6 +1152,18 @@ mod tests {
         let s =
             crate::testutil::settings_for("http://a:1/m,http://b:2/m", &["--ready-quorum", "1"]);
         assert_eq!(s.ready_quorum, Some(1));
+        assert_eq!(s.dns_server, None);
+        assert_eq!(
+            parse_dns_server(" 127.0.0.1:5353 "),
+            Ok(SocketAddr::from(([127, 0, 0, 1], 5353)))
+        );
+        assert_eq!(parse_dns_server("[::1]:53").map(|a| a.port()), Ok(53));
+        for bad in ["127.0.0.1", "dns.example:53", ""] {
+            assert!(
+                parse_dns_server(bad).unwrap_err().contains("IP:PORT"),
+                "{bad}"
+            );
+        }
         assert_eq!(s.source, "http://a:1/m, http://b:2/m");
         assert_eq!(s.metrics_url.as_str(), "http://a:1/m");
     }

@@ -26,6 +26,7 @@ mod clock;
 mod config;
 mod dashboard;
 mod demo;
+mod discover;
 mod engine;
 mod export_cmd;
 mod mqtt;

@@ -19,6 +19,7 @@ import { ColorBook, OTHER_COLOR } from "./colors.js";
 import { renderTable } from "./table.js";
 import { renderAlerts, renderBudgets } from "./budgets.js";
 import { drawLatency, formatSeconds, latencyLines } from "./latency.js";
+import { fleetTargets } from "./targets.js";
 
 const REFRESH_MS = 60_000;
 const DAY_MS = 86_400_000;
@@ -667,8 +668,8 @@ function renderExplorer(now) {
 }
 
 /**
- * The scrape targets and their state. One target today, from /health and
- * /api/v1/metrics; each becomes one entry of the list when there are several.
+ * The scrape targets and their state, from /health and /api/v1/metrics: the
+ * fleet's, or one entry per target when pulse scrapes several (targets.js).
  */
 function scrapeTargets() {
   const h = state.health ?? {};
@@ -676,6 +677,9 @@ function scrapeTargets() {
   let status = h.status ?? "starting";
   // The server applies the core's freshness rule (the one /readyz uses).
   if (status === "ok" && h.fresh === false) status = "stale";
+  // Several LiteLLM processes: one entry each (targets.js).
+  const fleet = fleetTargets(h);
+  if (fleet) return fleet;
   return [
     {
       name: "LiteLLM",
@@ -704,7 +708,7 @@ function when(iso) {
 
 function renderHealth() {
   const targets = scrapeTargets();
-  const worst = targets.find((t) => t.status !== "ok") ?? targets[0];
+  const worst = targets.find((t) => t.status !== "ok" && t.status !== "unlisted") ?? targets[0];
   const section = $("#health");
   section.dataset.state = worst.status;
   $("#health-text").textContent = `${STATUS_WORDS[worst.status] ?? worst.status} · last successful scrape: ${when(worst.lastSuccess)}`;
