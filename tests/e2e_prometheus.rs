@@ -374,12 +374,16 @@ async fn pulse_through_prometheus_and_victoria_metrics_counts_the_fleet_exactly(
     let dir = tempfile::tempdir().unwrap();
     let urls = fleet.urls();
     let direct = run_pulse(&Source::Direct(&urls), dir.path());
-    wait_for("the direct pulse's baseline of every replica", 30, async || {
-        let (_, body, _) = direct.get("/api/v1/targets").await;
-        body["targets"]
-            .as_array()
-            .is_some_and(|a| a.len() == 3 && a.iter().all(|t| t["last_success"].is_string()))
-    })
+    wait_for(
+        "the direct pulse's baseline of every replica",
+        30,
+        async || {
+            let (_, body, _) = direct.get("/api/v1/targets").await;
+            body["targets"]
+                .as_array()
+                .is_some_and(|a| a.len() == 3 && a.iter().all(|t| t["last_success"].is_string()))
+        },
+    )
     .await;
 
     // Before pulse: traffic on every replica, then replica 2 (no `_created`)

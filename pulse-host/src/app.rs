@@ -467,7 +467,11 @@ impl Runner {
                 t.url = url;
                 t.listed = true;
             });
-            return Ok(vec![(name, r.map_err(ScrapeError::from), t0.elapsed().as_secs_f64() * 1000.0)]);
+            return Ok(vec![(
+                name,
+                r.map_err(ScrapeError::from),
+                t0.elapsed().as_secs_f64() * 1000.0,
+            )]);
         }
         let targets = self.list_targets().await?;
         let mut set = tokio::task::JoinSet::new();

@@ -26,9 +26,10 @@ pub const BACKFILL_DAYS: i64 = 30;
 /// Spacing of backfilled scrapes: the storage bucket width, so every
 /// 15-minute chart bucket of the history has its own scrape.
 pub const BACKFILL_STEP_MS: i64 = 15 * 60 * 1000;
-/// Scrapes stored per transaction by the backfill: one commit per batch
+/// Scrapes stored per transaction by the backfill (and at most three batches
+/// wait in memory: an observation with latency histograms is large): one commit per batch
 /// instead of one per scrape keeps 30 days (2880 scrapes) to a few seconds.
-const BACKFILL_BATCH: usize = 256;
+const BACKFILL_BATCH: usize = 32;
 /// Live scrape interval of the demo.
 pub const DEMO_INTERVAL: Duration = Duration::from_secs(5);
 /// The key the simulated LiteLLM wants.
@@ -51,7 +52,7 @@ pub fn backfill(
     let start = now_ms - days * 86_400_000;
     let first = start - start.rem_euclid(BACKFILL_STEP_MS);
     let catalog = settings.catalog.clone();
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Pending>>(4);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Pending>>(2);
     std::thread::scope(|scope| {
         let target = crate::config::target_name(&settings.metrics_url);
         let producer = scope.spawn(move || -> anyhow::Result<Fleet> {

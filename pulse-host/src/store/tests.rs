@@ -1810,7 +1810,10 @@ mod outbox {
             outcome: ScrapeOutcome::Ok {
                 observation: &obs,
                 raw: &[],
-                states: &[(TARGET.to_owned(), StateChanges::full(state(obs.at_ms, vec![])))],
+                states: &[(
+                    TARGET.to_owned(),
+                    StateChanges::full(state(obs.at_ms, vec![])),
+                )],
             },
         };
         assert!(store.record(&rec).is_err());
