@@ -504,6 +504,9 @@ fn breakdown_is_sorted_and_sums_to_the_totals() {
             (D::EndUser, "", M::Cost, 0.5),
             (D::Provider, "", M::Requests, 7.0),
             (D::Provider, "", M::Cost, 0.5),
+            // No `instance` label and no fleet to name the target.
+            (D::Instance, "", M::Requests, 7.0),
+            (D::Instance, "", M::Cost, 0.5),
         ]
     );
 }
