@@ -23,7 +23,7 @@
 use std::collections::BTreeMap;
 
 use super::{Observation, Tracker, TrackerState};
-use crate::catalog::{Catalog, Dimension, MetricValues};
+use crate::catalog::Catalog;
 use crate::expo::Exposition;
 
 /// One tracker per scrape target, and the time of the fleet's last round.
@@ -52,7 +52,7 @@ impl Fleet {
         let mut fleet = Fleet::new(catalog);
         for (name, state) in states {
             fleet.last_round_ms = fleet.last_round_ms.max(state.last_at_ms);
-            let tracker = Tracker::from_state(fleet.catalog.clone(), state);
+            let tracker = Tracker::from_state_as(fleet.catalog.clone(), state, &name);
             fleet.members.insert(name, tracker);
         }
         fleet
@@ -75,9 +75,9 @@ impl Fleet {
 
     /// Observes one target's body (see
     /// [`Tracker::observe_with_target_clock`]): a new target's tracker is a
-    /// baseline before the first round and joins (rule 7) after it. Keys of
-    /// the `instance` dimension that the series do not carry become
-    /// `target`.
+    /// baseline before the first round and joins (rule 7) after it. Its
+    /// series without an `instance` label have `target` as their `instance`
+    /// key.
     pub fn observe(
         &mut self,
         target: &str,
@@ -87,16 +87,15 @@ impl Fleet {
     ) -> Observation {
         let catalog = &self.catalog;
         let last_round = self.last_round_ms;
-        let tracker = self
-            .members
-            .entry(target.to_owned())
-            .or_insert_with(|| match last_round {
+        let tracker = self.members.entry(target.to_owned()).or_insert_with(|| {
+            let mut t = match last_round {
                 Some(since) => Tracker::joining(catalog.clone(), since),
                 None => Tracker::new(catalog.clone()),
-            });
-        let mut obs = tracker.observe_with_target_clock(expo, at_ms, target_now_ms);
-        name_instance(&mut obs, target);
-        obs
+            };
+            t.instance = target.into();
+            t
+        });
+        tracker.observe_with_target_clock(expo, at_ms, target_now_ms)
     }
 
     /// Merges one round's observations ([`merge_round`]) and makes `at_ms`
@@ -140,41 +139,6 @@ impl Fleet {
     }
 }
 
-/// Gives the `instance` keys the series did not carry the target's name.
-fn name_instance(obs: &mut Observation, target: &str) {
-    let unnamed = |d: Dimension, key: &str| d == Dimension::Instance && key.is_empty();
-    let mut renamed = false;
-    for d in &mut obs.breakdown {
-        if unnamed(d.dimension, &d.key) {
-            d.key = target.to_owned();
-            renamed = true;
-        }
-    }
-    for h in &mut obs.latency.histograms {
-        if unnamed(h.dimension, &h.key) {
-            h.key = target.to_owned();
-            renamed = true;
-        }
-    }
-    for h in &mut obs.latency.health {
-        if unnamed(h.dimension, &h.key) {
-            h.key = target.to_owned();
-            renamed = true;
-        }
-    }
-    if renamed {
-        // Restore the documented order, merging a key the series also carried.
-        let at = obs.at_ms;
-        let mut empty = Observation::empty(at);
-        empty.baseline = obs.baseline;
-        let mut whole = std::mem::replace(obs, empty);
-        let live = whole.live;
-        whole.live = MetricValues::default();
-        obs.absorb_earlier(whole);
-        obs.live = live;
-    }
-}
-
 /// One round of a fleet as one observation at `at_ms`: deltas, breakdown,
 /// latency deltas, series counts and live values add up; the result is a
 /// baseline only when every part was. `None` for an empty round.
@@ -194,24 +158,6 @@ pub fn merge_round(at_ms: i64, parts: Vec<Observation>) -> Option<Observation> {
     }
     merged.at_ms = at_ms;
     Some(merged)
-}
-
-impl Observation {
-    /// An observation at `at_ms` that changed nothing.
-    pub(super) fn empty(at_ms: i64) -> Observation {
-        Observation {
-            at_ms,
-            baseline: false,
-            resets: 0,
-            new_series: 0,
-            vanished_series: 0,
-            adopted_series: 0,
-            live: MetricValues::default(),
-            deltas: MetricValues::default(),
-            breakdown: Vec::new(),
-            latency: super::LatencyDeltas::default(),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -217,6 +217,9 @@ pub struct Tracker {
     /// The next observation is a fleet member's first (rule 7): series
     /// without `_created` are its baseline.
     joining: bool,
+    /// The `instance` key of series that carry no `instance` label: a fleet
+    /// member's target name ([`Fleet`]); `""` otherwise.
+    instance: Box<str>,
     /// Identities of series forgotten since the last [`Tracker::take_changes`].
     removed: Vec<Box<[u8]>>,
     /// The next [`Tracker::take_changes`] replaces everything persisted (a
@@ -251,6 +254,7 @@ impl Tracker {
             prev_seen: [0; 2],
             latency_baseline: false,
             joining: false,
+            instance: Box::default(),
             removed: Vec::new(),
             replace_all: true,
             scratch: Scratch::default(),
@@ -400,7 +404,12 @@ impl Tracker {
     fn dims_of(&mut self, labels: &[Label<'_>]) -> [u32; Dimension::COUNT] {
         let mut dims = [0; Dimension::COUNT];
         for d in Dimension::ALL {
-            dims[d.index()] = self.keys.intern(&dimension_value(d, labels));
+            let value = dimension_value(d, labels);
+            let key = match d {
+                Dimension::Instance if value.is_empty() => &self.instance,
+                _ => value.as_ref(),
+            };
+            dims[d.index()] = self.keys.intern(key);
         }
         dims
     }

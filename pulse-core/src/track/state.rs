@@ -116,7 +116,14 @@ impl Tracker {
     /// dropped. A version 1 state makes the next observation the baseline
     /// of the histogram and health counter series (see [`STATE_VERSION`]).
     pub fn from_state(catalog: Catalog, state: TrackerState) -> Tracker {
+        Tracker::from_state_as(catalog, state, "")
+    }
+
+    /// [`Tracker::from_state`] for the fleet member `instance` (the key of
+    /// its series without an `instance` label).
+    pub(super) fn from_state_as(catalog: Catalog, state: TrackerState, instance: &str) -> Tracker {
         let mut t = Tracker::new(catalog);
+        t.instance = instance.into();
         t.replace_all = false;
         t.latency_baseline = state.version < 2;
         t.observations = state.observations;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use proptest::prelude::*;
 
 use super::*;
-use crate::catalog::Metric;
+use crate::catalog::{Dimension, Metric};
 use crate::track::tests::{CLAUDE, GPT, REQ, REQ_CREATED, SPEND, body};
 
 const MIN: i64 = 60_000;
