@@ -107,16 +107,7 @@ impl StateChanges {
         let mut upserts = Vec::new();
         let mut removed = Vec::new();
         {
-            let later: HashSet<Ident<'_>> = self
-                .upserts
-                .iter()
-                .map(|s| ident(&s.sample, &s.labels, s.created))
-                .chain(
-                    self.removed
-                        .iter()
-                        .map(|k| ident(&k.sample, &k.labels, k.created)),
-                )
-                .collect();
+            let later = self.touched();
             for s in earlier.upserts {
                 if !later.contains(&ident(&s.sample, &s.labels, s.created)) {
                     upserts.push(s);
@@ -133,13 +124,9 @@ impl StateChanges {
         self.removed.append(&mut removed);
     }
 
-    /// Applies these changes to `state` (what a store does with them).
-    pub fn apply_to(&self, state: &mut TrackerState) {
-        if self.replace_all {
-            state.series.clear();
-        }
-        let drop: HashSet<Ident<'_>> = self
-            .upserts
+    /// Every series these changes upsert or remove.
+    fn touched(&self) -> HashSet<Ident<'_>> {
+        self.upserts
             .iter()
             .map(|s| ident(&s.sample, &s.labels, s.created))
             .chain(
@@ -147,7 +134,15 @@ impl StateChanges {
                     .iter()
                     .map(|k| ident(&k.sample, &k.labels, k.created)),
             )
-            .collect();
+            .collect()
+    }
+
+    /// Applies these changes to `state` (what a store does with them).
+    pub fn apply_to(&self, state: &mut TrackerState) {
+        if self.replace_all {
+            state.series.clear();
+        }
+        let drop = self.touched();
         state
             .series
             .retain(|s| !drop.contains(&ident(&s.sample, &s.labels, s.created)));
