@@ -569,13 +569,14 @@ impl Runner {
                 }
             }
         });
-        for (t, e) in &errors {
-            tracing::warn!("scrape of {t} failed: {e}");
-        }
         let Some(pending) = pending else {
+            // One warning, which names every target's error.
             let msg = fleet_error(&errors, answers.len()).unwrap_or_default();
             return self.record_failure(msg, at_ms, started).await;
         };
+        for (t, e) in &errors {
+            tracing::warn!("scrape of {t} failed: {e}");
+        }
         let obs = &pending.observation;
         if obs.resets > 0 {
             tracing::info!(
