@@ -33,8 +33,9 @@ pub struct Pending {
 }
 
 /// Parses `body` of the one target `target` and makes it a round of
-/// `fleet` ([`prepare_round`] with one body). On a body that is not
-/// exposition text the fleet is left untouched.
+/// `fleet` ([`prepare_parts`] with one part). On a body that is not
+/// exposition text the fleet is left untouched, so the target's next good
+/// scrape covers the gap.
 pub fn prepare(
     fleet: &mut Fleet,
     target: &str,
@@ -43,63 +44,13 @@ pub fn prepare(
     target_now_ms: Option<i64>,
     started: std::time::Instant,
 ) -> Result<Pending, pulse_core::BodyError> {
-    let fetched = [Body {
+    let expo = pulse_core::parse::parse_bytes(body)?;
+    let part = Part {
         target,
-        body,
+        expo: &expo,
         target_now_ms,
-    }];
-    let (pending, mut errors) = prepare_round(fleet, &fetched, at_ms, started);
-    match (pending, errors.pop()) {
-        (Some(p), _) => Ok(p),
-        (None, Some((_, e))) => Err(e),
-        (None, None) => Err(pulse_core::BodyError::Empty),
-    }
-}
-
-/// One target's answer in a round.
-#[derive(Debug, Clone, Copy)]
-pub struct Body<'a> {
-    /// The target's name (`host:port`).
-    pub target: &'a str,
-    /// The body, decompressed.
-    pub body: &'a [u8],
-    /// The target's own clock when it answered (its HTTP `Date`): `_created`
-    /// stamps are LiteLLM's clock, so its tracker judges them against it.
-    pub target_now_ms: Option<i64>,
-}
-
-/// Parses every body of one round, feeds each to its target's tracker and
-/// merges the good ones into one [`Pending`] (the core's
-/// [`Fleet::finish_round`]); `None` when no body parsed. A body that is not
-/// exposition text leaves its target's tracker untouched and is returned as
-/// that target's error, so its next good scrape covers the gap.
-///
-/// Raw totals add up over the targets. LiteLLM's budget gauges come from
-/// its database, which every replica shares, so the first good target's
-/// are taken, not a sum.
-pub fn prepare_round(
-    fleet: &mut Fleet,
-    bodies: &[Body<'_>],
-    at_ms: i64,
-    started: std::time::Instant,
-) -> (Option<Pending>, Vec<(String, pulse_core::BodyError)>) {
-    let mut parsed = Vec::with_capacity(bodies.len());
-    let mut errors = Vec::new();
-    for b in bodies {
-        match pulse_core::parse::parse_bytes(b.body) {
-            Ok(expo) => parsed.push((b.target, expo, b.target_now_ms)),
-            Err(e) => errors.push((b.target.to_owned(), e)),
-        }
-    }
-    let parts: Vec<Part<'_, '_>> = parsed
-        .iter()
-        .map(|(target, expo, target_now_ms)| Part {
-            target,
-            expo,
-            target_now_ms: *target_now_ms,
-        })
-        .collect();
-    (prepare_parts(fleet, &parts, at_ms, started), errors)
+    };
+    prepare_parts(fleet, &[part], at_ms, started).ok_or(pulse_core::BodyError::Empty)
 }
 
 /// One target's parsed answer in a round.
@@ -116,7 +67,8 @@ pub struct Part<'a, 'b> {
 
 /// Feeds one round's parsed answers to their targets' trackers and merges
 /// them into one [`Pending`] (the core's [`Fleet::finish_round`]); `None`
-/// when there is none. The rest of [`prepare_round`], shared with the
+/// when there is none. The rest of [`prepare`] and of the scrape loop's
+/// rounds (`app.rs`), shared with the
 /// answers of a Prometheus-compatible engine (`engine.rs`), which arrive as
 /// one exposition whose series carry the engine's `instance` labels.
 ///
