@@ -53,12 +53,16 @@ fn shown(c: &Command) -> String {
 pub fn run(c: &mut Command) -> Result<()> {
     let line = shown(c);
     eprintln!("\n$ {line}");
+    let started = std::time::Instant::now();
     let status = c
         .status()
         .with_context(|| format!("cannot start `{line}`"))?;
+    let took = started.elapsed().as_secs_f64();
     if !status.success() {
-        bail!("`{line}` failed with {status}");
+        bail!("`{line}` failed with {status} after {took:.0} s");
     }
+    // Where CI's time goes, a line per step (grep the log for "took").
+    eprintln!("took {took:.1} s: {line}");
     Ok(())
 }
 
