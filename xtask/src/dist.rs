@@ -143,6 +143,19 @@ pub fn install_zig() -> Result<()> {
 
 /// Builds the release binary of `arch` the way the Dockerfile does; returns its path.
 pub fn build(arch: Arch) -> Result<PathBuf> {
+    let mut c = build_command(arch)?;
+    let started = Instant::now();
+    run(&mut c)?;
+    eprintln!(
+        "built {} in {:.0} s",
+        arch.triple(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(bin_path(arch))
+}
+
+/// The cargo command that builds the release binary of `arch`.
+fn build_command(arch: Arch) -> Result<Command> {
     let mut c = cargo();
     if arch.with_musl_gcc() {
         c.arg("build")
@@ -152,14 +165,92 @@ pub fn build(arch: Arch) -> Result<PathBuf> {
     }
     c.args(["--release", "--locked", "--target", arch.triple()])
         .args(["-p", "pulse-host"]);
-    let started = Instant::now();
-    run(&mut c)?;
+    Ok(c)
+}
+
+/// The arm64 image's binary, built at the lowest CPU priority while the
+/// caller does other work (CI runs the end-to-end tests meanwhile, which
+/// mostly wait on servers and leave cores idle). It has its own target
+/// directory, as cargo locks one for the whole of a `cargo test`, and its
+/// own log, printed when [`Background::check`] collects it.
+pub struct Background {
+    child: Child,
+    log: PathBuf,
+    dir: PathBuf,
+    started: Instant,
+}
+
+/// Starts [`Background`]'s build of the arm64 binary.
+pub fn arm64_in_background() -> Result<Background> {
+    let arch = Arch::Arm64;
+    let dir = target_dir().join("arm64");
+    let log = target_dir().join("arm64-build.log");
+    let inner = build_command(arch)?;
+    let mut c = Command::new("nice");
+    c.args(["-n", "19"])
+        .arg(inner.get_program())
+        .args(inner.get_args())
+        .current_dir(root())
+        .env("CARGO_TARGET_DIR", &dir);
+    for (k, v) in inner.get_envs() {
+        match v {
+            Some(v) => c.env(k, v),
+            None => c.env_remove(k),
+        };
+    }
+    let out = std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
     eprintln!(
-        "built {} in {:.0} s",
-        arch.triple(),
-        started.elapsed().as_secs_f64()
+        "\n$ (in the background, log in {}) CARGO_TARGET_DIR={} nice -n 19 cargo zigbuild … {}",
+        log.display(),
+        dir.display(),
+        arch.triple()
     );
-    Ok(bin_path(arch))
+    let child = c
+        .stdin(Stdio::null())
+        .stdout(out.try_clone()?)
+        .stderr(out)
+        .spawn()
+        .context("starting the arm64 build")?;
+    Ok(Background {
+        child,
+        log,
+        dir,
+        started: Instant::now(),
+    })
+}
+
+impl Background {
+    /// Waits for the build, then checks the binary as `cargo xtask arm64` does.
+    pub fn check(mut self) -> Result<()> {
+        let status = self.child.wait().context("waiting for the arm64 build")?;
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(40).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        eprintln!("\n{}", tail.join("\n"));
+        let took = self.started.elapsed().as_secs_f64();
+        if !status.success() {
+            bail!(
+                "the arm64 build failed with {status} after {took:.0} s (log: {})",
+                self.log.display()
+            );
+        }
+        eprintln!("took {took:.1} s: the arm64 build in the background");
+        let arch = Arch::Arm64;
+        check(
+            arch,
+            &self.dir.join(arch.triple()).join("release/litellm-pulse"),
+        )
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        // Killed if the run stopped before collecting it.
+        if matches!(self.child.try_wait(), Ok(None)) {
+            self.child.kill().ok();
+            self.child.wait().ok();
+        }
+    }
 }
 
 /// `cargo xtask dist <amd64|arm64> <out>`: the Dockerfile's build, copied to `out`.
