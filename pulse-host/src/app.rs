@@ -700,7 +700,23 @@ impl Runner {
             }
         }
         let memory = retention_ms.unwrap_or(i64::MAX).max(MIN_SERIES_MEMORY_MS);
-        self.fleet.forget_older_than(now.saturating_sub(memory));
+        let forgotten = self.fleet.forget_older_than(now.saturating_sub(memory));
+        if !forgotten.is_empty() {
+            let names = forgotten.clone();
+            match flatten(
+                self.app
+                    .store
+                    .call(move |s| s.forget_tracker_targets(&names))
+                    .await,
+            ) {
+                Ok(series) => tracing::info!(
+                    targets = ?forgotten,
+                    series,
+                    "forgot targets not scraped within the series memory"
+                ),
+                Err(e) => tracing::warn!("dropping forgotten targets' states failed: {e}"),
+            }
+        }
     }
 
     fn lock_queue(&self) -> std::sync::MutexGuard<'_, Queue> {

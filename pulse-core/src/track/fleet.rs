@@ -129,13 +129,22 @@ impl Fleet {
 
     /// Forgets series not seen since `cutoff_ms` in every tracker, and the
     /// targets not observed since then (a target that comes back later
-    /// joins again, rule 7).
-    pub fn forget_older_than(&mut self, cutoff_ms: i64) {
-        self.members
-            .retain(|_, t| t.last_at_ms().is_some_and(|at| at >= cutoff_ms));
+    /// joins again, rule 7). Returns the forgotten targets' names, sorted,
+    /// so a host drops their saved states too.
+    pub fn forget_older_than(&mut self, cutoff_ms: i64) -> Vec<String> {
+        let mut forgotten = Vec::new();
+        self.members.retain(|name, t| {
+            let keep = t.last_at_ms().is_some_and(|at| at >= cutoff_ms);
+            if !keep {
+                forgotten.push(name.clone());
+            }
+            keep
+        });
         for t in self.members.values_mut() {
             t.forget_older_than(cutoff_ms);
         }
+        forgotten.sort();
+        forgotten
     }
 }
 

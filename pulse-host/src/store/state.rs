@@ -131,6 +131,35 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Deletes the saved states of the targets the fleet forgot
+    /// ([`pulse_core::track::Fleet::forget_older_than`]): their `pulse_targets`
+    /// rows, their series and the label sets and names only they used, in
+    /// one transaction. Without it a fleet whose members come and go (pods
+    /// behind a headless Service get new addresses) would keep every past
+    /// member's state in the file and load it again at each start. Returns
+    /// the number of series rows deleted.
+    pub fn forget_tracker_targets(&mut self, names: &[String]) -> Result<usize, StoreError> {
+        let tx = self.conn.transaction()?;
+        let mut series = 0;
+        for name in names {
+            series += tx
+                .prepare_cached(
+                    "DELETE FROM pulse_state_series \
+                     WHERE target_id = (SELECT id FROM pulse_targets WHERE name = ?1)",
+                )?
+                .execute([name])?;
+            tx.prepare_cached("DELETE FROM pulse_targets WHERE name = ?1")?
+                .execute([name])?;
+        }
+        if series > 0 {
+            prune_interned(&tx)?;
+        }
+        tx.commit()?;
+        Ok(series)
+    }
+}
+
 /// `pulse_targets.id` of `name`, created when new.
 pub(super) fn target_id(tx: &Transaction<'_>, name: &str) -> Result<i64, StoreError> {
     tx.prepare_cached(

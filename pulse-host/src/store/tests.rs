@@ -681,6 +681,53 @@ fn tracker_state_round_trips_and_only_changed_series_are_rewritten() {
     );
 }
 
+#[test]
+fn forgotten_targets_lose_their_saved_state_and_nothing_else() {
+    let mut store = Store::open_memory(5);
+    let a = "litellm_requests_metric_total";
+    let b = "litellm_spend_metric_total";
+    let pod = |name: &str, series: Vec<SeriesState>| {
+        (name.to_owned(), StateChanges::full(state(T0, series)))
+    };
+    // Two pods share gpt-4o's label set; only the old pod has claude and b.
+    let states = [
+        pod(
+            "10.0.0.7:4000",
+            vec![series(a, "gpt-4o", 1.0, T0), series(b, "claude", 2.0, T0)],
+        ),
+        pod("10.0.0.8:4000", vec![series(a, "gpt-4o", 3.0, T0)]),
+    ];
+    let obs = observation(T0, 0, &[], &[]);
+    store
+        .record(&ScrapeRecord {
+            at_ms: T0,
+            duration_ms: 1.0,
+            outcome: ScrapeOutcome::Ok {
+                observation: &obs,
+                raw: &[],
+                states: &states,
+            },
+        })
+        .unwrap();
+    assert_eq!(count(&store, "pulse_labelsets"), 2);
+    let deleted = store
+        .forget_tracker_targets(&["10.0.0.7:4000".to_owned(), "gone:1".to_owned()])
+        .unwrap();
+    assert_eq!(deleted, 2);
+    let left = store.tracker_states().unwrap();
+    assert_eq!(
+        left.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+        ["10.0.0.8:4000"]
+    );
+    assert_eq!(left[0].1.series, [series(a, "gpt-4o", 3.0, T0)]);
+    assert_eq!(count(&store, "pulse_targets"), 1);
+    // claude's label set and b's name were the forgotten pod's alone.
+    assert_eq!(count(&store, "pulse_labelsets"), 1);
+    assert_eq!(count(&store, "pulse_samples"), 1);
+    // The scrape itself is history and stays.
+    assert_eq!(count(&store, "pulse_scrapes"), 1);
+}
+
 fn sorted(mut st: TrackerState) -> TrackerState {
     st.series
         .sort_by(|a, b| (&a.sample, &a.labels).cmp(&(&b.sample, &b.labels)));

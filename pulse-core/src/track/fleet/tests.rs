@@ -215,8 +215,11 @@ fn a_target_missing_from_rounds_keeps_its_baseline_until_forgotten() {
     );
     // Forgotten after the cutoff, b joins again: no `_created`, a baseline.
     r(&mut f, T0 + 4 * MIN, &[("a:1", 3.0)]);
-    f.forget_older_than(T0 + 4 * MIN);
+    // The names come back so the host drops their saved states too.
+    assert_eq!(f.forget_older_than(T0 + 4 * MIN), ["b:1"]);
     assert_eq!(f.targets().collect::<Vec<_>>(), ["a:1"]);
+    assert!(f.export_state("b:1").is_none());
+    assert_eq!(f.forget_older_than(T0 + 4 * MIN), Vec::<String>::new());
     let o = r(&mut f, T0 + 5 * MIN, &[("a:1", 3.0), ("b:1", 9.0)]);
     assert_eq!(o.deltas.get(Metric::Requests), 0.0);
     assert_eq!(o.new_series, 1);
