@@ -580,6 +580,14 @@ impl Options {
                     .into(),
             });
         }
+        if self.dns_server.is_some() && self.discover.is_none() {
+            return Err(ConfigError {
+                setting: "LITELLM_PULSE_DNS_SERVER".into(),
+                reason: "it is the resolver of LITELLM_PULSE_DISCOVER, which is not set; \
+                         set both or neither"
+                    .into(),
+            });
+        }
         let (targets, source) = match (&engine, &self.discover) {
             (Some(e), _) => (Targets::Static(urls.clone()), redact_url(&e.url)),
             (None, Some(d)) => (Targets::Dns(d.clone()), d.to_string()),
@@ -1166,6 +1174,19 @@ mod tests {
         }
         assert_eq!(s.source, "http://a:1/m, http://b:2/m");
         assert_eq!(s.metrics_url.as_str(), "http://a:1/m");
+        // A resolver without discovery would be ignored: it is an error.
+        let resolve = |args: &[&str]| cli(args).unwrap().resolve(no_env);
+        let e = resolve(&["--dns-server", "127.0.0.1:5353"]).unwrap_err();
+        assert_eq!(e.setting, "LITELLM_PULSE_DNS_SERVER");
+        assert!(e.reason.contains("LITELLM_PULSE_DISCOVER"), "{}", e.reason);
+        let (s, _) = resolve(&[
+            "--dns-server",
+            "127.0.0.1:5353",
+            "--discover",
+            "dns:pods:4000/metrics",
+        ])
+        .unwrap();
+        assert_eq!(s.dns_server, Some(SocketAddr::from(([127, 0, 0, 1], 5353))));
     }
 
     #[test]
