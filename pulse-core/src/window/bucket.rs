@@ -440,6 +440,34 @@ mod tests {
         assert_eq!(sums[MAX_BUCKETS - 1], 2.0);
         assert_eq!(sums.iter().sum::<f64>(), 3.0);
     }
+
+    #[test]
+    fn stored_steps_are_calendar_steps_or_whole_buckets() {
+        let splits = |t: &str| Err(StoredStepError::SplitsBuckets { text: t.to_owned() });
+        for (text, want) in [
+            ("1h", Ok(Step::Hour)),
+            ("daily", Ok(Step::Day)),
+            ("1mo", Ok(Step::Month)),
+            ("15m", Ok(Step::Fixed(STORAGE_BUCKET_MS))),
+            ("2h", Ok(Step::Fixed(7_200_000))),
+            ("900s", Ok(Step::Fixed(STORAGE_BUCKET_MS))),
+            ("5m", splits("5m")),
+            ("20m", splits("20m")),
+            ("1000ms", splits("1000ms")),
+        ] {
+            assert_eq!(Step::parse_stored(text), want, "{text}");
+        }
+        assert!(matches!(
+            Step::parse_stored("5y"),
+            Err(StoredStepError::Unknown(_))
+        ));
+        assert!(
+            Step::parse_stored("5m")
+                .unwrap_err()
+                .to_string()
+                .contains("multiple of 15m")
+        );
+    }
 }
 
 /// A step name that [`Step::from_str`](std::str::FromStr) rejected.
@@ -450,6 +478,41 @@ mod tests {
 pub struct StepParseError {
     /// The rejected text.
     pub text: String,
+}
+
+/// A step that [`Step::parse_stored`] rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoredStepError {
+    /// Not a step at all.
+    #[error(transparent)]
+    Unknown(#[from] StepParseError),
+    /// A fixed width that splits the storage buckets.
+    #[error("a fixed step must be a multiple of 15m (the storage bucket), got {text:?}")]
+    SplitsBuckets {
+        /// The rejected text.
+        text: String,
+    },
+}
+
+impl Step {
+    /// A step for charts over stored history: any [`Step`] name, but a
+    /// [`Step::Fixed`] width must be a whole number of
+    /// [`STORAGE_BUCKET_MS`] buckets, since history is stored per bucket
+    /// and a narrower or ragged step would show buckets it cannot split.
+    ///
+    /// ```
+    /// use pulse_core::window::Step;
+    /// assert_eq!(Step::parse_stored("30m"), Ok(Step::Fixed(1_800_000)));
+    /// assert!(Step::parse_stored("20m").is_err());
+    /// ```
+    pub fn parse_stored(text: &str) -> Result<Step, StoredStepError> {
+        match text.parse::<Step>()? {
+            Step::Fixed(ms) if ms % STORAGE_BUCKET_MS != 0 => Err(StoredStepError::SplitsBuckets {
+                text: text.to_owned(),
+            }),
+            step => Ok(step),
+        }
+    }
 }
 
 /// The one grammar for step names, shared by the HTTP API and the JS bindings.

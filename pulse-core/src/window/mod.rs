@@ -25,8 +25,8 @@ mod zone;
 pub use chrono_tz::{TZ_VARIANTS, Tz};
 
 pub use bucket::{
-    MAX_BUCKETS, STORAGE_BUCKET_MS, Step, StepParseError, bucket_edges, bucket_start, bucketize,
-    max_bucket_count, storage_bucket,
+    MAX_BUCKETS, STORAGE_BUCKET_MS, Step, StepParseError, StoredStepError, bucket_edges,
+    bucket_start, bucketize, max_bucket_count, storage_bucket,
 };
 pub use cover::{CoverPiece, UTC_DAY_MS, cover, utc_day};
 pub use dates::{DateRangeError, date_range};

@@ -347,16 +347,9 @@ pub async fn breakdown(q: HashMap<String, String>, app: Arc<App>) -> Reply {
     ok(&Value::Array(views::breakdown(dim, rows)))
 }
 
-/// Parses `step` with the core's grammar; a fixed width must be a whole number of
-/// 15-minute storage buckets, because finer buckets cannot be answered from them.
+/// Parses `step` as a chart over stored history takes it ([`Step::parse_stored`]).
 pub fn parse_step(s: &str) -> Result<Step, String> {
-    match s.parse::<Step>() {
-        Ok(Step::Fixed(ms)) if ms % window::STORAGE_BUCKET_MS != 0 => Err(format!(
-            "a fixed step must be a multiple of 15m (the storage bucket), got {s:?}"
-        )),
-        Ok(step) => Ok(step),
-        Err(e) => Err(e.to_string()),
-    }
+    Step::parse_stored(s).map_err(|e| e.to_string())
 }
 
 /// An instant given as RFC 3339, as a date (`YYYY-MM-DD`: the first instant
