@@ -15,11 +15,11 @@ use super::{Store, StoreError};
 pub type MetricPoints = [Vec<(i64, f64)>; Metric::COUNT];
 
 /// A page of the total's buckets: `(key, start, metric id, value)`.
-const TOTAL_POINTS_SQL: &str = "SELECT '', start_ms, metric_id, value FROM pulse_buckets \
+pub(super) const TOTAL_POINTS_SQL: &str = "SELECT '', start_ms, metric_id, value FROM pulse_buckets \
      WHERE series_id = ?1 AND start_ms >= ?2 AND start_ms < ?3 ORDER BY start_ms";
 
 /// A page of a dimension's buckets, by key then time.
-const KEYED_POINTS_SQL: &str = "SELECT s.key, b.start_ms, b.metric_id, b.value FROM pulse_series s \
+pub(super) const KEYED_POINTS_SQL: &str = "SELECT s.key, b.start_ms, b.metric_id, b.value FROM pulse_series s \
      JOIN pulse_buckets b ON b.series_id = s.id \
      WHERE s.dimension = ?1 AND b.start_ms >= ?2 AND b.start_ms < ?3 \
      ORDER BY s.key, b.start_ms";

@@ -135,16 +135,16 @@ pub(super) const PURGE_HEALTH_SQL: &str =
 /// One primary-key range delete per series (and histogram), as the tables
 /// have no `start_ms` index (see the schema). Rows of histogram names this
 /// build does not know are left alone, as they are left unread.
-pub(super) fn purge_latency(tx: &Transaction<'_>, cut: i64) -> Result<usize, StoreError> {
-    let series: Vec<i64> = tx
-        .prepare("SELECT id FROM pulse_series")?
-        .query_map([], |row| row.get(0))?
-        .collect::<Result<_, _>>()?;
+pub(super) fn purge_latency(
+    tx: &Transaction<'_>,
+    series: &[i64],
+    cut: i64,
+) -> Result<usize, StoreError> {
     let mut buckets = tx.prepare(PURGE_BUCKETS_SQL)?;
     let mut totals = tx.prepare(PURGE_TOTALS_SQL)?;
     let mut health = tx.prepare(PURGE_HEALTH_SQL)?;
     let mut n = 0;
-    for &id in &series {
+    for &id in series {
         for h in Histogram::ALL {
             n += buckets.execute(params![h.name(), id, cut])?;
             n += totals.execute(params![h.name(), id, cut])?;

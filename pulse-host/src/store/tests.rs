@@ -1282,9 +1282,9 @@ fn window_queries_seek_the_bucket_index_instead_of_scanning() {
             .conn
             .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
             .unwrap();
-        let rows = stmt
-            .query_map(params![first, 0, 1], |r| r.get::<_, String>(3))
-            .unwrap();
+        let all: [&dyn rusqlite::ToSql; 3] = [first, &0, &1];
+        let bound = &all[..stmt.parameter_count()];
+        let rows = stmt.query_map(bound, |r| r.get::<_, String>(3)).unwrap();
         rows.collect::<Result<Vec<_>, _>>().unwrap().join("; ")
     };
     let seek = "USING PRIMARY KEY (series_id=? AND start_ms>? AND start_ms<?)";
@@ -1300,6 +1300,46 @@ fn window_queries_seek_the_bucket_index_instead_of_scanning() {
             "{breakdown}"
         );
         assert!(!breakdown.contains("SCAN b"), "{breakdown}");
+    }
+    // Version 6 dropped the bucket table's `start_ms` index: what scanned
+    // by time alone now goes per series through the primary key.
+    let indexes: i64 = store
+        .conn
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE name = 'pulse_buckets_start'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(indexes, 0);
+    for (sql, first, seek) in [
+        (
+            super::write::PURGE_BUCKETS_SQL,
+            &1 as &dyn rusqlite::ToSql,
+            "SEARCH pulse_buckets USING PRIMARY KEY (series_id=? AND start_ms<?)",
+        ),
+        (
+            super::write::RESUM_DAY_SQL,
+            &0,
+            "SEARCH b USING PRIMARY KEY (series_id=? AND start_ms>? AND start_ms<?)",
+        ),
+        (
+            super::export::TOTAL_POINTS_SQL,
+            &1,
+            "SEARCH pulse_buckets USING PRIMARY KEY (series_id=? AND start_ms>? AND start_ms<?)",
+        ),
+        (
+            super::export::KEYED_POINTS_SQL,
+            &"model",
+            "SEARCH b USING PRIMARY KEY (series_id=? AND start_ms>? AND start_ms<?)",
+        ),
+    ] {
+        let got = plan(sql, first);
+        assert!(got.contains(seek), "{sql}: {got}");
+        assert!(
+            !got.contains("SCAN b") && !got.contains("SCAN pulse_buckets"),
+            "{sql}: {got}"
+        );
     }
 }
 

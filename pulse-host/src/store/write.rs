@@ -131,20 +131,27 @@ impl Store {
         let tx = self.conn.transaction()?;
         let scrapes = tx.execute("DELETE FROM pulse_scrapes WHERE at_ms < ?1", [before_ms])?;
         let cut = storage_bucket(before_ms);
-        let buckets = tx.execute("DELETE FROM pulse_buckets WHERE start_ms < ?1", [cut])?;
-        let buckets = buckets + super::latency::purge_latency(&tx, cut)?;
+        // Per series, through the primary key (the tables have no index on
+        // `start_ms` alone; schema version 6).
+        let series: Vec<i64> = tx
+            .prepare("SELECT id FROM pulse_series")?
+            .query_map([], |row| row.get(0))?
+            .collect::<Result<_, _>>()?;
+        let mut buckets = 0;
+        {
+            let mut delete = tx.prepare(PURGE_BUCKETS_SQL)?;
+            for &id in &series {
+                buckets += delete.execute(params![id, cut])?;
+            }
+        }
+        let buckets = buckets + super::latency::purge_latency(&tx, &series, cut)?;
         // Whole days before the cut go; the day it splits is summed afresh
         // from the buckets it keeps, so each day row stays their sum.
         let day = utc_day(cut);
         tx.execute("DELETE FROM pulse_buckets_day WHERE start_ms <= ?1", [day])?;
         prune_interned(&tx)?;
         if day < cut {
-            tx.execute(
-                "INSERT INTO pulse_buckets_day (series_id, start_ms, metric_id, value) \
-                 SELECT series_id, ?1, metric_id, SUM(value) FROM pulse_buckets \
-                 WHERE start_ms >= ?1 AND start_ms < ?2 GROUP BY series_id, metric_id",
-                params![day, day.saturating_add(UTC_DAY_MS)],
-            )?;
+            tx.execute(RESUM_DAY_SQL, params![day, day.saturating_add(UTC_DAY_MS)])?;
         }
         tx.commit()?;
         if scrapes + buckets > 0 {
@@ -153,6 +160,18 @@ impl Store {
         Ok(scrapes + buckets)
     }
 }
+
+/// Retention's delete of one series' buckets before a cut.
+pub(super) const PURGE_BUCKETS_SQL: &str =
+    "DELETE FROM pulse_buckets WHERE series_id = ?1 AND start_ms < ?2";
+
+/// Retention's new sum of the UTC day it cuts, from the buckets it keeps
+/// (`?1` the day, `?2` the next), per series through the primary key
+/// (SQLite's `CROSS JOIN` keeps the series as the outer loop).
+pub(super) const RESUM_DAY_SQL: &str = "INSERT INTO pulse_buckets_day (series_id, start_ms, metric_id, value) \
+     SELECT b.series_id, ?1, b.metric_id, SUM(b.value) FROM pulse_series s \
+     CROSS JOIN pulse_buckets b ON b.series_id = s.id AND b.start_ms >= ?1 AND b.start_ms < ?2 \
+     GROUP BY b.series_id, b.metric_id";
 
 /// Cache updates that become visible only after the transaction commits.
 #[derive(Default)]
