@@ -132,21 +132,23 @@ impl Drop for Killed {
 fn range(xs: &[f64]) -> String {
     let lo = xs.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    // Counts without decimals, anything else with three.
+    let counts = xs
+        .iter()
+        .all(|x| x.fract() == 0.0 && x.abs() >= 1.0 && x.abs() < 1e15);
+    let num = |x: f64| {
+        if counts {
+            format!("{x:.0}")
+        } else {
+            format!("{x:.3}")
+        }
+    };
     if xs.is_empty() {
         "-".to_owned()
     } else if (hi - lo).abs() < 1e-9 {
         num(lo)
     } else {
         format!("{}-{}", num(lo), num(hi))
-    }
-}
-
-/// A count without decimals, anything else with three.
-fn num(x: f64) -> String {
-    if x.fract() == 0.0 && x.abs() >= 1.0 && x.abs() < 1e15 {
-        format!("{x:.0}")
-    } else {
-        format!("{x:.3}")
     }
 }
 
