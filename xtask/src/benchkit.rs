@@ -9,9 +9,11 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
+
+use crate::cmd::{cargo, run};
 
 /// Length of a file, 0 when it does not exist.
 pub fn file_len(p: &Path) -> u64 {
@@ -79,6 +81,50 @@ pub fn free_port() -> Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())
+}
+
+/// Calls `set(name, value)` for each `--name value` pair of `args`.
+pub fn each_option(args: &[String], mut set: impl FnMut(&str, &str) -> Result<()>) -> Result<()> {
+    let mut it = args.iter();
+    while let Some(name) = it.next() {
+        let value = it.next().with_context(|| format!("{name} needs a value"))?;
+        set(name, value).with_context(|| format!("{name} {value}"))?;
+    }
+    Ok(())
+}
+
+/// The binary to measure: `given`, or this tree's release build, built now.
+pub fn this_build(given: Option<&Path>) -> Result<PathBuf> {
+    match given {
+        Some(b) => Ok(b.to_owned()),
+        None => {
+            run(cargo().args(["build", "--release", "-p", "pulse-host"]))?;
+            Ok(crate::dist::target_dir().join("release/litellm-pulse"))
+        }
+    }
+}
+
+/// Waits until `done()` reaches `want`, pulse exits or `deadline` passes.
+pub fn wait_for(
+    child: &mut Killed,
+    deadline: Instant,
+    want: usize,
+    what: &str,
+    done: impl Fn() -> usize,
+) -> Result<()> {
+    loop {
+        let n = done();
+        if n >= want {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("only {n} of {want} {what} in time");
+        }
+        if let Some(status) = child.0.try_wait()? {
+            bail!("pulse exited with {status} after {n} {what}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// How a bench starts pulse.

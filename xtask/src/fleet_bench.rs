@@ -29,9 +29,10 @@ use pulse_testkit::fake::{FakeLiteLlm, Options, Reply, Responder};
 use pulse_testkit::scale::ScaleBody;
 
 use crate::benchkit::{
-    Compare, Pulse, cpu_seconds, file_len, free_port, median, peak_rss_mb, scrape_duration, wal_of,
+    Compare, Pulse, cpu_seconds, each_option, file_len, free_port, median, peak_rss_mb,
+    scrape_duration, this_build, wait_for, wal_of,
 };
-use crate::cmd::{cargo, root, run};
+use crate::cmd::root;
 
 /// The interval the goal is stated for.
 const GOAL_INTERVAL_S: f64 = 15.0;
@@ -107,25 +108,20 @@ fn parse(args: &[String]) -> Result<Opts> {
         interval: 15,
         bin: None,
     };
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let mut v = || {
-            it.next()
-                .with_context(|| format!("{a} needs a value"))
-                .cloned()
-        };
-        match a.as_str() {
-            "--targets" => o.targets = v()?.parse().context("--targets")?,
-            "--keys" => o.keys = v()?.parse().context("--keys")?,
-            "--models" => o.models = v()?.parse().context("--models")?,
-            "--every" => o.every = v()?.parse().context("--every")?,
-            "--rounds" => o.rounds = v()?.parse().context("--rounds")?,
-            "--runs" => o.runs = v()?.parse().context("--runs")?,
-            "--interval" => o.interval = v()?.parse().context("--interval")?,
-            "--bin" => o.bin = Some(v()?.into()),
+    each_option(args, |name, v| {
+        match name {
+            "--targets" => o.targets = v.parse()?,
+            "--keys" => o.keys = v.parse()?,
+            "--models" => o.models = v.parse()?,
+            "--every" => o.every = v.parse()?,
+            "--rounds" => o.rounds = v.parse()?,
+            "--runs" => o.runs = v.parse()?,
+            "--interval" => o.interval = v.parse()?,
+            "--bin" => o.bin = Some(v.into()),
             other => bail!("unknown option {other}"),
         }
-    }
+        Ok(())
+    })?;
     if o.targets < 2 || o.rounds < 1 || o.interval < 1 || o.keys < 1 {
         bail!("needs --targets >= 2, --rounds >= 1, --interval >= 1 and --keys >= 1");
     }
@@ -209,23 +205,14 @@ fn measure(bin: &Path, parts: &[ScaleBody], o: &Opts, label: &str) -> Result<Run
     };
     let start_cpu = cpu_seconds(child.0.id()).unwrap_or(0.0);
     let deadline = Instant::now() + Duration::from_secs(o.interval * (o.rounds as u64 + 4) + 120);
-    loop {
-        let n = marks
+    wait_for(&mut child, deadline, o.rounds + 1, "rounds", || {
+        marks
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .marks
-            .len();
-        if n > o.rounds {
-            break;
-        }
-        if Instant::now() > deadline {
-            bail!("{label}: only {n} of {} rounds in time", o.rounds + 1);
-        }
-        if let Some(status) = child.0.try_wait()? {
-            bail!("{label}: {} exited with {status}", bin.display());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+            .len()
+    })
+    .with_context(|| format!("{label}: {}", bin.display()))?;
     let peak_rss_mb = peak_rss_mb(child.0.id());
     let (db_bytes, wal_bytes) = (file_len(&db), file_len(&wal_of(&db)));
     child.stop();
@@ -257,13 +244,7 @@ fn measure(bin: &Path, parts: &[ScaleBody], o: &Opts, label: &str) -> Result<Run
 /// `cargo xtask bench-fleet`.
 pub fn bench_fleet(args: &[String]) -> Result<()> {
     let o = parse(args)?;
-    let bin = match &o.bin {
-        Some(b) => b.clone(),
-        None => {
-            run(cargo().args(["build", "--release", "-p", "pulse-host"]))?;
-            crate::dist::target_dir().join("release/litellm-pulse")
-        }
-    };
+    let bin = this_build(o.bin.as_deref())?;
     let fleet: Vec<ScaleBody> = (0..o.targets)
         .map(|t| ScaleBody::keys_from(t * o.keys, o.keys, o.models, 5, o.every))
         .collect();

@@ -28,10 +28,10 @@ use pulse_testkit::fake::{FakeLiteLlm, Options, Reply, Responder};
 use pulse_testkit::scale::ScaleBody;
 
 use crate::benchkit::{
-    Compare, DbStat, Pulse, cpu_seconds, file_len, free_port, median, peak_rss_mb, print_dbstat,
-    proc_field, scrape_duration, wal_of,
+    Compare, DbStat, Pulse, cpu_seconds, each_option, file_len, free_port, median, peak_rss_mb,
+    print_dbstat, proc_field, scrape_duration, this_build, wait_for, wal_of,
 };
-use crate::cmd::{cargo, read, root, run};
+use crate::cmd::{read, root, run};
 
 /// The commit the scale work started from.
 const BASELINE_REV: &str = "1649e85";
@@ -256,27 +256,22 @@ fn parse(args: &[String]) -> Result<Opts> {
         base_bin: None,
         new_bin: None,
     };
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let mut v = || {
-            it.next()
-                .with_context(|| format!("{a} needs a value"))
-                .cloned()
-        };
-        match a.as_str() {
-            "--scrapes" => o.scrapes = v()?.parse().context("--scrapes")?,
-            "--runs" => o.runs = v()?.parse().context("--runs")?,
-            "--keys" => o.keys = v()?.parse().context("--keys")?,
-            "--models" => o.models = v()?.parse().context("--models")?,
-            "--every" => o.every = v()?.parse().context("--every")?,
-            "--interval" => o.interval = v()?.parse().context("--interval")?,
-            "--clock-step" => o.clock_step = Some(v()?.parse().context("--clock-step")?),
-            "--baseline-rev" => o.rev = v()?,
-            "--baseline-bin" => o.base_bin = Some(v()?.into()),
-            "--bin" => o.new_bin = Some(v()?.into()),
+    each_option(args, |name, v| {
+        match name {
+            "--scrapes" => o.scrapes = v.parse()?,
+            "--runs" => o.runs = v.parse()?,
+            "--keys" => o.keys = v.parse()?,
+            "--models" => o.models = v.parse()?,
+            "--every" => o.every = v.parse()?,
+            "--interval" => o.interval = v.parse()?,
+            "--clock-step" => o.clock_step = Some(v.parse()?),
+            "--baseline-rev" => o.rev = v.to_owned(),
+            "--baseline-bin" => o.base_bin = Some(v.into()),
+            "--bin" => o.new_bin = Some(v.into()),
             other => bail!("unknown option {other}"),
         }
-    }
+        Ok(())
+    })?;
     if o.scrapes < 3 {
         bail!("--scrapes must be at least 3");
     }
@@ -373,23 +368,15 @@ fn measure(bin: &Path, body: &ScaleBody, o: &Opts, label: &str) -> Result<RunRes
     // A slow build's scrapes outlast the interval; ticks missed meanwhile are skipped.
     let deadline =
         Instant::now() + Duration::from_secs(o.interval * (o.scrapes + 4) + 20 * o.scrapes + 120);
-    loop {
-        let n = shared
+    let scrapes = usize::try_from(o.scrapes).unwrap_or(usize::MAX);
+    wait_for(&mut child, deadline, scrapes, "scrapes", || {
+        shared
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .samples
-            .len() as u64;
-        if n >= o.scrapes {
-            break;
-        }
-        if Instant::now() > deadline {
-            bail!("{label}: only {n} of {} scrapes in time", o.scrapes);
-        }
-        if let Some(status) = child.0.try_wait()? {
-            bail!("{label}: {} exited with {status}", bin.display());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+            .len()
+    })
+    .with_context(|| format!("{label}: {}", bin.display()))?;
     child.stop();
     drop(fake);
     generator.join().ok();
@@ -432,13 +419,7 @@ pub fn bench_scale(args: &[String]) -> Result<()> {
         Some(b) => b.clone(),
         None => baseline_binary(&o.rev)?,
     };
-    let new = match &o.new_bin {
-        Some(b) => b.clone(),
-        None => {
-            run(cargo().args(["build", "--release", "-p", "pulse-host"]))?;
-            crate::dist::target_dir().join("release/litellm-pulse")
-        }
-    };
+    let new = this_build(o.new_bin.as_deref())?;
     let body = ScaleBody::new(o.keys, o.models, 5, o.every);
     let size = body.round(1).len();
     println!(
