@@ -31,8 +31,21 @@ impl ScaleBody {
     /// `keys × models` label sets in `families` (at most 5) families; one
     /// series in `every` grows per round (10: 10 %).
     pub fn new(keys: usize, models: usize, families: usize, every: usize) -> ScaleBody {
+        ScaleBody::keys_from(0, keys, models, families, every)
+    }
+
+    /// As [`ScaleBody::new`] with the keys numbered from `first_key`: the
+    /// bodies of `n` targets with `first_key` 0, `keys`, 2 × `keys` … hold
+    /// together the label sets of one `new(n × keys, …)` body (the fleet bench).
+    pub fn keys_from(
+        first_key: usize,
+        keys: usize,
+        models: usize,
+        families: usize,
+        every: usize,
+    ) -> ScaleBody {
         let mut labelsets = Vec::with_capacity(keys * models);
-        for k in 0..keys {
+        for k in first_key..first_key + keys {
             for m in 0..models {
                 labelsets.push(format!(
                     "{{api_key_alias=\"key-{k}\",api_provider=\"openai\",end_user=\"None\",\
@@ -144,6 +157,22 @@ mod tests {
         let expo = pulse_core::parse::parse(&body).unwrap();
         assert!(expo.errors.is_empty(), "{:?}", expo.errors.first());
         assert_eq!(body.matches("_created{").count(), 12);
+    }
+
+    #[test]
+    fn bodies_with_consecutive_keys_share_out_one_big_body() {
+        let labels = |b: &ScaleBody| {
+            let mut v = b.labelsets.clone();
+            v.sort();
+            v
+        };
+        let whole = ScaleBody::new(6, 2, 1, 10);
+        let mut parts: Vec<String> = (0..3)
+            .flat_map(|t| ScaleBody::keys_from(t * 2, 2, 2, 1, 10).labelsets)
+            .collect();
+        parts.sort();
+        assert_eq!(parts, labels(&whole));
+        assert_eq!(ScaleBody::keys_from(2, 2, 2, 1, 10).series(), 4);
     }
 
     #[test]

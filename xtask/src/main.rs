@@ -21,7 +21,12 @@
 //! - `bench-scale [--scrapes N] [--runs N] …`: one target with 100,000
 //!   tracked series (a 54 MB body, 10 % growing per scrape), the baseline
 //!   build (`--baseline-rev`) and this tree's side by side: CPU per scrape,
-//!   peak RSS, database and WAL size, bytes written per scrape, and ratios.
+//!   peak RSS, database and WAL size, bytes written per scrape, and ratios;
+//!   the database per table and index (dbstat). `--clock-step 900 --scrapes 97`
+//!   moves pulse's clock 15 minutes per scrape: a simulated day of buckets.
+//! - `bench-fleet [--targets N] [--rounds N] [--runs N] …`: 100 targets × 1,000
+//!   series every 15 s against one target with the same 100,000 series, the
+//!   same build: CPU % of one core per 15 s, peak RSS, database + WAL.
 //! - `time-parser <path> [--runs N]`: used by `bench-parser`; times
 //!   `pulse_core::parse` and `scan_sample_totals` in this (release) process.
 #![allow(clippy::print_stdout, reason = "a command-line tool reports on stdout")]
@@ -35,8 +40,10 @@ use anyhow::{Context, Result, bail};
 use crate::cmd::{cargo, read, root, run};
 
 mod backtest;
+mod benchkit;
 mod cmd;
 mod dist;
+mod fleet_bench;
 mod flow;
 mod scale;
 #[cfg(test)]
@@ -69,6 +76,7 @@ fn main() -> Result<()> {
         "backtest" => backtest::run(rest),
         "bench-parser" => bench_parser(rest),
         "bench-scale" => scale::bench_scale(rest),
+        "bench-fleet" => fleet_bench::bench_fleet(rest),
         "time-parser" => time_parser(rest),
         "help" | "--help" | "-h" => {
             print_usage();
@@ -96,8 +104,12 @@ fn print_usage() {
          bench-parser [--bytes N] [--runs N] [--criterion]\n                                           \
          compare our parser with the Python reference\n  \
          time-parser <path> [--runs N]            time our parser on a file (run in release)\n  \
-         bench-scale [--scrapes N] [--runs N] [--keys N] [--models N] [--every N] [--interval S]\n                                           \
-         100k tracked series: the baseline build and this one side by side"
+         bench-scale [--scrapes N] [--runs N] [--keys N] [--models N] [--every N] [--interval S]\n             \
+         [--clock-step S] [--bin P] [--baseline-bin P | --baseline-rev R]\n                                           \
+         100k tracked series: the baseline build and this one side by side;\n                                           \
+         --clock-step 900 --scrapes 97: a simulated day, database per table\n  \
+         bench-fleet [--targets N] [--keys N] [--rounds N] [--runs N] [--interval S] [--bin P]\n                                           \
+         100 targets x 1,000 series vs one target with the same 100k series"
     );
 }
 
