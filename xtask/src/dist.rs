@@ -143,6 +143,11 @@ pub fn install_zig() -> Result<()> {
 
 /// Builds the release binary of `arch` the way the Dockerfile does; returns its path.
 pub fn build(arch: Arch) -> Result<PathBuf> {
+    build_with(arch, &[])
+}
+
+/// [`build`] with more cargo arguments (`bench-alloc` adds `--features`).
+pub fn build_with(arch: Arch, extra: &[&str]) -> Result<PathBuf> {
     let mut c = cargo();
     if arch.with_musl_gcc() {
         c.arg("build")
@@ -151,7 +156,8 @@ pub fn build(arch: Arch) -> Result<PathBuf> {
         c.arg("zigbuild").env("PATH", zig_path()?);
     }
     c.args(["--release", "--locked", "--target", arch.triple()])
-        .args(["-p", "pulse-host"]);
+        .args(["-p", "pulse-host"])
+        .args(extra);
     let started = Instant::now();
     run(&mut c)?;
     eprintln!(

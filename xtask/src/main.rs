@@ -22,6 +22,9 @@
 //!   tracked series (a 54 MB body, 10 % growing per scrape), the baseline
 //!   build (`--baseline-rev`) and this tree's side by side: CPU per scrape,
 //!   peak RSS, database and WAL size, bytes written per scrape, and ratios.
+//! - `bench-alloc [--runs N] [--seconds S] [--connections C] …`: the C
+//!   library's allocator and mimalloc in the glibc and the static musl build,
+//!   side by side: idle RSS before and after a load, and `/api/v1/metrics` req/s.
 //! - `time-parser <path> [--runs N]`: used by `bench-parser`; times
 //!   `pulse_core::parse` and `scan_sample_totals` in this (release) process.
 #![allow(clippy::print_stdout, reason = "a command-line tool reports on stdout")]
@@ -34,6 +37,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::cmd::{cargo, read, root, run};
 
+mod alloc;
 mod backtest;
 mod cmd;
 mod dist;
@@ -69,6 +73,7 @@ fn main() -> Result<()> {
         "backtest" => backtest::run(rest),
         "bench-parser" => bench_parser(rest),
         "bench-scale" => scale::bench_scale(rest),
+        "bench-alloc" => alloc::bench_alloc(rest),
         "time-parser" => time_parser(rest),
         "help" | "--help" | "-h" => {
             print_usage();
@@ -97,7 +102,9 @@ fn print_usage() {
          compare our parser with the Python reference\n  \
          time-parser <path> [--runs N]            time our parser on a file (run in release)\n  \
          bench-scale [--scrapes N] [--runs N] [--keys N] [--models N] [--every N] [--interval S]\n                                           \
-         100k tracked series: the baseline build and this one side by side"
+         100k tracked series: the baseline build and this one side by side\n  \
+         bench-alloc [--runs N] [--seconds S] [--connections C] [--idle S] [--no-build]\n                                           \
+         system allocator vs mimalloc, glibc and musl: idle RSS and /api/v1/metrics req/s"
     );
 }
 
