@@ -11,7 +11,9 @@
 //! HTTP/1.1 connections for `--seconds` (a thread per connection, writing the
 //! request and reading the `Content-Length` body, so the client stays cheap),
 //! then reads `VmRSS` again after another `--idle` seconds and the peak
-//! (`VmHWM`). The binaries run one at a time, in a rotating order over
+//! (`VmHWM`). `RssAnon` is printed beside each `VmRSS`: the rest is the
+//! binary's own mapped pages (about 11 MB of either build), which no
+//! allocator changes. The binaries run one at a time, in a rotating order over
 //! `--runs`, so they never share the two cores; every figure is a range over
 //! the runs, and every ratio is taken within a run.
 //!
@@ -167,10 +169,14 @@ fn parse(args: &[String]) -> Result<Opts> {
 struct RunResult {
     /// `VmRSS` MB after the first scrape and `--idle` seconds.
     idle_mb: f64,
+    /// `RssAnon` MB then: the heap and stacks, without the binary's mapped pages.
+    idle_anon_mb: f64,
     /// `GET /api/v1/metrics` per second over the load.
     req_s: f64,
     /// `VmRSS` MB `--idle` seconds after the load.
     after_mb: f64,
+    /// `RssAnon` MB then.
+    after_anon_mb: f64,
     /// `VmHWM` MB at the end.
     peak_mb: f64,
 }
@@ -357,10 +363,12 @@ fn measure(bin: &Path, build: Build, o: &Opts, fake_url: &str) -> Result<RunResu
     wait_healthy(port, &mut child, label)?;
     std::thread::sleep(Duration::from_secs(o.idle));
     let idle_mb = status_mb(pid, "VmRSS:")?;
+    let idle_anon_mb = status_mb(pid, "RssAnon:")?;
     let req_s = load(port, "/api/v1/metrics", o.connections, o.seconds)
         .with_context(|| format!("{label}: load"))?;
     std::thread::sleep(Duration::from_secs(o.idle));
     let after_mb = status_mb(pid, "VmRSS:")?;
+    let after_anon_mb = status_mb(pid, "RssAnon:")?;
     let peak_mb = status_mb(pid, "VmHWM:")?;
     if let Some(status) = child.0.try_wait()? {
         bail!("{label}: the binary exited with {status} during the run");
@@ -369,8 +377,10 @@ fn measure(bin: &Path, build: Build, o: &Opts, fake_url: &str) -> Result<RunResu
     std::fs::remove_dir_all(&dir).ok();
     let r = RunResult {
         idle_mb,
+        idle_anon_mb,
         req_s,
         after_mb,
+        after_anon_mb,
         peak_mb,
     };
     eprintln!(
@@ -396,10 +406,12 @@ fn range(xs: impl IntoIterator<Item = f64>, digits: usize) -> String {
 
 type Field = fn(&RunResult) -> f64;
 
-const FIELDS: [(&str, Field, usize); 4] = [
+const FIELDS: [(&str, Field, usize); 6] = [
     ("req/s GET /api/v1/metrics", |r| r.req_s, 0),
     ("idle RSS MB after start", |r| r.idle_mb, 1),
+    ("  of it anonymous (RssAnon)", |r| r.idle_anon_mb, 1),
     ("idle RSS MB after the load", |r| r.after_mb, 1),
+    ("  of it anonymous (RssAnon)", |r| r.after_anon_mb, 1),
     ("peak RSS MB (VmHWM)", |r| r.peak_mb, 1),
 ];
 
