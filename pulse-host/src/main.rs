@@ -51,9 +51,10 @@ use crate::clock::Clock;
 use crate::config::{Cli, Command, Settings};
 use crate::store::{Store, StoreHandle};
 
-/// mimalloc for the glibc and the static musl builds alike: musl's own allocator
-/// halves the API's request rate, glibc's keeps twice the idle memory
-/// (`cargo xtask bench-alloc` measures all four; feature `system-alloc` keeps the C library's).
+/// mimalloc for the glibc and the static musl builds alike, chosen for musl's
+/// slow malloc under the API's load; `cargo xtask bench-alloc` measures all four
+/// builds (it costs idle memory: see ARCHITECTURE.md). Feature `system-alloc`
+/// keeps the C library's allocator.
 #[cfg(not(feature = "system-alloc"))]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
