@@ -51,6 +51,14 @@ use crate::clock::Clock;
 use crate::config::{Cli, Command, Settings};
 use crate::store::{Store, StoreHandle};
 
+/// mimalloc for the glibc and the static musl builds alike, chosen for musl's
+/// slow malloc under the API's load; `cargo xtask bench-alloc` measures all four
+/// builds (it costs idle memory: see ARCHITECTURE.md). Feature `system-alloc`
+/// keeps the C library's allocator.
+#[cfg(not(feature = "system-alloc"))]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // Exits with code 2 and a message naming the flag on a malformed value.
     let cli = Cli::parse();

@@ -143,7 +143,13 @@ pub fn install_zig() -> Result<()> {
 
 /// Builds the release binary of `arch` the way the Dockerfile does; returns its path.
 pub fn build(arch: Arch) -> Result<PathBuf> {
+    build_with(arch, &[])
+}
+
+/// [`build`] with more cargo arguments (`bench-alloc` adds `--features`).
+pub fn build_with(arch: Arch, extra: &[&str]) -> Result<PathBuf> {
     let mut c = build_command(arch)?;
+    c.args(extra);
     let started = Instant::now();
     run(&mut c)?;
     eprintln!(

@@ -27,6 +27,9 @@
 //! - `bench-fleet [--targets N] [--rounds N] [--runs N] …`: 100 targets × 1,000
 //!   series every 15 s against one target with the same 100,000 series, the
 //!   same build: CPU % of one core per 15 s, peak RSS, database + WAL.
+//! - `bench-alloc [--runs N] [--seconds S] [--connections C] …`: the C
+//!   library's allocator and mimalloc in the glibc and the static musl build,
+//!   side by side: idle RSS before and after a load, and `/api/v1/metrics` req/s.
 //! - `time-parser <path> [--runs N]`: used by `bench-parser`; times
 //!   `pulse_core::parse` and `scan_sample_totals` in this (release) process.
 #![allow(clippy::print_stdout, reason = "a command-line tool reports on stdout")]
@@ -39,6 +42,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::cmd::{cargo, read, root, run};
 
+mod alloc;
 mod backtest;
 mod benchkit;
 mod cmd;
@@ -77,6 +81,7 @@ fn main() -> Result<()> {
         "bench-parser" => bench_parser(rest),
         "bench-scale" => scale::bench_scale(rest),
         "bench-fleet" => fleet_bench::bench_fleet(rest),
+        "bench-alloc" => alloc::bench_alloc(rest),
         "time-parser" => time_parser(rest),
         "help" | "--help" | "-h" => {
             print_usage();
@@ -109,7 +114,9 @@ fn print_usage() {
          100k tracked series: the baseline build and this one side by side;\n                                           \
          --clock-step 900 --scrapes 97: a simulated day, database per table\n  \
          bench-fleet [--targets N] [--keys N] [--rounds N] [--runs N] [--interval S] [--bin P]\n                                           \
-         100 targets x 1,000 series vs one target with the same 100k series"
+         100 targets x 1,000 series vs one target with the same 100k series\n  \
+         bench-alloc [--runs N] [--seconds S] [--connections C] [--idle S] [--no-build]\n                                           \
+         system allocator vs mimalloc, glibc and musl: idle RSS and /api/v1/metrics req/s"
     );
 }
 
