@@ -11,7 +11,7 @@
 mod e2e_support;
 
 use std::collections::HashMap;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use e2e_support::{FakeLiteLlm, pulse_command};
 use pulse_testkit::{Reply, capture, capture_date};
-use pulse_tests::process::Running;
+use pulse_tests::process::{Running, free_port};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use serde_json::Value;
 use tokio::sync::mpsc;
@@ -53,14 +53,6 @@ struct Broker {
     /// The TLS listener's port, when there is one.
     tls_port: Option<u16>,
     child: Option<Child>,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Runs `openssl` (Debian's `openssl` package) in `dir`.

@@ -23,7 +23,7 @@
 
 mod e2e_support;
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -31,6 +31,7 @@ use std::time::{Duration, Instant};
 use e2e_support::Pulse;
 use pulse_testkit::exposition::{CounterRow, TextWriter};
 use pulse_testkit::{FakeLiteLlm, Options, Reply, Responder};
+use pulse_tests::process::free_port;
 use serde_json::Value;
 
 /// One LiteLLM replica: two counters of one model, and when its process started.
@@ -148,14 +149,6 @@ impl Fleet {
             r.created_s = Some(now_s());
         }
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A Prometheus-compatible engine as a child process; killed on drop.

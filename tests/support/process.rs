@@ -2,7 +2,7 @@
 //! end-to-end and fault-injection tests.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
@@ -171,6 +171,15 @@ fn listening_addr(log: &str) -> Option<SocketAddr> {
     let rest = &log[start..];
     let end = rest.find('/')?;
     rest[..end].parse().ok()
+}
+
+/// A port on 127.0.0.1 that was free a moment ago, for a server a test starts.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 #[cfg(test)]

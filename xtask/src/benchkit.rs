@@ -158,6 +158,27 @@ impl Pulse<'_> {
     }
 }
 
+/// `runs` results of `left` and of `right`, one after the other and in
+/// alternating order, so neither side always runs on the warmer (or busier)
+/// machine; they never share the two cores.
+pub fn alternate<T>(
+    runs: usize,
+    mut left: impl FnMut() -> Result<T>,
+    mut right: impl FnMut() -> Result<T>,
+) -> Result<(Vec<T>, Vec<T>)> {
+    let (mut lefts, mut rights) = (Vec::new(), Vec::new());
+    for run in 0..runs {
+        if run % 2 == 0 {
+            lefts.push(left()?);
+            rights.push(right()?);
+        } else {
+            rights.push(right()?);
+            lefts.push(left()?);
+        }
+    }
+    Ok((lefts, rights))
+}
+
 /// A started pulse, killed when the bench ends, also on an error.
 pub struct Killed(pub Child);
 

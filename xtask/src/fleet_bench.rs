@@ -29,7 +29,7 @@ use pulse_testkit::fake::{FakeLiteLlm, Options, Reply, Responder};
 use pulse_testkit::scale::ScaleBody;
 
 use crate::benchkit::{
-    Compare, Pulse, cpu_seconds, each_option, file_len, free_port, median, peak_rss_mb,
+    Compare, Pulse, alternate, cpu_seconds, each_option, file_len, free_port, median, peak_rss_mb,
     scrape_duration, this_build, wait_for, wal_of,
 };
 use crate::cmd::root;
@@ -268,17 +268,11 @@ pub fn bench_fleet(args: &[String]) -> Result<()> {
         o.runs,
         bin.display()
     );
-    let mut ones = Vec::new();
-    let mut fleets = Vec::new();
-    for run in 0..o.runs {
-        if run % 2 == 0 {
-            ones.push(measure(&bin, &one, &o, "one")?);
-            fleets.push(measure(&bin, &fleet, &o, "fleet")?);
-        } else {
-            fleets.push(measure(&bin, &fleet, &o, "fleet")?);
-            ones.push(measure(&bin, &one, &o, "one")?);
-        }
-    }
+    let (ones, fleets) = alternate(
+        o.runs,
+        || measure(&bin, &one, &o, "one"),
+        || measure(&bin, &fleet, &o, "fleet"),
+    )?;
     println!();
     let cmp = Compare {
         left: "one target",

@@ -28,8 +28,8 @@ use pulse_testkit::fake::{FakeLiteLlm, Options, Reply, Responder};
 use pulse_testkit::scale::ScaleBody;
 
 use crate::benchkit::{
-    Compare, DbStat, Pulse, cpu_seconds, each_option, file_len, free_port, median, peak_rss_mb,
-    print_dbstat, proc_field, scrape_duration, this_build, wait_for, wal_of,
+    Compare, DbStat, Pulse, alternate, cpu_seconds, each_option, file_len, free_port, median,
+    peak_rss_mb, print_dbstat, proc_field, scrape_duration, this_build, wait_for, wal_of,
 };
 use crate::cmd::{read, root, run};
 
@@ -451,17 +451,11 @@ pub fn bench_scale(args: &[String]) -> Result<()> {
     );
     let version = |b: &Path| read(Command::new(b).arg("--version")).unwrap_or_default();
     println!("versions: {} / {}", version(&base), version(&new));
-    let mut bases = Vec::new();
-    let mut news = Vec::new();
-    for run in 0..o.runs {
-        if run % 2 == 0 {
-            bases.push(measure(&base, &body, &o, "baseline")?);
-            news.push(measure(&new, &body, &o, "new")?);
-        } else {
-            news.push(measure(&new, &body, &o, "new")?);
-            bases.push(measure(&base, &body, &o, "baseline")?);
-        }
-    }
+    let (bases, news) = alternate(
+        o.runs,
+        || measure(&base, &body, &o, "baseline"),
+        || measure(&new, &body, &o, "new"),
+    )?;
     println!();
     let cmp = Compare {
         left: "baseline",
