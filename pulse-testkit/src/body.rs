@@ -243,7 +243,8 @@ const TOKEN_LABELS: [&str; 13] = [
     "user",
     "user_email",
 ];
-const LATENCY_LABELS: [&str; 15] = [
+/// The labels of LiteLLM's request latency histograms in the captures (with `le`).
+pub(crate) const LATENCY_LABELS: [&str; 15] = [
     "api_key_alias",
     "api_provider",
     "end_user",

@@ -611,23 +611,13 @@ impl Simulator {
             l.sort_by(|a, b| a.0.cmp(b.0));
             l
         };
-        // The label sets of the captures (LITELLM-METRICS.md, row 43).
-        let request = labels(&[
-            "api_key_alias",
-            "api_provider",
-            "end_user",
-            "hashed_api_key",
-            "model",
-            "model_group",
-            "model_id",
-            "org_alias",
-            "org_id",
-            "requested_model",
-            "service_tier",
-            "team",
-            "team_alias",
-            "user",
-        ]);
+        // The label sets of the captures (LITELLM-METRICS.md, row 43); the
+        // bucket bound `le` is added per bucket.
+        let request_names: Vec<&'static str> = crate::body::LATENCY_LABELS
+            .into_iter()
+            .filter(|&n| n != "le")
+            .collect();
+        let request = labels(&request_names);
         let overhead = labels(&[
             "api_base",
             "api_key_alias",
