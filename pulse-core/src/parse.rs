@@ -498,3 +498,174 @@ impl<'a> Visitor<'a> for TotalsVisitor<'a> {
 
     fn error(&mut self, _e: LineError) {}
 }
+
+/// What [`parse_memo`] notes of each sample line, in sample order.
+#[cfg(feature = "memo")]
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LineKey {
+    /// A seeded 128-bit hash of the whole line (0 when not `keyed`).
+    pub(crate) hash: u128,
+    /// Byte range of the line in the body.
+    pub(crate) start: u32,
+    pub(crate) end: u32,
+    /// The line starts with its metric name, has no timestamp, and the body
+    /// is short enough for `u32` offsets: it can be remembered.
+    pub(crate) keyed: bool,
+    /// The position in the memo of the line it was recognised as (it was
+    /// not lexed, its sample carries no labels), or [`NOT_RECALLED`].
+    pub(crate) recalled: u32,
+}
+
+/// [`LineKey::recalled`] of a line that was lexed.
+#[cfg(feature = "memo")]
+pub(crate) const NOT_RECALLED: u32 = u32::MAX;
+
+/// The 128-bit hash of a line under `seed`.
+#[cfg(feature = "memo")]
+pub(crate) fn line_hash(line: &[u8], seed: u64) -> u128 {
+    xxhash_rust::xxh3::xxh3_128_with_seed(line, seed)
+}
+
+/// True when the body has a `# EOF` line (OpenMetrics): label escapes and
+/// timestamps read differently then, so a remembered line only stands for
+/// itself in a body of the same format.
+#[cfg(feature = "memo")]
+pub(crate) fn is_openmetrics(body: &[u8]) -> bool {
+    OmFlag::new(body).get()
+}
+
+/// Parses like [`parse_bytes`], except that a sample line whose hash
+/// `recall` knows (returning its position in the memo, its name's length
+/// and its value) is not lexed: its sample gets that name and value and no
+/// labels. Returns the exposition and a [`LineKey`] per sample.
+///
+/// `recall` must only know lines that lexed without error in a body of the
+/// same format (see [`is_openmetrics`]) and had no timestamp; the tracker's
+/// line memo keeps to that.
+#[cfg(feature = "memo")]
+pub(crate) fn parse_memo<'a, F>(
+    body: &'a [u8],
+    seed: u64,
+    recall: F,
+) -> Result<(Exposition<'a>, Vec<LineKey>), BodyError>
+where
+    F: FnMut(u128) -> Option<(u32, u32, f64)>,
+{
+    classify(body)?;
+    let src = match std::str::from_utf8(body) {
+        Ok(s) => Src::Str(s),
+        Err(_) => Src::Bytes(body),
+    };
+    let mut v = MemoVisitor {
+        inner: ExpoVisitor::with_capacity(body.len()),
+        base: body.as_ptr() as usize,
+        small: u32::try_from(body.len()).is_ok(),
+        seed,
+        recall,
+        lines: Vec::with_capacity(body.len() / 256 + 4),
+        pending: None,
+    };
+    let eof = drive(src, &mut v)?;
+    v.inner.expo.format = Some(if eof {
+        Format::OpenMetrics
+    } else {
+        Format::PrometheusText
+    });
+    Ok((v.inner.expo, v.lines))
+}
+
+/// Lexes one sample line again, appending its labels to `labels`; false
+/// when it does not lex (it always did when it was remembered).
+#[cfg(feature = "memo")]
+pub(crate) fn relex<'a>(line: &'a str, openmetrics: bool, labels: &mut Vec<Label<'a>>) -> bool {
+    let fmt: &[u8] = if openmetrics { b"# EOF\n" } else { b"" };
+    let mut flag = OmFlag::new(fmt);
+    let mark = labels.len();
+    match lex_line::<true>(line, &mut flag, labels, &mut Hints::default()) {
+        Ok(Line::Sample(_)) => true,
+        _ => {
+            labels.truncate(mark);
+            false
+        }
+    }
+}
+
+/// [`ExpoVisitor`] that skips lexing the lines its `recall` knows.
+#[cfg(feature = "memo")]
+struct MemoVisitor<'a, F> {
+    inner: ExpoVisitor<'a>,
+    /// Address of the body's first byte, to turn lines into offsets.
+    base: usize,
+    /// The body fits `u32` offsets.
+    small: bool,
+    seed: u64,
+    recall: F,
+    lines: Vec<LineKey>,
+    /// The key of the line being lexed, for [`Visitor::sample`].
+    pending: Option<LineKey>,
+}
+
+#[cfg(feature = "memo")]
+impl<'a, F: FnMut(u128) -> Option<(u32, u32, f64)>> Visitor<'a> for MemoVisitor<'a, F> {
+    #[inline(always)]
+    fn labels(&mut self) -> &mut Vec<Label<'a>> {
+        &mut self.inner.expo.labels
+    }
+
+    #[inline(always)]
+    fn lex(
+        &mut self,
+        line: &'a str,
+        openmetrics: &mut OmFlag<'_>,
+        hints: &mut Hints<'a>,
+    ) -> Result<Line<'a>, LineErrorKind> {
+        self.pending = None;
+        let b = line.as_bytes();
+        if self.small && b.first().is_some_and(|&c| c != b'#' && !lex::is_blank(c)) {
+            let start = line.as_ptr() as usize - self.base;
+            let hash = line_hash(b, self.seed);
+            let mut key = LineKey {
+                hash,
+                start: idx(start),
+                end: idx(start + b.len()),
+                keyed: true,
+                recalled: NOT_RECALLED,
+            };
+            if let Some((at, name_len, value)) = (self.recall)(hash)
+                && let Some(name) = line.get(..name_len as usize)
+            {
+                key.recalled = at;
+                self.pending = Some(key);
+                return Ok(Line::Sample(SampleLine {
+                    name,
+                    value,
+                    timestamp_ms: None,
+                }));
+            }
+            self.pending = Some(key);
+        }
+        self.inner.lex(line, openmetrics, hints)
+    }
+
+    fn meta(&mut self, line: Line<'a>) {
+        self.inner.meta(line);
+    }
+
+    #[inline(always)]
+    fn sample(&mut self, s: SampleLine<'a>, labels_start: usize, line: u32) {
+        let mut key = self.pending.take().unwrap_or(LineKey {
+            hash: 0,
+            start: 0,
+            end: 0,
+            keyed: false,
+            recalled: NOT_RECALLED,
+        });
+        key.keyed &= s.timestamp_ms.is_none();
+        self.lines.push(key);
+        self.inner.sample(s, labels_start, line);
+    }
+
+    fn error(&mut self, e: LineError) {
+        self.inner.error(e);
+    }
+}

@@ -15,7 +15,7 @@ use crate::alerts::AlertConfig;
 use crate::clock::Clock;
 use crate::config::{Settings, Targets, redact_url, target_name};
 use crate::engine::{EngineClient, Vector};
-use crate::pipeline::{Part, Queue, prepare_parts};
+use crate::pipeline::{Input, Part, Queue, prepare_parts};
 use crate::scrape::{Fetched, ScrapeError, Scraper};
 use crate::store::{AlertRules, Attempt, ScrapeOutcome, ScrapeRecord, StoreHandle, StoreMode};
 
@@ -308,7 +308,12 @@ impl Runner {
     }
 
     /// A runner around existing trackers (the demo hands over its backfill's).
-    pub fn with_fleet(app: Arc<App>, fleet: Fleet) -> Runner {
+    pub fn with_fleet(app: Arc<App>, mut fleet: Fleet) -> Runner {
+        // Remembered lines are found by a hash no client can predict.
+        fleet.set_line_seed(std::hash::BuildHasher::hash_one(
+            &std::collections::hash_map::RandomState::new(),
+            0u8,
+        ));
         let settings = &app.settings;
         let resolver = crate::discover::Resolver::new(settings.dns_server, settings.scrape_timeout);
         if let Err(e) = &resolver {
@@ -511,13 +516,13 @@ impl Runner {
         let mut parsed = Vec::with_capacity(answers.len());
         for (name, r, _) in &answers {
             match r {
-                Ok(Collected::Body(f)) => match pulse_core::parse::parse_bytes(&f.body) {
-                    Ok(expo) => parsed.push((name.as_str(), expo, f.target_now_ms)),
+                Ok(Collected::Body(f)) => match self.fleet.parse_body(name, &f.body) {
+                    Ok(body) => parsed.push((name.as_str(), Parsed::Body(body), f.target_now_ms)),
                     Err(e) => errors.push((name.clone(), ScrapeError::from(e).to_string())),
                 },
                 Ok(Collected::Answer(v)) => parsed.push((
                     name.as_str(),
-                    v.exposition(),
+                    Parsed::Expo(v.exposition()),
                     Some(pulse_core::engine::answer_clock_ms(at_ms)),
                 )),
                 Err(e) => errors.push((name.clone(), e.to_string())),
@@ -525,9 +530,12 @@ impl Runner {
         }
         let parts: Vec<Part<'_, '_>> = parsed
             .iter()
-            .map(|(target, expo, target_now_ms)| Part {
+            .map(|(target, input, target_now_ms)| Part {
                 target,
-                expo,
+                input: match input {
+                    Parsed::Body(body) => Input::Body(body),
+                    Parsed::Expo(expo) => Input::Expo(expo),
+                },
                 target_now_ms: *target_now_ms,
             })
             .collect();
@@ -755,6 +763,12 @@ fn flatten<T, E1: std::fmt::Display, E2: std::fmt::Display>(
         Ok(Err(e)) => Err(e.to_string()),
         Err(e) => Err(e.to_string()),
     }
+}
+
+/// A target's answer once parsed, owned for the round ([`Input`] borrows it).
+enum Parsed<'b> {
+    Body(pulse_core::track::ParsedBody<'b>),
+    Expo(pulse_core::Exposition<'b>),
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ use serde::de::IgnoredAny;
 
 use crate::app::App;
 use crate::config::Settings;
-use crate::pipeline::{Part, Pending, persist_batch, prepare_parts};
+use crate::pipeline::{Input, Part, Pending, persist_batch, prepare_parts};
 use crate::scrape::describe;
 
 /// Steps per backfill range query: a week of 15-minute steps, well under
@@ -554,7 +554,7 @@ pub async fn backfill(
                 let expo = matrix.exposition(found);
                 let part = Part {
                     target: &target,
-                    expo: &expo,
+                    input: Input::Expo(&expo),
                     target_now_ms: Some(engine::answer_clock_ms(t)),
                 };
                 batch.extend(prepare_parts(fleet, &[part], t, started));

@@ -7,7 +7,8 @@
 //! scrape records an error and nothing else, so the next good scrape's delta
 //! still covers every increase since the last good one.
 
-use pulse_core::track::{Fleet, Observation, StateChanges};
+use pulse_core::Exposition;
+use pulse_core::track::{Fleet, Observation, ParsedBody, StateChanges};
 
 use crate::alerts::litellm::LitellmBudget;
 use crate::store::{ScrapeOutcome, ScrapeRecord, Store, StoreError};
@@ -44,10 +45,10 @@ pub fn prepare(
     target_now_ms: Option<i64>,
     started: std::time::Instant,
 ) -> Result<Pending, pulse_core::BodyError> {
-    let expo = pulse_core::parse::parse_bytes(body)?;
+    let parsed = fleet.parse_body(target, body)?;
     let part = Part {
         target,
-        expo: &expo,
+        input: Input::Body(&parsed),
         target_now_ms,
     };
     prepare_parts(fleet, &[part], at_ms, started).ok_or(pulse_core::BodyError::Empty)
@@ -58,11 +59,21 @@ pub fn prepare(
 pub struct Part<'a, 'b> {
     /// The target's name.
     pub target: &'a str,
-    /// Its answer, parsed (or built by `pulse_core::engine` from a
-    /// Prometheus-compatible engine's answer).
-    pub expo: &'a pulse_core::Exposition<'b>,
+    /// Its answer.
+    pub input: Input<'a, 'b>,
     /// The target's own clock when it answered.
     pub target_now_ms: Option<i64>,
+}
+
+/// A target's answer, as the tracker takes it.
+#[derive(Debug, Clone, Copy)]
+pub enum Input<'a, 'b> {
+    /// A scraped body, parsed with the target's line memo
+    /// ([`Fleet::parse_body`]).
+    Body(&'a ParsedBody<'b>),
+    /// An exposition built by `pulse_core::engine` from a
+    /// Prometheus-compatible engine's answer.
+    Expo(&'a Exposition<'b>),
 }
 
 /// Feeds one round's parsed answers to their targets' trackers and merges
@@ -85,12 +96,23 @@ pub fn prepare_parts(
     let mut raw: std::collections::BTreeMap<String, f64> = Default::default();
     let mut litellm_budgets = None;
     for p in parts {
-        observations.push(fleet.observe(p.target, p.expo, at_ms, p.target_now_ms));
-        for (name, value) in pulse_core::parse::sample_totals(p.expo) {
+        // A parsed body's exposition has every name and value, and the
+        // labels of every untracked sample (the budget gauges among them).
+        let expo = match p.input {
+            Input::Body(body) => {
+                observations.push(fleet.observe_parsed(p.target, body, at_ms, p.target_now_ms));
+                body.exposition()
+            }
+            Input::Expo(expo) => {
+                observations.push(fleet.observe(p.target, expo, at_ms, p.target_now_ms));
+                expo
+            }
+        };
+        for (name, value) in pulse_core::parse::sample_totals(expo) {
             *raw.entry(name.to_owned()).or_insert(0.0) += value;
         }
         if litellm_budgets.is_none() {
-            litellm_budgets = Some(crate::alerts::litellm::extract(p.expo));
+            litellm_budgets = Some(crate::alerts::litellm::extract(expo));
         }
     }
     let observation = fleet.finish_round(at_ms, observations)?;

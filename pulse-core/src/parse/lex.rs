@@ -194,7 +194,7 @@ const LABEL_START: u8 = 4;
 const LABEL_CONT: u8 = 8;
 
 #[inline(always)]
-fn is_blank(b: u8) -> bool {
+pub(super) fn is_blank(b: u8) -> bool {
     b == b' ' || b == b'\t'
 }
 

@@ -33,6 +33,9 @@ pub struct Fleet {
     members: BTreeMap<String, Tracker>,
     /// When the fleet last counted (its latest merged round).
     last_round_ms: Option<i64>,
+    /// The seed members hash their remembered lines with.
+    #[cfg(feature = "memo")]
+    line_seed: u64,
 }
 
 impl Fleet {
@@ -43,6 +46,8 @@ impl Fleet {
             catalog,
             members: BTreeMap::new(),
             last_round_ms: None,
+            #[cfg(feature = "memo")]
+            line_seed: 0,
         }
     }
 
@@ -85,17 +90,64 @@ impl Fleet {
         at_ms: i64,
         target_now_ms: Option<i64>,
     ) -> Observation {
+        self.member_mut(target)
+            .observe_with_target_clock(expo, at_ms, target_now_ms)
+    }
+
+    /// The tracker of `target`, made when it is new: a baseline before the
+    /// first round, joining (rule 7) after it.
+    fn member_mut(&mut self, target: &str) -> &mut Tracker {
         let catalog = &self.catalog;
         let last_round = self.last_round_ms;
-        let tracker = self.members.entry(target.to_owned()).or_insert_with(|| {
+        #[cfg(feature = "memo")]
+        let seed = self.line_seed;
+        self.members.entry(target.to_owned()).or_insert_with(|| {
             let mut t = match last_round {
                 Some(since) => Tracker::joining(catalog.clone(), since),
                 None => Tracker::new(catalog.clone()),
             };
             t.instance = target.into();
+            #[cfg(feature = "memo")]
+            t.set_line_seed(seed);
             t
-        });
-        tracker.observe_with_target_clock(expo, at_ms, target_now_ms)
+        })
+    }
+
+    /// Seeds the hash every member remembers its lines by
+    /// ([`Tracker::set_line_seed`]), now and for members to come.
+    #[cfg(feature = "memo")]
+    pub fn set_line_seed(&mut self, seed: u64) {
+        self.line_seed = seed;
+        for t in self.members.values_mut() {
+            t.set_line_seed(seed);
+        }
+    }
+
+    /// Parses `target`'s body with its tracker's line memo
+    /// ([`Tracker::parse_body`]); a target not observed yet remembers nothing.
+    #[cfg(feature = "memo")]
+    pub fn parse_body<'a>(
+        &self,
+        target: &str,
+        body: &'a [u8],
+    ) -> Result<super::ParsedBody<'a>, crate::BodyError> {
+        match self.members.get(target) {
+            Some(t) => t.parse_body(body),
+            None => super::memo::LineMemo::seeded(self.line_seed).parse(body),
+        }
+    }
+
+    /// [`Fleet::observe`] of a body parsed by [`Fleet::parse_body`].
+    #[cfg(feature = "memo")]
+    pub fn observe_parsed(
+        &mut self,
+        target: &str,
+        body: &super::ParsedBody<'_>,
+        at_ms: i64,
+        target_now_ms: Option<i64>,
+    ) -> Observation {
+        self.member_mut(target)
+            .observe_parsed(body, at_ms, target_now_ms)
     }
 
     /// Merges one round's observations ([`merge_round`]) and makes `at_ms`

@@ -113,6 +113,13 @@ mod changes;
 mod fleet;
 mod identity;
 mod latency;
+#[cfg(feature = "memo")]
+mod memo;
+#[cfg(not(feature = "memo"))]
+#[path = "memo_off.rs"]
+mod memo;
+#[cfg(all(test, feature = "memo"))]
+mod memo_tests;
 mod observation;
 mod observe;
 #[cfg(feature = "latency")]
@@ -132,6 +139,8 @@ use observe::Scratch;
 pub use changes::{SEEN_REFRESH_MS, SeriesKey, StateChanges};
 pub use fleet::{Fleet, merge_round};
 pub use latency::{HealthDelta, HistogramDelta, LatencyDeltas, SeriesCounts};
+#[cfg(feature = "memo")]
+pub use memo::ParsedBody;
 pub use observation::{BreakdownDelta, Observation};
 pub use state::{STATE_VERSION, SeriesState, TrackerState};
 
@@ -323,7 +332,7 @@ impl Tracker {
         target_now_ms: Option<i64>,
     ) -> Observation {
         let mut scratch = std::mem::take(&mut self.scratch);
-        let obs = self.observe_with(expo, at_ms, target_now_ms, &mut scratch);
+        let obs = self.observe_with(expo, at_ms, target_now_ms, &mut scratch, None);
         self.scratch = scratch;
         obs
     }
@@ -348,6 +357,12 @@ impl Tracker {
         };
         self.series.retain(|_, e| keep(e));
         self.overflow.retain(|(_, e)| keep(e));
+        // A remembered line names its series by identity hash alone, which
+        // only holds while no stored series has gone (see `memo.rs`).
+        #[cfg(feature = "memo")]
+        if !removed_bases.is_empty() {
+            self.scratch.memo.lines.clear();
+        }
         for (prev, removed) in self.prev_seen.iter_mut().zip(removed_seen) {
             *prev = prev.saturating_sub(removed);
         }

@@ -9,6 +9,9 @@ use std::collections::hash_map::Entry as Slot;
 
 use super::identity::{IdMap, encode_base, encode_created};
 use super::latency::SeriesCounts;
+#[cfg(feature = "memo")]
+use super::memo::{LineMemo, Meaning, Memo};
+use super::memo::{Lines, labels_of};
 use super::observation::sort_breakdown;
 #[cfg(feature = "latency")]
 use super::observe_latency::LatencySlot;
@@ -49,9 +52,10 @@ pub(super) struct Scratch {
     pub(super) key: Vec<u8>,
     /// Encoded identities of the `_created` samples, back to back.
     arena: Vec<u8>,
-    /// Counter identity hash → `arena` range and `_created` value.
-    created: IdMap<(u32, u32, f64)>,
-    created_overflow: Vec<(u64, u32, u32, f64)>,
+    /// Counter identity hash → `arena` range (or [`RECALLED`] when its
+    /// line was recognised, not lexed), `_created` value and sample index.
+    created: IdMap<(u32, u32, f64, u32)>,
+    created_overflow: Vec<(u64, u32, u32, f64, u32)>,
     breakdown: FastMap<(Dimension, u32, Metric), f64>,
     /// Identity of a histogram or health series without `le`, to find its `_created`.
     #[cfg(feature = "latency")]
@@ -61,6 +65,20 @@ pub(super) struct Scratch {
     /// Every histogram bucket bound (`le` bits) in the body.
     #[cfg(feature = "latency")]
     pub(super) les: FastMap<(crate::catalog::Histogram, u64), ()>,
+    /// The lines of the previous body and what they meant.
+    #[cfg(feature = "memo")]
+    pub(super) memo: LineMemo,
+}
+
+/// The `arena` range of a `_created` sample whose line was recognised from
+/// the memo: its identity is encoded only when a lookup needs it.
+const RECALLED: u32 = u32::MAX;
+
+/// What a lookup of `_created` needs besides the scratch buffers.
+pub(super) struct CreatedCtx<'x, 'a> {
+    pub(super) catalog: &'x Catalog,
+    pub(super) expo: &'x Exposition<'a>,
+    pub(super) lines: Option<&'x Lines<'x, 'a>>,
 }
 
 /// One observation in progress: what it judges series against, fixed
@@ -101,16 +119,17 @@ pub(super) struct Identity<'k> {
 impl Tracker {
     /// [`Tracker::observe_with_target_clock`], with the scratch buffers taken
     /// out of the tracker so the passes can borrow both.
-    pub(super) fn observe_with(
+    pub(super) fn observe_with<'a>(
         &mut self,
-        expo: &Exposition<'_>,
+        expo: &Exposition<'a>,
         at_ms: i64,
         target_now_ms: Option<i64>,
         sc: &mut Scratch,
+        lines: Option<&Lines<'_, 'a>>,
     ) -> Observation {
         let mut round = self.start_round(at_ms, target_now_ms);
         let best = self.find_tracked(expo, &mut sc.hits);
-        index_created(&self.catalog, expo, &best, sc);
+        index_created(&self.catalog, expo, lines, &best, sc);
         let mut obs = Observation {
             at_ms,
             baseline: round.prev_at.is_none(),
@@ -123,7 +142,7 @@ impl Tracker {
             breakdown: Vec::new(),
             latency: LatencyDeltas::default(),
         };
-        self.count_values(expo, &best, &mut round, sc, &mut obs);
+        self.count_values(expo, lines, &best, &mut round, sc, &mut obs);
         self.end_round(&mut round, &mut obs);
         obs.breakdown = self.breakdown(&sc.breakdown);
         #[cfg(feature = "latency")]
@@ -186,9 +205,10 @@ impl Tracker {
     /// Pass 3: adds every value sample of a chosen name to `obs`: gauges to
     /// the live values, counters through [`Tracker::counter_delta`] to the
     /// live values, deltas and breakdown sums.
-    fn count_values(
+    fn count_values<'a>(
         &mut self,
-        expo: &Exposition<'_>,
+        expo: &Exposition<'a>,
+        lines: Option<&Lines<'_, 'a>>,
         best: &BestRanks,
         round: &mut Round,
         sc: &mut Scratch,
@@ -196,8 +216,10 @@ impl Tracker {
     ) {
         sc.breakdown.clear();
         #[cfg(feature = "latency")]
-        self.count_latency_values(expo, round, sc);
-        for hit in &sc.hits {
+        self.count_latency_values(expo, lines, round, sc);
+        let mut relexed: Vec<Label<'a>> = Vec::new();
+        for i in 0..sc.hits.len() {
+            let hit = sc.hits[i];
             let NameRole::Value { metric, rank } = hit.role else {
                 continue;
             };
@@ -211,21 +233,20 @@ impl Tracker {
                 if s.value.is_finite() {
                     obs.live.add(metric, s.value);
                 }
+                #[cfg(feature = "memo")]
+                if sc.recall(lines, hit.sample, Meaning::Gauge).is_none() {
+                    sc.remember(lines, hit.sample, memo_of(s.name, s.value, Meaning::Gauge));
+                }
                 continue;
             }
-            let labels = expo.labels_of(s);
-            sc.key.clear();
-            let base_hash = encode_base(&mut sc.key, &mut sc.order, s.name, labels);
-            let created = lookup_created(sc, &sc.key, base_hash);
-            let id = encode_created(&mut sc.key, base_hash, created);
-            let identity = Identity {
-                kind: Kind::Metric,
-                key: &sc.key,
-                id,
-                base_hash,
-                created,
+            #[cfg(feature = "memo")]
+            let counted = match self.recall_counter(expo, lines, hit.sample, round, sc) {
+                Some(counted) => counted,
+                None => self.count_counter(expo, lines, hit.sample, round, sc, &mut relexed),
             };
-            let Some((delta, dims)) = self.counter_delta(round, &identity, labels, s.value) else {
+            #[cfg(not(feature = "memo"))]
+            let counted = self.count_counter(expo, lines, hit.sample, round, sc, &mut relexed);
+            let Some((delta, dims)) = counted else {
                 continue;
             };
             obs.live.add(metric, s.value);
@@ -240,6 +261,90 @@ impl Tracker {
         }
     }
 
+    /// One counter value sample, from its labels: its identity, its
+    /// `_created`, and [`Tracker::counter_delta`]. Remembers its line.
+    fn count_counter<'a>(
+        &mut self,
+        expo: &Exposition<'a>,
+        lines: Option<&Lines<'_, 'a>>,
+        sample: u32,
+        round: &mut Round,
+        sc: &mut Scratch,
+        relexed: &mut Vec<Label<'a>>,
+    ) -> Option<(f64, DimKeys)> {
+        let s = expo.samples.get(sample as usize)?;
+        let labels = labels_of(expo, lines, sample, relexed)?;
+        sc.key.clear();
+        let base_hash = encode_base(&mut sc.key, &mut sc.order, s.name, labels);
+        let ctx = CreatedCtx {
+            catalog: &self.catalog,
+            expo,
+            lines,
+        };
+        let created = lookup_created(sc, &ctx, &sc.key, base_hash);
+        let id = encode_created(&mut sc.key, base_hash, created.map(|c| c.0));
+        let identity = Identity {
+            kind: Kind::Metric,
+            key: &sc.key,
+            id,
+            base_hash,
+            created: created.map(|c| c.0),
+        };
+        let counted = self.counter_delta(round, &identity, labels, s.value);
+        #[cfg(feature = "memo")]
+        if let Some(l) = lines
+            && self.find_mut(id, &sc.key).is_some()
+        {
+            let paired = created.and_then(|c| l.key(c.1)).filter(|k| k.keyed);
+            let memo = Memo {
+                created_line: paired.map_or(0, |k| k.hash),
+                base_hash,
+                id,
+                paired: paired.is_some(),
+                ..memo_of(s.name, s.value, Meaning::Value)
+            };
+            // An unkeyed `_created` line cannot be checked next time.
+            if created.is_none() || paired.is_some() {
+                sc.remember(lines, sample, memo);
+            }
+        }
+        counted
+    }
+
+    /// A counter value sample whose line was recognised, counted as the
+    /// series it was last time when that still holds (see `memo.rs`);
+    /// `None` when it must be counted from its labels.
+    #[cfg(feature = "memo")]
+    fn recall_counter(
+        &mut self,
+        expo: &Exposition<'_>,
+        lines: Option<&Lines<'_, '_>>,
+        sample: u32,
+        round: &mut Round,
+        sc: &mut Scratch,
+    ) -> Option<Option<(f64, DimKeys)>> {
+        let l = lines?;
+        let s = expo.samples.get(sample as usize)?;
+        let m = sc.recall(lines, sample, Meaning::Value)?;
+        let first = sc.created.get(&m.base_hash).map(|c| c.3);
+        let same_created = match first {
+            None => !m.paired,
+            Some(c) => {
+                m.paired
+                    && l.key(c)
+                        .is_some_and(|k| k.keyed && k.hash == m.created_line)
+            }
+        };
+        if !same_created || self.overflow.iter().any(|(h, _)| *h == m.id) {
+            return None;
+        }
+        let e = self.series.get_mut(&m.id)?;
+        if e.base_hash != m.base_hash || e.kind != Kind::Metric {
+            return None;
+        }
+        Some(seen_again(e, round, m.id, s.value))
+    }
+
     /// The increase of one counter sample and its dimension keys, or `None`
     /// when it does not count: a repeat of a series in the same body, or an
     /// unusable value (NaN, infinite or negative; rule 3).
@@ -250,33 +355,11 @@ impl Tracker {
         labels: &[Label<'_>],
         value: f64,
     ) -> Option<(f64, DimKeys)> {
-        let usable = value.is_finite() && value >= 0.0;
-        let k = identity.kind.index();
         if let Some(e) = self.find_mut(identity.id, identity.key) {
-            if e.seen_gen == round.generation {
-                // The same series twice in one body: count it once.
-                return None;
-            }
-            if e.seen_gen == round.prev_gen {
-                round.still_seen[k] += 1;
-            }
-            round.seen_now[k] += 1;
-            e.seen_gen = round.generation;
-            e.last_seen_ms = round.at_ms;
-            if !e.dirty && super::changes::seen_is_due(identity.id, e.taken_seen_ms, round.at_ms) {
-                e.dirty = true;
-            }
-            if !usable {
-                return None;
-            }
-            let delta = growth(e.value, value, &mut round.counts[k].resets);
-            if e.value.to_bits() != value.to_bits() {
-                e.dirty = true;
-            }
-            e.value = value;
-            return Some((delta, e.dims));
+            return seen_again(e, round, identity.id, value);
         }
-        if !usable {
+        let k = identity.kind.index();
+        if !(value.is_finite() && value >= 0.0) {
             return None;
         }
         let delta = self.first_sighting_delta(round, identity, value);
@@ -374,6 +457,49 @@ impl Tracker {
     }
 }
 
+/// A stored series `e` (identity hash `id`) seen again with `value`: its
+/// increase and dimension keys, or `None` when it does not count (see
+/// [`Tracker::counter_delta`]).
+fn seen_again(e: &mut Entry, round: &mut Round, id: u64, value: f64) -> Option<(f64, DimKeys)> {
+    if e.seen_gen == round.generation {
+        // The same series twice in one body: count it once.
+        return None;
+    }
+    let k = e.kind.index();
+    if e.seen_gen == round.prev_gen {
+        round.still_seen[k] += 1;
+    }
+    round.seen_now[k] += 1;
+    e.seen_gen = round.generation;
+    e.last_seen_ms = round.at_ms;
+    if !e.dirty && super::changes::seen_is_due(id, e.taken_seen_ms, round.at_ms) {
+        e.dirty = true;
+    }
+    if !(value.is_finite() && value >= 0.0) {
+        return None;
+    }
+    let delta = growth(e.value, value, &mut round.counts[k].resets);
+    if e.value.to_bits() != value.to_bits() {
+        e.dirty = true;
+    }
+    e.value = value;
+    Some((delta, e.dims))
+}
+
+/// A memo of a line named `name` (which it starts with) holding `value`.
+#[cfg(feature = "memo")]
+fn memo_of(name: &str, value: f64, meaning: Meaning) -> Memo {
+    Memo {
+        created_line: 0,
+        value,
+        base_hash: 0,
+        id: 0,
+        name_len: u32::try_from(name.len()).unwrap_or(u32::MAX),
+        meaning,
+        paired: false,
+    }
+}
+
 /// Rule 3: the increase of a known series from its stored value to `value`.
 /// A fall is a reset, counted in `resets`, and contributes the new value.
 fn growth(stored: f64, value: f64, resets: &mut u32) -> f64 {
@@ -389,22 +515,23 @@ fn growth(stored: f64, value: f64, resets: &mut u32) -> f64 {
 }
 
 /// Pass 2: indexes the `_created` values of the chosen names by the identity
-/// of their counter (its name and labels), for [`lookup_created`].
-fn index_created(catalog: &Catalog, expo: &Exposition<'_>, best: &BestRanks, sc: &mut Scratch) {
+/// of their counter (its name and labels), for [`lookup_created`]; the
+/// lines it indexes are remembered for the next body.
+fn index_created<'a>(
+    catalog: &Catalog,
+    expo: &Exposition<'a>,
+    lines: Option<&Lines<'_, 'a>>,
+    best: &BestRanks,
+    sc: &mut Scratch,
+) {
     sc.arena.clear();
     sc.created.clear();
     sc.created_overflow.clear();
-    for hit in &sc.hits {
-        let value_name = match hit.role {
-            NameRole::Created { metric, rank } if rank == best[metric.index()] => {
-                match catalog.sample_names(metric).get(rank as usize) {
-                    Some(name) => name.as_str(),
-                    None => continue,
-                }
-            }
-            NameRole::HistogramCreated { histogram } => histogram.family(),
-            NameRole::HealthCreated { counter } => counter.family(),
-            _ => continue,
+    let mut relexed: Vec<Label<'a>> = Vec::new();
+    for i in 0..sc.hits.len() {
+        let hit = sc.hits[i];
+        let Some(value_name) = created_value_name(catalog, hit.role, best) else {
+            continue;
         };
         let Some(s) = expo.samples.get(hit.sample as usize) else {
             continue;
@@ -412,32 +539,109 @@ fn index_created(catalog: &Catalog, expo: &Exposition<'_>, best: &BestRanks, sc:
         if !s.value.is_finite() {
             continue;
         }
+        #[cfg(feature = "memo")]
+        let metric_created = matches!(hit.role, NameRole::Created { .. });
+        #[cfg(feature = "memo")]
+        if metric_created && let Some(m) = sc.recall(lines, hit.sample, Meaning::Created) {
+            insert_created(sc, m.base_hash, RECALLED, RECALLED, s.value, hit.sample);
+            continue;
+        }
+        let Some(labels) = labels_of(expo, lines, hit.sample, &mut relexed) else {
+            continue;
+        };
         let start = sc.arena.len();
-        let h = encode_base(&mut sc.arena, &mut sc.order, value_name, expo.labels_of(s));
+        let h = encode_base(&mut sc.arena, &mut sc.order, value_name, labels);
         let end = sc.arena.len();
         let (Ok(start32), Ok(end32)) = (u32::try_from(start), u32::try_from(end)) else {
             break;
         };
-        match sc.created.entry(h) {
-            Slot::Vacant(slot) => {
-                slot.insert((start32, end32, s.value));
-            }
-            Slot::Occupied(_) => sc.created_overflow.push((h, start32, end32, s.value)),
+        insert_created(sc, h, start32, end32, s.value, hit.sample);
+        #[cfg(feature = "memo")]
+        if metric_created {
+            let memo = Memo {
+                base_hash: h,
+                ..memo_of(s.name, s.value, Meaning::Created)
+            };
+            sc.remember(lines, hit.sample, memo);
         }
     }
 }
 
+/// The name of the counter whose `_created` a sample with `role` is, when
+/// it is one that counts.
+fn created_value_name<'c>(
+    catalog: &'c Catalog,
+    role: NameRole,
+    best: &BestRanks,
+) -> Option<&'c str> {
+    match role {
+        NameRole::Created { metric, rank } if rank == best[metric.index()] => catalog
+            .sample_names(metric)
+            .get(rank as usize)
+            .map(|n| n.as_str()),
+        NameRole::HistogramCreated { histogram } => Some(histogram.family()),
+        NameRole::HealthCreated { counter } => Some(counter.family()),
+        _ => None,
+    }
+}
+
+/// Adds one `_created` sample to the index; the first for a hash wins the
+/// map's slot, later ones go to the overflow list in body order.
+fn insert_created(sc: &mut Scratch, h: u64, start: u32, end: u32, value: f64, sample: u32) {
+    match sc.created.entry(h) {
+        Slot::Vacant(slot) => {
+            slot.insert((start, end, value, sample));
+        }
+        Slot::Occupied(_) => sc.created_overflow.push((h, start, end, value, sample)),
+    }
+}
+
 /// The `_created` value indexed for the counter identity `key` (name and
-/// labels, whose hash is `base_hash`).
-pub(super) fn lookup_created(sc: &Scratch, key: &[u8], base_hash: u64) -> Option<f64> {
-    let matches = |start: u32, end: u32| sc.arena.get(start as usize..end as usize) == Some(key);
+/// labels, whose hash is `base_hash`), with the index of its sample.
+pub(super) fn lookup_created(
+    sc: &Scratch,
+    ctx: &CreatedCtx<'_, '_>,
+    key: &[u8],
+    base_hash: u64,
+) -> Option<(f64, u32)> {
+    let matches = |start: u32, end: u32, sample: u32| {
+        if start == RECALLED {
+            return recalled_key_is(ctx, sample, key);
+        }
+        sc.arena.get(start as usize..end as usize) == Some(key)
+    };
     match sc.created.get(&base_hash) {
-        Some(&(start, end, value)) if matches(start, end) => Some(value),
+        Some(&(start, end, value, sample)) if matches(start, end, sample) => Some((value, sample)),
         Some(_) => sc
             .created_overflow
             .iter()
-            .find(|&&(h, start, end, _)| h == base_hash && matches(start, end))
-            .map(|&(_, _, _, value)| value),
+            .find(|&&(h, start, end, _, sample)| h == base_hash && matches(start, end, sample))
+            .map(|&(_, _, _, value, sample)| (value, sample)),
         None => None,
     }
+}
+
+/// True when the `_created` sample `sample`, recognised and not lexed,
+/// belongs to the counter identity `key`: its line is lexed again for that.
+fn recalled_key_is(ctx: &CreatedCtx<'_, '_>, sample: u32, key: &[u8]) -> bool {
+    let Some(s) = ctx.expo.samples.get(sample as usize) else {
+        return false;
+    };
+    let Some(role) = ctx.catalog.role_of(s.name) else {
+        return false;
+    };
+    let value_name = match role {
+        NameRole::Created { metric, rank } => ctx.catalog.sample_names(metric).get(rank as usize),
+        _ => None,
+    };
+    let Some(value_name) = value_name else {
+        return false;
+    };
+    let mut labels = Vec::new();
+    let Some(labels) = labels_of(ctx.expo, ctx.lines, sample, &mut labels) else {
+        return false;
+    };
+    let mut own = Vec::with_capacity(key.len());
+    encode_base(&mut own, &mut Vec::new(), value_name, labels);
+    own == key
 }

@@ -5,7 +5,8 @@
 
 use super::identity::{encode_base, encode_created};
 use super::latency::{sort_health, sort_histograms};
-use super::observe::{Identity, Round, Scratch, lookup_created};
+use super::memo::Lines;
+use super::observe::{CreatedCtx, Identity, Round, Scratch, lookup_created};
 use super::{HealthDelta, HistogramDelta, Kind, LatencyDeltas, Tracker};
 use crate::catalog::{Dimension, HealthCounter, Histogram, HistogramPart, NameRole};
 use crate::expo::{Exposition, Label, Sample};
@@ -26,9 +27,10 @@ pub(super) enum LatencySlot {
 
 impl Tracker {
     /// Pass 3 for the histogram and health counter samples, into `sc.latency`.
-    pub(super) fn count_latency_values(
+    pub(super) fn count_latency_values<'a>(
         &mut self,
-        expo: &Exposition<'_>,
+        expo: &Exposition<'a>,
+        lines: Option<&Lines<'_, 'a>>,
         round: &mut Round,
         sc: &mut Scratch,
     ) {
@@ -38,7 +40,7 @@ impl Tracker {
         for i in 0..sc.hits.len() {
             let hit = sc.hits[i];
             if let Some(s) = expo.samples.get(hit.sample as usize) {
-                self.count_latency(expo, s, hit.role, round, sc, &mut no_le);
+                self.count_latency(expo, lines, s, hit.role, round, sc, &mut no_le);
             }
         }
     }
@@ -47,9 +49,11 @@ impl Tracker {
     /// `sc.latency`, through [`Tracker::counter_delta`] like a counter.
     /// Buckets whose `le` is not a number are skipped. `no_le` is scratch
     /// space for the labels without `le`.
+    #[allow(clippy::too_many_arguments)]
     fn count_latency<'e>(
         &mut self,
         expo: &Exposition<'e>,
+        lines: Option<&Lines<'_, 'e>>,
         s: &Sample<'e>,
         role: NameRole,
         round: &mut Round,
@@ -90,7 +94,12 @@ impl Tracker {
         // `_created` belongs to the histogram series, whose labels have no `le`.
         sc.created_key.clear();
         let created_hash = encode_base(&mut sc.created_key, &mut sc.order, family, no_le);
-        let created = lookup_created(sc, &sc.created_key, created_hash);
+        let ctx = CreatedCtx {
+            catalog: &self.catalog,
+            expo,
+            lines,
+        };
+        let created = lookup_created(sc, &ctx, &sc.created_key, created_hash).map(|c| c.0);
         sc.key.clear();
         let base_hash = encode_base(&mut sc.key, &mut sc.order, s.name, labels);
         let id = encode_created(&mut sc.key, base_hash, created);
