@@ -72,9 +72,12 @@ pub(super) struct Scratch {
 
 /// The `arena` range of a `_created` sample whose line was recognised from
 /// the memo: its identity is encoded only when a lookup needs it.
+#[cfg(feature = "memo")]
 const RECALLED: u32 = u32::MAX;
 
-/// What a lookup of `_created` needs besides the scratch buffers.
+/// What a lookup of `_created` needs besides the scratch buffers (only a
+/// recognised line's, with the feature `memo`).
+#[cfg_attr(not(feature = "memo"), allow(dead_code))]
 pub(super) struct CreatedCtx<'x, 'a> {
     pub(super) catalog: &'x Catalog,
     pub(super) expo: &'x Exposition<'a>,
@@ -605,9 +608,12 @@ pub(super) fn lookup_created(
     base_hash: u64,
 ) -> Option<(f64, u32)> {
     let matches = |start: u32, end: u32, sample: u32| {
+        #[cfg(feature = "memo")]
         if start == RECALLED {
             return recalled_key_is(ctx, sample, key);
         }
+        #[cfg(not(feature = "memo"))]
+        let _ = (ctx, sample);
         sc.arena.get(start as usize..end as usize) == Some(key)
     };
     match sc.created.get(&base_hash) {
@@ -621,6 +627,7 @@ pub(super) fn lookup_created(
     }
 }
 
+#[cfg(feature = "memo")]
 /// True when the `_created` sample `sample`, recognised and not lexed,
 /// belongs to the counter identity `key`: its line is lexed again for that.
 fn recalled_key_is(ctx: &CreatedCtx<'_, '_>, sample: u32, key: &[u8]) -> bool {
