@@ -443,10 +443,14 @@ pub fn bench_scale(args: &[String]) -> Result<()> {
             ((o.scrapes - 1) * step) as f64 / 86_400.0
         );
     }
+    // The revision names the baseline only when it was built from it.
+    let rev = match o.base_bin {
+        Some(_) => String::new(),
+        None => format!(" ({})", o.rev),
+    };
     println!(
-        "baseline: {} ({})\nnew:      {}",
+        "baseline: {}{rev}\nnew:      {}",
         base.display(),
-        o.rev,
         new.display()
     );
     let version = |b: &Path| read(Command::new(b).arg("--version")).unwrap_or_default();
