@@ -11,7 +11,7 @@
 //! value and when it was last seen; the label sets (`pulse_labelsets`) and
 //! sample names (`pulse_samples`) are stored once however many series and
 //! targets share them. A label set is the list of its label pairs' ids
-//! ([`encode_pairs`]), each pair (`pulse_labels`) stored once however many
+//! ([`encode_pair`]), each pair (`pulse_labels`) stored once however many
 //! label sets share it: an API key's hash is in every label set of the key,
 //! once per model, but written once.
 
