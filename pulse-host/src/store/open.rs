@@ -15,6 +15,10 @@ use super::{ScrapeStatus, Store, StoreError, StoreMode, schema};
 /// The WAL is truncated back to this size after a checkpoint (`journal_size_limit`).
 const WAL_SIZE_LIMIT: i64 = 4 * 1024 * 1024;
 
+/// How long a statement waits for a lock another connection holds (an
+/// `export` reading the same file).
+pub(super) const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 impl Store {
     /// Opens (or creates) the database at `path`: creates parent
     /// directories, enables WAL with `synchronous=NORMAL` and runs the
@@ -80,7 +84,7 @@ impl Store {
 
     fn open_file(path: &Path, history_size: usize) -> Result<Store, StoreError> {
         let conn = Connection::open(path)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
         let mode: String =
             conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
@@ -90,7 +94,9 @@ impl Store {
         // SQLite checkpoints the WAL every 1,000 pages but never shrinks the
         // file: one large transaction (the first scrape of 100,000 series)
         // would leave a WAL of its size for good. With a limit the file is
-        // truncated back to it whenever a checkpoint resets the log.
+        // truncated back to it whenever a checkpoint resets the log. That
+        // still leaves the last transaction's size: `Store::truncate_wal`
+        // empties the file after each scrape's write.
         conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
         Self::init(conn, StoreMode::Sqlite, history_size)
     }

@@ -10,9 +10,13 @@
 //! interned sample name, interned label set, `_created` as its IEEE bits), its
 //! value and when it was last seen; the label sets (`pulse_labelsets`) and
 //! sample names (`pulse_samples`) are stored once however many series and
-//! targets share them.
+//! targets share them. A label set is the list of its label pairs' ids
+//! ([`encode_pair`]), each pair (`pulse_labels`) stored once however many
+//! label sets share it: an API key's hash is in every label set of the key,
+//! once per model, but written once.
 
-use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 
 use pulse_core::track::{SeriesState, StateChanges, TrackerState};
 use rusqlite::{OptionalExtension, Transaction, params};
@@ -39,9 +43,21 @@ fn created_of(key: i64) -> Option<f64> {
     (key != NO_CREATED).then(|| f64::from_bits(key as u64))
 }
 
-/// The label set column: the labels as a JSON array of pairs.
-pub(super) fn labels_text(labels: &[(String, String)]) -> Result<String, StoreError> {
-    Ok(serde_json::to_string(labels)?)
+/// Appends one label pair id to a label set's `pairs` column: an unsigned
+/// LEB128 of the id's bits (two bytes up to 16,383 pairs), in label order.
+pub(super) fn encode_pair(pairs: &mut Vec<u8>, id: i64) {
+    // Writing into a Vec cannot fail.
+    let _ = leb128::write::unsigned(pairs, id as u64);
+}
+
+/// The label pair ids of a label set's `pairs` column, or `None` when it is
+/// not a list of [`encode_pair`]s.
+pub(super) fn decode_pairs(mut pairs: &[u8]) -> Option<Vec<i64>> {
+    let mut ids = Vec::with_capacity(pairs.len() / 2);
+    while !pairs.is_empty() {
+        ids.push(leb128::read::unsigned(&mut pairs).ok()? as i64);
+    }
+    Some(ids)
 }
 
 impl Store {
@@ -80,8 +96,20 @@ impl Store {
                 ));
             }
         }
+        let mut pairs: HashMap<i64, (String, String)> = HashMap::new();
+        {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT id, name, value FROM pulse_labels")?;
+            let mut rows = stmt.query([])?;
+            while let Some(row) = rows.next()? {
+                pairs.insert(row.get(0)?, (row.get(1)?, row.get(2)?));
+            }
+        }
+        // Each label set decoded once, however many series share it.
+        let mut labelsets: HashMap<i64, Vec<(String, String)>> = HashMap::new();
         let mut stmt = self.conn.prepare(
-            "SELECT s.name, l.labels, t.created_key, t.value, t.last_seen_ms \
+            "SELECT s.name, t.labelset_id, l.pairs, t.created_key, t.value, t.last_seen_ms \
              FROM pulse_state_series t \
              JOIN pulse_samples s ON s.id = t.sample_id \
              JOIN pulse_labelsets l ON l.id = t.labelset_id \
@@ -91,14 +119,24 @@ impl Store {
         for (id, name, mut state) in targets {
             let mut rows = stmt.query([id])?;
             while let Some(row) = rows.next()? {
-                let labels: String = row.get(1)?;
-                let value: Option<f64> = row.get(3)?;
+                let labels = match labelsets.entry(row.get(1)?) {
+                    Entry::Occupied(e) => e.get().clone(),
+                    Entry::Vacant(e) => {
+                        let id = *e.key();
+                        let labels = (row.get_ref(2)?.as_bytes().ok())
+                            .and_then(decode_pairs)
+                            .and_then(|ids| ids.iter().map(|p| pairs.get(p).cloned()).collect())
+                            .ok_or(StoreError::LabelSet { id })?;
+                        e.insert(labels).clone()
+                    }
+                };
+                let value: Option<f64> = row.get(4)?;
                 state.series.push(SeriesState {
                     sample: row.get(0)?,
-                    labels: serde_json::from_str(&labels)?,
-                    created: created_of(row.get(2)?),
+                    labels,
+                    created: created_of(row.get(3)?),
                     value: value.unwrap_or(f64::NAN),
-                    last_seen_ms: row.get(4)?,
+                    last_seen_ms: row.get(5)?,
                 });
             }
             // The core keeps its series sorted; restore that order.
@@ -171,10 +209,15 @@ pub(super) fn target_id(tx: &Transaction<'_>, name: &str) -> Result<i64, StoreEr
         .query_row([name], |r| r.get(0))?)
 }
 
-/// Interned ids of sample names and label sets within one transaction.
+/// Interned ids of sample names, label pairs and label sets within one
+/// transaction (each looked up in the database once per transaction).
 struct Ids<'t, 'c> {
     tx: &'t Transaction<'c>,
     samples: HashMap<String, i64>,
+    /// `pulse_labels` ids by label name, then value.
+    pairs: HashMap<String, HashMap<String, i64>>,
+    /// `pulse_labelsets` ids by their `pairs` column.
+    labelsets: HashMap<Vec<u8>, i64>,
 }
 
 impl Ids<'_, '_> {
@@ -190,9 +233,68 @@ impl Ids<'_, '_> {
         Ok(id)
     }
 
-    /// The id of a label set; with `create`, a new one when it has none.
-    fn labelset(&mut self, labels: &str, create: bool) -> Result<Option<i64>, StoreError> {
-        intern(self.tx, "pulse_labelsets", "labels", labels, create)
+    /// The id of the label pair `name`=`value`; with `create`, a new one
+    /// when it has none.
+    fn pair(&mut self, name: &str, value: &str, create: bool) -> Result<Option<i64>, StoreError> {
+        if let Some(id) = self.pairs.get(name).and_then(|values| values.get(value)) {
+            return Ok(Some(*id));
+        }
+        let found = self
+            .tx
+            .prepare_cached("SELECT id FROM pulse_labels WHERE name = ?1 AND value = ?2")?
+            .query_row([name, value], |r| r.get(0))
+            .optional()?;
+        let id = match found {
+            Some(id) => id,
+            None if create => {
+                self.tx
+                    .prepare_cached("INSERT INTO pulse_labels (name, value) VALUES (?1, ?2)")?
+                    .execute([name, value])?;
+                self.tx.last_insert_rowid()
+            }
+            None => return Ok(None),
+        };
+        self.pairs
+            .entry(name.to_owned())
+            .or_default()
+            .insert(value.to_owned(), id);
+        Ok(Some(id))
+    }
+
+    /// The id of a label set; with `create`, a new one (and new label pairs)
+    /// when it has none.
+    fn labelset(
+        &mut self,
+        labels: &[(String, String)],
+        create: bool,
+    ) -> Result<Option<i64>, StoreError> {
+        let mut pairs = Vec::with_capacity(2 * labels.len());
+        for (name, value) in labels {
+            let Some(id) = self.pair(name, value, create)? else {
+                return Ok(None);
+            };
+            encode_pair(&mut pairs, id);
+        }
+        if let Some(id) = self.labelsets.get(&pairs) {
+            return Ok(Some(*id));
+        }
+        let found = self
+            .tx
+            .prepare_cached("SELECT id FROM pulse_labelsets WHERE pairs = ?1")?
+            .query_row([&pairs], |r| r.get(0))
+            .optional()?;
+        let id = match found {
+            Some(id) => id,
+            None if create => {
+                self.tx
+                    .prepare_cached("INSERT INTO pulse_labelsets (pairs) VALUES (?1)")?
+                    .execute([&pairs])?;
+                self.tx.last_insert_rowid()
+            }
+            None => return Ok(None),
+        };
+        self.labelsets.insert(pairs, id);
+        Ok(Some(id))
     }
 }
 
@@ -242,12 +344,14 @@ pub(super) fn write_state(
     let mut ids = Ids {
         tx,
         samples: HashMap::new(),
+        pairs: HashMap::new(),
+        labelsets: HashMap::new(),
     };
     for k in &changes.removed {
         let Some(sample) = ids.sample(&k.sample, false)? else {
             continue;
         };
-        let Some(labelset) = ids.labelset(&labels_text(&k.labels)?, false)? else {
+        let Some(labelset) = ids.labelset(&k.labels, false)? else {
             continue;
         };
         tx.prepare_cached(
@@ -264,10 +368,9 @@ pub(super) fn write_state(
          value = excluded.value, last_seen_ms = excluded.last_seen_ms",
     )?;
     for s in &changes.upserts {
-        let (Some(sample), Some(labelset)) = (
-            ids.sample(&s.sample, true)?,
-            ids.labelset(&labels_text(&s.labels)?, true)?,
-        ) else {
+        let (Some(sample), Some(labelset)) =
+            (ids.sample(&s.sample, true)?, ids.labelset(&s.labels, true)?)
+        else {
             continue;
         };
         upsert.execute(params![
@@ -282,16 +385,44 @@ pub(super) fn write_state(
     Ok(())
 }
 
-/// Deletes label sets and sample names no series uses any more (after
-/// forgotten series; retention runs it).
+/// Deletes label sets, label pairs and sample names no series uses any more
+/// (after forgotten series; retention runs it).
 pub(super) fn prune_interned(tx: &Transaction<'_>) -> Result<usize, StoreError> {
     let labelsets = tx.execute(
         "DELETE FROM pulse_labelsets WHERE id NOT IN (SELECT labelset_id FROM pulse_state_series)",
         [],
     )?;
+    let pairs = if labelsets > 0 { prune_pairs(tx)? } else { 0 };
     let samples = tx.execute(
         "DELETE FROM pulse_samples WHERE id NOT IN (SELECT sample_id FROM pulse_state_series)",
         [],
     )?;
-    Ok(labelsets + samples)
+    Ok(labelsets + pairs + samples)
+}
+
+/// Deletes the label pairs no label set lists. The lists are blobs SQL
+/// cannot look into, so they are decoded here; while one does not decode,
+/// every pair is kept.
+fn prune_pairs(tx: &Transaction<'_>) -> Result<usize, StoreError> {
+    let mut used = HashSet::new();
+    {
+        let mut stmt = tx.prepare("SELECT pairs FROM pulse_labelsets")?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            match row.get_ref(0)?.as_bytes().ok().and_then(decode_pairs) {
+                Some(ids) => used.extend(ids),
+                None => return Ok(0),
+            }
+        }
+    }
+    let ids: Vec<i64> = tx
+        .prepare("SELECT id FROM pulse_labels")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let unused: Vec<i64> = ids.into_iter().filter(|id| !used.contains(id)).collect();
+    let mut delete = tx.prepare("DELETE FROM pulse_labels WHERE id = ?1")?;
+    for id in &unused {
+        delete.execute([id])?;
+    }
+    Ok(unused.len())
 }

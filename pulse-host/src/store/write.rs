@@ -115,6 +115,7 @@ impl Store {
             )?;
         }
         tx.commit()?;
+        self.truncate_wal();
         // The caches follow the database only once the transaction is durable.
         self.series_ids.extend(staged.series_ids);
         if let Some(raw) = staged.raw {
@@ -154,6 +155,7 @@ impl Store {
             tx.execute(RESUM_DAY_SQL, params![day, day.saturating_add(UTC_DAY_MS)])?;
         }
         tx.commit()?;
+        self.truncate_wal();
         if scrapes + buckets > 0 {
             tracing::info!(scrapes, buckets, before_ms, "purged old rows");
         }
