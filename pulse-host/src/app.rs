@@ -3,6 +3,7 @@
 //! The API never waits for a scrape: it reads [`Live`] (a short lock) and asks
 //! the store thread for sums. The scraper owns the tracker alone.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -134,8 +135,12 @@ pub struct App {
     pub store: StoreHandle,
     /// Whether the store is a file or the in-memory fallback.
     pub store_mode: StoreMode,
-    /// Scraper status.
-    pub live: RwLock<Live>,
+    /// Scraper status; changed only through [`App::update`].
+    live: RwLock<Live>,
+    /// Counts the changes of `live` (see [`App::live_version`]).
+    live_version: AtomicU64,
+    /// The serialised `/api/v1/metrics` body (see `api::cache`).
+    pub summary_body: crate::api::cache::BodyCache,
     /// Source of "now".
     pub clock: Clock,
     /// When the process started (for uptime).
@@ -177,6 +182,8 @@ impl App {
             store,
             store_mode: mode,
             live: RwLock::new(live),
+            live_version: AtomicU64::new(0),
+            summary_body: crate::api::cache::BodyCache::default(),
             clock,
             started: Instant::now(),
             alerts: RwLock::new(Arc::new(AlertConfig::default())),
@@ -237,8 +244,19 @@ impl App {
         self.update(|l| l.open_error = Some(error));
     }
 
-    fn update(&self, f: impl FnOnce(&mut Live)) {
-        f(&mut self.live.write().unwrap_or_else(PoisonError::into_inner));
+    /// Changes the scraper status and moves [`App::live_version`].
+    pub(crate) fn update(&self, f: impl FnOnce(&mut Live)) {
+        let mut live = self.live.write().unwrap_or_else(PoisonError::into_inner);
+        f(&mut live);
+        // Under the lock: whoever reads this version and then the status
+        // sees at least this change.
+        self.live_version.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// How many times the scraper status has changed: an answer built from
+    /// [`App::live`] read after this value stays true while it is unchanged.
+    pub fn live_version(&self) -> u64 {
+        self.live_version.load(Ordering::Acquire)
     }
 }
 

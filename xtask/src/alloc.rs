@@ -130,6 +130,8 @@ struct Opts {
     idle: u64,
     interval: u64,
     no_build: bool,
+    /// Only these builds (by file name suffix, e.g. `musl-mimalloc`); all when empty.
+    only: Vec<String>,
 }
 
 fn parse(args: &[String]) -> Result<Opts> {
@@ -140,6 +142,7 @@ fn parse(args: &[String]) -> Result<Opts> {
         idle: 10,
         interval: 15,
         no_build: false,
+        only: Vec::new(),
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -155,6 +158,7 @@ fn parse(args: &[String]) -> Result<Opts> {
             "--idle" => o.idle = v()?.parse().context("--idle")?,
             "--interval" => o.interval = v()?.parse().context("--interval")?,
             "--no-build" => o.no_build = true,
+            "--only" => o.only.extend(v()?.split(',').map(str::to_owned)),
             other => bail!("unknown option {other}"),
         }
     }
@@ -385,6 +389,10 @@ fn lo_hi(xs: impl IntoIterator<Item = f64>) -> (f64, f64) {
 /// `lo-hi` with `digits` decimals, or one number when they print the same.
 fn range(xs: impl IntoIterator<Item = f64>, digits: usize) -> String {
     let (lo, hi) = lo_hi(xs);
+    if lo > hi {
+        // No runs (a build left out by `--only`).
+        return "-".to_owned();
+    }
     let (a, b) = (format!("{lo:.digits$}"), format!("{hi:.digits$}"));
     if a == b { a } else { format!("{a}-{b}") }
 }
@@ -405,17 +413,25 @@ pub fn bench_alloc(args: &[String]) -> Result<()> {
     let o = parse(args)?;
     let dir = root().join("target/bench/alloc");
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let wanted = |b: Build| {
+        o.only.is_empty()
+            || o.only
+                .iter()
+                .any(|w| b.file_name().ends_with(&format!("-{w}")))
+    };
     let bins = Build::ALL
         .iter()
         .map(|&b| {
-            if o.no_build {
+            if !wanted(b) {
+                Ok(None)
+            } else if o.no_build {
                 let bin = dir.join(b.file_name());
                 if !bin.exists() {
                     bail!("--no-build: {} is missing", bin.display());
                 }
-                Ok(bin)
+                Ok(Some(bin))
             } else {
-                b.make(&dir)
+                b.make(&dir).map(Some)
             }
         })
         .collect::<Result<Vec<_>>>()?;
@@ -442,7 +458,9 @@ pub fn bench_alloc(args: &[String]) -> Result<()> {
     for run in 0..o.runs {
         for k in 0..Build::ALL.len() {
             let i = (k + run) % Build::ALL.len();
-            results[i].push(measure(&bins[i], Build::ALL[i], &o, &url)?);
+            if let Some(bin) = &bins[i] {
+                results[i].push(measure(bin, Build::ALL[i], &o, &url)?);
+            }
         }
     }
     drop(fake);
@@ -501,6 +519,9 @@ pub fn bench_alloc(args: &[String]) -> Result<()> {
         Build::new(Libc::Musl, Alloc::Mimalloc),
     ] {
         let r = &results[index(b)];
+        if r.is_empty() {
+            continue;
+        }
         let (req_lo, _) = lo_hi(r.iter().map(|r| r.req_s));
         let (_, idle_hi) = lo_hi(r.iter().map(|r| r.idle_mb.max(r.after_mb)));
         println!(
@@ -542,6 +563,7 @@ mod tests {
         assert_eq!(range([1.04, 1.01], 1), "1.0");
         assert_eq!(range([9.7, 12.26, 10.0], 1), "9.7-12.3");
         assert_eq!(range([25_000.4, 29_000.0], 0), "25000-29000");
+        assert_eq!(range([], 1), "-");
     }
 
     #[test]

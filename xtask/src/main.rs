@@ -115,7 +115,8 @@ fn print_usage() {
          --clock-step 900 --scrapes 97: a simulated day, database per table\n  \
          bench-fleet [--targets N] [--keys N] [--rounds N] [--runs N] [--interval S] [--bin P]\n                                           \
          100 targets x 1,000 series vs one target with the same 100k series\n  \
-         bench-alloc [--runs N] [--seconds S] [--connections C] [--idle S] [--no-build]\n                                           \
+         bench-alloc [--runs N] [--seconds S] [--connections C] [--idle S] [--no-build]\n             \
+         [--only glibc-mimalloc,musl-system,...]\n                                           \
          system allocator vs mimalloc, glibc and musl: idle RSS and /api/v1/metrics req/s"
     );
 }

@@ -15,6 +15,7 @@ use warp::Rejection;
 use warp::http::{Response, StatusCode};
 use warp::hyper::body::Bytes;
 
+use super::cache::BodyKey;
 use super::views::{self, KeyTotals, Totals};
 use super::{ApiError, json_response};
 use crate::app::{App, Live};
@@ -50,7 +51,10 @@ fn current_windows(now_ms: i64, tz: Tz) -> [TimeRange; 3] {
 }
 
 pub(crate) async fn totals(app: &App) -> Result<Totals, Rejection> {
-    let ranges = current_windows(app.clock.now_ms(), app.settings.tz);
+    totals_in(app, current_windows(app.clock.now_ms(), app.settings.tz)).await
+}
+
+async fn totals_in(app: &App, ranges: [TimeRange; 3]) -> Result<Totals, Rejection> {
     db(app, move |s| {
         Ok(Totals {
             all_time: s.all_time()?,
@@ -86,8 +90,32 @@ pub async fn root(accept: Option<String>, if_none_match: Option<String>, app: Ar
 
 /// `GET /api/v1/metrics`.
 pub async fn metrics(app: Arc<App>) -> Reply {
-    let totals = totals(&app).await?;
-    ok(&summary_value(&app, &totals, &app.live()))
+    let body = summary_body(&app).await?;
+    let mut resp = Response::new(body);
+    resp.headers_mut().insert(
+        warp::http::header::CONTENT_TYPE,
+        warp::http::HeaderValue::from_static("application/json"),
+    );
+    Ok(resp)
+}
+
+/// The serialised `/api/v1/metrics` body, from the cache while the data,
+/// the scraper status and the windows for "now" are those it was built
+/// from (`api::cache`). Each part of the key is read before what the body
+/// is built from.
+pub(crate) async fn summary_body(app: &App) -> Result<Bytes, Rejection> {
+    let data = app.store.generation();
+    let live_version = app.live_version();
+    let ranges = current_windows(app.clock.now_ms(), app.settings.tz);
+    let key = BodyKey::new(data, live_version, &ranges);
+    if let Some(body) = app.summary_body.get(&key) {
+        return Ok(body);
+    }
+    let totals = totals_in(app, ranges).await?;
+    let value = summary_value(app, &totals, &app.live());
+    let body = Bytes::from(serde_json::to_vec(&value).unwrap_or_else(|_| b"{}".to_vec()));
+    app.summary_body.put(key, body.clone());
+    Ok(body)
 }
 
 /// `GET /api/v1/metrics/{name}`: one field of the summary.

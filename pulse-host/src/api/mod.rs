@@ -19,6 +19,7 @@ use warp::{Filter, Rejection, Reply};
 use crate::app::App;
 use crate::config::Cors;
 
+pub mod cache;
 pub mod export;
 pub mod handlers;
 pub mod latency;

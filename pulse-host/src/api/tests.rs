@@ -160,6 +160,120 @@ async fn summary_has_exact_all_time_totals_across_the_restart() {
     assert_documented("/api/v1/metrics", &v);
 }
 
+/// The summary body as served, from the cache when its key holds.
+async fn summary_bytes(app: &App) -> warp::hyper::body::Bytes {
+    super::handlers::summary_body(app).await.unwrap()
+}
+
+fn json_of(body: &[u8]) -> Value {
+    serde_json::from_slice(body).unwrap()
+}
+
+#[tokio::test]
+async fn the_cached_summary_changes_exactly_when_a_scrape_lands_or_a_window_passes() {
+    let (mut settings, _) =
+        <Cli as clap::Parser>::try_parse_from(["litellm-pulse", "--timezone", "Asia/Kathmandu"])
+            .unwrap()
+            .resolve(|_| None)
+            .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    settings.db_path = dir.path().join("pulse.db");
+    let mut store = Store::open(&settings.db_path, settings.history_size);
+    let mut tracker = Fleet::new(settings.catalog.clone());
+    let mut scrape = |i: usize| {
+        let (name, at) = SEQUENCE[i];
+        prepare(
+            &mut tracker,
+            "litellm:4000",
+            &capture(name),
+            ms(at),
+            None,
+            Instant::now(),
+        )
+        .unwrap()
+    };
+    // Up to LiteLLM's restart: 67 requests, all on Friday 2026-11-27.
+    for i in 0..5 {
+        scrape(i).persist(&mut store).unwrap();
+    }
+    let last = scrape(5);
+    // 10:15Z is 16:00 in Kathmandu (+05:45).
+    let now = Arc::new(std::sync::atomic::AtomicI64::new(ms(NOW)));
+    let set_now = |t: &str| now.store(ms(t), std::sync::atomic::Ordering::SeqCst);
+    let app = App::new(
+        settings,
+        StoreHandle::spawn(store),
+        Clock::Manual(Arc::clone(&now)),
+    )
+    .await
+    .unwrap();
+    let requests = |body: &[u8]| {
+        let v = json_of(body);
+        [
+            "requests",
+            "requests_daily",
+            "requests_weekly",
+            "requests_monthly",
+        ]
+        .map(|k| f(&v, k))
+    };
+
+    let first = summary_bytes(&app).await;
+    assert_eq!(requests(&first), [67.0; 4]);
+    let (_, served) = get(&app, "/api/v1/metrics").await;
+    assert_eq!(served, json_of(&first));
+    // Within the same 15-minute bucket: the very same bytes, not rebuilt.
+    set_now("2026-11-27T10:29:59.999Z");
+    assert_eq!(summary_bytes(&app).await.as_ptr(), first.as_ptr());
+    // The next bucket begins: built again, with the same numbers.
+    set_now("2026-11-27T10:30:00.001Z");
+    let next = summary_bytes(&app).await;
+    assert_ne!(next.as_ptr(), first.as_ptr());
+    assert_eq!(next, first);
+    assert_eq!(summary_bytes(&app).await.as_ptr(), next.as_ptr());
+
+    // A scrape lands: 8 more requests after the restart.
+    app.store
+        .call(move |s| last.persist(s))
+        .await
+        .unwrap()
+        .unwrap();
+    let landed = summary_bytes(&app).await;
+    assert_eq!(requests(&landed), [75.0; 4]);
+    assert_eq!(f(&json_of(&landed), "cost"), 0.000355);
+    // The store's write is not the scraper status: last_scrape moves when it does.
+    assert_eq!(
+        json_of(&landed)["last_scrape"],
+        "2026-11-27T15:56:04.527+05:45"
+    );
+    app.update(|l| l.last_success_ms = Some(ms(SEQUENCE[5].1)));
+    let status = summary_bytes(&app).await;
+    assert_eq!(
+        json_of(&status)["last_scrape"],
+        "2026-11-27T15:56:08.890+05:45"
+    );
+    assert_eq!(requests(&status), [75.0; 4]);
+
+    // Local midnight, Monday and the 1st, each to the millisecond.
+    for (at, want) in [
+        ("2026-11-27T18:14:59.999Z", [75.0; 4]),
+        ("2026-11-27T18:15:00Z", [75.0, 0.0, 75.0, 75.0]),
+        ("2026-11-29T18:14:59.999Z", [75.0, 0.0, 75.0, 75.0]),
+        ("2026-11-29T18:15:00Z", [75.0, 0.0, 0.0, 75.0]),
+        ("2026-11-30T18:14:59.999Z", [75.0, 0.0, 0.0, 75.0]),
+        ("2026-11-30T18:15:00Z", [75.0, 0.0, 0.0, 0.0]),
+    ] {
+        set_now(at);
+        assert_eq!(requests(&summary_bytes(&app).await), want, "at {at}");
+        let (_, served) = get(&app, "/api/v1/metrics").await;
+        assert_eq!(
+            requests(&serde_json::to_vec(&served).unwrap()),
+            want,
+            "served at {at}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn numbers_are_floats_without_noise() {
     let fx = fixture().await;
@@ -386,7 +500,8 @@ async fn health_starting_ok_and_degraded() {
         ]
     );
     // Fresh up to exactly three intervals, by the rule /readyz applies.
-    fx.app.live.write().unwrap().last_success_ms = Some(ms(NOW) - 180_000);
+    fx.app
+        .update(|l| l.last_success_ms = Some(ms(NOW) - 180_000));
     let (_, v) = get(&fx.app, "/health").await;
     assert_eq!(
         (v["status"].as_str(), v["fresh"].as_bool()),
@@ -394,14 +509,17 @@ async fn health_starting_ok_and_degraded() {
     );
     let (status, _) = get(&fx.app, "/readyz").await;
     assert_eq!(status, 200);
-    fx.app.live.write().unwrap().last_success_ms = Some(ms(NOW) - 180_001);
+    fx.app
+        .update(|l| l.last_success_ms = Some(ms(NOW) - 180_001));
     let (_, v) = get(&fx.app, "/health").await;
     assert_eq!(v["fresh"], false);
     let (status, _) = get(&fx.app, "/readyz").await;
     assert_eq!(status, 503);
-    fx.app.live.write().unwrap().last_success_ms = Some(ms("2026-11-27T10:11:08.890Z"));
-    fx.app.live.write().unwrap().last_error = Some("metrics URL answered HTTP 502".into());
-    fx.app.live.write().unwrap().consecutive_failures = 2;
+    fx.app.update(|l| {
+        l.last_success_ms = Some(ms("2026-11-27T10:11:08.890Z"));
+        l.last_error = Some("metrics URL answered HTTP 502".into());
+        l.consecutive_failures = 2;
+    });
     let (status, v) = get(&fx.app, "/health").await;
     assert_eq!(status, 200);
     assert_eq!(keys(&v)[0], "status");

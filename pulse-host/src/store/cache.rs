@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use pulse_core::catalog::MetricValues;
 use pulse_core::window::{STORAGE_BUCKET_MS, TimeRange};
@@ -27,6 +28,29 @@ pub(super) struct ReadCache {
     pub(super) breakdowns: HashMap<(&'static str, i64, i64), KeyedValues>,
     /// What the cost forecasts of `/api/v2/summary` read from SQLite.
     pub(super) forecast_inputs: HashMap<ForecastKey, Arc<MeasureInputs>>,
+    /// Counts the writes (every [`Store::invalidate`]); kept across them.
+    pub(super) generation: Generation,
+}
+
+/// The number of writes the store has begun, readable from any thread
+/// without a round trip to the store's own (see [`Store::generation`]).
+///
+/// It moves before a write runs, and every read through the store thread
+/// runs after that write, so anything read after seeing generation `g`
+/// includes every write up to `g`: an answer computed from reads made after
+/// loading `g` may be reused for as long as the generation is still `g`.
+#[derive(Debug, Clone, Default)]
+pub struct Generation(Arc<AtomicU64>);
+
+impl Generation {
+    /// The writes begun so far.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Acquire)
+    }
+
+    fn bump(&self) {
+        self.0.fetch_add(1, Ordering::AcqRel);
+    }
 }
 
 /// Which stored inputs a forecast at some instant needs: the zone, the
@@ -47,7 +71,7 @@ pub(super) type KeyedValues = Vec<(String, MetricValues)>;
 /// `range` with both ends moved up to the next bucket edge. Bucket starts
 /// are multiples of the bucket width, so the same buckets start inside it:
 /// windows ending "now" share one cache entry until the next bucket begins.
-pub(super) fn bucket_aligned(range: TimeRange) -> TimeRange {
+pub fn bucket_aligned(range: TimeRange) -> TimeRange {
     let up = |ms: i64| match ms.rem_euclid(STORAGE_BUCKET_MS) {
         0 => ms,
         r => ms.saturating_add(STORAGE_BUCKET_MS - r),
@@ -63,8 +87,20 @@ pub(super) fn bucket_aligned(range: TimeRange) -> TimeRange {
 pub(super) const READ_CACHE_CAP: usize = 64;
 
 impl Store {
-    /// Forgets every cached sum; called before any write.
+    /// Forgets every cached sum and moves the [`Generation`]; called
+    /// before any write.
     pub(super) fn invalidate(&self) {
-        *self.cache.borrow_mut() = ReadCache::default();
+        let mut cache = self.cache.borrow_mut();
+        let generation = std::mem::take(&mut cache.generation);
+        generation.bump();
+        *cache = ReadCache {
+            generation,
+            ..ReadCache::default()
+        };
+    }
+
+    /// The store's write counter, shared: it can be read on any thread.
+    pub fn generation(&self) -> Generation {
+        self.cache.borrow().generation.clone()
     }
 }

@@ -8,7 +8,7 @@
 use std::panic::AssertUnwindSafe;
 use std::sync::mpsc;
 
-use super::{Store, StoreError};
+use super::{Generation, Store, StoreError};
 
 type Job = Box<dyn FnOnce(&mut Store) + Send + 'static>;
 
@@ -21,6 +21,7 @@ const IDLE_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 #[derive(Clone, Debug)]
 pub struct StoreHandle {
     jobs: mpsc::Sender<Job>,
+    generation: Generation,
 }
 
 impl StoreHandle {
@@ -28,6 +29,7 @@ impl StoreHandle {
     /// when the last handle is dropped.
     pub fn spawn(store: Store) -> StoreHandle {
         let (jobs, rx) = mpsc::channel::<Job>();
+        let generation = store.generation();
         let spawned = std::thread::Builder::new()
             .name("pulse-store".into())
             .spawn(move || {
@@ -59,7 +61,13 @@ impl StoreHandle {
             // Every call will then report `Closed`.
             tracing::error!(error = %err, "cannot start the storage thread");
         }
-        StoreHandle { jobs }
+        StoreHandle { jobs, generation }
+    }
+
+    /// How many writes the store has begun: an answer read after this
+    /// value stays true while it is unchanged (see [`Generation`]).
+    pub fn generation(&self) -> u64 {
+        self.generation.get()
     }
 
     /// Runs `f` on the storage thread and returns its result.

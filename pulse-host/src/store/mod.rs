@@ -56,6 +56,7 @@ mod schema;
 mod state;
 mod write;
 
+pub use cache::{Generation, bucket_aligned};
 pub use deliveries::{AlertRecord, Attempt, DueDelivery};
 pub use export::MetricPoints;
 pub use handle::StoreHandle;
