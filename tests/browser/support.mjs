@@ -1,7 +1,7 @@
 // Helpers of the browser tests: the release binary, a fake LiteLLM, Chromium.
 import { spawn } from "node:child_process";
 import { createServer } from "node:http";
-import { existsSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createRequire } from "node:module";
@@ -179,8 +179,16 @@ export async function webhookReceiver(status) {
   };
 }
 
+const tempDirs = [];
+process.on("exit", () => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A new temporary directory, removed when the test process exits. */
 export function tempDir() {
-  return mkdtempSync(join(tmpdir(), "pulse-browser-"));
+  const dir = mkdtempSync(join(tmpdir(), "pulse-browser-"));
+  tempDirs.push(dir);
+  return dir;
 }
 
 /**
