@@ -183,14 +183,20 @@ impl Tracker {
     fn find_tracked(&self, expo: &Exposition<'_>, hits: &mut Vec<Hit>) -> BestRanks {
         hits.clear();
         let mut best = [u8::MAX; Metric::COUNT];
-        // Samples of one family come together: look each name up once per run.
-        let mut last: Option<(&str, Option<NameRole>)> = None;
+        // Samples of one family come together, and a counter's value and
+        // `_created` lines often alternate (Python's client writes them in
+        // pairs): the two latest names are looked up once per run.
+        let mut recent: [Option<(&str, Option<NameRole>)>; 2] = [None, None];
         for (i, s) in expo.samples.iter().enumerate() {
-            let role = match last {
-                Some((name, role)) if name == s.name => role,
+            let role = match recent {
+                [Some((name, role)), _] if name == s.name => role,
+                [_, Some((name, role))] if name == s.name => {
+                    recent.swap(0, 1);
+                    role
+                }
                 _ => {
                     let role = self.catalog.role_of(s.name);
-                    last = Some((s.name, role));
+                    recent = [Some((s.name, role)), recent[0]];
                     role
                 }
             };
