@@ -65,10 +65,7 @@ pub fn parse(body: &str) -> Result<Exposition<'_>, BodyError> {
 /// A line that is not valid UTF-8 becomes a [`LineErrorKind::InvalidUtf8`]
 /// error and the rest of the body still parses.
 pub fn parse_bytes(body: &[u8]) -> Result<Exposition<'_>, BodyError> {
-    match std::str::from_utf8(body) {
-        Ok(s) => parse_src(Src::Str(s)),
-        Err(_) => parse_src(Src::Bytes(body)),
-    }
+    parse_src(Src::of(body))
 }
 
 /// The sum of sample values per sample name, in first-seen order.
@@ -120,6 +117,14 @@ enum Src<'a> {
 }
 
 impl<'a> Src<'a> {
+    /// Checked text when all of `body` is UTF-8, else its bytes.
+    fn of(body: &'a [u8]) -> Src<'a> {
+        match std::str::from_utf8(body) {
+            Ok(s) => Src::Str(s),
+            Err(_) => Src::Bytes(body),
+        }
+    }
+
     fn bytes(self) -> &'a [u8] {
         match self {
             Src::Str(s) => s.as_bytes(),
@@ -142,16 +147,26 @@ impl<'a> Src<'a> {
 }
 
 fn parse_src(src: Src<'_>) -> Result<Exposition<'_>, BodyError> {
-    let body = src.bytes();
-    classify(body)?;
-    let mut v = ExpoVisitor::with_capacity(body.len());
-    let eof = drive(src, &mut v)?;
-    v.expo.format = Some(if eof {
+    let mut v = ExpoVisitor::with_capacity(src.bytes().len());
+    drive_expo(src, &mut v, |v| &mut v.expo)?;
+    Ok(v.expo)
+}
+
+/// Classifies the body, drives `v` over it and sets the format of the
+/// exposition it builds (`expo_of(v)`).
+fn drive_expo<'a, V: Visitor<'a>>(
+    src: Src<'a>,
+    v: &mut V,
+    expo_of: impl FnOnce(&mut V) -> &mut Exposition<'a>,
+) -> Result<(), BodyError> {
+    classify(src.bytes())?;
+    let eof = drive(src, v)?;
+    expo_of(v).format = Some(if eof {
         Format::OpenMetrics
     } else {
         Format::PrometheusText
     });
-    Ok(v.expo)
+    Ok(())
 }
 
 /// Rejects bodies that are clearly not exposition text.
@@ -551,11 +566,6 @@ pub(crate) fn parse_memo<'a, F>(
 where
     F: FnMut(u128) -> Option<(u32, u32, f64)>,
 {
-    classify(body)?;
-    let src = match std::str::from_utf8(body) {
-        Ok(s) => Src::Str(s),
-        Err(_) => Src::Bytes(body),
-    };
     let mut v = MemoVisitor {
         inner: ExpoVisitor::with_capacity(body.len()),
         base: body.as_ptr() as usize,
@@ -565,12 +575,7 @@ where
         lines: Vec::with_capacity(body.len() / 256 + 4),
         pending: None,
     };
-    let eof = drive(src, &mut v)?;
-    v.inner.expo.format = Some(if eof {
-        Format::OpenMetrics
-    } else {
-        Format::PrometheusText
-    });
+    drive_expo(Src::of(body), &mut v, |v| &mut v.inner.expo)?;
     Ok((v.inner.expo, v.lines))
 }
 

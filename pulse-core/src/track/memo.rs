@@ -118,16 +118,12 @@ impl<'a> ParsedBody<'a> {
 }
 
 /// The lines of the body being observed, for the tracker's passes.
-pub(super) struct Lines<'b, 'a> {
-    keys: &'b [LineKey],
-    body: &'a [u8],
-    openmetrics: bool,
-}
+pub(super) struct Lines<'b, 'a>(&'b ParsedBody<'a>);
 
 impl<'a> Lines<'_, 'a> {
     /// The key of sample `i`'s line.
     pub(super) fn key(&self, i: u32) -> Option<&LineKey> {
-        self.keys.get(i as usize)
+        self.0.lines.get(i as usize)
     }
 
     /// The hash of sample `i`'s line and its position in the memo, when
@@ -141,14 +137,14 @@ impl<'a> Lines<'_, 'a> {
     /// Lexes sample `i`'s line again, for its labels.
     pub(super) fn relex(&self, i: u32, labels: &mut Vec<Label<'a>>) -> bool {
         let Some(k) = self.key(i) else { return false };
-        let Some(raw) = self.body.get(k.start as usize..k.end as usize) else {
+        let Some(raw) = self.0.body.get(k.start as usize..k.end as usize) else {
             return false;
         };
         // The line was UTF-8 when it was parsed.
         let Ok(line) = std::str::from_utf8(raw) else {
             return false;
         };
-        parse::relex(line, self.openmetrics, labels)
+        parse::relex(line, self.0.openmetrics, labels)
     }
 }
 
@@ -198,11 +194,7 @@ impl Tracker {
             sc.memo.lines.clear();
             sc.memo.openmetrics = Some(body.openmetrics);
         }
-        let lines = Lines {
-            keys: &body.lines,
-            body: body.body,
-            openmetrics: body.openmetrics,
-        };
+        let lines = Lines(body);
         let nothing = (0, memo_nothing());
         sc.memo.next.clear();
         sc.memo.next.resize(body.lines.len(), nothing);
