@@ -58,7 +58,9 @@ struct Fixture {
     _dir: tempfile::TempDir,
 }
 
-async fn fixture_with(args: &[&str], steps: usize) -> Fixture {
+/// `serve`'s settings in Kathmandu with `args`, on a database in a new
+/// temporary directory.
+fn kathmandu_settings(args: &[&str]) -> (crate::config::Settings, tempfile::TempDir) {
     let mut all = vec!["litellm-pulse", "--timezone", "Asia/Kathmandu"];
     all.extend_from_slice(args);
     let (mut settings, _) = <Cli as clap::Parser>::try_parse_from(all)
@@ -67,6 +69,11 @@ async fn fixture_with(args: &[&str], steps: usize) -> Fixture {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     settings.db_path = dir.path().join("pulse.db");
+    (settings, dir)
+}
+
+async fn fixture_with(args: &[&str], steps: usize) -> Fixture {
+    let (settings, dir) = kathmandu_settings(args);
     let mut store = Store::open(&settings.db_path, settings.history_size);
     let mut tracker = Fleet::new(settings.catalog.clone());
     for (name, at) in SEQUENCE.iter().take(steps) {
@@ -171,13 +178,7 @@ fn json_of(body: &[u8]) -> Value {
 
 #[tokio::test]
 async fn the_cached_summary_changes_exactly_when_a_scrape_lands_or_a_window_passes() {
-    let (mut settings, _) =
-        <Cli as clap::Parser>::try_parse_from(["litellm-pulse", "--timezone", "Asia/Kathmandu"])
-            .unwrap()
-            .resolve(|_| None)
-            .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    settings.db_path = dir.path().join("pulse.db");
+    let (settings, _dir) = kathmandu_settings(&[]);
     let mut store = Store::open(&settings.db_path, settings.history_size);
     let mut tracker = Fleet::new(settings.catalog.clone());
     let mut scrape = |i: usize| {
@@ -1263,13 +1264,7 @@ fn series_steps_use_the_core_grammar_in_whole_storage_buckets() {
 
 /// The capture sequence stored with alert rules in force, as `serve` runs it.
 async fn alert_fixture(config: &str) -> Fixture {
-    let (mut settings, _) =
-        <Cli as clap::Parser>::try_parse_from(["litellm-pulse", "--timezone", "Asia/Kathmandu"])
-            .unwrap()
-            .resolve(|_| None)
-            .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    settings.db_path = dir.path().join("pulse.db");
+    let (settings, dir) = kathmandu_settings(&[]);
     let config = crate::alerts::config::parse(std::path::Path::new("t.toml"), config).unwrap();
     let mut store = Store::open(&settings.db_path, settings.history_size);
     store.set_alert_rules(Some(crate::store::AlertRules {
