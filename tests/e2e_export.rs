@@ -135,7 +135,9 @@ async fn download_sampled(
     pid: u32,
 ) -> (Vec<u8>, u64, Duration) {
     let done = Arc::new(AtomicBool::new(false));
-    let peak = Arc::new(AtomicU64::new(0));
+    // Sampled before and after as well: a download may end before the
+    // sampler thread first runs (a day's export takes ~3 ms).
+    let peak = Arc::new(AtomicU64::new(rss_kb(pid)));
     let sampler = {
         let (done, peak) = (Arc::clone(&done), Arc::clone(&peak));
         std::thread::spawn(move || {
@@ -152,6 +154,7 @@ async fn download_sampled(
     let took = t0.elapsed();
     done.store(true, Ordering::Relaxed);
     sampler.join().unwrap();
+    peak.fetch_max(rss_kb(pid), Ordering::Relaxed);
     (body, peak.load(Ordering::Relaxed), took)
 }
 
