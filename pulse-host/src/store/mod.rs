@@ -211,6 +211,9 @@ pub struct Store {
     metric_ids: [i64; Metric::COUNT],
     /// `pulse_series.id` by (dimension name, key); the total is `("", "")`.
     series_ids: HashMap<(&'static str, String), i64>,
+    /// The interned sample names, label pairs and label sets the tracker
+    /// states use, as committed (see `state::Interned`).
+    interned: state::Interned,
     /// `pulse_raw` as stored, by name (values compared bitwise).
     raw_written: HashMap<String, u64>,
     /// The `INSERT INTO pulse_scrapes` statement for the current metric set.

@@ -194,6 +194,10 @@ impl Store {
             prune_interned(&tx)?;
         }
         tx.commit()?;
+        if series > 0 {
+            // Pruned ids may be reused by the next inserts.
+            self.interned = Interned::default();
+        }
         Ok(series)
     }
 }
@@ -209,10 +213,14 @@ pub(super) fn target_id(tx: &Transaction<'_>, name: &str) -> Result<i64, StoreEr
         .query_row([name], |r| r.get(0))?)
 }
 
-/// Interned ids of sample names, label pairs and label sets within one
-/// transaction (each looked up in the database once per transaction).
-struct Ids<'t, 'c> {
-    tx: &'t Transaction<'c>,
+/// Interned ids of sample names, label pairs and label sets, as the database
+/// has them. The store keeps one across scrapes ([`Store`]'s `interned`), so
+/// a steady scrape resolves its changed series' label sets without a query;
+/// a transaction's new ids are staged in a second one and join it only once
+/// the transaction commits, and pruning (the only delete of interned rows)
+/// empties it.
+#[derive(Default)]
+pub(super) struct Interned {
     samples: HashMap<String, i64>,
     /// `pulse_labels` ids by label name, then value.
     pairs: HashMap<String, HashMap<String, i64>>,
@@ -220,15 +228,39 @@ struct Ids<'t, 'c> {
     labelsets: HashMap<Vec<u8>, i64>,
 }
 
-impl Ids<'_, '_> {
+impl Interned {
+    /// Adds the ids `staged` found or created (after its transaction committed).
+    pub(super) fn absorb(&mut self, staged: Interned) {
+        self.samples.extend(staged.samples);
+        for (name, values) in staged.pairs {
+            self.pairs.entry(name).or_default().extend(values);
+        }
+        self.labelsets.extend(staged.labelsets);
+    }
+
+    fn pair(&self, name: &str, value: &str) -> Option<i64> {
+        self.pairs.get(name)?.get(value).copied()
+    }
+}
+
+/// Resolves interned ids within one transaction: from what the store knew
+/// before it, then from what it staged, then from the database.
+struct Ids<'t, 'c, 'k> {
+    tx: &'t Transaction<'c>,
+    known: &'k Interned,
+    staged: &'k mut Interned,
+}
+
+impl Ids<'_, '_, '_> {
     /// The id of sample `name`; with `create`, a new one when it has none.
     fn sample(&mut self, name: &str, create: bool) -> Result<Option<i64>, StoreError> {
-        if let Some(id) = self.samples.get(name) {
-            return Ok(Some(*id));
+        if let Some(&id) = (self.known.samples.get(name)).or_else(|| self.staged.samples.get(name))
+        {
+            return Ok(Some(id));
         }
         let id = intern(self.tx, "pulse_samples", "name", name, create)?;
         if let Some(id) = id {
-            self.samples.insert(name.to_owned(), id);
+            self.staged.samples.insert(name.to_owned(), id);
         }
         Ok(id)
     }
@@ -236,8 +268,8 @@ impl Ids<'_, '_> {
     /// The id of the label pair `name`=`value`; with `create`, a new one
     /// when it has none.
     fn pair(&mut self, name: &str, value: &str, create: bool) -> Result<Option<i64>, StoreError> {
-        if let Some(id) = self.pairs.get(name).and_then(|values| values.get(value)) {
-            return Ok(Some(*id));
+        if let Some(id) = (self.known.pair(name, value)).or_else(|| self.staged.pair(name, value)) {
+            return Ok(Some(id));
         }
         let found = self
             .tx
@@ -254,7 +286,8 @@ impl Ids<'_, '_> {
             }
             None => return Ok(None),
         };
-        self.pairs
+        self.staged
+            .pairs
             .entry(name.to_owned())
             .or_default()
             .insert(value.to_owned(), id);
@@ -275,8 +308,10 @@ impl Ids<'_, '_> {
             };
             encode_pair(&mut pairs, id);
         }
-        if let Some(id) = self.labelsets.get(&pairs) {
-            return Ok(Some(*id));
+        if let Some(&id) =
+            (self.known.labelsets.get(&pairs)).or_else(|| self.staged.labelsets.get(&pairs))
+        {
+            return Ok(Some(id));
         }
         let found = self
             .tx
@@ -293,7 +328,7 @@ impl Ids<'_, '_> {
             }
             None => return Ok(None),
         };
-        self.labelsets.insert(pairs, id);
+        self.staged.labelsets.insert(pairs, id);
         Ok(Some(id))
     }
 }
@@ -324,6 +359,8 @@ pub(super) fn write_state(
     tx: &Transaction<'_>,
     target: &str,
     changes: &StateChanges,
+    known: &Interned,
+    staged: &mut Interned,
 ) -> Result<(), StoreError> {
     let target = target_id(tx, target)?;
     tx.prepare_cached(
@@ -341,12 +378,7 @@ pub(super) fn write_state(
         tx.prepare_cached("DELETE FROM pulse_state_series WHERE target_id = ?1")?
             .execute([target])?;
     }
-    let mut ids = Ids {
-        tx,
-        samples: HashMap::new(),
-        pairs: HashMap::new(),
-        labelsets: HashMap::new(),
-    };
+    let mut ids = Ids { tx, known, staged };
     for k in &changes.removed {
         let Some(sample) = ids.sample(&k.sample, false)? else {
             continue;

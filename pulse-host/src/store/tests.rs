@@ -1033,6 +1033,64 @@ fn forgotten_targets_lose_their_saved_state_and_nothing_else() {
     assert_eq!(count(&store, "pulse_scrapes"), 1);
 }
 
+#[test]
+fn interned_ids_freed_by_forgetting_are_not_reused_from_the_cache() {
+    let mut store = Store::open_memory(5);
+    let a = "litellm_requests_metric_total";
+    let b = "litellm_spend_metric_total";
+    let write = |store: &mut Store, at_ms: i64, name: &str, series: Vec<SeriesState>| {
+        let states = [(name.to_owned(), StateChanges::full(state(at_ms, series)))];
+        let obs = observation(at_ms, 0, &[], &[]);
+        store
+            .record(&ScrapeRecord {
+                at_ms,
+                duration_ms: 1.0,
+                outcome: ScrapeOutcome::Ok {
+                    observation: &obs,
+                    raw: &[],
+                    states: &states,
+                },
+            })
+            .unwrap();
+    };
+    // The store remembers the old pod's sample name, label pair and label set...
+    write(
+        &mut store,
+        T0,
+        "10.0.0.7:4000",
+        vec![series(a, "claude", 1.0, T0)],
+    );
+    store
+        .forget_tracker_targets(&["10.0.0.7:4000".to_owned()])
+        .unwrap();
+    assert_eq!(count(&store, "pulse_labelsets"), 0);
+    // ...whose ids SQLite hands out again, to other names and labels.
+    write(
+        &mut store,
+        T0 + MIN,
+        "10.0.0.8:4000",
+        vec![series(b, "gpt-4o", 2.0, T0)],
+    );
+    let ids = |sql: &str| -> Vec<i64> {
+        let mut stmt = store.conn.prepare(sql).unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    assert_eq!(ids("SELECT id FROM pulse_labelsets"), [1]);
+    assert_eq!(ids("SELECT id FROM pulse_samples"), [1]);
+    // The old names come back: they get ids of their own.
+    let both = vec![series(a, "claude", 3.0, T0), series(b, "gpt-4o", 4.0, T0)];
+    write(&mut store, T0 + 2 * MIN, "10.0.0.8:4000", both.clone());
+    let left = store.tracker_states().unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(
+        sorted(left[0].1.clone()).series,
+        sorted(state(T0, both)).series
+    );
+}
+
 fn sorted(mut st: TrackerState) -> TrackerState {
     st.series
         .sort_by(|a, b| (&a.sample, &a.labels).cmp(&(&b.sample, &b.labels)));

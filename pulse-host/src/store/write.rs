@@ -7,9 +7,9 @@ use std::collections::HashMap;
 
 use pulse_core::catalog::{Dimension, Metric, MetricValues};
 use pulse_core::window::{UTC_DAY_MS, storage_bucket, utc_day};
-use rusqlite::{Transaction, params};
+use rusqlite::{CachedStatement, Transaction, params};
 
-use super::state::{prune_interned, write_state};
+use super::state::{Interned, prune_interned, write_state};
 use super::{ScrapeOutcome, ScrapeRecord, ScrapeStatus, Store, StoreError, StoreMode};
 use crate::alerts::litellm::LitellmBudget;
 
@@ -79,20 +79,22 @@ impl Store {
                 staged: &mut staged.series_ids,
             };
             let total = ids.get(&tx, None, "")?;
+            let mut deltas = DeltaWriter::new(&tx)?;
             for (metric, delta) in obs.deltas.iter() {
-                add_delta(&tx, total, bucket, self.metric_ids[metric.index()], delta)?;
+                deltas.add(total, bucket, self.metric_ids[metric.index()], delta)?;
             }
             for b in &obs.breakdown {
                 let id = ids.get(&tx, Some(b.dimension), &b.key)?;
-                add_delta(&tx, id, bucket, self.metric_ids[b.metric.index()], b.delta)?;
+                deltas.add(id, bucket, self.metric_ids[b.metric.index()], b.delta)?;
             }
+            drop(deltas);
             super::latency::write_latency(&tx, &mut ids, bucket, &obs.latency)?;
             // Each record compares with what the previous one of the batch wrote.
             let raw_before = staged.raw.as_ref().unwrap_or(&self.raw_written);
             let raw_now = write_raw(&tx, raw_before, rec.at_ms, raw)?;
             staged.raw = Some(raw_now);
             for (target, changes) in states.iter() {
-                write_state(&tx, target, changes)?;
+                write_state(&tx, target, changes, &self.interned, &mut staged.interned)?;
             }
         }
         if wrote_scrape && self.mode == StoreMode::Memory {
@@ -118,6 +120,7 @@ impl Store {
         self.truncate_wal();
         // The caches follow the database only once the transaction is durable.
         self.series_ids.extend(staged.series_ids);
+        self.interned.absorb(staged.interned);
         if let Some(raw) = staged.raw {
             self.raw_written = raw;
         }
@@ -155,6 +158,8 @@ impl Store {
             tx.execute(RESUM_DAY_SQL, params![day, day.saturating_add(UTC_DAY_MS)])?;
         }
         tx.commit()?;
+        // Pruned ids may be reused by the next inserts.
+        self.interned = Interned::default();
         self.truncate_wal();
         if scrapes + buckets > 0 {
             tracing::info!(scrapes, buckets, before_ms, "purged old rows");
@@ -180,6 +185,7 @@ pub(super) const RESUM_DAY_SQL: &str = "INSERT INTO pulse_buckets_day (series_id
 pub(super) struct Staged {
     series_ids: HashMap<(&'static str, String), i64>,
     raw: Option<HashMap<String, u64>>,
+    interned: Interned,
 }
 
 /// Resolves breakdown keys to `pulse_series` ids, creating rows as needed.
@@ -213,36 +219,56 @@ impl SeriesIds<'_> {
     }
 }
 
-/// Adds one delta to its bucket, its day and the all-time sum. Zero and
-/// non-finite deltas are skipped: the tracker never produces the latter, and
-/// zero rows would only grow the table.
-pub(super) fn add_delta(
-    tx: &Transaction<'_>,
-    series_id: i64,
-    bucket_ms: i64,
-    metric_id: i64,
-    delta: f64,
-) -> Result<(), StoreError> {
-    if delta == 0.0 || !delta.is_finite() {
-        return Ok(());
+/// The upserts that add a delta to its bucket, its day and the all-time
+/// sum, prepared once per transaction (a scrape at 100,000 series adds about
+/// 12,000 breakdown deltas).
+pub(super) struct DeltaWriter<'t> {
+    bucket: CachedStatement<'t>,
+    day: CachedStatement<'t>,
+    all_time: CachedStatement<'t>,
+}
+
+impl<'t> DeltaWriter<'t> {
+    pub(super) fn new(tx: &'t Transaction<'_>) -> Result<Self, StoreError> {
+        Ok(DeltaWriter {
+            bucket: tx.prepare_cached(
+                "INSERT INTO pulse_buckets (series_id, start_ms, metric_id, value) \
+                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT (series_id, start_ms, metric_id) \
+                 DO UPDATE SET value = value + excluded.value",
+            )?,
+            day: tx.prepare_cached(
+                "INSERT INTO pulse_buckets_day (series_id, start_ms, metric_id, value) \
+                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT (series_id, start_ms, metric_id) \
+                 DO UPDATE SET value = value + excluded.value",
+            )?,
+            all_time: tx.prepare_cached(
+                "INSERT INTO pulse_all_time (series_id, metric_id, value) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (series_id, metric_id) DO UPDATE SET value = value + excluded.value",
+            )?,
+        })
     }
-    tx.prepare_cached(
-        "INSERT INTO pulse_buckets (series_id, start_ms, metric_id, value) VALUES (?1, ?2, ?3, ?4) \
-         ON CONFLICT (series_id, start_ms, metric_id) DO UPDATE SET value = value + excluded.value",
-    )?
-    .execute(params![series_id, bucket_ms, metric_id, delta])?;
-    tx.prepare_cached(
-        "INSERT INTO pulse_buckets_day (series_id, start_ms, metric_id, value) \
-         VALUES (?1, ?2, ?3, ?4) ON CONFLICT (series_id, start_ms, metric_id) \
-         DO UPDATE SET value = value + excluded.value",
-    )?
-    .execute(params![series_id, utc_day(bucket_ms), metric_id, delta])?;
-    tx.prepare_cached(
-        "INSERT INTO pulse_all_time (series_id, metric_id, value) VALUES (?1, ?2, ?3) \
-         ON CONFLICT (series_id, metric_id) DO UPDATE SET value = value + excluded.value",
-    )?
-    .execute(params![series_id, metric_id, delta])?;
-    Ok(())
+
+    /// Adds one delta to its bucket, its day and the all-time sum. Zero and
+    /// non-finite deltas are skipped: the tracker never produces the latter,
+    /// and zero rows would only grow the table.
+    pub(super) fn add(
+        &mut self,
+        series_id: i64,
+        bucket_ms: i64,
+        metric_id: i64,
+        delta: f64,
+    ) -> Result<(), StoreError> {
+        if delta == 0.0 || !delta.is_finite() {
+            return Ok(());
+        }
+        self.bucket
+            .execute(params![series_id, bucket_ms, metric_id, delta])?;
+        self.day
+            .execute(params![series_id, utc_day(bucket_ms), metric_id, delta])?;
+        self.all_time
+            .execute(params![series_id, metric_id, delta])?;
+        Ok(())
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
