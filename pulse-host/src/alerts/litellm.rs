@@ -44,13 +44,30 @@ fn finite(v: f64) -> Option<f64> {
 /// entity and identity.
 pub fn extract(expo: &Exposition<'_>) -> Vec<LitellmBudget> {
     let mut out: Vec<LitellmBudget> = Vec::new();
-    for entity in ENTITIES {
-        let names = [
-            format!("litellm_remaining_{entity}_budget_metric"),
-            format!("litellm_{entity}_max_budget_metric"),
-            format!("litellm_{entity}_budget_remaining_hours_metric"),
-        ];
-        for sample in &expo.samples {
+    let names: Vec<(&str, [String; 3])> = ENTITIES
+        .iter()
+        .map(|entity| {
+            (
+                *entity,
+                [
+                    format!("litellm_remaining_{entity}_budget_metric"),
+                    format!("litellm_{entity}_max_budget_metric"),
+                    format!("litellm_{entity}_budget_remaining_hours_metric"),
+                ],
+            )
+        })
+        .collect();
+    // A sample's name starts with its family's: only the few families that
+    // can hold a budget gauge are read (a body at 100,000 series has 200,000
+    // samples and a few dozen families).
+    let gauges = expo.families.iter().filter(|f| {
+        names
+            .iter()
+            .any(|(_, ns)| ns.iter().any(|n| n.starts_with(f.name)))
+    });
+    for sample in gauges.flat_map(|f| expo.samples_of(f)) {
+        for (entity, names) in &names {
+            let entity = *entity;
             let Some(which) = names.iter().position(|n| n == sample.name) else {
                 continue;
             };
@@ -151,5 +168,31 @@ litellm_remaining_user_budget_metric{user=\"u\"} +Inf\n";
             }
         );
         assert!(!found[1].has_budget());
+    }
+
+    #[test]
+    fn gauges_are_found_in_typed_split_and_untyped_families_alike() {
+        // A typed family, a counter family between, the same gauge again
+        // (split: its later value wins) and a gauge with no TYPE line.
+        let body = b"# TYPE litellm_remaining_api_key_budget_metric gauge\n\
+litellm_remaining_api_key_budget_metric{hashed_api_key=\"k1\",api_key_alias=\"ci\"} 4\n\
+# TYPE litellm_requests_metric counter\n\
+litellm_requests_metric_total{hashed_api_key=\"k1\"} 9\n\
+litellm_requests_metric_created{hashed_api_key=\"k1\"} 1.7e9\n\
+litellm_remaining_api_key_budget_metric{hashed_api_key=\"k1\",api_key_alias=\"ci\"} 3.5\n\
+litellm_api_key_max_budget_metric{hashed_api_key=\"k1\",api_key_alias=\"ci\"} 10\n\
+litellm_org_max_budget_metric_total{org=\"o\"} 7\n";
+        let expo = pulse_core::parse::parse_bytes(body).unwrap();
+        assert_eq!(
+            extract(&expo),
+            [LitellmBudget {
+                entity: "api_key".into(),
+                ident: "api_key_alias=ci,hashed_api_key=k1".into(),
+                name: "ci".into(),
+                remaining: Some(3.5),
+                max_budget: Some(10.0),
+                remaining_hours: None,
+            }]
+        );
     }
 }
