@@ -480,6 +480,41 @@ fn totals_skip_nan_and_keep_first_seen_order() {
     assert_eq!(scan_sample_totals(body).unwrap(), t);
 }
 
+proptest::proptest! {
+    /// Totals are a plain per-name fold in body order, whatever the name
+    /// caches hit: runs, alternation (Python's `_total`/`_created`) and
+    /// returns to an older name.
+    #[test]
+    fn totals_are_a_first_seen_fold_of_the_samples(
+        lines in proptest::collection::vec((0usize..4, 0usize..5), 1..60),
+    ) {
+        let names = ["a_total", "a_created", "b", "c_total"];
+        let values = ["1", "0.25", "NaN", "+Inf", "-3e-2"];
+        let body: String = lines
+            .iter()
+            .map(|&(n, v)| format!("{}{{k=\"x\"}} {}\n", names[n], values[v]))
+            .collect();
+        let mut want: Vec<(&str, f64)> = Vec::new();
+        for &(n, v) in &lines {
+            let value: f64 = values[v].parse().unwrap();
+            if value.is_nan() {
+                continue;
+            }
+            match want.iter_mut().find(|(name, _)| *name == names[n]) {
+                Some(entry) => entry.1 += value,
+                None => want.push((names[n], value)),
+            }
+        }
+        let e = ok(&body);
+        let got = sample_totals(&e);
+        proptest::prop_assert_eq!(
+            got.iter().map(|(n, v)| (*n, v.to_bits())).collect::<Vec<_>>(),
+            want.iter().map(|(n, v)| (*n, v.to_bits())).collect::<Vec<_>>()
+        );
+        proptest::prop_assert_eq!(scan_sample_totals(&body).unwrap(), got);
+    }
+}
+
 #[test]
 fn family_totals_sum_parts_and_split_families_into_one_entry() {
     let body = "# TYPE a_total counter\na_total{m=\"x\"} 1.5\na_total{m=\"y\"} 2\n\
