@@ -18,7 +18,7 @@
 use std::collections::HashSet;
 
 use super::Tracker;
-use super::identity::decode_key;
+use super::identity::{SharedKey, encode_owned, read_created, read_head, read_label};
 use super::state::{EXPORTED_VERSION, SeriesState, TrackerState};
 
 /// About how often an unchanged series that is still seen has its
@@ -46,6 +46,150 @@ pub struct SeriesKey {
     pub created: Option<f64>,
 }
 
+/// A series' identity as the tracker keeps it, read in place: the tracker's
+/// own encoding, shared with it rather than copied, so the change set of a
+/// first scrape (every series new) costs a pointer per series, not its
+/// labels. Two identities are equal when sample, labels and `_created` (by
+/// its bits, as the tracker compares it) are.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct SeriesIdentity(SharedKey);
+
+impl SeriesIdentity {
+    /// The identity of `sample` with `labels` (sorted by name) and `created`.
+    pub fn new(sample: &str, labels: &[(String, String)], created: Option<f64>) -> SeriesIdentity {
+        SeriesIdentity(encode_owned(sample, labels, created).into())
+    }
+
+    /// The sample name.
+    pub fn sample(&self) -> &str {
+        read_head(&self.0).map_or("", |(name, _, _)| name)
+    }
+
+    /// The labels, sorted by name.
+    pub fn labels(&self) -> IdentityLabels<'_> {
+        let (left, pos) = read_head(&self.0).map_or((0, 0), |(_, n, pos)| (n, pos));
+        IdentityLabels {
+            key: &self.0,
+            pos,
+            left,
+        }
+    }
+
+    /// The `_created` timestamp in seconds, when LiteLLM exposed one.
+    pub fn created(&self) -> Option<f64> {
+        let mut labels = self.labels();
+        labels.by_ref().for_each(drop);
+        read_created(&self.0, labels.pos).flatten()
+    }
+
+    /// The identity as owned strings.
+    pub fn to_key(&self) -> SeriesKey {
+        SeriesKey {
+            sample: self.sample().to_owned(),
+            labels: self
+                .labels()
+                .map(|(n, v)| (n.to_owned(), v.to_owned()))
+                .collect(),
+            created: self.created(),
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SeriesIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.to_key().fmt(f)
+    }
+}
+
+impl From<&SeriesKey> for SeriesIdentity {
+    fn from(k: &SeriesKey) -> SeriesIdentity {
+        SeriesIdentity::new(&k.sample, &k.labels, k.created)
+    }
+}
+
+impl From<SeriesKey> for SeriesIdentity {
+    fn from(k: SeriesKey) -> SeriesIdentity {
+        SeriesIdentity::from(&k)
+    }
+}
+
+/// The labels of a [`SeriesIdentity`], `(name, value)` sorted by name.
+#[derive(Debug, Clone)]
+pub struct IdentityLabels<'k> {
+    key: &'k [u8],
+    pos: usize,
+    left: u32,
+}
+
+impl<'k> Iterator for IdentityLabels<'k> {
+    type Item = (&'k str, &'k str);
+
+    fn next(&mut self) -> Option<(&'k str, &'k str)> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let label = read_label(self.key, &mut self.pos);
+        if label.is_none() {
+            self.left = 0;
+        }
+        label
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(self.left as usize))
+    }
+}
+
+/// One new or changed series of a [`StateChanges`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesChange {
+    /// Which series.
+    pub identity: SeriesIdentity,
+    /// The latest value seen.
+    pub value: f64,
+    /// When the series was last seen (milliseconds since the Unix epoch).
+    pub last_seen_ms: i64,
+}
+
+impl SeriesChange {
+    /// The series as [`TrackerState::series`] has it.
+    pub fn to_state(&self) -> SeriesState {
+        let SeriesKey {
+            sample,
+            labels,
+            created,
+        } = self.identity.to_key();
+        SeriesState {
+            sample,
+            labels,
+            created,
+            value: self.value,
+            last_seen_ms: self.last_seen_ms,
+        }
+    }
+}
+
+impl From<&SeriesState> for SeriesChange {
+    fn from(s: &SeriesState) -> SeriesChange {
+        SeriesChange {
+            identity: SeriesIdentity::new(&s.sample, &s.labels, s.created),
+            value: s.value,
+            last_seen_ms: s.last_seen_ms,
+        }
+    }
+}
+
+impl From<SeriesState> for SeriesChange {
+    fn from(s: SeriesState) -> SeriesChange {
+        SeriesChange::from(&s)
+    }
+}
+
 /// The tracker's state changes since the previous [`Tracker::take_changes`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct StateChanges {
@@ -60,10 +204,10 @@ pub struct StateChanges {
     pub last_at_ms: Option<i64>,
     /// [`TrackerState::last_target_ms`] after the change.
     pub last_target_ms: Option<i64>,
-    /// New and changed series, as [`TrackerState::series`] has them.
-    pub upserts: Vec<SeriesState>,
+    /// New and changed series.
+    pub upserts: Vec<SeriesChange>,
     /// Series to drop, none of them in `upserts`.
-    pub removed: Vec<SeriesKey>,
+    pub removed: Vec<SeriesIdentity>,
 }
 
 impl SeriesState {
@@ -77,13 +221,6 @@ impl SeriesState {
     }
 }
 
-/// An identity to compare by: `_created` by its bits, as the tracker does.
-type Ident<'a> = (&'a str, &'a [(String, String)], Option<u64>);
-
-fn ident<'a>(sample: &'a str, labels: &'a [(String, String)], created: Option<f64>) -> Ident<'a> {
-    (sample, labels, created.map(f64::to_bits))
-}
-
 impl StateChanges {
     /// Changes that replace whatever was persisted with `state`.
     pub fn full(state: TrackerState) -> StateChanges {
@@ -93,7 +230,7 @@ impl StateChanges {
             observations: state.observations,
             last_at_ms: state.last_at_ms,
             last_target_ms: state.last_target_ms,
-            upserts: state.series,
+            upserts: state.series.iter().map(SeriesChange::from).collect(),
             removed: Vec::new(),
         }
     }
@@ -109,12 +246,12 @@ impl StateChanges {
         {
             let later = self.touched();
             for s in earlier.upserts {
-                if !later.contains(&ident(&s.sample, &s.labels, s.created)) {
+                if !later.contains(s.identity.bytes()) {
                     upserts.push(s);
                 }
             }
             for k in earlier.removed {
-                if !later.contains(&ident(&k.sample, &k.labels, k.created)) {
+                if !later.contains(k.bytes()) {
                     removed.push(k);
                 }
             }
@@ -125,15 +262,11 @@ impl StateChanges {
     }
 
     /// Every series these changes upsert or remove.
-    fn touched(&self) -> HashSet<Ident<'_>> {
+    fn touched(&self) -> HashSet<&[u8]> {
         self.upserts
             .iter()
-            .map(|s| ident(&s.sample, &s.labels, s.created))
-            .chain(
-                self.removed
-                    .iter()
-                    .map(|k| ident(&k.sample, &k.labels, k.created)),
-            )
+            .map(|s| s.identity.bytes())
+            .chain(self.removed.iter().map(SeriesIdentity::bytes))
             .collect()
     }
 
@@ -145,8 +278,10 @@ impl StateChanges {
         let drop = self.touched();
         state
             .series
-            .retain(|s| !drop.contains(&ident(&s.sample, &s.labels, s.created)));
-        state.series.extend(self.upserts.iter().cloned());
+            .retain(|s| !drop.contains(encode_owned(&s.sample, &s.labels, s.created).as_slice()));
+        state
+            .series
+            .extend(self.upserts.iter().map(SeriesChange::to_state));
         super::state::sort_series(&mut state.series);
         state.version = self.version;
         state.observations = self.observations;
@@ -159,7 +294,8 @@ impl Tracker {
     /// What changed since the previous call (or since [`Tracker::new`] /
     /// [`Tracker::from_state`]): new and changed series, forgotten series
     /// and the scalar header. Cheap when little changed: nothing is copied
-    /// for a clean series. [`Tracker::export_state`] is unaffected.
+    /// for a clean series, and a changed one's identity is shared with the
+    /// tracker, not copied. [`Tracker::export_state`] is unaffected.
     pub fn take_changes(&mut self) -> StateChanges {
         let mut upserts = Vec::new();
         let entries = self
@@ -172,24 +308,15 @@ impl Tracker {
             }
             e.dirty = false;
             e.taken_seen_ms = e.last_seen_ms;
-            if let Some((sample, labels, created)) = decode_key(&e.key) {
-                upserts.push(SeriesState {
-                    sample,
-                    labels,
-                    created,
-                    value: e.value,
-                    last_seen_ms: e.last_seen_ms,
-                });
-            }
+            upserts.push(SeriesChange {
+                identity: SeriesIdentity(SharedKey::clone(&e.key)),
+                value: e.value,
+                last_seen_ms: e.last_seen_ms,
+            });
         }
         let removed = std::mem::take(&mut self.removed)
-            .iter()
-            .filter_map(|k| decode_key(k))
-            .map(|(sample, labels, created)| SeriesKey {
-                sample,
-                labels,
-                created,
-            })
+            .into_iter()
+            .map(SeriesIdentity)
             .collect();
         StateChanges {
             replace_all: std::mem::replace(&mut self.replace_all, false),
@@ -307,7 +434,7 @@ mod tests {
         assert!(!c.replace_all);
         assert!(c.upserts.is_empty());
         assert_eq!(c.removed.len(), 1);
-        assert_eq!(c.removed[0].sample, "something_else_total");
+        assert_eq!(c.removed[0].sample(), "something_else_total");
         r.observe(&body(&scrapes()[1]), 2000);
         let c = r.take_changes();
         assert_eq!(c.upserts.len(), 1, "{c:?}");

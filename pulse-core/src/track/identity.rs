@@ -38,6 +38,10 @@ pub(super) type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
 /// Labels as persisted: `(name, value)` sorted by name.
 pub(super) type OwnedLabels = Vec<(String, String)>;
 
+/// An encoded identity, shared between the tracker's entry and the change
+/// sets that hand it out.
+pub(super) type SharedKey = std::sync::Arc<[u8]>;
+
 /// Appends the name and labels of a series to `key` (labels sorted by name,
 /// `order` is scratch space) and returns the hash of what it appended: the
 /// identity without `_created`.
@@ -136,6 +140,46 @@ fn identity_hash(base_hash: u64, created: Option<f64>) -> u64 {
     }
 }
 
+/// The identity of a series given as persisted (labels already sorted by
+/// name): the same bytes [`encode_base`] and [`encode_created`] write.
+pub(super) fn encode_owned(sample: &str, labels: &[(String, String)], created: Option<f64>) -> Vec<u8> {
+    let mut key = Vec::new();
+    push_str(&mut key, sample);
+    let count = u32::try_from(labels.len()).unwrap_or(u32::MAX);
+    key.extend_from_slice(&count.to_le_bytes());
+    for (n, v) in labels {
+        push_str(&mut key, n);
+        push_str(&mut key, v);
+    }
+    push_created(&mut key, created);
+    key
+}
+
+/// An encoded identity read in place: its sample name, label count and
+/// where the labels start, or `None` when it is not one.
+pub(super) fn read_head(key: &[u8]) -> Option<(&str, u32, usize)> {
+    let mut pos = 0;
+    let name = read_str(key, &mut pos)?;
+    let count_bytes: [u8; 4] = key.get(pos..pos + 4)?.try_into().ok()?;
+    Some((name, u32::from_le_bytes(count_bytes), pos + 4))
+}
+
+/// The label at `pos` of an encoded identity, moving `pos` past it.
+pub(super) fn read_label<'k>(key: &'k [u8], pos: &mut usize) -> Option<(&'k str, &'k str)> {
+    Some((read_str(key, pos)?, read_str(key, pos)?))
+}
+
+/// The `_created` part of an encoded identity that starts at `pos`.
+pub(super) fn read_created(key: &[u8], pos: usize) -> Option<Option<f64>> {
+    match key.get(pos)? {
+        0 => Some(None),
+        _ => {
+            let bits: [u8; 8] = key.get(pos + 1..pos + 9)?.try_into().ok()?;
+            Some(Some(f64::from_bits(u64::from_le_bytes(bits))))
+        }
+    }
+}
+
 /// Reads a length-prefixed string written by [`push_str`].
 fn read_str<'k>(key: &'k [u8], pos: &mut usize) -> Option<&'k str> {
     let len_bytes: [u8; 4] = key.get(*pos..*pos + 4)?.try_into().ok()?;
@@ -148,25 +192,13 @@ fn read_str<'k>(key: &'k [u8], pos: &mut usize) -> Option<&'k str> {
 /// Decodes an identity written by [`encode_base`] and [`encode_created`]:
 /// sample name, labels sorted by name, `_created`.
 pub(super) fn decode_key(key: &[u8]) -> Option<(String, OwnedLabels, Option<f64>)> {
-    let mut pos = 0;
-    let name = read_str(key, &mut pos)?.to_owned();
-    let count_bytes: [u8; 4] = key.get(pos..pos + 4)?.try_into().ok()?;
-    pos += 4;
-    let count = u32::from_le_bytes(count_bytes);
+    let (name, count, mut pos) = read_head(key)?;
     let mut labels = Vec::with_capacity(count as usize);
     for _ in 0..count {
-        let n = read_str(key, &mut pos)?.to_owned();
-        let v = read_str(key, &mut pos)?.to_owned();
-        labels.push((n, v));
+        let (n, v) = read_label(key, &mut pos)?;
+        labels.push((n.to_owned(), v.to_owned()));
     }
-    let created = match key.get(pos)? {
-        0 => None,
-        _ => {
-            let bits: [u8; 8] = key.get(pos + 1..pos + 9)?.try_into().ok()?;
-            Some(f64::from_bits(u64::from_le_bytes(bits)))
-        }
-    };
-    Some((name, labels, created))
+    Some((name.to_owned(), labels, read_created(key, pos)?))
 }
 
 #[cfg(test)]

@@ -133,10 +133,12 @@ use std::collections::hash_map::Entry as Slot;
 use crate::catalog::{Catalog, Dimension, dimension_value};
 use crate::expo::{Exposition, Label};
 
-use identity::IdMap;
+use identity::{IdMap, SharedKey};
 use observe::Scratch;
 
-pub use changes::{SEEN_REFRESH_MS, SeriesKey, StateChanges};
+pub use changes::{
+    IdentityLabels, SEEN_REFRESH_MS, SeriesChange, SeriesIdentity, SeriesKey, StateChanges,
+};
 pub use fleet::{Fleet, merge_round};
 pub use latency::{HealthDelta, HistogramDelta, LatencyDeltas, SeriesCounts};
 #[cfg(feature = "memo")]
@@ -164,8 +166,10 @@ impl Kind {
 #[derive(Debug, Clone)]
 struct Entry {
     kind: Kind,
-    /// Encoded identity (see [`identity::encode_base`]), to check hash hits.
-    key: Box<[u8]>,
+    /// Encoded identity (see [`identity::encode_base`]), to check hash hits;
+    /// shared with the [`StateChanges`] that hand the series out, so a
+    /// change set of every series copies no label.
+    key: SharedKey,
     value: f64,
     last_seen_ms: i64,
     /// The observation number that last saw the series.
@@ -230,7 +234,7 @@ pub struct Tracker {
     /// member's target name ([`Fleet`]); `""` otherwise.
     instance: Box<str>,
     /// Identities of series forgotten since the last [`Tracker::take_changes`].
-    removed: Vec<Box<[u8]>>,
+    removed: Vec<SharedKey>,
     /// The next [`Tracker::take_changes`] replaces everything persisted (a
     /// tracker that did not continue from a state).
     replace_all: bool,

@@ -296,12 +296,12 @@ impl Ids<'_, '_, '_> {
 
     /// The id of a label set; with `create`, a new one (and new label pairs)
     /// when it has none.
-    fn labelset(
+    fn labelset<'l>(
         &mut self,
-        labels: &[(String, String)],
+        labels: impl Iterator<Item = (&'l str, &'l str)>,
         create: bool,
     ) -> Result<Option<i64>, StoreError> {
-        let mut pairs = Vec::with_capacity(2 * labels.len());
+        let mut pairs = Vec::with_capacity(2 * labels.size_hint().0);
         for (name, value) in labels {
             let Some(id) = self.pair(name, value, create)? else {
                 return Ok(None);
@@ -380,17 +380,17 @@ pub(super) fn write_state(
     }
     let mut ids = Ids { tx, known, staged };
     for k in &changes.removed {
-        let Some(sample) = ids.sample(&k.sample, false)? else {
+        let Some(sample) = ids.sample(k.sample(), false)? else {
             continue;
         };
-        let Some(labelset) = ids.labelset(&k.labels, false)? else {
+        let Some(labelset) = ids.labelset(k.labels(), false)? else {
             continue;
         };
         tx.prepare_cached(
             "DELETE FROM pulse_state_series WHERE target_id = ?1 AND sample_id = ?2 \
              AND labelset_id = ?3 AND created_key = ?4",
         )?
-        .execute(params![target, sample, labelset, created_key(k.created)])?;
+        .execute(params![target, sample, labelset, created_key(k.created())])?;
     }
     let mut upsert = tx.prepare_cached(
         "INSERT INTO pulse_state_series \
@@ -400,16 +400,18 @@ pub(super) fn write_state(
          value = excluded.value, last_seen_ms = excluded.last_seen_ms",
     )?;
     for s in &changes.upserts {
-        let (Some(sample), Some(labelset)) =
-            (ids.sample(&s.sample, true)?, ids.labelset(&s.labels, true)?)
-        else {
+        let id = &s.identity;
+        let (Some(sample), Some(labelset)) = (
+            ids.sample(id.sample(), true)?,
+            ids.labelset(id.labels(), true)?,
+        ) else {
             continue;
         };
         upsert.execute(params![
             target,
             sample,
             labelset,
-            created_key(s.created),
+            created_key(id.created()),
             (!s.value.is_nan()).then_some(s.value),
             s.last_seen_ms
         ])?;

@@ -484,7 +484,7 @@ fn the_label_pair_migration_keeps_every_series_and_sum() {
             observations: 42,
             last_at_ms: Some(T0 + 2 * MIN),
             last_target_ms: None,
-            upserts: vec![again.clone()],
+            upserts: vec![again.clone().into()],
             removed: vec![],
         },
     )];
@@ -939,8 +939,8 @@ fn tracker_state_round_trips_and_only_changed_series_are_rewritten() {
             observations: 8,
             last_at_ms: Some(T0 + MIN),
             last_target_ms: None,
-            upserts: vec![series(a, "gpt-4o", 6.0, T0 + MIN)],
-            removed: vec![spend.key()],
+            upserts: vec![series(a, "gpt-4o", 6.0, T0 + MIN).into()],
+            removed: vec![spend.key().into()],
         };
         let before = store.conn.total_changes();
         ok_with(&mut store, &observation(T0 + MIN, 0, &[], &[]), &[], &st2);
@@ -2523,7 +2523,7 @@ fn writes_leave_an_empty_wal_unless_a_reader_holds_it() {
             observations: 7 + i as u64,
             last_at_ms: Some(at),
             last_target_ms: None,
-            upserts: vec![series(a, "gpt", i as f64, at)],
+            upserts: vec![series(a, "gpt", i as f64, at).into()],
             removed: vec![],
         };
         ok_with(store, &observation(at, 0, &[], &[]), &[], &changes);
