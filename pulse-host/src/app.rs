@@ -558,11 +558,21 @@ impl Runner {
             })
             .collect();
         let pending = prepare_parts(&mut self.fleet, &parts, at_ms, started);
+        // The bodies and their parses are done with: they go before the
+        // write, so its memory does not add to theirs (a first scrape of
+        // 100,000 series holds a 58 MB body and twice that in labels).
+        drop(parts);
+        drop(parsed);
+        let answered = answers.len();
+        let answers: Vec<(String, f64)> = answers
+            .into_iter()
+            .map(|(name, _, ms)| (name, ms))
+            .collect();
         // Each target's own status.
         let fleet = &self.fleet;
         let per_target: Vec<(String, Option<String>, f64, usize, usize)> = answers
             .iter()
-            .map(|(name, _, ms)| {
+            .map(|(name, ms)| {
                 let err = errors
                     .iter()
                     .find(|(t, _)| t == name)
@@ -597,7 +607,7 @@ impl Runner {
         });
         let Some(pending) = pending else {
             // One warning, which names every target's error.
-            let msg = fleet_error(&errors, answers.len()).unwrap_or_default();
+            let msg = fleet_error(&errors, answered).unwrap_or_default();
             return self.record_failure(msg, at_ms, started).await;
         };
         for (t, e) in &errors {
@@ -619,7 +629,7 @@ impl Runner {
         let live_values = obs.live;
         let duration = pending.duration_ms;
         let resets = u64::from(obs.resets);
-        let partial = fleet_error(&errors, answers.len());
+        let partial = fleet_error(&errors, answered);
         self.app.update(|l| {
             l.last_attempt_ms = Some(at_ms);
             l.last_success_ms = Some(at_ms);
