@@ -97,38 +97,52 @@ impl ScaleBody {
     }
 
     /// The body of round `r` (0 is the first scrape), appended to `out`.
+    ///
+    /// Laid out as LiteLLM (Python's `prometheus_client`) writes the text
+    /// format pulse asks for (see `tests/fixtures/litellm/*.prom`): a
+    /// counter family's `_total` lines under `# TYPE x_total counter`, then
+    /// its `_created` lines as a gauge family of their own. (OpenMetrics
+    /// alternates them under one `# TYPE x counter`; alternating them under
+    /// the text format's headers would make every line a family of one.)
     pub fn write_round(&self, r: u64, out: &mut Vec<u8>) {
         out.extend_from_slice(
             b"# HELP litellm_in_flight_requests in flight\n# TYPE litellm_in_flight_requests gauge\n\
               litellm_in_flight_requests 1.0\n",
         );
-        let mut i = 0;
-        for fam in &FAMILIES[..self.families] {
+        for (f, fam) in FAMILIES[..self.families].iter().enumerate() {
+            let first = f * self.labelsets.len();
             out.extend_from_slice(
                 format!("# HELP {fam}_total {fam}\n# TYPE {fam}_total counter\n").as_bytes(),
             );
             for (j, labels) in self.labelsets.iter().enumerate() {
-                let created = 1_795_774_300.0 + j as f64 * 0.001;
                 out.extend_from_slice(fam.as_bytes());
                 out.extend_from_slice(b"_total");
                 out.extend_from_slice(labels.as_bytes());
                 out.push(b' ');
-                out.extend_from_slice(py_float(self.value(i, r)).as_bytes());
+                out.extend_from_slice(py_float(self.value(first + j, r)).as_bytes());
                 out.push(b'\n');
+            }
+            out.extend_from_slice(
+                format!("# HELP {fam}_created {fam}\n# TYPE {fam}_created gauge\n").as_bytes(),
+            );
+            for (j, labels) in self.labelsets.iter().enumerate() {
+                let created = 1_795_774_300.0 + j as f64 * 0.001;
                 out.extend_from_slice(fam.as_bytes());
                 out.extend_from_slice(b"_created");
                 out.extend_from_slice(labels.as_bytes());
                 out.push(b' ');
                 out.extend_from_slice(py_float(created).as_bytes());
                 out.push(b'\n');
-                i += 1;
             }
         }
     }
 
     /// The body of round `r`.
     pub fn round(&self, r: u64) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.series() * 560);
+        // Two lines of a label set and a number each per series, and the
+        // headers: sized so that the body is never copied to grow.
+        let per_series = 2 * (self.labelsets.first().map_or(0, String::len) + 70);
+        let mut out = Vec::with_capacity(self.series() * per_series + 4096);
         self.write_round(r, &mut out);
         out
     }
@@ -157,6 +171,23 @@ mod tests {
         let expo = pulse_core::parse::parse(&body).unwrap();
         assert!(expo.errors.is_empty(), "{:?}", expo.errors.first());
         assert_eq!(body.matches("_created{").count(), 12);
+        // LiteLLM's text layout: per family its counter, then its `_created`
+        // gauge; the in-flight gauge first.
+        let families: Vec<(&str, usize)> = expo
+            .families
+            .iter()
+            .map(|f| (f.name, expo.samples_of(f).len()))
+            .collect();
+        assert_eq!(
+            families,
+            [
+                ("litellm_in_flight_requests", 1),
+                ("litellm_proxy_total_requests_metric_total", 6),
+                ("litellm_proxy_total_requests_metric_created", 6),
+                ("litellm_spend_metric_total", 6),
+                ("litellm_spend_metric_created", 6),
+            ]
+        );
     }
 
     #[test]
