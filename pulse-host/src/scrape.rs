@@ -1,6 +1,8 @@
 //! Fetching LiteLLM's `/metrics`: one HTTP GET with the key, redirects, gzip
 //! and a body cap. Nothing here interprets the body; see `pipeline`.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use reqwest::header::{ACCEPT, AUTHORIZATION, DATE, HeaderMap, HeaderValue};
@@ -68,6 +70,22 @@ pub struct Scraper {
     url: Url,
     timeout: Duration,
     max_body_bytes: u64,
+    /// The length of the previous body, shared by the clones: the next
+    /// body's buffer is sized from it when the answer has no
+    /// `content-length` (LiteLLM's `/metrics` is chunked), so a 58 MB body
+    /// is not grown by doubling, copied a dozen times on the way.
+    last_len: Arc<AtomicU64>,
+}
+
+/// The capacity to receive a body into: its `content-length`, else the
+/// previous body's length and a sixteenth more, else 64 KiB; never more than
+/// the cap.
+fn body_capacity(content_length: Option<u64>, last_len: u64, max_body_bytes: u64) -> usize {
+    let want = content_length.unwrap_or(match last_len {
+        0 => 64 * 1024,
+        n => n.saturating_add(n / 16),
+    });
+    usize::try_from(want.min(max_body_bytes)).unwrap_or(usize::MAX)
 }
 
 impl Scraper {
@@ -111,6 +129,7 @@ impl Scraper {
             url,
             timeout: settings.scrape_timeout,
             max_body_bytes: settings.max_body_bytes,
+            last_len: Arc::default(),
         })
     }
 
@@ -138,10 +157,11 @@ impl Scraper {
         {
             return Err(ScrapeError::TooLarge(self.max_body_bytes));
         }
-        let mut body = Vec::with_capacity(
-            resp.content_length()
-                .map_or(64 * 1024, |n| n.min(self.max_body_bytes) as usize),
-        );
+        let mut body = Vec::with_capacity(body_capacity(
+            resp.content_length(),
+            self.last_len.load(Relaxed),
+            self.max_body_bytes,
+        ));
         // Streamed so that an endless or huge body is cut off at the cap.
         while let Some(chunk) = resp.chunk().await.map_err(|e| self.classify(e))? {
             if (body.len() + chunk.len()) as u64 > self.max_body_bytes {
@@ -149,6 +169,7 @@ impl Scraper {
             }
             body.extend_from_slice(&chunk);
         }
+        self.last_len.store(body.len() as u64, Relaxed);
         Ok(Fetched {
             body,
             target_now_ms,
@@ -189,12 +210,34 @@ pub(crate) fn describe(err: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use std::io::Write;
-    use std::sync::{Arc, Mutex};
+    use std::sync::Mutex;
 
     use super::*;
     use warp::Filter;
 
     use pulse_testkit::{FakeLiteLlm, Options, Reply, Script};
+
+    #[test]
+    fn a_body_without_a_length_is_received_into_the_previous_bodys_size() {
+        const MB: u64 = 1 << 20;
+        // (content-length, previous body, cap) -> capacity
+        let rows = [
+            (Some(5 * MB), 0, 64 * MB, 5 * MB),
+            (Some(5 * MB), 9 * MB, 64 * MB, 5 * MB),
+            (Some(100 * MB), 0, 64 * MB, 64 * MB),
+            (None, 0, 64 * MB, 64 * 1024),
+            (None, 16 * MB, 64 * MB, 17 * MB),
+            (None, 63 * MB, 64 * MB, 64 * MB),
+            (None, 0, 1024, 1024),
+        ];
+        for (length, last, cap, want) in rows {
+            assert_eq!(
+                body_capacity(length, last, cap) as u64,
+                want,
+                "{length:?} {last} {cap}"
+            );
+        }
+    }
 
     use crate::testutil::settings_for;
 
