@@ -18,7 +18,7 @@
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 
-use pulse_core::track::{SeriesState, StateChanges, TrackerState};
+use pulse_core::track::{SeriesIdentity, SeriesState, StateChanges, TrackerState};
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::{Store, StoreError};
@@ -226,6 +226,13 @@ pub(super) struct Interned {
     pairs: HashMap<String, HashMap<String, i64>>,
     /// `pulse_labelsets` ids by their `pairs` column.
     labelsets: HashMap<Vec<u8>, i64>,
+    /// `(sample_id, labelset_id)` by the tracker's series identity (shared
+    /// with the tracker, not copied): a changed series is resolved with one
+    /// lookup instead of one per label. Ids do not depend on the target.
+    series: HashMap<SeriesIdentity, (i64, i64)>,
+    /// Identities forgotten in the staging transaction, dropped from
+    /// `series` when it is absorbed (only to bound it: their ids stay valid).
+    forgotten: Vec<SeriesIdentity>,
 }
 
 impl Interned {
@@ -236,6 +243,10 @@ impl Interned {
             self.pairs.entry(name).or_default().extend(values);
         }
         self.labelsets.extend(staged.labelsets);
+        self.series.extend(staged.series);
+        for identity in &staged.forgotten {
+            self.series.remove(identity);
+        }
     }
 
     fn pair(&self, name: &str, value: &str) -> Option<i64> {
@@ -252,6 +263,30 @@ struct Ids<'t, 'c, 'k> {
 }
 
 impl Ids<'_, '_, '_> {
+    /// The `(sample_id, labelset_id)` of a series; with `create`, new ones
+    /// when they have none.
+    fn series(
+        &mut self,
+        identity: &SeriesIdentity,
+        create: bool,
+    ) -> Result<Option<(i64, i64)>, StoreError> {
+        if let Some(&ids) =
+            (self.known.series.get(identity)).or_else(|| self.staged.series.get(identity))
+        {
+            return Ok(Some(ids));
+        }
+        let (Some(sample), Some(labelset)) = (
+            self.sample(identity.sample(), create)?,
+            self.labelset(identity.labels(), create)?,
+        ) else {
+            return Ok(None);
+        };
+        self.staged
+            .series
+            .insert(identity.clone(), (sample, labelset));
+        Ok(Some((sample, labelset)))
+    }
+
     /// The id of sample `name`; with `create`, a new one when it has none.
     fn sample(&mut self, name: &str, create: bool) -> Result<Option<i64>, StoreError> {
         if let Some(&id) = (self.known.samples.get(name)).or_else(|| self.staged.samples.get(name))
@@ -380,12 +415,10 @@ pub(super) fn write_state(
     }
     let mut ids = Ids { tx, known, staged };
     for k in &changes.removed {
-        let Some(sample) = ids.sample(k.sample(), false)? else {
+        let Some((sample, labelset)) = ids.series(k, false)? else {
             continue;
         };
-        let Some(labelset) = ids.labelset(k.labels(), false)? else {
-            continue;
-        };
+        ids.staged.forgotten.push(k.clone());
         tx.prepare_cached(
             "DELETE FROM pulse_state_series WHERE target_id = ?1 AND sample_id = ?2 \
              AND labelset_id = ?3 AND created_key = ?4",
@@ -401,10 +434,7 @@ pub(super) fn write_state(
     )?;
     for s in &changes.upserts {
         let id = &s.identity;
-        let (Some(sample), Some(labelset)) = (
-            ids.sample(id.sample(), true)?,
-            ids.labelset(id.labels(), true)?,
-        ) else {
+        let Some((sample, labelset)) = ids.series(id, true)? else {
             continue;
         };
         upsert.execute(params![
