@@ -3,7 +3,10 @@
 //!
 //! `cargo run --release -p pulse-core --example first_scrape_heap [keys] [models]`
 //! (defaults: issue 11's 2,000 keys × 10 models × 5 families, 100,000 series).
-#![allow(unsafe_code, reason = "a counting global allocator forwards to `System`")]
+#![allow(
+    unsafe_code,
+    reason = "a counting global allocator forwards to `System`"
+)]
 #![allow(
     clippy::print_stdout,
     clippy::disallowed_methods,
@@ -62,7 +65,11 @@ fn mb(n: usize) -> f64 {
 fn phase(name: &str) {
     let live = LIVE.load(Relaxed);
     let peak = PEAK.swap(live, Relaxed);
-    println!("{name:<44} live {:>7.1} MB   peak {:>7.1} MB", mb(live), mb(peak));
+    println!(
+        "{name:<44} live {:>7.1} MB   peak {:>7.1} MB",
+        mb(live),
+        mb(peak)
+    );
 }
 
 fn main() {
@@ -86,7 +93,10 @@ fn main() {
         phase("  observe_parsed");
         drop(obs);
         let changes = tracker.take_changes();
-        phase(&format!("  take_changes ({} upserts)", changes.upserts.len()));
+        phase(&format!(
+            "  take_changes ({} upserts)",
+            changes.upserts.len()
+        ));
         drop(parsed);
         drop(body);
         phase("  body and parse dropped");

@@ -142,7 +142,11 @@ fn identity_hash(base_hash: u64, created: Option<f64>) -> u64 {
 
 /// The identity of a series given as persisted (labels already sorted by
 /// name): the same bytes [`encode_base`] and [`encode_created`] write.
-pub(super) fn encode_owned(sample: &str, labels: &[(String, String)], created: Option<f64>) -> Vec<u8> {
+pub(super) fn encode_owned(
+    sample: &str,
+    labels: &[(String, String)],
+    created: Option<f64>,
+) -> Vec<u8> {
     let mut key = Vec::new();
     push_str(&mut key, sample);
     let count = u32::try_from(labels.len()).unwrap_or(u32::MAX);
