@@ -327,13 +327,20 @@ struct ExpoVisitor<'a> {
 
 impl<'a> ExpoVisitor<'a> {
     fn with_capacity(body_len: usize) -> Self {
+        Self::with_capacities(body_len, None)
+    }
+
+    /// [`ExpoVisitor::with_capacity`], reserving room for `labels` labels
+    /// when given instead of the estimate from the body's length.
+    fn with_capacities(body_len: usize, labels: Option<usize>) -> Self {
         // LiteLLM lines are 300-600 bytes with ~15 labels of ~25 bytes;
         // smaller exporters just grow the vectors.
+        let labels = labels.unwrap_or(body_len / 28 + 4);
         let expo = Exposition {
             format: None,
             families: Vec::with_capacity(body_len / 2048 + 4),
             samples: Vec::with_capacity(body_len / 256 + 4),
-            labels: Vec::with_capacity(body_len / 28 + 4),
+            labels: Vec::with_capacity(labels),
             errors: Vec::new(),
         };
         ExpoVisitor {
@@ -574,18 +581,20 @@ pub(crate) fn is_openmetrics(body: &[u8]) -> bool {
 ///
 /// `recall` must only know lines that lexed without error in a body of the
 /// same format (see [`is_openmetrics`]) and had no timestamp; the tracker's
-/// line memo keeps to that.
+/// line memo keeps to that. `labels` is how many labels to reserve room
+/// for (by default, as many as a body of lexed LiteLLM lines has).
 #[cfg(feature = "memo")]
 pub(crate) fn parse_memo<'a, F>(
     body: &'a [u8],
     seed: u64,
+    labels: Option<usize>,
     recall: F,
 ) -> Result<(Exposition<'a>, Vec<LineKey>), BodyError>
 where
     F: FnMut(u128) -> Option<(u32, u32, f64)>,
 {
     let mut v = MemoVisitor {
-        inner: ExpoVisitor::with_capacity(body.len()),
+        inner: ExpoVisitor::with_capacities(body.len(), labels),
         base: body.as_ptr() as usize,
         small: u32::try_from(body.len()).is_ok(),
         seed,

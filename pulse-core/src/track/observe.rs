@@ -52,8 +52,9 @@ pub(super) struct Scratch {
     pub(super) key: Vec<u8>,
     /// Encoded identities of the `_created` samples, back to back.
     arena: Vec<u8>,
-    /// Counter identity hash → `arena` range (or [`RECALLED`] when its
-    /// line was recognised, not lexed), `_created` value and sample index.
+    /// Counter identity hash → `arena` range (or [`RECALLED`] when it is
+    /// checked against its line's labels instead), `_created` value and
+    /// sample index.
     created: IdMap<(u32, u32, f64, u32)>,
     created_overflow: Vec<(u64, u32, u32, f64, u32)>,
     breakdown: FastMap<(Dimension, u32, Metric), f64>,
@@ -70,8 +71,8 @@ pub(super) struct Scratch {
     pub(super) memo: LineMemo,
 }
 
-/// The `arena` range of a `_created` sample whose line was recognised from
-/// the memo: its identity is encoded only when a lookup needs it.
+/// The `arena` range of a `_created` sample whose identity is encoded only
+/// when a lookup needs it (a counter's, with the feature `memo`).
 #[cfg(feature = "memo")]
 const RECALLED: u32 = u32::MAX;
 
@@ -558,6 +559,22 @@ fn index_created<'a>(
         let Some(labels) = labels_of(expo, lines, hit.sample, &mut relexed) else {
             continue;
         };
+        #[cfg(feature = "memo")]
+        if metric_created {
+            // Checked against its labels on a hit, like a recognised line's
+            // (`recalled_key_is`), instead of keeping its identity in the
+            // arena: every counter's `_created` in a first scrape of 100,000
+            // series would hold 40 MB there, beside the tracker's own copies.
+            sc.key.clear();
+            let h = encode_base(&mut sc.key, &mut sc.order, value_name, labels);
+            insert_created(sc, h, RECALLED, RECALLED, s.value, hit.sample);
+            let memo = Memo {
+                base_hash: h,
+                ..memo_of(s.name, s.value, Meaning::Created)
+            };
+            sc.remember(lines, hit.sample, memo);
+            continue;
+        }
         let start = sc.arena.len();
         let h = encode_base(&mut sc.arena, &mut sc.order, value_name, labels);
         let end = sc.arena.len();
@@ -565,14 +582,6 @@ fn index_created<'a>(
             break;
         };
         insert_created(sc, h, start32, end32, s.value, hit.sample);
-        #[cfg(feature = "memo")]
-        if metric_created {
-            let memo = Memo {
-                base_hash: h,
-                ..memo_of(s.name, s.value, Meaning::Created)
-            };
-            sc.remember(lines, hit.sample, memo);
-        }
     }
 }
 
@@ -634,8 +643,9 @@ pub(super) fn lookup_created(
 }
 
 #[cfg(feature = "memo")]
-/// True when the `_created` sample `sample`, recognised and not lexed,
-/// belongs to the counter identity `key`: its line is lexed again for that.
+/// True when the counter's `_created` sample `sample` belongs to the counter
+/// identity `key`: its line is lexed again for that when it was recognised,
+/// not lexed.
 fn recalled_key_is(ctx: &CreatedCtx<'_, '_>, sample: u32, key: &[u8]) -> bool {
     let Some(s) = ctx.expo.samples.get(sample as usize) else {
         return false;
