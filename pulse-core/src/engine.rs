@@ -545,14 +545,25 @@ mod tests {
         let q = instant_query(&catalog, &sel);
         assert!(q.starts_with("{__name__=~\""), "{q}");
         assert!(q.ends_with(r#"",job="litellm",pod=~"a\"b"}"#), "{q}");
-        for name in [
+        let mut names = vec![
             "litellm_spend_metric_total",
             "litellm_spend_metric_created",
             "litellm_in_flight_requests",
             "litellm_total_tokens_created",
+        ];
+        // Latency and health series are only tracked with `latency`.
+        let latency = [
             "litellm_request_total_latency_metric_bucket",
             "litellm_deployment_cooled_down_created",
-        ] {
+        ];
+        if cfg!(feature = "latency") {
+            names.extend(latency);
+        } else {
+            for name in latency {
+                assert!(!q.contains(name), "{name} in {q}");
+            }
+        }
+        for name in names {
             assert!(q.contains(&format!("|{name}|")), "{name} in {q}");
         }
         let overridden = catalog
