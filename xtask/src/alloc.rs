@@ -17,6 +17,13 @@
 //! `--runs`, so they never share the two cores; every figure is a range over
 //! the runs, and every ratio is taken within a run.
 //!
+//! `--smaps` prints the idle process's resident memory per mapping, `--env`
+//! passes `NAME=value` to the binaries (e.g. `MIMALLOC_PURGE_DELAY=0`). The
+//! server's CPU over the load is printed in cores beside the req/s.
+//! `--bin LABEL=PATH` (repeatable) measures another binary in the same
+//! rotation, as one more column: a kept build of the previous commit or
+//! profile beside the new one (`--only` narrows the four builds).
+//!
 //! The musl binaries are built as `cargo xtask dist` builds them (musl-gcc);
 //! the features only change `pulse-host`, so the four builds share one target
 //! directory per target without rebuilding each other's dependencies. The
@@ -34,7 +41,7 @@ use anyhow::{Context, Result, bail};
 use pulse_testkit::fake::{FakeLiteLlm, Options};
 use pulse_testkit::simulator::{Live, Simulator};
 
-use crate::benchkit::{Killed, proc_field};
+use crate::benchkit::{Killed, cpu_seconds, proc_field};
 use crate::cmd::{cargo, root, run};
 use crate::dist::{self, Arch};
 
@@ -130,8 +137,15 @@ struct Opts {
     idle: u64,
     interval: u64,
     no_build: bool,
+    /// Print the idle process's memory per mapping (`/proc/PID/smaps`).
+    smaps: bool,
+    /// Extra environment for the binaries (`NAME=value`, e.g. `MIMALLOC_PURGE_DELAY=0`).
+    env: Vec<(String, String)>,
     /// Only these builds (by file name suffix, e.g. `musl-mimalloc`); all when empty.
     only: Vec<String>,
+    /// More binaries to measure in the same rotation (`LABEL=PATH`), e.g. a
+    /// kept baseline build beside a changed one.
+    extra: Vec<(String, PathBuf)>,
 }
 
 fn parse(args: &[String]) -> Result<Opts> {
@@ -142,7 +156,10 @@ fn parse(args: &[String]) -> Result<Opts> {
         idle: 10,
         interval: 15,
         no_build: false,
+        smaps: false,
+        env: Vec::new(),
         only: Vec::new(),
+        extra: Vec::new(),
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -158,7 +175,22 @@ fn parse(args: &[String]) -> Result<Opts> {
             "--idle" => o.idle = v()?.parse().context("--idle")?,
             "--interval" => o.interval = v()?.parse().context("--interval")?,
             "--no-build" => o.no_build = true,
+            "--smaps" => o.smaps = true,
+            "--env" => {
+                let kv = v()?;
+                let (k, val) = kv
+                    .split_once('=')
+                    .with_context(|| format!("--env {kv}: not NAME=value"))?;
+                o.env.push((k.to_owned(), val.to_owned()));
+            }
             "--only" => o.only.extend(v()?.split(',').map(str::to_owned)),
+            "--bin" => {
+                let kv = v()?;
+                let (label, path) = kv
+                    .split_once('=')
+                    .with_context(|| format!("--bin {kv}: not LABEL=PATH"))?;
+                o.extra.push((label.to_owned(), PathBuf::from(path)));
+            }
             other => bail!("unknown option {other}"),
         }
     }
@@ -178,6 +210,8 @@ struct RunResult {
     idle_anon_mb: f64,
     /// `GET /api/v1/metrics` per second over the load.
     req_s: f64,
+    /// The server's CPU (user + system) over the load, in cores.
+    server_cores: f64,
     /// `VmRSS` MB `--idle` seconds after the load.
     after_mb: f64,
     /// `RssAnon` MB then.
@@ -324,11 +358,13 @@ fn wait_healthy(port: u16, child: &mut Killed, label: &str) -> Result<()> {
 }
 
 /// Runs `bin` once: idle, load, idle again.
-fn measure(bin: &Path, build: Build, o: &Opts, fake_url: &str) -> Result<RunResult> {
-    let label = build.name();
+fn measure(bin: &Path, label: &str, o: &Opts, fake_url: &str) -> Result<RunResult> {
+    let slug: String = label
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
     let dir = root().join(format!(
-        "target/bench/alloc/run-{}-{}",
-        build.file_name(),
+        "target/bench/alloc/run-{slug}-{}",
         std::process::id()
     ));
     std::fs::remove_dir_all(&dir).ok();
@@ -343,6 +379,7 @@ fn measure(bin: &Path, build: Build, o: &Opts, fake_url: &str) -> Result<RunResu
         .args(["--metrics-url", fake_url])
         .args(["--scrape-interval", &o.interval.to_string()])
         .env("LITELLM_PULSE_LOG_LEVEL", "warn")
+        .envs(o.env.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -353,8 +390,15 @@ fn measure(bin: &Path, build: Build, o: &Opts, fake_url: &str) -> Result<RunResu
     std::thread::sleep(Duration::from_secs(o.idle));
     let idle_mb = status_mb(pid, "VmRSS:")?;
     let idle_anon_mb = status_mb(pid, "RssAnon:")?;
+    if o.smaps {
+        print_smaps(pid, label)?;
+    }
+    let cpu_before = cpu_seconds(pid).unwrap_or(0.0);
+    let started = Instant::now();
     let req_s = load(port, "/api/v1/metrics", o.connections, o.seconds)
         .with_context(|| format!("{label}: load"))?;
+    let server_cores =
+        (cpu_seconds(pid).unwrap_or(0.0) - cpu_before) / started.elapsed().as_secs_f64();
     std::thread::sleep(Duration::from_secs(o.idle));
     let after_mb = status_mb(pid, "VmRSS:")?;
     let after_anon_mb = status_mb(pid, "RssAnon:")?;
@@ -368,15 +412,69 @@ fn measure(bin: &Path, build: Build, o: &Opts, fake_url: &str) -> Result<RunResu
         idle_mb,
         idle_anon_mb,
         req_s,
+        server_cores,
         after_mb,
         after_anon_mb,
         peak_mb,
     };
     eprintln!(
-        "{label}: {:.0} req/s, idle {:.1} MB, after load {:.1} MB, peak {:.1} MB",
-        r.req_s, r.idle_mb, r.after_mb, r.peak_mb
+        "{label}: {:.0} req/s (server {:.2} cores), idle {:.1} MB, after load {:.1} MB, peak {:.1} MB",
+        r.req_s, r.server_cores, r.idle_mb, r.after_mb, r.peak_mb
     );
     Ok(r)
+}
+
+/// One group of mappings in `/proc/PID/smaps`: resident and anonymous kB.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+struct MapUse {
+    rss_kb: u64,
+    anon_kb: u64,
+    count: usize,
+}
+
+/// `smaps` text summed per mapping name (the path, `[stack]`, or `[anon]` for
+/// unnamed ones), largest resident first.
+fn smaps_groups(text: &str) -> Vec<(String, MapUse)> {
+    let mut groups: std::collections::BTreeMap<String, MapUse> = Default::default();
+    let mut current = String::new();
+    for line in text.lines() {
+        let mut parts = line.split_whitespace();
+        let Some(first) = parts.next() else { continue };
+        if first.contains('-') && !first.ends_with(':') {
+            // A mapping's header: range perms offset dev inode [name].
+            let name = parts.nth(4).unwrap_or("[anon]");
+            current = name.to_owned();
+            groups.entry(current.clone()).or_default().count += 1;
+            continue;
+        }
+        let kb = parts
+            .next()
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
+        match first {
+            "Rss:" => groups.entry(current.clone()).or_default().rss_kb += kb,
+            "Anonymous:" => groups.entry(current.clone()).or_default().anon_kb += kb,
+            _ => {}
+        }
+    }
+    let mut v: Vec<_> = groups.into_iter().filter(|(_, u)| u.rss_kb > 0).collect();
+    v.sort_by_key(|(_, u)| std::cmp::Reverse(u.rss_kb));
+    v
+}
+
+/// Prints the idle process's resident memory per mapping and its threads.
+fn print_smaps(pid: u32, label: &str) -> Result<()> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps"))
+        .with_context(|| format!("reading /proc/{pid}/smaps"))?;
+    let threads = proc_field(&format!("/proc/{pid}/status"), "Threads:").unwrap_or(0);
+    eprintln!("{label}: idle, {threads} threads; resident kB per mapping (anonymous of it):");
+    for (name, u) in smaps_groups(&text) {
+        eprintln!(
+            "  {:>7} ({:>6}) {:>3} map(s) {name}",
+            u.rss_kb, u.anon_kb, u.count
+        );
+    }
+    Ok(())
 }
 
 fn lo_hi(xs: impl IntoIterator<Item = f64>) -> (f64, f64) {
@@ -399,8 +497,9 @@ fn range(xs: impl IntoIterator<Item = f64>, digits: usize) -> String {
 
 type Field = fn(&RunResult) -> f64;
 
-const FIELDS: [(&str, Field, usize); 6] = [
+const FIELDS: [(&str, Field, usize); 7] = [
     ("req/s GET /api/v1/metrics", |r| r.req_s, 0),
+    ("  server CPU, cores", |r| r.server_cores, 2),
     ("idle RSS MB after start", |r| r.idle_mb, 1),
     ("  of it anonymous (RssAnon)", |r| r.idle_anon_mb, 1),
     ("idle RSS MB after the load", |r| r.after_mb, 1),
@@ -419,7 +518,7 @@ pub fn bench_alloc(args: &[String]) -> Result<()> {
                 .iter()
                 .any(|w| b.file_name().ends_with(&format!("-{w}")))
     };
-    let bins = Build::ALL
+    let mut bins = Build::ALL
         .iter()
         .map(|&b| {
             if !wanted(b) {
@@ -435,6 +534,14 @@ pub fn bench_alloc(args: &[String]) -> Result<()> {
             }
         })
         .collect::<Result<Vec<_>>>()?;
+    let mut labels: Vec<String> = Build::ALL.iter().map(|b| b.name().to_owned()).collect();
+    for (label, path) in &o.extra {
+        if !path.exists() {
+            bail!("--bin {label}: {} is missing", path.display());
+        }
+        labels.push(label.clone());
+        bins.push(Some(path.clone()));
+    }
 
     // The demo's simulated proxy, two days in, advanced to the wall clock on each scrape.
     let now_ms = || {
@@ -454,12 +561,12 @@ pub fn bench_alloc(args: &[String]) -> Result<()> {
          keep-alive connections for {} s, then {} s idle; scrapes every {} s",
         o.runs, o.idle, o.connections, o.seconds, o.idle, o.interval
     );
-    let mut results: Vec<Vec<RunResult>> = vec![Vec::new(); Build::ALL.len()];
+    let mut results: Vec<Vec<RunResult>> = vec![Vec::new(); bins.len()];
     for run in 0..o.runs {
-        for k in 0..Build::ALL.len() {
-            let i = (k + run) % Build::ALL.len();
+        for k in 0..bins.len() {
+            let i = (k + run) % bins.len();
             if let Some(bin) = &bins[i] {
-                results[i].push(measure(bin, Build::ALL[i], &o, &url)?);
+                results[i].push(measure(bin, &labels[i], &o, &url)?);
             }
         }
     }
@@ -467,8 +574,8 @@ pub fn bench_alloc(args: &[String]) -> Result<()> {
 
     println!();
     print!("{:<28}", "range over runs");
-    for b in Build::ALL {
-        print!(" {:>17}", b.name());
+    for label in &labels {
+        print!(" {label:>17}");
     }
     println!();
     for (name, f, digits) in FIELDS {
@@ -556,6 +663,58 @@ mod tests {
         let chunked = "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n";
         assert!(parse_head(chunked).is_err());
         assert!(parse_head("HTTP/1.0 200 OK\r\ncontent-length: 1\r\n\r\n").is_err());
+    }
+
+    #[test]
+    fn env_and_extra_binaries_are_name_value_pairs() {
+        let args: Vec<String> = [
+            "--env",
+            "MIMALLOC_PURGE_DELAY=0",
+            "--bin",
+            "old=target/bench/old",
+            "--smaps",
+        ]
+        .map(str::to_owned)
+        .into();
+        let o = parse(&args).unwrap();
+        assert_eq!(o.env, [("MIMALLOC_PURGE_DELAY".to_owned(), "0".to_owned())]);
+        assert_eq!(
+            o.extra,
+            [("old".to_owned(), PathBuf::from("target/bench/old"))]
+        );
+        assert!(o.smaps);
+        assert!(parse(&["--env".to_owned(), "NOVALUE".to_owned()]).is_err());
+        assert!(parse(&["--bin".to_owned(), "nolabel".to_owned()]).is_err());
+    }
+
+    #[test]
+    fn smaps_sum_per_mapping_name() {
+        let text = "\
+5555-5556 r-xp 00000000 08:01 42 /usr/bin/litellm-pulse
+Rss:                 400 kB
+Anonymous:             0 kB
+5557-5558 rw-p 00001000 08:01 42 /usr/bin/litellm-pulse
+Rss:                  12 kB
+Anonymous:             8 kB
+7f00-7f10 rw-p 00000000 00:00 0
+Rss:                 100 kB
+Anonymous:           100 kB
+7ffd-7ffe rw-p 00000000 00:00 0 [stack]
+Rss:                   8 kB
+Anonymous:             8 kB
+";
+        let g = smaps_groups(text);
+        let names: Vec<&str> = g.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["/usr/bin/litellm-pulse", "[anon]", "[stack]"]);
+        assert_eq!(
+            g[0].1,
+            MapUse {
+                rss_kb: 412,
+                anon_kb: 8,
+                count: 2
+            }
+        );
+        assert_eq!(g[1].1.anon_kb, 100);
     }
 
     #[test]

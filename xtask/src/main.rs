@@ -29,7 +29,9 @@
 //!   same build: CPU % of one core per 15 s, peak RSS, database + WAL.
 //! - `bench-alloc [--runs N] [--seconds S] [--connections C] …`: the C
 //!   library's allocator and mimalloc in the glibc and the static musl build,
-//!   side by side: idle RSS before and after a load, and `/api/v1/metrics` req/s.
+//!   side by side: idle RSS before and after a load, and `/api/v1/metrics` req/s
+//!   with the server's CPU; `--smaps` prints the idle memory per mapping,
+//!   `--bin LABEL=PATH` adds another binary (e.g. a kept baseline) to the rotation.
 //! - `time-parser <path> [--runs N]`: used by `bench-parser`; times
 //!   `pulse_core::parse` and `scan_sample_totals` in this (release) process.
 #![allow(clippy::print_stdout, reason = "a command-line tool reports on stdout")]
@@ -116,7 +118,7 @@ fn print_usage() {
          bench-fleet [--targets N] [--keys N] [--rounds N] [--runs N] [--interval S] [--bin P]\n                                           \
          100 targets x 1,000 series vs one target with the same 100k series\n  \
          bench-alloc [--runs N] [--seconds S] [--connections C] [--idle S] [--no-build]\n             \
-         [--only glibc-mimalloc,musl-system,...]\n                                           \
+         [--only glibc-mimalloc,musl-system,...] [--smaps] [--env NAME=value] [--bin LABEL=PATH]\n                                           \
          system allocator vs mimalloc, glibc and musl: idle RSS and /api/v1/metrics req/s"
     );
 }
