@@ -93,7 +93,18 @@ fn ok(store: &mut Store, obs: &Observation, raw: &[(String, f64)], st: &TrackerS
 
 /// Records a successful scrape with the given observation and state changes.
 fn ok_with(store: &mut Store, obs: &Observation, raw: &[(String, f64)], st: &StateChanges) {
-    let states = [(TARGET.to_owned(), st.clone())];
+    ok_for(store, TARGET, obs, raw, st.clone());
+}
+
+/// A successful scrape of `target` with its tracker changes `st`.
+fn ok_for(
+    store: &mut Store,
+    target: &str,
+    obs: &Observation,
+    raw: &[(String, f64)],
+    st: StateChanges,
+) {
+    let states = [(target.to_owned(), st)];
     let rec = ScrapeRecord {
         at_ms: obs.at_ms,
         duration_ms: 12.5,
@@ -476,30 +487,17 @@ fn the_label_pair_migration_keeps_every_series_and_sum() {
         value: 31.0,
         ..want(2, (0, None)).series[0].clone()
     };
-    let states = [(
-        "b:4000".to_owned(),
-        StateChanges {
-            replace_all: false,
-            version: 2,
-            observations: 42,
-            last_at_ms: Some(T0 + 2 * MIN),
-            last_target_ms: None,
-            upserts: vec![again.clone().into()],
-            removed: vec![],
-        },
-    )];
+    let changes = StateChanges {
+        replace_all: false,
+        version: 2,
+        observations: 42,
+        last_at_ms: Some(T0 + 2 * MIN),
+        last_target_ms: None,
+        upserts: vec![again.clone().into()],
+        removed: vec![],
+    };
     let obs = observation(T0 + 2 * MIN, 0, &[], &[]);
-    store
-        .record(&ScrapeRecord {
-            at_ms: T0 + 2 * MIN,
-            duration_ms: 1.0,
-            outcome: ScrapeOutcome::Ok {
-                observation: &obs,
-                raw: &[],
-                states: &states,
-            },
-        })
-        .unwrap();
+    ok_for(&mut store, "b:4000", &obs, &[], changes);
     assert_eq!(
         (
             count(&store, "pulse_labelsets"),
@@ -1039,19 +1037,14 @@ fn interned_ids_freed_by_forgetting_are_not_reused_from_the_cache() {
     let a = "litellm_requests_metric_total";
     let b = "litellm_spend_metric_total";
     let write = |store: &mut Store, at_ms: i64, name: &str, series: Vec<SeriesState>| {
-        let states = [(name.to_owned(), StateChanges::full(state(at_ms, series)))];
         let obs = observation(at_ms, 0, &[], &[]);
-        store
-            .record(&ScrapeRecord {
-                at_ms,
-                duration_ms: 1.0,
-                outcome: ScrapeOutcome::Ok {
-                    observation: &obs,
-                    raw: &[],
-                    states: &states,
-                },
-            })
-            .unwrap();
+        ok_for(
+            store,
+            name,
+            &obs,
+            &[],
+            StateChanges::full(state(at_ms, series)),
+        );
     };
     // The store remembers the old pod's sample name, label pair and label set...
     write(
