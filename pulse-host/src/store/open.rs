@@ -15,8 +15,13 @@ use super::{ScrapeStatus, Store, StoreError, StoreMode, schema};
 /// The WAL is truncated back to this size after a checkpoint (`journal_size_limit`).
 const WAL_SIZE_LIMIT: i64 = 4 * 1024 * 1024;
 
-/// SQLite's page cache, in KiB as `PRAGMA cache_size` takes it when negative.
-const PAGE_CACHE_KIB: i64 = -16 * 1024;
+/// SQLite's page cache during a scrape's write, in KiB as `PRAGMA
+/// cache_size` takes it when negative.
+pub(super) const WRITE_CACHE_KIB: i64 = -16 * 1024;
+
+/// SQLite's page cache at all other times: its default, so that reads (a
+/// year's export streams through this connection) keep memory flat.
+pub(super) const READ_CACHE_KIB: i64 = -2000;
 
 /// How long a statement waits for a lock another connection holds (an
 /// `export` reading the same file).
@@ -101,12 +106,9 @@ impl Store {
         // still leaves the last transaction's size: `Store::truncate_wal`
         // empties the file after each scrape's write.
         conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
-        // A scrape at 100,000 series dirties about 10 MB of pages. In SQLite's
-        // default 2 MB page cache, it spilled them to the WAL mid-transaction
-        // and read them back (about 8 % of its CPU). The cache fills only as
-        // pages are used, and the storage thread hands it back after a quiet
-        // second (`Store::release_memory`).
-        conn.pragma_update(None, "cache_size", PAGE_CACHE_KIB)?;
+        // The page cache is SQLite's default but during a write
+        // (`Store::with_write_cache`).
+        conn.pragma_update(None, "cache_size", READ_CACHE_KIB)?;
         Self::init(conn, StoreMode::Sqlite, history_size)
     }
 

@@ -43,6 +43,15 @@ impl Store {
         if recs.is_empty() {
             return Ok(());
         }
+        self.with_write_cache(|store| store.record_batch_in_tx(recs, litellm))
+    }
+
+    /// The body of [`Store::record_batch_with`], under the write's page cache.
+    fn record_batch_in_tx(
+        &mut self,
+        recs: &[ScrapeRecord<'_>],
+        litellm: Option<&[LitellmBudget]>,
+    ) -> Result<(), StoreError> {
         self.invalidate();
         let prev_status = self.status.clone();
         for rec in recs {
