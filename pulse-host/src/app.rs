@@ -563,7 +563,6 @@ impl Runner {
         // 100,000 series holds a 58 MB body and twice that in labels).
         drop(parts);
         drop(parsed);
-        let answered = answers.len();
         let answers: Vec<(String, f64)> = answers
             .into_iter()
             .map(|(name, _, ms)| (name, ms))
@@ -607,7 +606,7 @@ impl Runner {
         });
         let Some(pending) = pending else {
             // One warning, which names every target's error.
-            let msg = fleet_error(&errors, answered).unwrap_or_default();
+            let msg = fleet_error(&errors, answers.len()).unwrap_or_default();
             return self.record_failure(msg, at_ms, started).await;
         };
         for (t, e) in &errors {
@@ -629,7 +628,7 @@ impl Runner {
         let live_values = obs.live;
         let duration = pending.duration_ms;
         let resets = u64::from(obs.resets);
-        let partial = fleet_error(&errors, answered);
+        let partial = fleet_error(&errors, answers.len());
         self.app.update(|l| {
             l.last_attempt_ms = Some(at_ms);
             l.last_success_ms = Some(at_ms);
