@@ -336,7 +336,9 @@ impl Ids<'_, '_, '_> {
         labels: impl Iterator<Item = (&'l str, &'l str)>,
         create: bool,
     ) -> Result<Option<i64>, StoreError> {
-        let mut pairs = Vec::with_capacity(2 * labels.size_hint().0);
+        // An identity knows how many labels it holds (its upper bound).
+        let (least, most) = labels.size_hint();
+        let mut pairs = Vec::with_capacity(2 * most.unwrap_or(least));
         for (name, value) in labels {
             let Some(id) = self.pair(name, value, create)? else {
                 return Ok(None);
