@@ -141,7 +141,8 @@ impl ScaleBody {
     pub fn round(&self, r: u64) -> Vec<u8> {
         // Two lines of a label set and a number each per series, and the
         // headers: sized so that the body is never copied to grow.
-        let per_series = 2 * (self.labelsets.first().map_or(0, String::len) + 70);
+        let longest = self.labelsets.iter().map(String::len).max().unwrap_or(0);
+        let per_series = 2 * (longest + 70);
         let mut out = Vec::with_capacity(self.series() * per_series + 4096);
         self.write_round(r, &mut out);
         out
