@@ -250,6 +250,17 @@ fn test_all() -> Result<()> {
     all.args(["test", "--workspace", "--locked"]);
     with_bin(&mut all);
     run(&mut all)?;
+    // The core as the wasm build has it (no line memo, no latency pass): the
+    // workspace run unifies the core's features with the host's, so its
+    // `memo_off` paths are tested only here.
+    run(cargo().args([
+        "test",
+        "--locked",
+        "-p",
+        "pulse-core",
+        "--no-default-features",
+        "--lib",
+    ]))?;
     // The "never panics on any bytes" properties again, with many cases in
     // release mode (without the end-to-end tests' dependencies, which only
     // they need).
