@@ -7,7 +7,7 @@
 //! serving the demo's [`Simulator`] (two days of LiteLLM-shaped traffic, then
 //! live) every `--interval` seconds, into a fresh database. The bench reads
 //! `VmRSS` from `/proc` after the first scrape and `--idle` seconds without a
-//! request, then sends `GET /api/v1/metrics` over `--connections` keep-alive
+//! request, then sends `GET /api/v1/metrics` (or `--path`) over `--connections` keep-alive
 //! HTTP/1.1 connections for `--seconds` (a thread per connection, writing the
 //! request and reading the `Content-Length` body, so the client stays cheap),
 //! then reads `VmRSS` again after another `--idle` seconds and the peak
@@ -48,6 +48,8 @@ use crate::dist::{self, Arch};
 /// The issue's goals for both builds.
 const GOAL_REQ_S: f64 = 25_000.0;
 const GOAL_IDLE_MB: f64 = 10.0;
+/// The path the goals are for, and the one the load requests unless `--path`.
+const DEFAULT_PATH: &str = "/api/v1/metrics";
 
 /// Which C library the binary links.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -146,6 +148,8 @@ struct Opts {
     /// More binaries to measure in the same rotation (`LABEL=PATH`), e.g. a
     /// kept baseline build beside a changed one.
     extra: Vec<(String, PathBuf)>,
+    /// The path the load requests (`/api/v1/metrics` unless `--path`).
+    path: String,
 }
 
 fn parse(args: &[String]) -> Result<Opts> {
@@ -160,6 +164,7 @@ fn parse(args: &[String]) -> Result<Opts> {
         env: Vec::new(),
         only: Vec::new(),
         extra: Vec::new(),
+        path: DEFAULT_PATH.to_owned(),
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -182,6 +187,12 @@ fn parse(args: &[String]) -> Result<Opts> {
                     .split_once('=')
                     .with_context(|| format!("--env {kv}: not NAME=value"))?;
                 o.env.push((k.to_owned(), val.to_owned()));
+            }
+            "--path" => {
+                o.path = v()?;
+                if !o.path.starts_with('/') || o.path.contains(char::is_whitespace) {
+                    bail!("--path {}: not an absolute path without spaces", o.path);
+                }
             }
             "--only" => o.only.extend(v()?.split(',').map(str::to_owned)),
             "--bin" => {
@@ -395,8 +406,8 @@ fn measure(bin: &Path, label: &str, o: &Opts, fake_url: &str) -> Result<RunResul
     }
     let cpu_before = cpu_seconds(pid).unwrap_or(0.0);
     let started = Instant::now();
-    let req_s = load(port, "/api/v1/metrics", o.connections, o.seconds)
-        .with_context(|| format!("{label}: load"))?;
+    let req_s =
+        load(port, &o.path, o.connections, o.seconds).with_context(|| format!("{label}: load"))?;
     let server_cores =
         (cpu_seconds(pid).unwrap_or(0.0) - cpu_before) / started.elapsed().as_secs_f64();
     std::thread::sleep(Duration::from_secs(o.idle));
@@ -498,7 +509,7 @@ fn range(xs: impl IntoIterator<Item = f64>, digits: usize) -> String {
 type Field = fn(&RunResult) -> f64;
 
 const FIELDS: [(&str, Field, usize); 7] = [
-    ("req/s GET /api/v1/metrics", |r| r.req_s, 0),
+    ("req/s GET the path", |r| r.req_s, 0),
     ("  server CPU, cores", |r| r.server_cores, 2),
     ("idle RSS MB after start", |r| r.idle_mb, 1),
     ("  of it anonymous (RssAnon)", |r| r.idle_anon_mb, 1),
@@ -557,9 +568,9 @@ pub fn bench_alloc(args: &[String]) -> Result<()> {
     let url = fake.url();
 
     println!(
-        "{} run(s): per binary, the first scrape and {} s idle, then GET /api/v1/metrics over {} \
+        "{} run(s): per binary, the first scrape and {} s idle, then GET {} over {} \
          keep-alive connections for {} s, then {} s idle; scrapes every {} s",
-        o.runs, o.idle, o.connections, o.seconds, o.idle, o.interval
+        o.runs, o.idle, o.path, o.connections, o.seconds, o.idle, o.interval
     );
     let mut results: Vec<Vec<RunResult>> = vec![Vec::new(); bins.len()];
     for run in 0..o.runs {
@@ -620,6 +631,13 @@ pub fn bench_alloc(args: &[String]) -> Result<()> {
         println!();
     }
 
+    if o.path != DEFAULT_PATH {
+        println!(
+            "\n(the goals are for GET {DEFAULT_PATH}, not judged for {})",
+            o.path
+        );
+        return Ok(());
+    }
     println!("\ngoals: >= {GOAL_REQ_S:.0} req/s and <= {GOAL_IDLE_MB:.0} MB idle RSS, both builds");
     for b in [
         Build::new(Libc::Glibc, Alloc::Mimalloc),
@@ -685,6 +703,14 @@ mod tests {
         assert!(o.smaps);
         assert!(parse(&["--env".to_owned(), "NOVALUE".to_owned()]).is_err());
         assert!(parse(&["--bin".to_owned(), "nolabel".to_owned()]).is_err());
+        assert_eq!(o.path, "/api/v1/metrics");
+        let path = |p: &str| parse(&["--path".to_owned(), p.to_owned()]).map(|o| o.path);
+        assert_eq!(
+            path("/api/v1/history?period=day").unwrap(),
+            "/api/v1/history?period=day"
+        );
+        assert!(path("api/v1/history").is_err());
+        assert!(path("/a b").is_err());
     }
 
     #[test]

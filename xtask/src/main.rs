@@ -118,8 +118,8 @@ fn print_usage() {
          bench-fleet [--targets N] [--keys N] [--rounds N] [--runs N] [--interval S] [--bin P]\n                                           \
          100 targets x 1,000 series vs one target with the same 100k series\n  \
          bench-alloc [--runs N] [--seconds S] [--connections C] [--idle S] [--no-build]\n             \
-         [--only glibc-mimalloc,musl-system,...] [--smaps] [--env NAME=value] [--bin LABEL=PATH]\n                                           \
-         system allocator vs mimalloc, glibc and musl: idle RSS and /api/v1/metrics req/s"
+         [--only glibc-mimalloc,musl-system,...] [--smaps] [--env NAME=value] [--bin LABEL=PATH] [--path P]\n                                           \
+         system allocator vs mimalloc, glibc and musl: idle RSS and req/s of /api/v1/metrics (or P)"
     );
 }
 
