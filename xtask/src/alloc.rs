@@ -41,7 +41,7 @@ use anyhow::{Context, Result, bail};
 use pulse_testkit::fake::{FakeLiteLlm, Options};
 use pulse_testkit::simulator::{Live, Simulator};
 
-use crate::benchkit::{Killed, cpu_seconds, proc_field};
+use crate::benchkit::{Killed, cpu_seconds, each_option_or_flag, name_value, proc_field};
 use crate::cmd::{cargo, root, run};
 use crate::dist::{self, Arch};
 
@@ -166,45 +166,34 @@ fn parse(args: &[String]) -> Result<Opts> {
         extra: Vec::new(),
         path: DEFAULT_PATH.to_owned(),
     };
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let mut v = || {
-            it.next()
-                .with_context(|| format!("{a} needs a value"))
-                .cloned()
-        };
-        match a.as_str() {
-            "--runs" => o.runs = v()?.parse().context("--runs")?,
-            "--seconds" => o.seconds = v()?.parse().context("--seconds")?,
-            "--connections" => o.connections = v()?.parse().context("--connections")?,
-            "--idle" => o.idle = v()?.parse().context("--idle")?,
-            "--interval" => o.interval = v()?.parse().context("--interval")?,
+    each_option_or_flag(args, &["--no-build", "--smaps"], |name, v| {
+        match name {
+            "--runs" => o.runs = v.parse()?,
+            "--seconds" => o.seconds = v.parse()?,
+            "--connections" => o.connections = v.parse()?,
+            "--idle" => o.idle = v.parse()?,
+            "--interval" => o.interval = v.parse()?,
             "--no-build" => o.no_build = true,
             "--smaps" => o.smaps = true,
             "--env" => {
-                let kv = v()?;
-                let (k, val) = kv
-                    .split_once('=')
-                    .with_context(|| format!("--env {kv}: not NAME=value"))?;
+                let (k, val) = name_value(v, "NAME=value")?;
                 o.env.push((k.to_owned(), val.to_owned()));
             }
             "--path" => {
-                o.path = v()?;
-                if !o.path.starts_with('/') || o.path.contains(char::is_whitespace) {
-                    bail!("--path {}: not an absolute path without spaces", o.path);
+                if !v.starts_with('/') || v.contains(char::is_whitespace) {
+                    bail!("not an absolute path without spaces");
                 }
+                o.path = v.to_owned();
             }
-            "--only" => o.only.extend(v()?.split(',').map(str::to_owned)),
+            "--only" => o.only.extend(v.split(',').map(str::to_owned)),
             "--bin" => {
-                let kv = v()?;
-                let (label, path) = kv
-                    .split_once('=')
-                    .with_context(|| format!("--bin {kv}: not LABEL=PATH"))?;
+                let (label, path) = name_value(v, "LABEL=PATH")?;
                 o.extra.push((label.to_owned(), PathBuf::from(path)));
             }
             other => bail!("unknown option {other}"),
         }
-    }
+        Ok(())
+    })?;
     if o.seconds == 0 || o.connections == 0 || o.interval == 0 {
         bail!("--seconds, --connections and --interval must be at least 1");
     }
@@ -219,7 +208,7 @@ struct RunResult {
     idle_mb: f64,
     /// `RssAnon` MB then: the heap and stacks, without the binary's mapped pages.
     idle_anon_mb: f64,
-    /// `GET /api/v1/metrics` per second over the load.
+    /// `GET` of the loaded path (`--path`) per second over the load.
     req_s: f64,
     /// The server's CPU (user + system) over the load, in cores.
     server_cores: f64,

@@ -84,13 +84,32 @@ pub fn free_port() -> Result<u16> {
 }
 
 /// Calls `set(name, value)` for each `--name value` pair of `args`.
-pub fn each_option(args: &[String], mut set: impl FnMut(&str, &str) -> Result<()>) -> Result<()> {
+pub fn each_option(args: &[String], set: impl FnMut(&str, &str) -> Result<()>) -> Result<()> {
+    each_option_or_flag(args, &[], set)
+}
+
+/// [`each_option`], where the names in `flags` take no value (`set` gets "").
+pub fn each_option_or_flag(
+    args: &[String],
+    flags: &[&str],
+    mut set: impl FnMut(&str, &str) -> Result<()>,
+) -> Result<()> {
     let mut it = args.iter();
     while let Some(name) = it.next() {
+        if flags.contains(&name.as_str()) {
+            set(name, "").with_context(|| name.clone())?;
+            continue;
+        }
         let value = it.next().with_context(|| format!("{name} needs a value"))?;
         set(name, value).with_context(|| format!("{name} {value}"))?;
     }
     Ok(())
+}
+
+/// A `NAME=value` option's two sides (`what` names the shape in the error).
+pub fn name_value<'v>(v: &'v str, what: &str) -> Result<(&'v str, &'v str)> {
+    v.split_once('=')
+        .with_context(|| format!("{v}: not {what}"))
 }
 
 /// The binary to measure: `given`, or this tree's release build, built now.
@@ -359,6 +378,36 @@ fn or_dash(s: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn options_take_a_value_and_flags_none() {
+        let args = |a: &[&str]| a.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let mut seen = Vec::new();
+        each_option_or_flag(
+            &args(&["--smaps", "--runs", "3", "--no-build"]),
+            &["--smaps", "--no-build"],
+            |n, v| {
+                seen.push(format!("{n}={v}"));
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(seen, ["--smaps=", "--runs=3", "--no-build="]);
+        let e = each_option(&args(&["--runs"]), |_, _| Ok(())).unwrap_err();
+        assert_eq!(e.to_string(), "--runs needs a value");
+        // Without the flag list a flag takes the next word as its value.
+        let e = each_option(&args(&["--smaps", "--runs"]), |_, v| {
+            anyhow::ensure!(v.parse::<u32>().is_ok(), "not a number");
+            Ok(())
+        })
+        .unwrap_err();
+        assert_eq!(format!("{e:#}"), "--smaps --runs: not a number");
+        assert_eq!(name_value("A=b=c", "NAME=value").unwrap(), ("A", "b=c"));
+        assert_eq!(
+            name_value("nolabel", "LABEL=PATH").unwrap_err().to_string(),
+            "nolabel: not LABEL=PATH"
+        );
+    }
 
     #[test]
     fn medians_and_ranges() {
