@@ -190,11 +190,9 @@ impl Store {
             tx.prepare_cached("DELETE FROM pulse_targets WHERE name = ?1")?
                 .execute([name])?;
         }
-        if series > 0 {
-            prune_interned(&tx)?;
-        }
+        let pruned = if series > 0 { prune_interned(&tx)? } else { 0 };
         tx.commit()?;
-        if series > 0 {
+        if pruned > 0 {
             // Pruned ids may be reused by the next inserts.
             self.interned = Interned::default();
         }
@@ -251,6 +249,12 @@ impl Interned {
 
     fn pair(&self, name: &str, value: &str) -> Option<i64> {
         self.pairs.get(name)?.get(value).copied()
+    }
+
+    /// How many series identities are cached.
+    #[cfg(test)]
+    pub(super) fn series_len(&self) -> usize {
+        self.series.len()
     }
 }
 

@@ -1084,6 +1084,30 @@ fn interned_ids_freed_by_forgetting_are_not_reused_from_the_cache() {
     );
 }
 
+#[test]
+fn a_purge_that_prunes_nothing_keeps_the_interned_ids() {
+    let mut store = Store::open_memory(5);
+    let obs = observation(T0, 0, &[], &[]);
+    let two = vec![
+        series("litellm_spend_metric_total", "claude", 1.0, T0),
+        series("litellm_spend_metric_total", "gpt-4o", 2.0, T0),
+    ];
+    ok_for(
+        &mut store,
+        "t",
+        &obs,
+        &[],
+        StateChanges::full(state(T0, two)),
+    );
+    assert_eq!(store.interned.series_len(), 2);
+    // Retention deletes old scrape rows; every label set is still used.
+    assert_eq!(store.purge(T0 - MIN).unwrap(), 0);
+    assert_eq!(store.interned.series_len(), 2);
+    // Forgetting the target frees its label sets: the cache goes with them.
+    store.forget_tracker_targets(&["t".to_owned()]).unwrap();
+    assert_eq!(store.interned.series_len(), 0);
+}
+
 fn sorted(mut st: TrackerState) -> TrackerState {
     st.series
         .sort_by(|a, b| (&a.sample, &a.labels).cmp(&(&b.sample, &b.labels)));

@@ -162,13 +162,18 @@ impl Store {
         // from the buckets it keeps, so each day row stays their sum.
         let day = utc_day(cut);
         tx.execute("DELETE FROM pulse_buckets_day WHERE start_ms <= ?1", [day])?;
-        prune_interned(&tx)?;
+        let pruned = prune_interned(&tx)?;
         if day < cut {
             tx.execute(RESUM_DAY_SQL, params![day, day.saturating_add(UTC_DAY_MS)])?;
         }
         tx.commit()?;
-        // Pruned ids may be reused by the next inserts.
-        self.interned = Interned::default();
+        // Pruned ids may be reused by the next inserts. Nothing pruned, the
+        // cache stays: the purge runs after the first scrape and then hourly,
+        // and emptying it made the next scrapes resolve every changed
+        // series' label set again, label by label.
+        if pruned > 0 {
+            self.interned = Interned::default();
+        }
         self.truncate_wal();
         if scrapes + buckets > 0 {
             tracing::info!(scrapes, buckets, before_ms, "purged old rows");
