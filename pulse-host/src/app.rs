@@ -565,7 +565,12 @@ impl Runner {
         drop(parsed);
         let answers: Vec<(String, f64)> = answers
             .into_iter()
-            .map(|(name, _, ms)| (name, ms))
+            .map(|(name, r, ms)| {
+                if let (Ok(Collected::Body(f)), Some(scraper)) = (r, self.scrapers.get(&name)) {
+                    scraper.recycle(f.body);
+                }
+                (name, ms)
+            })
             .collect();
         // Each target's own status.
         let fleet = &self.fleet;
