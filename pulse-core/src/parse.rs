@@ -479,14 +479,14 @@ impl<'a> Totals<'a> {
             return;
         }
         if let Some(entry) = self.out.get_mut(self.last)
-            && entry.0 == name
+            && same_name(entry.0, name)
         {
             entry.1 += value;
             return;
         }
         #[cfg(feature = "memo")]
         if let Some(entry) = self.out.get_mut(self.before)
-            && entry.0 == name
+            && same_name(entry.0, name)
         {
             entry.1 += value;
             std::mem::swap(&mut self.last, &mut self.before);
@@ -560,6 +560,18 @@ pub(crate) struct LineKey {
 #[cfg(feature = "memo")]
 pub(crate) const NOT_RECALLED: u32 = u32::MAX;
 
+/// `a == b`, by address first: a memo parse hands the samples of a run of
+/// one name the same `&str` (`MemoVisitor::sample`). Without `memo` (the
+/// wasm) a plain comparison, to spare its size budget.
+#[inline(always)]
+pub(crate) fn same_name(a: &str, b: &str) -> bool {
+    #[cfg(feature = "memo")]
+    if std::ptr::eq(a, b) {
+        return true;
+    }
+    a == b
+}
+
 /// The 128-bit hash of a line under `seed`.
 #[cfg(feature = "memo")]
 pub(crate) fn line_hash(line: &[u8], seed: u64) -> u128 {
@@ -601,6 +613,7 @@ where
         recall,
         lines: Vec::with_capacity(body.len() / 256 + 4),
         pending: None,
+        names: [""; 2],
     };
     drive_expo(Src::of(body), &mut v, |v| &mut v.inner.expo)?;
     Ok((v.inner.expo, v.lines))
@@ -635,6 +648,8 @@ struct MemoVisitor<'a, F> {
     lines: Vec<LineKey>,
     /// The key of the line being lexed, for [`Visitor::sample`].
     pending: Option<LineKey>,
+    /// The two latest distinct sample names, most recent first.
+    names: [&'a str; 2],
 }
 
 #[cfg(feature = "memo")]
@@ -684,7 +699,19 @@ impl<'a, F: FnMut(u128) -> Option<(u32, u32, f64)>> Visitor<'a> for MemoVisitor<
     }
 
     #[inline(always)]
-    fn sample(&mut self, s: SampleLine<'a>, labels_start: usize, line: u32) {
+    fn sample(&mut self, mut s: SampleLine<'a>, labels_start: usize, line: u32) {
+        // A name equal to one of the two before it becomes that very `&str`
+        // (compared now, while its line is in the cache), so the passes that
+        // compare names later ([`same_name`]) mostly do not read the body's
+        // 58 MB again.
+        if s.name == self.names[0] {
+            s.name = self.names[0];
+        } else if s.name == self.names[1] {
+            s.name = self.names[1];
+            self.names.swap(0, 1);
+        } else {
+            self.names = [s.name, self.names[0]];
+        }
         let mut key = self.pending.take().unwrap_or(LineKey {
             hash: 0,
             start: 0,

@@ -586,3 +586,36 @@ fn openmetrics_timestamp_beyond_i64_milliseconds_is_kept() {
         vec![(2, LineErrorKind::InvalidTimestamp)]
     );
 }
+
+#[cfg(feature = "memo")]
+#[test]
+fn a_memo_parse_hands_a_run_of_one_name_the_same_str() {
+    let body = b"a_total{x=\"1\"} 1\na_total{x=\"2\"} 2\nb_created 5\na_total{x=\"3\"} 3\n\
+        b_created 6\nc 1\na_total 4\n";
+    let (expo, _) = parse_memo(body, 7, None, |_| None).unwrap();
+    let names: Vec<&str> = expo.samples.iter().map(|s| s.name).collect();
+    assert_eq!(
+        names,
+        [
+            "a_total",
+            "a_total",
+            "b_created",
+            "a_total",
+            "b_created",
+            "c",
+            "a_total"
+        ]
+    );
+    let at = |i: usize| names[i].as_ptr();
+    // The two latest names are reused, alternating or not...
+    assert_eq!([at(1), at(3)], [at(0), at(0)]);
+    assert_eq!(at(4), at(2));
+    // ...a name three names back is not, though it compares equal.
+    assert_ne!(at(6), at(0));
+    assert!(same_name(names[6], names[0]) && !same_name(names[5], names[0]));
+    // Totals are those of a plain parse.
+    assert_eq!(
+        sample_totals(&expo),
+        sample_totals(&ok(std::str::from_utf8(body).unwrap()))
+    );
+}

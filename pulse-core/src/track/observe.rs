@@ -19,6 +19,7 @@ use super::{BreakdownDelta, Entry, Kind, LatencyDeltas, Observation, Tracker};
 use crate::catalog::{Catalog, Dimension, Metric, MetricValues, NameRole};
 use crate::expo::{Exposition, Label};
 use crate::fastmap::FastMap;
+use crate::parse::same_name;
 
 /// Tolerance for `_created` against the previous observation time: LiteLLM's
 /// clock and the scraper's may differ slightly, and an HTTP `Date` is
@@ -190,8 +191,8 @@ impl Tracker {
         let mut recent: [Option<(&str, Option<NameRole>)>; 2] = [None, None];
         for (i, s) in expo.samples.iter().enumerate() {
             let role = match recent {
-                [Some((name, role)), _] if name == s.name => role,
-                [_, Some((name, role))] if name == s.name => {
+                [Some((name, role)), _] if same_name(name, s.name) => role,
+                [_, Some((name, role))] if same_name(name, s.name) => {
                     recent.swap(0, 1);
                     role
                 }
