@@ -554,6 +554,9 @@ pub(crate) struct LineKey {
     /// The position in the memo of the line it was recognised as (it was
     /// not lexed, its sample carries no labels), or [`NOT_RECALLED`].
     pub(crate) recalled: u32,
+    /// The line was lexed (checked) without keeping its labels, because its
+    /// name is one whose labels only the tracker reads, lexing it again.
+    pub(crate) deferred: bool,
 }
 
 /// [`LineKey::recalled`] of a line that was lexed.
@@ -589,21 +592,25 @@ pub(crate) fn is_openmetrics(body: &[u8]) -> bool {
 /// Parses like [`parse_bytes`], except that a sample line whose hash
 /// `recall` knows (returning its position in the memo, its name's length
 /// and its value) is not lexed: its sample gets that name and value and no
-/// labels. Returns the exposition and a [`LineKey`] per sample.
+/// labels; and a line whose name `defer` picks is lexed (so exactly the same
+/// lines are rejected) without keeping its labels ([`LineKey::deferred`]).
+/// Returns the exposition and a [`LineKey`] per sample.
 ///
 /// `recall` must only know lines that lexed without error in a body of the
 /// same format (see [`is_openmetrics`]) and had no timestamp; the tracker's
 /// line memo keeps to that. `labels` is how many labels to reserve room
 /// for (by default, as many as a body of lexed LiteLLM lines has).
 #[cfg(feature = "memo")]
-pub(crate) fn parse_memo<'a, F>(
+pub(crate) fn parse_memo<'a, F, D>(
     body: &'a [u8],
     seed: u64,
     labels: Option<usize>,
     recall: F,
+    defer: D,
 ) -> Result<(Exposition<'a>, Vec<LineKey>), BodyError>
 where
     F: FnMut(u128) -> Option<(u32, u32, f64)>,
+    D: FnMut(&'a str) -> bool,
 {
     let mut v = MemoVisitor {
         inner: ExpoVisitor::with_capacities(body.len(), labels),
@@ -611,6 +618,7 @@ where
         small: u32::try_from(body.len()).is_ok(),
         seed,
         recall,
+        defer,
         lines: Vec::with_capacity(body.len() / 256 + 4),
         pending: None,
         names: [""; 2],
@@ -635,9 +643,22 @@ pub(crate) fn relex<'a>(line: &'a str, openmetrics: bool, labels: &mut Vec<Label
     }
 }
 
-/// [`ExpoVisitor`] that skips lexing the lines its `recall` knows.
+/// The name a sample line starts with: its bytes up to the first `{`,
+/// space or tab (the lexer checks them; a line that is not what this takes
+/// it for is lexed whole).
 #[cfg(feature = "memo")]
-struct MemoVisitor<'a, F> {
+fn leading_name(line: &str) -> &str {
+    let end = line
+        .bytes()
+        .position(|c| matches!(c, b'{' | b' ' | b'\t'))
+        .unwrap_or(line.len());
+    line.get(..end).unwrap_or("")
+}
+
+/// [`ExpoVisitor`] that skips lexing the lines its `recall` knows and keeps
+/// no labels of the lines its `defer` picks.
+#[cfg(feature = "memo")]
+struct MemoVisitor<'a, F, D> {
     inner: ExpoVisitor<'a>,
     /// Address of the body's first byte, to turn lines into offsets.
     base: usize,
@@ -645,6 +666,7 @@ struct MemoVisitor<'a, F> {
     small: bool,
     seed: u64,
     recall: F,
+    defer: D,
     lines: Vec<LineKey>,
     /// The key of the line being lexed, for [`Visitor::sample`].
     pending: Option<LineKey>,
@@ -653,7 +675,11 @@ struct MemoVisitor<'a, F> {
 }
 
 #[cfg(feature = "memo")]
-impl<'a, F: FnMut(u128) -> Option<(u32, u32, f64)>> Visitor<'a> for MemoVisitor<'a, F> {
+impl<'a, F, D> Visitor<'a> for MemoVisitor<'a, F, D>
+where
+    F: FnMut(u128) -> Option<(u32, u32, f64)>,
+    D: FnMut(&'a str) -> bool,
+{
     #[inline(always)]
     fn labels(&mut self) -> &mut Vec<Label<'a>> {
         &mut self.inner.expo.labels
@@ -677,6 +703,7 @@ impl<'a, F: FnMut(u128) -> Option<(u32, u32, f64)>> Visitor<'a> for MemoVisitor<
                 end: idx(start + b.len()),
                 keyed: true,
                 recalled: NOT_RECALLED,
+                deferred: false,
             };
             if let Some((at, name_len, value)) = (self.recall)(hash)
                 && let Some(name) = line.get(..name_len as usize)
@@ -688,6 +715,12 @@ impl<'a, F: FnMut(u128) -> Option<(u32, u32, f64)>> Visitor<'a> for MemoVisitor<
                     value,
                     timestamp_ms: None,
                 }));
+            }
+            if (self.defer)(leading_name(line)) {
+                key.deferred = true;
+                self.pending = Some(key);
+                // Nothing is pushed to the labels when not decoding.
+                return lex_line::<false>(line, openmetrics, &mut self.inner.expo.labels, hints);
             }
             self.pending = Some(key);
         }
@@ -718,6 +751,7 @@ impl<'a, F: FnMut(u128) -> Option<(u32, u32, f64)>> Visitor<'a> for MemoVisitor<
             end: 0,
             keyed: false,
             recalled: NOT_RECALLED,
+            deferred: false,
         });
         key.keyed &= s.timestamp_ms.is_none();
         self.lines.push(key);

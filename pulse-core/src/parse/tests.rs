@@ -592,7 +592,7 @@ fn openmetrics_timestamp_beyond_i64_milliseconds_is_kept() {
 fn a_memo_parse_hands_a_run_of_one_name_the_same_str() {
     let body = b"a_total{x=\"1\"} 1\na_total{x=\"2\"} 2\nb_created 5\na_total{x=\"3\"} 3\n\
         b_created 6\nc 1\na_total 4\n";
-    let (expo, _) = parse_memo(body, 7, None, |_| None).unwrap();
+    let (expo, _) = parse_memo(body, 7, None, |_| None, |_| false).unwrap();
     let names: Vec<&str> = expo.samples.iter().map(|s| s.name).collect();
     assert_eq!(
         names,
@@ -618,4 +618,42 @@ fn a_memo_parse_hands_a_run_of_one_name_the_same_str() {
         sample_totals(&expo),
         sample_totals(&ok(std::str::from_utf8(body).unwrap()))
     );
+}
+
+#[cfg(feature = "memo")]
+#[test]
+fn a_memo_parse_checks_deferred_lines_but_keeps_no_labels() {
+    let text = "# TYPE a counter\na_total{x=\"1\",y=\"2\"} 1\nb{x=\"3\"} 2\n\
+        a_total{x=\"1\" 3\na_total{1x=\"1\"} 4\na_total 5 1700000000\na_totals{x=\"4\"} 6\n";
+    let plain = ok(text);
+    let (expo, keys) =
+        parse_memo(text.as_bytes(), 7, None, |_| None, |name| name == "a_total").unwrap();
+    // The same lines are rejected, for the same reasons...
+    assert_eq!(expo.errors, plain.errors);
+    assert_eq!(expo.errors.len(), 2, "{:?}", expo.errors);
+    let rows: Vec<(&str, f64, usize, bool)> = expo
+        .samples
+        .iter()
+        .zip(&keys)
+        .map(|(s, k)| (s.name, s.value, expo.labels_of(s).len(), k.deferred))
+        .collect();
+    // ...and only the lines that start with a deferred name keep no labels.
+    assert_eq!(
+        rows,
+        [
+            ("a_total", 1.0, 0, true),
+            ("b", 2.0, 1, false),
+            ("a_total", 5.0, 0, true),
+            ("a_totals", 6.0, 1, false),
+        ]
+    );
+    // Lexing a deferred line again gives the labels a plain parse has.
+    let k = keys[0];
+    let mut again = Vec::new();
+    assert!(relex(
+        &text[k.start as usize..k.end as usize],
+        false,
+        &mut again
+    ));
+    assert_eq!(again, plain.labels_of(&plain.samples[0]));
 }

@@ -133,7 +133,7 @@ impl Fleet {
     ) -> Result<super::ParsedBody<'a>, crate::BodyError> {
         match self.members.get(target) {
             Some(t) => t.parse_body(body),
-            None => super::memo::LineMemo::seeded(self.line_seed).parse(body),
+            None => super::memo::LineMemo::seeded(self.line_seed).parse(body, &self.catalog),
         }
     }
 

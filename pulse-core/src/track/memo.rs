@@ -39,6 +39,7 @@
 
 use super::Tracker;
 use super::observe::Scratch;
+use crate::catalog::{Catalog, NameRole};
 use crate::error::BodyError;
 use crate::expo::{Exposition, Label};
 use crate::parse::{self, LineKey, NOT_RECALLED};
@@ -105,9 +106,10 @@ pub struct ParsedBody<'a> {
 impl<'a> ParsedBody<'a> {
     /// The parsed body. Every sample has its name and value, and every
     /// rejected line is in [`Exposition::errors`]; but the samples of
-    /// tracked metrics whose line the tracker remembered carry **no
-    /// labels** (names, values and untracked samples are whole: what
-    /// [`crate::parse::sample_totals`] needs).
+    /// tracked metrics whose line the tracker remembered, and every value
+    /// and `_created` sample of a tracked counter, carry **no labels**
+    /// (names, values, gauges and untracked samples are whole: what
+    /// [`crate::parse::sample_totals`] and LiteLLM's budget gauges need).
     pub fn exposition(&self) -> &Exposition<'a> {
         &self.expo
     }
@@ -138,6 +140,11 @@ impl<'a> Lines<'_, 'a> {
             .map(|k| (k.hash, k.recalled))
     }
 
+    /// True when sample `i`'s line was lexed without keeping its labels.
+    pub(super) fn deferred(&self, i: u32) -> bool {
+        self.key(i).is_some_and(|k| k.deferred)
+    }
+
     /// Lexes sample `i`'s line again, for its labels.
     pub(super) fn relex(&self, i: u32, labels: &mut Vec<Label<'a>>) -> bool {
         let Some(k) = self.key(i) else { return false };
@@ -161,7 +168,7 @@ pub(super) fn labels_of<'x, 'a>(
     buf: &'x mut Vec<Label<'a>>,
 ) -> Option<&'x [Label<'a>]> {
     match lines {
-        Some(l) if l.recalled(i).is_some() => {
+        Some(l) if l.recalled(i).is_some() || l.deferred(i) => {
             buf.clear();
             l.relex(i, buf).then_some(buf.as_slice())
         }
@@ -181,7 +188,7 @@ impl Tracker {
     /// body are not lexed (see the module docs). Observe the result with
     /// [`Tracker::observe_parsed`].
     pub fn parse_body<'a>(&self, body: &'a [u8]) -> Result<ParsedBody<'a>, BodyError> {
-        self.scratch.memo.parse(body)
+        self.scratch.memo.parse(body, &self.catalog)
     }
 
     /// [`Tracker::observe_with_target_clock`] of a body parsed by
@@ -231,8 +238,12 @@ impl LineMemo {
         }
     }
 
-    /// [`Tracker::parse_body`] with this memo.
-    pub(super) fn parse<'a>(&self, body: &'a [u8]) -> Result<ParsedBody<'a>, BodyError> {
+    /// [`Tracker::parse_body`] with this memo and the tracker's `catalog`.
+    pub(super) fn parse<'a>(
+        &self,
+        body: &'a [u8],
+        catalog: &Catalog,
+    ) -> Result<ParsedBody<'a>, BodyError> {
         let openmetrics = parse::is_openmetrics(body);
         let usable = self.openmetrics == Some(openmetrics);
         let remembered: &[(u128, Memo)] = if usable { &self.lines } else { &[] };
@@ -241,9 +252,15 @@ impl LineMemo {
         // With lines to recall, most of the body is not lexed: reserve for
         // the labels expected (and a margin), not for every line's (83 MB
         // on a 58 MB body); a body that changed more grows the vector.
-        let labels =
-            (!remembered.is_empty()).then(|| self.lexed_labels + self.lexed_labels / 4 + 1024);
-        let (expo, lines) = parse::parse_memo(body, self.seed, labels, |hash| {
+        // Without, only the lines of gauges, histograms and untracked
+        // samples keep labels (see `defer` below): an eighth of the room
+        // every line's labels would take, grown as needed.
+        let labels = if remembered.is_empty() {
+            body.len() / 28 / 8 + 1024
+        } else {
+            self.lexed_labels + self.lexed_labels / 4 + 1024
+        };
+        let recall = |hash| {
             let ahead = remembered.get(cursor..)?;
             let k = ahead
                 .iter()
@@ -253,13 +270,38 @@ impl LineMemo {
             cursor = at + 1;
             let m = &remembered[at].1;
             Some((u32::try_from(at).ok()?, m.name_len, m.value))
-        })?;
+        };
+        // A counter's value and `_created` lines keep no labels: the tracker
+        // lexes such a line again when it needs them, and a first scrape of
+        // 100,000 series does not hold 2 million labels (83 MB) at once.
+        let mut last: Option<(&'a str, bool)> = None;
+        let defer = |name: &'a str| match last {
+            Some((n, d)) if n == name => d,
+            _ => {
+                let d = labels_deferred(catalog.role_of(name));
+                last = Some((name, d));
+                d
+            }
+        };
+        let (expo, lines) = parse::parse_memo(body, self.seed, Some(labels), recall, defer)?;
         Ok(ParsedBody {
             expo,
             lines,
             body,
             openmetrics,
         })
+    }
+}
+
+/// True for the names whose lines a memo parse keeps no labels of: the
+/// value and `_created` samples of tracked counters, which only the tracker
+/// reads (through [`labels_of`]). Gauges keep theirs (the host reads
+/// LiteLLM's budget gauges from the parse), and so do histograms.
+fn labels_deferred(role: Option<NameRole>) -> bool {
+    match role {
+        Some(NameRole::Value { metric, .. }) => !metric.is_gauge(),
+        Some(NameRole::Created { .. }) => true,
+        _ => false,
     }
 }
 
