@@ -565,12 +565,7 @@ impl Runner {
         drop(parsed);
         let answers: Vec<(String, f64)> = answers
             .into_iter()
-            .map(|(name, r, ms)| {
-                if let (Ok(Collected::Body(f)), Some(scraper)) = (r, self.scrapers.get(&name)) {
-                    scraper.recycle(f.body);
-                }
-                (name, ms)
-            })
+            .map(|(name, _, ms)| (name, ms))
             .collect();
         // Each target's own status.
         let fleet = &self.fleet;

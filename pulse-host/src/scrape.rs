@@ -1,8 +1,8 @@
 //! Fetching LiteLLM's `/metrics`: one HTTP GET with the key, redirects, gzip
 //! and a body cap. Nothing here interprets the body; see `pipeline`.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use reqwest::header::{ACCEPT, AUTHORIZATION, DATE, HeaderMap, HeaderValue};
@@ -75,17 +75,7 @@ pub struct Scraper {
     /// `content-length` (LiteLLM's `/metrics` is chunked), so a 58 MB body
     /// is not grown by doubling, copied a dozen times on the way.
     last_len: Arc<AtomicU64>,
-    /// The buffer of the previous large body, for the next one (see
-    /// [`Scraper::recycle`]); empty when there is none. Shared by the clones.
-    spare: Arc<Mutex<Vec<u8>>>,
 }
-
-/// Bodies at least this large hand their buffer on to the target's next
-/// answer. Received into fresh memory, a 58 MB body faulted in 14,000 pages
-/// per scrape: an eighth of a scrape's CPU at 100,000 series (`perf` under
-/// `cargo xtask bench-scale`). Smaller bodies fault in quickly, and a fleet
-/// of them would hold memory between scrapes for little.
-const KEEP_BUFFER_BYTES: usize = 8 << 20;
 
 /// The capacity to receive a body into: its `content-length`, else the
 /// previous body's length and a sixteenth more, else 64 KiB; never more than
@@ -140,7 +130,6 @@ impl Scraper {
             timeout: settings.scrape_timeout,
             max_body_bytes: settings.max_body_bytes,
             last_len: Arc::default(),
-            spare: Arc::default(),
         })
     }
 
@@ -168,10 +157,7 @@ impl Scraper {
         {
             return Err(ScrapeError::TooLarge(self.max_body_bytes));
         }
-        let mut body =
-            std::mem::take(&mut *self.spare.lock().unwrap_or_else(PoisonError::into_inner));
-        body.clear();
-        body.reserve(body_capacity(
+        let mut body = Vec::with_capacity(body_capacity(
             resp.content_length(),
             self.last_len.load(Relaxed),
             self.max_body_bytes,
@@ -188,18 +174,6 @@ impl Scraper {
             body,
             target_now_ms,
         })
-    }
-
-    /// Gives a body back once it is parsed: a large one's buffer receives
-    /// the next answer instead of fresh memory. One buffer is kept per
-    /// target, and only while the bodies stay large: a smaller body drops it,
-    /// and so does one that fills less than half of it.
-    pub fn recycle(&self, mut body: Vec<u8>) {
-        if body.len() < KEEP_BUFFER_BYTES || body.capacity() / 2 > body.len() {
-            return;
-        }
-        body.clear();
-        *self.spare.lock().unwrap_or_else(PoisonError::into_inner) = body;
     }
 
     fn classify(&self, err: reqwest::Error) -> ScrapeError {
@@ -266,40 +240,6 @@ mod tests {
     }
 
     use crate::testutil::settings_for;
-
-    #[tokio::test]
-    async fn a_large_bodys_buffer_receives_the_next_body() {
-        let line = |v: usize| format!("x_total{{k=\"{v:07}\"}} 1.0\n");
-        let large: Vec<u8> = (0..KEEP_BUFFER_BYTES / 20)
-            .flat_map(|v| line(v).into_bytes())
-            .collect();
-        let mut next = large.clone();
-        next[10] = b'9';
-        let small = line(7).into_bytes();
-        let replies = [&large, &next, &small, &large]
-            .into_iter()
-            .map(|b| Reply::prom(b.clone()))
-            .collect();
-        let s = fake(None, replies);
-        let settings = settings_for(&format!("http://{}/metrics", s.addr), &[]);
-        let scraper = Scraper::new(&settings).unwrap();
-        let first = scraper.fetch().await.unwrap().body;
-        assert!(first.len() >= KEEP_BUFFER_BYTES, "{}", first.len());
-        let at = first.as_ptr();
-        scraper.recycle(first);
-        assert_eq!(scraper.spare.lock().unwrap().as_ptr(), at);
-        // The same memory, holding the new body.
-        let second = scraper.fetch().await.unwrap().body;
-        assert_eq!(second.as_ptr(), at);
-        assert_eq!(second, next);
-        scraper.recycle(second);
-        // A small body takes the buffer and does not give it back.
-        let third = scraper.fetch().await.unwrap().body;
-        assert_eq!(third, small);
-        scraper.recycle(third);
-        assert_eq!(scraper.spare.lock().unwrap().capacity(), 0);
-        assert_eq!(scraper.fetch().await.unwrap().body, large);
-    }
 
     fn fake(key: Option<&str>, replies: Vec<Reply>) -> FakeLiteLlm<Script> {
         let options = key.map_or_else(Options::open, Options::key);
