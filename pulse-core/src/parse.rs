@@ -333,9 +333,7 @@ impl<'a> ExpoVisitor<'a> {
     /// [`ExpoVisitor::with_capacity`], reserving room for `labels` labels
     /// when given instead of the estimate from the body's length.
     fn with_capacities(body_len: usize, labels: Option<usize>) -> Self {
-        // LiteLLM lines are 300-600 bytes with ~15 labels of ~25 bytes;
-        // smaller exporters just grow the vectors.
-        let labels = labels.unwrap_or(body_len / 28 + 4);
+        let labels = labels.unwrap_or(body_len / BODY_BYTES_PER_LABEL + 4);
         let expo = Exposition {
             format: None,
             families: Vec::with_capacity(body_len / 2048 + 4),
@@ -539,6 +537,11 @@ impl<'a> Visitor<'a> for TotalsVisitor<'a> {
     fn error(&mut self, _e: LineError) {}
 }
 
+/// Bytes of a LiteLLM body per label: its lines are 300-600 bytes with ~15
+/// labels of ~25 bytes (what a parse reserves labels by; smaller exporters
+/// just grow the vector).
+pub(crate) const BODY_BYTES_PER_LABEL: usize = 28;
+
 /// What [`parse_memo`] notes of each sample line, in sample order.
 #[cfg(feature = "memo")]
 #[derive(Debug, Clone, Copy)]
@@ -592,8 +595,8 @@ pub(crate) fn is_openmetrics(body: &[u8]) -> bool {
 /// Parses like [`parse_bytes`], except that a sample line whose hash
 /// `recall` knows (returning its position in the memo, its name's length
 /// and its value) is not lexed: its sample gets that name and value and no
-/// labels; and a line whose name `defer` picks is lexed (so exactly the same
-/// lines are rejected) without keeping its labels ([`LineKey::deferred`]).
+/// labels; and a lexed line whose name `defer` picks keeps no labels
+/// ([`LineKey::deferred`]).
 /// Returns the exposition and a [`LineKey`] per sample.
 ///
 /// `recall` must only know lines that lexed without error in a body of the
@@ -641,18 +644,6 @@ pub(crate) fn relex<'a>(line: &'a str, openmetrics: bool, labels: &mut Vec<Label
             false
         }
     }
-}
-
-/// The name a sample line starts with: its bytes up to the first `{`,
-/// space or tab (the lexer checks them; a line that is not what this takes
-/// it for is lexed whole).
-#[cfg(feature = "memo")]
-fn leading_name(line: &str) -> &str {
-    let end = line
-        .bytes()
-        .position(|c| matches!(c, b'{' | b' ' | b'\t'))
-        .unwrap_or(line.len());
-    line.get(..end).unwrap_or("")
 }
 
 /// [`ExpoVisitor`] that skips lexing the lines its `recall` knows and keeps
@@ -716,13 +707,18 @@ where
                     timestamp_ms: None,
                 }));
             }
-            if (self.defer)(leading_name(line)) {
-                key.deferred = true;
-                self.pending = Some(key);
-                // Nothing is pushed to the labels when not decoding.
-                return lex_line::<false>(line, openmetrics, &mut self.inner.expo.labels, hints);
-            }
             self.pending = Some(key);
+            // The lexer names the sample; a deferred one's labels go again.
+            let mark = self.inner.expo.labels.len();
+            let lexed = self.inner.lex(line, openmetrics, hints);
+            if let Ok(Line::Sample(s)) = &lexed
+                && (self.defer)(s.name)
+                && let Some(k) = &mut self.pending
+            {
+                k.deferred = true;
+                self.inner.expo.labels.truncate(mark);
+            }
+            return lexed;
         }
         self.inner.lex(line, openmetrics, hints)
     }

@@ -256,7 +256,7 @@ impl LineMemo {
         // samples keep labels (see `defer` below): an eighth of the room
         // every line's labels would take, grown as needed.
         let labels = if remembered.is_empty() {
-            body.len() / 28 / 8 + 1024
+            body.len() / parse::BODY_BYTES_PER_LABEL / 8 + 1024
         } else {
             self.lexed_labels + self.lexed_labels / 4 + 1024
         };
