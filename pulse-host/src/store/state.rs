@@ -192,10 +192,7 @@ impl Store {
         }
         let pruned = if series > 0 { prune_interned(&tx)? } else { 0 };
         tx.commit()?;
-        if pruned > 0 {
-            // Pruned ids may be reused by the next inserts.
-            self.interned = Interned::default();
-        }
+        self.interned.committed_prune(pruned);
         Ok(series)
     }
 }
@@ -249,6 +246,17 @@ impl Interned {
 
     fn pair(&self, name: &str, value: &str) -> Option<i64> {
         self.pairs.get(name)?.get(value).copied()
+    }
+
+    /// After a committed [`prune_interned`] that deleted `pruned` rows:
+    /// forgets every id, since SQLite may hand a deleted one out again. A
+    /// prune that deleted nothing keeps them (the purge runs after the first
+    /// scrape and hourly; emptying the cache then made the next scrapes
+    /// resolve every changed series' label set again, pair by pair).
+    pub(super) fn committed_prune(&mut self, pruned: usize) {
+        if pruned > 0 {
+            *self = Interned::default();
+        }
     }
 
     /// How many series identities are cached.

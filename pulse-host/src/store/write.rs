@@ -167,13 +167,7 @@ impl Store {
             tx.execute(RESUM_DAY_SQL, params![day, day.saturating_add(UTC_DAY_MS)])?;
         }
         tx.commit()?;
-        // Pruned ids may be reused by the next inserts. Nothing pruned, the
-        // cache stays: the purge runs after the first scrape and then hourly,
-        // and emptying it made the next scrapes resolve every changed
-        // series' label set again, label by label.
-        if pruned > 0 {
-            self.interned = Interned::default();
-        }
+        self.interned.committed_prune(pruned);
         self.truncate_wal();
         if scrapes + buckets > 0 {
             tracing::info!(scrapes, buckets, before_ms, "purged old rows");
