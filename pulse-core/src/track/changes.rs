@@ -18,7 +18,7 @@
 use std::collections::HashSet;
 
 use super::Tracker;
-use super::identity::{SharedKey, encode_owned, read_created, read_head, read_label};
+use super::identity::{Key, SharedKey, read_label};
 use super::state::{EXPORTED_VERSION, SeriesState, TrackerState};
 
 /// About how often an unchanged series that is still seen has its
@@ -46,56 +46,50 @@ pub struct SeriesKey {
     pub created: Option<f64>,
 }
 
-/// A series' identity as the tracker keeps it, read in place: the tracker's
-/// own encoding, shared with it rather than copied, so the change set of a
-/// first scrape (every series new) costs a pointer per series, not its
-/// labels. Two identities are equal when sample, labels and `_created` (by
-/// its bits, as the tracker compares it) are.
+/// A series' identity as the tracker keeps it, read in place: shared with
+/// the tracker rather than copied, so the change set of a first scrape
+/// (every series new) costs a pointer per series, not its labels. Two
+/// identities are equal when sample, labels and `_created` (by its bits, as
+/// the tracker compares it) are.
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct SeriesIdentity(SharedKey);
+pub struct SeriesIdentity(pub(super) SharedKey);
 
 impl SeriesIdentity {
     /// The identity of `sample` with `labels` (sorted by name) and `created`.
     pub fn new(sample: &str, labels: &[(String, String)], created: Option<f64>) -> SeriesIdentity {
-        SeriesIdentity(encode_owned(sample, labels, created).into())
+        SeriesIdentity(Key::owned(sample, labels, created).into())
     }
 
     /// The sample name.
     pub fn sample(&self) -> &str {
-        read_head(&self.0).map_or("", |(name, _, _)| name)
+        self.0.sample()
     }
 
     /// The labels, sorted by name.
     pub fn labels(&self) -> IdentityLabels<'_> {
-        let (left, pos) = read_head(&self.0).map_or((0, 0), |(_, n, pos)| (n, pos));
-        IdentityLabels {
-            key: &self.0,
-            pos,
-            left,
-        }
+        let (left, key) = self.0.labels();
+        IdentityLabels { key, pos: 4, left }
     }
 
     /// The `_created` timestamp in seconds, when LiteLLM exposed one.
     pub fn created(&self) -> Option<f64> {
-        let mut labels = self.labels();
-        labels.by_ref().for_each(drop);
-        read_created(&self.0, labels.pos).flatten()
+        self.0.created()
     }
 
     /// The identity as owned strings.
     pub fn to_key(&self) -> SeriesKey {
+        // A loop, not `labels().map(..).collect()`: trackers export their
+        // state through here, and this is smaller in the .wasm.
+        let mut labels = self.labels();
+        let mut owned = Vec::new();
+        while let Some((n, v)) = labels.next_label() {
+            owned.push((n.to_owned(), v.to_owned()));
+        }
         SeriesKey {
             sample: self.sample().to_owned(),
-            labels: self
-                .labels()
-                .map(|(n, v)| (n.to_owned(), v.to_owned()))
-                .collect(),
+            labels: owned,
             created: self.created(),
         }
-    }
-
-    fn bytes(&self) -> &[u8] {
-        &self.0
     }
 }
 
@@ -125,10 +119,9 @@ pub struct IdentityLabels<'k> {
     left: u32,
 }
 
-impl<'k> Iterator for IdentityLabels<'k> {
-    type Item = (&'k str, &'k str);
-
-    fn next(&mut self) -> Option<(&'k str, &'k str)> {
+impl<'k> IdentityLabels<'k> {
+    /// The next label, as [`Iterator::next`] returns it.
+    fn next_label(&mut self) -> Option<(&'k str, &'k str)> {
         if self.left == 0 {
             return None;
         }
@@ -138,6 +131,14 @@ impl<'k> Iterator for IdentityLabels<'k> {
             self.left = 0;
         }
         label
+    }
+}
+
+impl<'k> Iterator for IdentityLabels<'k> {
+    type Item = (&'k str, &'k str);
+
+    fn next(&mut self) -> Option<(&'k str, &'k str)> {
+        self.next_label()
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -246,12 +247,12 @@ impl StateChanges {
         {
             let later = self.touched();
             for s in earlier.upserts {
-                if !later.contains(s.identity.bytes()) {
+                if !later.contains(&*s.identity.0) {
                     upserts.push(s);
                 }
             }
             for k in earlier.removed {
-                if !later.contains(k.bytes()) {
+                if !later.contains(&*k.0) {
                     removed.push(k);
                 }
             }
@@ -262,11 +263,11 @@ impl StateChanges {
     }
 
     /// Every series these changes upsert or remove.
-    fn touched(&self) -> HashSet<&[u8]> {
+    fn touched(&self) -> HashSet<&Key> {
         self.upserts
             .iter()
-            .map(|s| s.identity.bytes())
-            .chain(self.removed.iter().map(SeriesIdentity::bytes))
+            .map(|s| &*s.identity.0)
+            .chain(self.removed.iter().map(|k| &*k.0))
             .collect()
     }
 
@@ -278,7 +279,7 @@ impl StateChanges {
         let drop = self.touched();
         state
             .series
-            .retain(|s| !drop.contains(encode_owned(&s.sample, &s.labels, s.created).as_slice()));
+            .retain(|s| !drop.contains(&Key::owned(&s.sample, &s.labels, s.created)));
         state
             .series
             .extend(self.upserts.iter().map(SeriesChange::to_state));

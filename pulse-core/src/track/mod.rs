@@ -133,7 +133,7 @@ use std::collections::hash_map::Entry as Slot;
 use crate::catalog::{Catalog, Dimension, dimension_value};
 use crate::expo::{Exposition, Label};
 
-use identity::{IdMap, SharedKey};
+use identity::{IdMap, Shared, SharedKey};
 use observe::Scratch;
 
 pub use changes::{
@@ -166,9 +166,9 @@ impl Kind {
 #[derive(Debug, Clone)]
 struct Entry {
     kind: Kind,
-    /// Encoded identity (see [`identity::encode_base`]), to check hash hits;
-    /// shared with the [`StateChanges`] that hand the series out, so a
-    /// change set of every series copies no label.
+    /// Identity (see [`identity::Key`]), to check hash hits; shared with
+    /// the [`StateChanges`] that hand the series out, so a change set of
+    /// every series copies no label.
     key: SharedKey,
     value: f64,
     last_seen_ms: i64,
@@ -218,6 +218,8 @@ pub struct Tracker {
     /// How many stored series share each name-and-labels hash.
     base_counts: IdMap<u32>,
     keys: Interner,
+    /// The sample names and label sets of the stored identities.
+    shared: Shared,
     observations: u64,
     last_at_ms: Option<i64>,
     /// The target's clock at the latest observation, when it sent one.
@@ -261,6 +263,7 @@ impl Tracker {
             overflow: Vec::new(),
             base_counts: IdMap::default(),
             keys: Interner::default(),
+            shared: Shared::default(),
             observations: 0,
             last_at_ms: None,
             last_target_ms: None,
@@ -389,6 +392,7 @@ impl Tracker {
             }
         }
         self.compact_keys();
+        self.shared.prune();
     }
 
     /// Every remembered series.
@@ -398,13 +402,15 @@ impl Tracker {
             .chain(self.overflow.iter().map(|(_, e)| e))
     }
 
-    fn find_mut(&mut self, id: u64, key: &[u8]) -> Option<&mut Entry> {
+    /// The stored series with identity hash `id` and identity `key`
+    /// (encoded with `created`).
+    fn find_mut(&mut self, id: u64, key: &[u8], created: Option<f64>) -> Option<&mut Entry> {
         match self.series.get_mut(&id) {
-            Some(e) if *e.key == *key => Some(e),
+            Some(e) if e.key.is(key, created) => Some(e),
             Some(_) => self
                 .overflow
                 .iter_mut()
-                .find(|(h, e)| *h == id && *e.key == *key)
+                .find(|(h, e)| *h == id && e.key.is(key, created))
                 .map(|(_, e)| e),
             None => None,
         }

@@ -304,7 +304,7 @@ impl Tracker {
         let counted = self.counter_delta(round, &identity, labels, s.value);
         #[cfg(feature = "memo")]
         if let Some(l) = lines
-            && self.find_mut(id, &sc.key).is_some()
+            && self.find_mut(id, &sc.key, created.map(|c| c.0)).is_some()
         {
             let paired = created.and_then(|c| l.key(c.1)).filter(|k| k.keyed);
             let memo = Memo {
@@ -366,13 +366,14 @@ impl Tracker {
         labels: &[Label<'_>],
         value: f64,
     ) -> Option<(f64, DimKeys)> {
-        if let Some(e) = self.find_mut(identity.id, identity.key) {
+        if let Some(e) = self.find_mut(identity.id, identity.key, identity.created) {
             return seen_again(e, round, identity.id, value);
         }
         let k = identity.kind.index();
         if !(value.is_finite() && value >= 0.0) {
             return None;
         }
+        let key = self.shared.key(identity.key, identity.created)?;
         let delta = self.first_sighting_delta(round, identity, value);
         let dims = self.dims_of(labels);
         round.seen_now[k] += 1;
@@ -380,7 +381,7 @@ impl Tracker {
             identity.id,
             Entry {
                 kind: identity.kind,
-                key: identity.key.into(),
+                key,
                 value,
                 last_seen_ms: round.at_ms,
                 seen_gen: round.generation,

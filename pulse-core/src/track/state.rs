@@ -2,9 +2,10 @@
 //! restart of the host.
 
 use std::cmp::Ordering;
+use std::sync::Arc;
 
-use super::identity::{decode_key, encode_base, encode_created};
-use super::{Entry, Kind, Tracker};
+use super::identity::{Shared, encode_base, encode_created};
+use super::{Entry, Kind, SeriesIdentity, SeriesKey, Tracker};
 use crate::catalog::{Catalog, NameRole};
 use crate::expo::Label;
 use crate::sort::sort_stable_by;
@@ -90,15 +91,19 @@ impl Tracker {
     pub fn export_state(&self) -> TrackerState {
         let mut series: Vec<SeriesState> = self
             .entries()
-            .filter_map(|e| {
-                let (sample, labels, created) = decode_key(&e.key)?;
-                Some(SeriesState {
+            .map(|e| {
+                let SeriesKey {
+                    sample,
+                    labels,
+                    created,
+                } = SeriesIdentity(Arc::clone(&e.key)).to_key();
+                SeriesState {
                     sample,
                     labels,
                     created,
                     value: e.value,
                     last_seen_ms: e.last_seen_ms,
-                })
+                }
             })
             .collect();
         sort_series(&mut series);
@@ -139,14 +144,14 @@ impl Tracker {
             let usable = s.value.is_finite() && s.value >= 0.0;
             if !(usable && t.catalog.tracks_series(&s.sample)) {
                 // Dropped here, so dropped from the persisted state too.
-                t.removed.push(key.as_slice().into());
+                t.removed.extend(Shared::alone(&key, s.created));
                 continue;
             }
             let kind = match t.catalog.role_of(&s.sample) {
                 Some(NameRole::Value { .. }) => Kind::Metric,
                 _ => Kind::Latency,
             };
-            if t.find_mut(id, &key).is_some() {
+            if t.find_mut(id, &key, s.created).is_some() {
                 continue;
             }
             // Series the latest observation saw count as seen by it, so the
@@ -157,12 +162,15 @@ impl Tracker {
             } else {
                 0
             };
+            let Some(stored) = t.shared.key(&key, s.created) else {
+                continue;
+            };
             let dims = t.dims_of(&labels);
             t.insert(
                 id,
                 Entry {
                     kind,
-                    key: key.as_slice().into(),
+                    key: stored,
                     value: s.value,
                     last_seen_ms: s.last_seen_ms,
                     seen_gen,
