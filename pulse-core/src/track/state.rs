@@ -154,6 +154,9 @@ impl Tracker {
             if t.find_mut(id, &key, s.created).is_some() {
                 continue;
             }
+            let Some(stored) = t.shared.key(&key, s.created) else {
+                continue;
+            };
             // Series the latest observation saw count as seen by it, so the
             // next observation reports the same vanished series as it would have.
             let seen_gen = if state.observations > 0 && Some(s.last_seen_ms) == state.last_at_ms {
@@ -161,9 +164,6 @@ impl Tracker {
                 state.observations
             } else {
                 0
-            };
-            let Some(stored) = t.shared.key(&key, s.created) else {
-                continue;
             };
             let dims = t.dims_of(&labels);
             t.insert(
