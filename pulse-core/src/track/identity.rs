@@ -66,12 +66,7 @@ impl Key {
     /// `created`, sharing nothing.
     pub(super) fn owned(sample: &str, labels: &[(String, String)], created: Option<f64>) -> Key {
         let mut bytes = Vec::new();
-        let count = u32::try_from(labels.len()).unwrap_or(u32::MAX);
-        bytes.extend_from_slice(&count.to_le_bytes());
-        for (n, v) in labels {
-            push_str(&mut bytes, n);
-            push_str(&mut bytes, v);
-        }
+        push_labels(&mut bytes, labels.len(), labels.iter().map(|(n, v)| (n, v)));
         Key {
             sample: sample.as_bytes().into(),
             labels: bytes.into(),
@@ -199,20 +194,29 @@ fn push_str(buf: &mut Vec<u8>, s: &str) {
 /// length-prefixed, so distinct series never share an encoding.
 fn push_base(buf: &mut Vec<u8>, name: &str, labels: &[Label<'_>], order: &[u32]) {
     push_str(buf, name);
-    let count = u32::try_from(labels.len()).unwrap_or(u32::MAX);
-    buf.extend_from_slice(&count.to_le_bytes());
+    fn pair<'l>(l: &'l Label<'_>) -> (&'l str, std::borrow::Cow<'l, str>) {
+        (l.name, l.value())
+    }
     if order.is_empty() {
-        for l in labels {
-            push_str(buf, l.name);
-            push_str(buf, &l.value());
-        }
+        push_labels(buf, labels.len(), labels.iter().map(pair));
     } else {
-        for &i in order {
-            if let Some(l) = labels.get(i as usize) {
-                push_str(buf, l.name);
-                push_str(buf, &l.value());
-            }
-        }
+        let ordered = order.iter().filter_map(|&i| labels.get(i as usize));
+        push_labels(buf, labels.len(), ordered.map(pair));
+    }
+}
+
+/// Appends the label count and the labels, each name and value
+/// length-prefixed: the part of an identity after its name ([`Key::labels`]).
+fn push_labels<N: AsRef<str>, V: AsRef<str>>(
+    buf: &mut Vec<u8>,
+    count: usize,
+    labels: impl Iterator<Item = (N, V)>,
+) {
+    let count = u32::try_from(count).unwrap_or(u32::MAX);
+    buf.extend_from_slice(&count.to_le_bytes());
+    for (name, value) in labels {
+        push_str(buf, name.as_ref());
+        push_str(buf, value.as_ref());
     }
 }
 
