@@ -389,13 +389,14 @@ pub enum LogLevel {
 }
 
 impl LogLevel {
-    /// The `tracing` directive for this level.
-    pub fn directive(self) -> &'static str {
+    /// The most verbose `tracing` level this setting logs.
+    pub fn filter(self) -> tracing::level_filters::LevelFilter {
+        use tracing::level_filters::LevelFilter;
         match self {
-            LogLevel::Debug => "debug",
-            LogLevel::Info => "info",
-            LogLevel::Warn => "warn",
-            LogLevel::Error => "error",
+            LogLevel::Debug => LevelFilter::DEBUG,
+            LogLevel::Info => LevelFilter::INFO,
+            LogLevel::Warn => LevelFilter::WARN,
+            LogLevel::Error => LevelFilter::ERROR,
         }
     }
 }
@@ -1045,7 +1046,6 @@ mod tests {
             .unwrap();
         assert_eq!(s.scrape_timeout, Duration::from_millis(2500));
         assert_eq!(s.log_level, LogLevel::Warn);
-        assert_eq!(s.log_level.directive(), "warn");
     }
 
     #[test]

@@ -45,10 +45,11 @@ use std::time::Duration;
 
 use clap::Parser;
 use tokio::sync::watch;
+use tracing_subscriber::filter::{LevelFilter, Targets};
 
 use crate::app::{App, Runner};
 use crate::clock::Clock;
-use crate::config::{Cli, Command, Settings};
+use crate::config::{Cli, Command, LogLevel, Settings};
 use crate::store::{Store, StoreHandle};
 
 /// mimalloc for the glibc and the static musl builds alike, chosen for musl's
@@ -148,22 +149,35 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(settings: &Settings) {
-    use tracing_subscriber::EnvFilter;
-    let level = settings.log_level.directive();
-    // Our own logs at the chosen level; the HTTP stacks only from warn up,
-    // unless debugging.
-    let directives = if level == "debug" {
-        "debug,hyper=info,hyper_util=info,reqwest=info,rustls=info,warp=info".to_owned()
+/// Which events are logged at `level`: our own at that level, the HTTP
+/// stacks only from warn up unless debugging. A `Targets` filter, not an
+/// `EnvFilter`: these directives are all target prefixes, and `EnvFilter`'s
+/// span and field matching links a regex engine (0.2 MB of code).
+fn log_filter(level: LogLevel) -> Targets {
+    let level = level.filter();
+    if level == LevelFilter::DEBUG {
+        Targets::new()
+            .with_default(LevelFilter::DEBUG)
+            .with_targets(
+                ["hyper", "hyper_util", "reqwest", "rustls", "warp"]
+                    .map(|target| (target, LevelFilter::INFO)),
+            )
     } else {
-        format!("warn,litellm_pulse={level}")
-    };
-    let filter = EnvFilter::try_new(&directives).unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        Targets::new()
+            .with_default(LevelFilter::WARN)
+            .with_target(env!("CARGO_CRATE_NAME"), level)
+    }
+}
+
+fn init_logging(settings: &Settings) {
+    use tracing_subscriber::prelude::*;
+    let fmt = tracing_subscriber::fmt::layer()
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
+        .with_writer(std::io::stderr);
+    tracing_subscriber::registry()
+        .with(fmt)
+        .with(log_filter(settings.log_level))
         .init();
 }
 
@@ -457,6 +471,42 @@ async fn healthcheck(settings: &Settings) -> ExitCode {
         Err(e) => {
             tracing::error!("{url}: {}", scrape::describe(&e.without_url()));
             ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tracing::Level;
+
+    use super::*;
+
+    /// Rows: the chosen level, an event's target and level, whether it is logged.
+    #[test]
+    fn the_log_filter_keeps_our_events_at_the_level_and_the_http_stacks_quieter() {
+        let rows = [
+            (LogLevel::Info, "litellm_pulse::scrape", Level::INFO, true),
+            (LogLevel::Info, "litellm_pulse::scrape", Level::DEBUG, false),
+            (LogLevel::Info, "hyper_util::client", Level::INFO, false),
+            (LogLevel::Info, "hyper_util::client", Level::WARN, true),
+            (LogLevel::Info, "rumqttc::state", Level::INFO, false),
+            (LogLevel::Warn, "litellm_pulse", Level::INFO, false),
+            (LogLevel::Warn, "litellm_pulse::app", Level::WARN, true),
+            (LogLevel::Error, "litellm_pulse::app", Level::WARN, false),
+            (LogLevel::Error, "reqwest", Level::ERROR, true),
+            (LogLevel::Debug, "litellm_pulse::store", Level::DEBUG, true),
+            (LogLevel::Debug, "hickory_resolver", Level::DEBUG, true),
+            (LogLevel::Debug, "hyper::proto", Level::DEBUG, false),
+            (LogLevel::Debug, "rustls::client", Level::INFO, true),
+            (LogLevel::Debug, "warp::filters", Level::DEBUG, false),
+            (LogLevel::Debug, "litellm_pulse", Level::TRACE, false),
+        ];
+        for (chosen, target, level, logged) in rows {
+            assert_eq!(
+                log_filter(chosen).would_enable(target, &level),
+                logged,
+                "{chosen:?}: {target} at {level}"
+            );
         }
     }
 }
