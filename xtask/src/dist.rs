@@ -8,7 +8,8 @@
 //! image's HEALTHCHECK does.
 //!
 //! x86_64 on an x86_64 machine is built with Debian's `musl-gcc` (the binary every
-//! end-to-end test runs); every other pair is cross-compiled with cargo-zigbuild,
+//! end-to-end test runs), with its relative relocations packed (DT_RELR, checked
+//! with `readelf -d`); every other pair is cross-compiled with cargo-zigbuild,
 //! whose `zig cc` compiles the C inside (SQLite, ring) for the target. Both tools
 //! come from PyPI at the versions pinned here.
 
@@ -160,12 +161,26 @@ pub fn build_with(arch: Arch, extra: &[&str]) -> Result<PathBuf> {
     Ok(bin_path(arch))
 }
 
+/// The rustflags of the x86_64 binary built with `musl-gcc`: it stays
+/// position-independent (ASLR) but packs its relative relocations. chrono-tz's
+/// zone tables alone hold ~35,000 pointers, whose RELA entries (24 bytes each,
+/// 1.2 MB in all) were paged in at every start; as DT_RELR they take 19 KB.
+/// zig 0.15's `cc` (the arm64 build, and x86_64 built elsewhere) rejects the
+/// flag, so those keep RELA. ARCHITECTURE.md, "Binary size and idle memory".
+const PACKED_RELOCATIONS: &str = "-C link-arg=-Wl,-z,pack-relative-relocs";
+
 /// The cargo command that builds the release binary of `arch`.
 fn build_command(arch: Arch) -> Result<Command> {
     let mut c = cargo();
     if arch.with_musl_gcc() {
+        // GNU ld (>= 2.38) packs the relative relocations (DT_RELR, applied
+        // by musl >= 1.2.4 at start): see [`PACKED_RELOCATIONS`].
         c.arg("build")
-            .env("CC_x86_64_unknown_linux_musl", "musl-gcc");
+            .env("CC_x86_64_unknown_linux_musl", "musl-gcc")
+            .env(
+                "CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_RUSTFLAGS",
+                PACKED_RELOCATIONS,
+            );
     } else {
         c.arg("zigbuild").env("PATH", zig_path()?);
     }
@@ -323,6 +338,17 @@ fn check(arch: Arch, bin: &Path) -> Result<()> {
         if !(said.contains("not a dynamic executable") || said.contains("statically linked")) {
             bail!("ldd sees dynamic dependencies: {said}");
         }
+    }
+    if arch.with_musl_gcc() {
+        let dynamic = read(Command::new("readelf").arg("-d").arg(bin))
+            .context("`readelf -d` lists the binary's dynamic section")?;
+        if !dynamic.contains("(RELR)") {
+            bail!(
+                "{} has no packed relative relocations (DT_RELR)",
+                bin.display()
+            );
+        }
+        eprintln!("relocations: packed (DT_RELR)");
     }
     let version = read(exec(arch, bin).arg("--version"))?;
     eprintln!("--version: {version}");
