@@ -12,7 +12,7 @@
 //! request and reading the `Content-Length` body, so the client stays cheap),
 //! then reads `VmRSS` again after another `--idle` seconds and the peak
 //! (`VmHWM`). `RssAnon` is printed beside each `VmRSS`: the rest is the
-//! binary's own mapped pages (about 11 MB of either build), which no
+//! binary's own mapped pages (9–12 MB), which no
 //! allocator changes. The binaries run one at a time, in a rotating order over
 //! `--runs`, so they never share the two cores; every figure is a range over
 //! the runs, and every ratio is taken within a run.
