@@ -3,11 +3,12 @@
 //
 //   npm run build            (builds pulse-wasm first when pkg-web is missing)
 //   npm run build -- --wasm  (always rebuilds pulse-wasm)
-import { cpSync, existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { constants, gzipSync } from "node:zlib";
 
 const web = fileURLToPath(new URL("..", import.meta.url));
 const root = join(web, "..");
@@ -33,4 +34,21 @@ const uplot = dirname(createRequire(import.meta.url).resolve("uplot/package.json
 cpSync(join(uplot, "dist", "uPlot.esm.js"), join(dist, "vendor", "uPlot.esm.js"));
 cpSync(join(uplot, "dist", "uPlot.min.css"), join(dist, "vendor", "uPlot.min.css"));
 cpSync(join(uplot, "LICENSE"), join(dist, "vendor", "uPlot.LICENSE"));
-console.log(`built ${dist}`);
+
+// Beside every file, its gzip at the best level: the binary embeds only these
+// (`pulse-host/src/dashboard`), serves them as they are to browsers that
+// accept gzip and decompresses them for the rest. gzip's header carries no
+// name or time here, so the same files give the same bytes (and ETags).
+const files = readdirSync(dist, { recursive: true })
+  .map((f) => join(dist, f))
+  .filter((f) => statSync(f).isFile());
+let plain = 0;
+let packed = 0;
+for (const f of files) {
+  const data = readFileSync(f);
+  const gz = gzipSync(data, { level: constants.Z_BEST_COMPRESSION });
+  writeFileSync(`${f}.gz`, gz);
+  plain += data.length;
+  packed += gz.length;
+}
+console.log(`built ${dist}: ${files.length} files, ${plain} bytes, ${packed} gzipped`);

@@ -81,9 +81,18 @@ pub(crate) fn summary_value(app: &App, totals: &Totals, live: &Live) -> Value {
 
 /// `GET /`: the dashboard for browsers, the JSON summary for everything else
 /// (0.2.x clients polled `/`).
-pub async fn root(accept: Option<String>, if_none_match: Option<String>, app: Arc<App>) -> Reply {
+pub async fn root(
+    accept: Option<String>,
+    if_none_match: Option<String>,
+    accept_encoding: Option<String>,
+    app: Arc<App>,
+) -> Reply {
     if accept.is_some_and(|a| a.contains("text/html")) {
-        return Ok(crate::dashboard::page(if_none_match.as_deref()));
+        let req = crate::dashboard::Conditions {
+            if_none_match: if_none_match.as_deref(),
+            accept_encoding: accept_encoding.as_deref(),
+        };
+        return crate::dashboard::page(req).map_err(|e| ApiError::from(e).into());
     }
     metrics(app).await
 }

@@ -37,6 +37,17 @@ pub struct ApiError {
 
 impl warp::reject::Reject for ApiError {}
 
+/// 500: this build's dashboard is broken (logged: no client can mend it).
+impl From<crate::dashboard::CorruptAsset> for ApiError {
+    fn from(e: crate::dashboard::CorruptAsset) -> ApiError {
+        tracing::error!("{e}");
+        ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            body: json!({ "error": e.to_string() }),
+        }
+    }
+}
+
 impl ApiError {
     /// 400 with a message.
     pub fn bad_request(msg: impl Into<String>) -> ApiError {
@@ -75,9 +86,11 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Inf
     let get = warp::get().or(warp::head()).unify();
 
     let if_none_match = warp::header::optional::<String>("if-none-match");
+    let accept_encoding = warp::header::optional::<String>("accept-encoding");
     let root = warp::path::end()
         .and(warp::header::optional::<String>("accept"))
         .and(if_none_match)
+        .and(accept_encoding)
         .and(with_app.clone())
         .and_then(handlers::root);
     let metrics = warp::path!("api" / "v1" / "metrics")
@@ -161,12 +174,22 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Inf
         .boxed();
 
     // Last: anything that is not an API route may be a dashboard file.
-    let assets = warp::path::full().and(if_none_match).and_then(
-        |path: warp::path::FullPath, inm: Option<String>| async move {
-            crate::dashboard::serve(path.as_str(), inm.as_deref())
-                .ok_or_else(warp::reject::not_found)
-        },
-    );
+    let assets = warp::path::full()
+        .and(if_none_match)
+        .and(accept_encoding)
+        .and_then(
+            |path: warp::path::FullPath, inm: Option<String>, ae: Option<String>| async move {
+                let req = crate::dashboard::Conditions {
+                    if_none_match: inm.as_deref(),
+                    accept_encoding: ae.as_deref(),
+                };
+                match crate::dashboard::serve(path.as_str(), req) {
+                    Ok(Some(resp)) => Ok(resp),
+                    Ok(None) => Err(warp::reject::not_found()),
+                    Err(e) => Err(ApiError::from(e).into()),
+                }
+            },
+        );
 
     let routed = get
         .and(authorized(token))

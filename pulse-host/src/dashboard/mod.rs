@@ -6,12 +6,22 @@
 //! binary; debug builds read them from disk, so only a test of the release
 //! binary (`tests/e2e_dashboard.rs`) proves they are really embedded.
 //!
+//! Only the gzip of each file is embedded (the build writes `<file>.gz`
+//! beside it): 0.28 MB rather than 1.39, most of it the wasm. A client whose
+//! `Accept-Encoding` takes gzip (every browser) gets those bytes as they
+//! are, with `Content-Encoding: gzip`; any other gets them decompressed. The
+//! two are different representations, so each has its own ETag, and both say
+//! `Vary: Accept-Encoding` for caches.
+//!
 //! A checkout without `web/dist` still compiles (`allow_missing`): the API
 //! works and every page request gets [`NOT_BUILT`] with HTTP 503, which says
 //! how to build the dashboard. The API must not depend on npm.
 //!
 //! The page is served at `/` (to browsers) and at `/dashboard/`; its files
 //! resolve relative to the page, so they are found under both prefixes.
+
+use std::borrow::Cow;
+use std::io::Read;
 
 use rust_embed::RustEmbed;
 use warp::http::{HeaderValue, Response, StatusCode, header};
@@ -22,8 +32,30 @@ use warp::hyper::body::Bytes;
 /// feature, and with `allow_missing` a literal `$` path fails silently).
 #[derive(RustEmbed)]
 #[folder = "../web/dist/"]
+#[include = "*.gz"]
 #[allow_missing = true]
 struct Assets;
+
+/// What the build appends to the name of each embedded file.
+const GZ: &str = ".gz";
+
+/// An embedded file that does not decompress: a broken `web/dist` (debug
+/// builds read it from disk), never a client's fault.
+#[derive(Debug, thiserror::Error)]
+#[error("dashboard file {name} in web/dist is not valid gzip ({source}): run `cargo xtask web`")]
+pub struct CorruptAsset {
+    name: String,
+    source: std::io::Error,
+}
+
+/// The request headers a dashboard file's answer depends on.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Conditions<'a> {
+    /// `If-None-Match`.
+    pub if_none_match: Option<&'a str>,
+    /// `Accept-Encoding`.
+    pub accept_encoding: Option<&'a str>,
+}
 
 /// The page itself.
 pub const INDEX: &str = "index.html";
@@ -103,15 +135,84 @@ fn file_name(rel: &str) -> Option<String> {
     plain.then_some(name)
 }
 
-/// The strong ETag of a file: its SHA-256, as rust-embed computed it.
-fn etag(hash: &[u8; 32]) -> String {
-    let mut s = String::with_capacity(66);
+/// The strong ETag of a file as served: the SHA-256 of its embedded gzip,
+/// as rust-embed computed it, with `-gzip` for the gzipped representation
+/// (as Apache's `mod_deflate` marks it) so the two never share a tag.
+fn etag(hash: &[u8; 32], gzip: bool) -> String {
+    let mut s = String::with_capacity(71);
     s.push('"');
     for b in hash {
         s.push_str(&format!("{b:02x}"));
     }
+    if gzip {
+        s.push_str("-gzip");
+    }
     s.push('"');
     s
+}
+
+/// Whether an `Accept-Encoding` value takes gzip (RFC 9110, 12.5.3): `gzip`
+/// (or its alias `x-gzip`) listed with a non-zero weight, or, when neither is
+/// listed, `*` with one. A request without the header gets the file
+/// decompressed: a client that asks for nothing (`curl` without
+/// `--compressed`) is not sent bytes it may not decode.
+pub fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
+    let Some(value) = accept_encoding else {
+        return false;
+    };
+    let mut star = None;
+    for item in value.split(',') {
+        let mut parts = item.split(';');
+        let coding = parts.next().unwrap_or("").trim();
+        let mut weight = Some(1.0);
+        for param in parts {
+            if let Some((k, v)) = param.split_once('=')
+                && k.trim().eq_ignore_ascii_case("q")
+            {
+                weight = qvalue(v.trim());
+            }
+        }
+        // A malformed weight makes the item say nothing.
+        let Some(weight) = weight else { continue };
+        if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
+            return weight > 0.0;
+        }
+        if coding == "*" {
+            star = Some(weight > 0.0);
+        }
+    }
+    star.unwrap_or(false)
+}
+
+/// A `qvalue`: `0` or `1` with up to three decimals, or a decimal between.
+fn qvalue(v: &str) -> Option<f64> {
+    let (int, frac) = v.split_once('.').unwrap_or((v, ""));
+    let well_formed = matches!(int, "0" | "1")
+        && frac.len() <= 3
+        && frac.bytes().all(|b| b.is_ascii_digit())
+        && (int == "0" || frac.bytes().all(|b| b == b'0'));
+    well_formed.then(|| v.parse().ok()).flatten()
+}
+
+/// The bytes of an embedded file without copying them (release builds embed
+/// them as a `&'static [u8]`).
+fn bytes_of(data: Cow<'static, [u8]>) -> Bytes {
+    match data {
+        Cow::Borrowed(b) => Bytes::from_static(b),
+        Cow::Owned(v) => Bytes::from(v),
+    }
+}
+
+/// `gz` decompressed.
+fn gunzip(name: &str, gz: &[u8]) -> Result<Vec<u8>, CorruptAsset> {
+    let mut out = Vec::with_capacity(gz.len() * 4);
+    flate2::read::GzDecoder::new(gz)
+        .read_to_end(&mut out)
+        .map_err(|source| CorruptAsset {
+            name: name.to_owned(),
+            source,
+        })?;
+    Ok(out)
 }
 
 /// Whether `If-None-Match` names `tag` (weak comparison, as RFC 9110 asks
@@ -123,36 +224,45 @@ fn none_match(if_none_match: &str, tag: &str) -> bool {
 }
 
 /// The response for embedded file `name`, or `None` when there is none.
-pub fn file(name: &str, if_none_match: Option<&str>) -> Option<Response<Bytes>> {
-    let asset = Assets::get(name)?;
-    let tag = etag(&asset.metadata.sha256_hash());
+pub fn file(name: &str, req: Conditions<'_>) -> Result<Option<Response<Bytes>>, CorruptAsset> {
+    let Some(asset) = Assets::get(&format!("{name}{GZ}")) else {
+        return Ok(None);
+    };
+    let gzip = accepts_gzip(req.accept_encoding);
+    let tag = etag(&asset.metadata.sha256_hash(), gzip);
     let is_page = name == INDEX;
     // The page is revalidated on every load so a new build shows at once;
     // the files it names may be reused for an hour.
     let cache = if is_page { "no-cache" } else { ASSET_CACHE };
     let mut builder = Response::builder()
         .header(header::ETAG, &tag)
-        .header(header::CACHE_CONTROL, cache);
+        .header(header::CACHE_CONTROL, cache)
+        .header(header::VARY, "accept-encoding");
     if is_page {
         builder = builder.header(header::CONTENT_SECURITY_POLICY, CSP);
     }
-    if if_none_match.is_some_and(|v| none_match(v, &tag)) {
-        return builder
+    if req.if_none_match.is_some_and(|v| none_match(v, &tag)) {
+        return Ok(builder
             .status(StatusCode::NOT_MODIFIED)
             .body(Bytes::new())
-            .ok();
+            .ok());
     }
-    builder
+    builder = builder
         .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, mime_for(name))
-        .body(Bytes::from(asset.data.into_owned()))
-        .ok()
+        .header(header::CONTENT_TYPE, mime_for(name));
+    let body = if gzip {
+        builder = builder.header(header::CONTENT_ENCODING, "gzip");
+        bytes_of(asset.data)
+    } else {
+        Bytes::from(gunzip(name, &asset.data)?)
+    };
+    Ok(builder.body(body).ok())
 }
 
 /// The page, or [`NOT_BUILT`] with a 503 when this build has no dashboard.
-pub fn page(if_none_match: Option<&str>) -> Response<Bytes> {
-    if let Some(resp) = file(INDEX, if_none_match) {
-        return resp;
+pub fn page(req: Conditions<'_>) -> Result<Response<Bytes>, CorruptAsset> {
+    if let Some(resp) = file(INDEX, req)? {
+        return Ok(resp);
     }
     let mut resp = Response::new(Bytes::from_static(NOT_BUILT.as_bytes()));
     *resp.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
@@ -166,34 +276,41 @@ pub fn page(if_none_match: Option<&str>) -> Response<Bytes> {
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(CSP),
     );
-    resp
+    Ok(resp)
 }
 
 /// Answers a request path that is not an API route: `/dashboard` redirects
 /// to `/dashboard/`, `/dashboard/` is the page, and `/dashboard/<file>` or
 /// `/<file>` is an embedded file. `None` means 404.
-pub fn serve(path: &str, if_none_match: Option<&str>) -> Option<Response<Bytes>> {
+pub fn serve(path: &str, req: Conditions<'_>) -> Result<Option<Response<Bytes>>, CorruptAsset> {
     if path == "/dashboard" {
         // Relative URLs in the page only resolve under the trailing slash.
-        return Response::builder()
+        return Ok(Response::builder()
             .status(StatusCode::PERMANENT_REDIRECT)
             .header(header::LOCATION, PREFIX)
             .body(Bytes::new())
-            .ok();
+            .ok());
     }
     if path == PREFIX {
-        return Some(page(if_none_match));
+        return page(req).map(Some);
     }
-    let rel = path
+    let Some(name) = path
         .strip_prefix(PREFIX)
-        .or_else(|| path.strip_prefix('/'))?;
-    file(&file_name(rel)?, if_none_match)
+        .or_else(|| path.strip_prefix('/'))
+        .and_then(file_name)
+    else {
+        return Ok(None);
+    };
+    file(&name, req)
 }
 
-/// The names of every embedded file.
+/// The names of every embedded file (without the `.gz` they are embedded
+/// under).
 #[cfg(test)]
 pub fn files() -> Vec<String> {
-    Assets::iter().map(|p| p.into_owned()).collect()
+    Assets::iter()
+        .filter_map(|p| p.strip_suffix(GZ).map(str::to_owned))
+        .collect()
 }
 
 /// For the tests that serve the real page: without `web/dist` (a bare
@@ -205,7 +322,7 @@ pub fn require_built() {
     use std::io::Write;
     static CHECKED: std::sync::Once = std::sync::Once::new();
     CHECKED.call_once(|| {
-        if Assets::get(INDEX).is_none() {
+        if Assets::get(&format!("{INDEX}{GZ}")).is_none() {
             // Past libtest's capture, which `eprintln!` would go into.
             let _ = writeln!(
                 std::io::stderr(),
@@ -257,8 +374,128 @@ mod tests {
         assert!(none_match("*", tag));
         assert!(!none_match("\"abd\"", tag));
         assert!(!none_match("abc", tag));
-        assert_eq!(etag(&[0xab; 32]).len(), 66);
-        assert_eq!(&etag(&[0x0f; 32])[..5], "\"0f0f");
+        assert_eq!(etag(&[0xab; 32], false).len(), 66);
+        assert_eq!(&etag(&[0x0f; 32], false)[..5], "\"0f0f");
+        assert_eq!(&etag(&[0x0f; 32], true)[63..], "0f-gzip\"");
+        // A tag of one representation does not match the other's.
+        assert!(!none_match(&etag(&[1; 32], true), &etag(&[1; 32], false)));
+        assert!(!none_match(&etag(&[1; 32], false), &etag(&[1; 32], true)));
+    }
+
+    #[test]
+    fn accept_encoding_takes_gzip_when_it_lists_gzip_or_a_star_with_weight() {
+        // (Accept-Encoding, gzip taken)
+        let rows = [
+            (None, false),
+            (Some(""), false),
+            (Some("identity"), false),
+            (Some("gzip"), true),
+            (Some("GZip"), true),
+            (Some("x-gzip"), true),
+            (Some("gzip, deflate, br, zstd"), true),
+            (Some("br;q=1.0, gzip;q=0.8, *;q=0.1"), true),
+            (Some("deflate, br"), false),
+            (Some("gzip;q=0"), false),
+            (Some("gzip; q=0.000"), false),
+            (Some("gzip;Q=0.001"), true),
+            (Some("*"), true),
+            (Some("*;q=0"), false),
+            // An explicit gzip outranks the star, either way round.
+            (Some("*, gzip;q=0"), false),
+            (Some("gzip;q=0.5, *;q=0"), true),
+            (Some("identity, *;q=0.5"), true),
+            // A malformed weight makes the item say nothing.
+            (Some("gzip;q=2"), false),
+            (Some("gzip;q=0.5.5"), false),
+            (Some("gzip;q=1.5"), false),
+            (Some("gzip;q=0.1234"), false),
+            (Some("gzip;q=abc, *"), true),
+            (Some("gzipped"), false),
+            (Some(" gzip ; q=0.5 "), true),
+        ];
+        for (header, want) in rows {
+            assert_eq!(accepts_gzip(header), want, "{header:?}");
+        }
+    }
+
+    #[test]
+    fn a_corrupt_file_is_an_error_that_names_it() {
+        let err = gunzip("app.js", b"not gzip").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("dashboard file app.js in web/dist is not valid gzip"),
+            "{err}"
+        );
+        let gz = {
+            use std::io::Write;
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+            e.write_all(b"hello").unwrap();
+            e.finish().unwrap()
+        };
+        assert_eq!(gunzip("x", &gz).unwrap(), b"hello");
+        assert!(gunzip("x", &gz[..gz.len() - 4]).is_err(), "truncated");
+    }
+
+    /// The header, the body (decompressed when gzipped) and the tag of one
+    /// answer for `name`.
+    fn fetch(name: &str, accept_encoding: Option<&str>) -> (Response<Bytes>, Vec<u8>) {
+        let resp = file(
+            name,
+            Conditions {
+                if_none_match: None,
+                accept_encoding,
+            },
+        )
+        .unwrap()
+        .unwrap();
+        let body = if resp.headers().get(header::CONTENT_ENCODING).is_some() {
+            gunzip(name, resp.body()).unwrap()
+        } else {
+            resp.body().to_vec()
+        };
+        (resp, body)
+    }
+
+    #[test]
+    fn each_file_goes_gzipped_to_who_takes_gzip_and_plain_to_the_rest() {
+        require_built();
+        let dist = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../web/dist");
+        for name in files() {
+            let on_disk = std::fs::read(dist.join(&name)).unwrap();
+            let (gz, gz_body) = fetch(&name, Some("gzip, deflate, br"));
+            let (plain, plain_body) = fetch(&name, None);
+            assert_eq!(gz.headers()[header::CONTENT_ENCODING], "gzip", "{name}");
+            assert!(gz.body().len() < on_disk.len() + 64, "{name}");
+            assert!(plain.headers().get(header::CONTENT_ENCODING).is_none());
+            // Both are the built file, byte for byte.
+            assert_eq!(gz_body, on_disk, "{name}");
+            assert_eq!(plain_body, on_disk, "{name}");
+            for r in [&gz, &plain] {
+                assert_eq!(r.headers()[header::VARY], "accept-encoding", "{name}");
+                assert_eq!(r.headers()[header::CONTENT_TYPE], mime_for(&name).as_str());
+            }
+            let (tag_gz, tag_plain) = (&gz.headers()[header::ETAG], &plain.headers()[header::ETAG]);
+            assert_ne!(tag_gz, tag_plain, "{name}");
+            // Each tag revalidates its own representation only.
+            for (tag, accept, status) in [
+                (tag_gz, Some("gzip"), StatusCode::NOT_MODIFIED),
+                (tag_plain, None, StatusCode::NOT_MODIFIED),
+                (tag_gz, None, StatusCode::OK),
+                (tag_plain, Some("gzip"), StatusCode::OK),
+            ] {
+                let req = Conditions {
+                    if_none_match: Some(tag.to_str().unwrap()),
+                    accept_encoding: accept,
+                };
+                let again = file(&name, req).unwrap().unwrap();
+                assert_eq!(again.status(), status, "{name} {accept:?}");
+                assert_eq!(again.headers()[header::VARY], "accept-encoding");
+            }
+        }
+        // What is not embedded is not found, the `.gz` names included.
+        let none = Conditions::default();
+        assert!(file("missing.js", none).unwrap().is_none());
+        assert!(file("app.js.gz", none).unwrap().is_none());
     }
 
     #[test]
