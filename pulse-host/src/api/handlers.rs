@@ -80,21 +80,28 @@ pub(crate) fn summary_value(app: &App, totals: &Totals, live: &Live) -> Value {
 }
 
 /// `GET /`: the dashboard for browsers, the JSON summary for everything else
-/// (0.2.x clients polled `/`).
+/// (0.2.x clients polled `/`). Either answer says it varies with `Accept`,
+/// so a cache in front never gives one to the other.
 pub async fn root(
     accept: Option<String>,
     if_none_match: Option<String>,
     accept_encoding: Option<String>,
     app: Arc<App>,
 ) -> Reply {
-    if accept.is_some_and(|a| a.contains("text/html")) {
+    let mut resp = if accept.is_some_and(|a| a.contains("text/html")) {
         let req = crate::dashboard::Conditions {
             if_none_match: if_none_match.as_deref(),
             accept_encoding: accept_encoding.as_deref(),
         };
-        return crate::dashboard::page(req).map_err(|e| ApiError::from(e).into());
-    }
-    metrics(app).await
+        crate::dashboard::page(req).map_err(ApiError::from)?
+    } else {
+        metrics(app).await?
+    };
+    resp.headers_mut().append(
+        warp::http::header::VARY,
+        warp::http::HeaderValue::from_static("accept"),
+    );
+    Ok(resp)
 }
 
 /// `GET /api/v1/metrics`.

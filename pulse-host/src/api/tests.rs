@@ -569,6 +569,18 @@ async fn root_serves_html_to_browsers_and_json_to_the_rest() {
     );
     assert_eq!(html.headers()["cache-control"], "no-cache");
     assert!(String::from_utf8_lossy(html.body()).contains("id=\"cards\""));
+    let varies = |r: &warp::http::Response<_>| {
+        r.headers()
+            .get_all("vary")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    // One URL, two answers: a cache in front must key them by `Accept`.
+    assert_eq!(varies(&html), ["accept-encoding", "accept"]);
+    let json = request(&fx.app, "/", None).await;
+    assert_eq!(json.headers()["content-type"], "application/json");
+    assert_eq!(varies(&json), ["accept"]);
     let (status, v) = get(&fx.app, "/").await;
     assert_eq!(status, 200);
     assert_eq!(f(&v, "requests"), 75.0);
