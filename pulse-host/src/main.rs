@@ -154,18 +154,16 @@ fn main() -> ExitCode {
 /// `EnvFilter`: these directives are all target prefixes, and `EnvFilter`'s
 /// span and field matching links a regex engine (0.2 MB of code).
 fn log_filter(level: LogLevel) -> Targets {
-    let level = level.filter();
-    if level == LevelFilter::DEBUG {
-        Targets::new()
+    match level {
+        LogLevel::Debug => Targets::new()
             .with_default(LevelFilter::DEBUG)
             .with_targets(
                 ["hyper", "hyper_util", "reqwest", "rustls", "warp"]
                     .map(|target| (target, LevelFilter::INFO)),
-            )
-    } else {
-        Targets::new()
+            ),
+        other => Targets::new()
             .with_default(LevelFilter::WARN)
-            .with_target(env!("CARGO_CRATE_NAME"), level)
+            .with_target(env!("CARGO_CRATE_NAME"), other.filter()),
     }
 }
 
