@@ -100,6 +100,8 @@ fn main() {
         drop(parsed);
         drop(body);
         phase("  body and parse dropped");
+        tracker.settle_memo();
+        phase("  settle_memo (the memo for the next body)");
         drop(changes);
         phase("  changes dropped (tracker + memo left)");
     }

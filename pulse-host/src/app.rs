@@ -567,6 +567,9 @@ impl Runner {
             .into_iter()
             .map(|(name, _, ms)| (name, ms))
             .collect();
+        // Now that the bodies are gone too, each tracker copies the lines it
+        // recognised into its memo for the next round.
+        self.fleet.settle_memos();
         // Each target's own status.
         let fleet = &self.fleet;
         let per_target: Vec<(String, Option<String>, f64, usize, usize)> = answers

@@ -127,13 +127,22 @@ impl Fleet {
     /// ([`Tracker::parse_body`]); a target not observed yet remembers nothing.
     #[cfg(feature = "memo")]
     pub fn parse_body<'a>(
-        &self,
+        &mut self,
         target: &str,
         body: &'a [u8],
     ) -> Result<super::ParsedBody<'a>, crate::BodyError> {
-        match self.members.get(target) {
+        match self.members.get_mut(target) {
             Some(t) => t.parse_body(body),
             None => super::memo::LineMemo::seeded(self.line_seed).parse(body, &self.catalog),
+        }
+    }
+
+    /// [`Tracker::settle_memo`] of every target: call it once a round's
+    /// bodies are dropped.
+    #[cfg(feature = "memo")]
+    pub fn settle_memos(&mut self) {
+        for t in self.members.values_mut() {
+            t.settle_memo();
         }
     }
 

@@ -53,8 +53,6 @@ pub(super) enum Meaning {
     Value,
     /// A `_created` line indexed for its counter.
     Created,
-    /// Not remembered (a placeholder while an observation runs).
-    Nothing,
 }
 
 /// One remembered line.
@@ -81,9 +79,17 @@ const LOOK_AHEAD: usize = 8;
 pub(super) struct LineMemo {
     /// The remembered lines of the previous body, in body order, by hash.
     pub(super) lines: Vec<(u128, Memo)>,
-    /// The lines of the body being observed, by sample (then compacted
-    /// into `lines`).
-    pub(super) next: Vec<(u128, Memo)>,
+    /// The lines of the body observed last, by sample, until
+    /// [`LineMemo::settle`] makes them the remembered `lines`: each the
+    /// position in `lines` of the line it was recognised as ([`KEPT`]),
+    /// its position in `fresh` ([`FRESH`]), or [`NOT_KEPT`]. A line
+    /// recognised unchanged costs 4 bytes here rather than a copy of its
+    /// memo (64), and the copy is made once the body is gone: at 100,000
+    /// series a scrape no longer holds the old and the new memo (13 MB
+    /// each) beside the body and its parse.
+    pending: Option<Vec<u32>>,
+    /// The memos of the body observed last that are not in `lines`, by hash.
+    fresh: Vec<(u128, Memo)>,
     /// The format of the body the lines were remembered from.
     pub(super) openmetrics: Option<bool>,
     /// How many labels the next body's lexed lines are expected to have
@@ -92,6 +98,13 @@ pub(super) struct LineMemo {
     pub(super) lexed_labels: usize,
     pub(super) seed: u64,
 }
+
+/// A [`LineMemo::pending`] line that is not remembered.
+const NOT_KEPT: u32 = u32::MAX;
+/// Marks a [`LineMemo::pending`] position in `fresh`.
+const FRESH: u32 = 1 << 31;
+/// The positions below [`FRESH`] are in `lines`.
+const KEPT: u32 = FRESH - 1;
 
 /// A body parsed with its tracker's line memo ([`Tracker::parse_body`]),
 /// ready for [`Tracker::observe_parsed`].
@@ -187,8 +200,18 @@ impl Tracker {
     /// byte-identical to a line this tracker remembered from the previous
     /// body are not lexed (see the module docs). Observe the result with
     /// [`Tracker::observe_parsed`].
-    pub fn parse_body<'a>(&self, body: &'a [u8]) -> Result<ParsedBody<'a>, BodyError> {
+    pub fn parse_body<'a>(&mut self, body: &'a [u8]) -> Result<ParsedBody<'a>, BodyError> {
+        self.scratch.memo.settle();
         self.scratch.memo.parse(body, &self.catalog)
+    }
+
+    /// Remembers the lines of the body observed last, for the next
+    /// [`Tracker::parse_body`]. Call it once that body is dropped:
+    /// [`Tracker::observe_parsed`] leaves the new memo as references into
+    /// the old one, and settling it copies them (13 MB at 100,000 series),
+    /// which the next `parse_body` does otherwise, beside the next body.
+    pub fn settle_memo(&mut self) {
+        self.scratch.memo.settle();
     }
 
     /// [`Tracker::observe_with_target_clock`] of a body parsed by
@@ -201,21 +224,21 @@ impl Tracker {
         target_now_ms: Option<i64>,
     ) -> super::Observation {
         let mut sc = std::mem::take(&mut self.scratch);
+        // Lines of a body observed before this one (parsed elsewhere) are
+        // remembered first; `body` was parsed against them or checks its
+        // recalled lines' hashes (see `Scratch::recall`).
+        sc.memo.settle();
         if sc.memo.openmetrics != Some(body.openmetrics) {
             sc.memo.lines.clear();
             sc.memo.openmetrics = Some(body.openmetrics);
         }
         let lines = Lines(body);
-        let nothing = (0, memo_nothing());
-        sc.memo.next.clear();
-        sc.memo.next.resize(body.lines.len(), nothing);
+        // The lines not recognised are the ones remembered anew (all of a
+        // first body's): room for them at once, not grown by doubling.
+        sc.memo.fresh = Vec::with_capacity(body.lines.len() - body.remembered());
+        sc.memo.pending = Some(vec![NOT_KEPT; body.lines.len()]);
         let obs = self.observe_with(&body.expo, at_ms, target_now_ms, &mut sc, Some(&lines));
         let memo = &mut sc.memo;
-        memo.next.retain(|(_, m)| m.meaning != Meaning::Nothing);
-        // `next` becomes the remembered lines; the previous ones are freed
-        // rather than kept as room for the next body (13 MB at 200,000
-        // lines, for the whole time between two scrapes).
-        memo.lines = std::mem::take(&mut memo.next);
         // After a body lexed whole (a first scrape), assume an eighth of
         // its labels' lines change by the next one.
         let labels = body.expo.labels.len();
@@ -236,6 +259,32 @@ impl LineMemo {
             seed,
             ..LineMemo::default()
         }
+    }
+
+    /// Makes the lines of the body observed last the remembered lines (the
+    /// previous ones are freed, not kept as room for the next body: 13 MB
+    /// at 200,000 lines, for the whole time between two scrapes). Nothing
+    /// to do when that is done already.
+    pub(super) fn settle(&mut self) {
+        let Some(pending) = self.pending.take() else {
+            return;
+        };
+        let fresh = std::mem::take(&mut self.fresh);
+        let pick = |&p: &u32| match p {
+            NOT_KEPT => None,
+            p if p & FRESH != 0 => fresh.get((p & KEPT) as usize),
+            p => self.lines.get(p as usize),
+        };
+        let mut next = Vec::with_capacity(pending.iter().filter_map(pick).count());
+        next.extend(pending.iter().filter_map(pick).copied());
+        self.lines = next;
+    }
+
+    /// Forgets every remembered line, settled or not.
+    pub(super) fn forget(&mut self) {
+        self.lines.clear();
+        self.pending = None;
+        self.fresh.clear();
     }
 
     /// [`Tracker::parse_body`] with this memo and the tracker's `catalog`.
@@ -305,28 +354,19 @@ fn labels_deferred(role: Option<NameRole>) -> bool {
     }
 }
 
-/// A placeholder memo.
-fn memo_nothing() -> Memo {
-    Memo {
-        created_line: 0,
-        value: 0.0,
-        base_hash: 0,
-        id: 0,
-        name_len: 0,
-        meaning: Meaning::Nothing,
-        paired: false,
-    }
-}
-
 impl Scratch {
     /// Remembers sample `i`'s line (when it can be) as `memo` for the next
     /// body.
     pub(super) fn remember(&mut self, lines: Option<&Lines<'_, '_>>, i: u32, memo: Memo) {
+        let memo_lines = &mut self.memo;
         if let Some(k) = lines.and_then(|l| l.key(i))
             && k.keyed
-            && let Some(slot) = self.memo.next.get_mut(i as usize)
+            && let Some(slot) = (memo_lines.pending.as_mut()).and_then(|p| p.get_mut(i as usize))
+            && let Ok(at) = u32::try_from(memo_lines.fresh.len())
+            && at < FRESH
         {
-            *slot = (k.hash, memo);
+            *slot = FRESH | at;
+            memo_lines.fresh.push((k.hash, memo));
         }
     }
 
@@ -344,8 +384,10 @@ impl Scratch {
         if h != hash || m.meaning != meaning {
             return None;
         }
-        if let Some(slot) = self.memo.next.get_mut(i as usize) {
-            *slot = (hash, m);
+        if let Some(slot) = (self.memo.pending.as_mut()).and_then(|p| p.get_mut(i as usize))
+            && at < FRESH
+        {
+            *slot = at;
         }
         Some(m)
     }

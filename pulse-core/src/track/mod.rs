@@ -368,7 +368,7 @@ impl Tracker {
         // only holds while no stored series has gone (see `memo.rs`).
         #[cfg(feature = "memo")]
         if !removed_bases.is_empty() {
-            self.scratch.memo.lines.clear();
+            self.scratch.memo.forget();
         }
         for (prev, removed) in self.prev_seen.iter_mut().zip(removed_seen) {
             *prev = prev.saturating_sub(removed);
