@@ -233,9 +233,18 @@ impl Tracker {
             sc.memo.openmetrics = Some(body.openmetrics);
         }
         let lines = Lines(body);
-        // The lines not recognised are the ones remembered anew (all of a
-        // first body's): room for them at once, not grown by doubling.
-        sc.memo.fresh = Vec::with_capacity(body.lines.len() - body.remembered());
+        // Room for the lines remembered anew at once, not grown by
+        // doubling: every line of a body nothing of which was recognised (a
+        // first body), else the lines the memo had less those recognised
+        // (the changed ones). Not every line that was not recognised: most
+        // of a LiteLLM body are histogram buckets, which it never keeps.
+        let recognised = body.remembered();
+        let expected = if recognised == 0 {
+            body.lines.len()
+        } else {
+            sc.memo.lines.len().saturating_sub(recognised)
+        };
+        sc.memo.fresh = Vec::with_capacity(expected.min(body.lines.len() - recognised));
         sc.memo.pending = Some(vec![NOT_KEPT; body.lines.len()]);
         let obs = self.observe_with(&body.expo, at_ms, target_now_ms, &mut sc, Some(&lines));
         let memo = &mut sc.memo;
@@ -278,6 +287,13 @@ impl LineMemo {
         let mut next = Vec::with_capacity(pending.iter().filter_map(pick).count());
         next.extend(pending.iter().filter_map(pick).copied());
         self.lines = next;
+    }
+
+    /// Whether nothing waits for [`LineMemo::settle`], and how many lines
+    /// are remembered.
+    #[cfg(test)]
+    pub(super) fn settled_lines(&self) -> Option<usize> {
+        self.pending.is_none().then_some(self.lines.len())
     }
 
     /// Forgets every remembered line, settled or not.
@@ -358,15 +374,15 @@ impl Scratch {
     /// Remembers sample `i`'s line (when it can be) as `memo` for the next
     /// body.
     pub(super) fn remember(&mut self, lines: Option<&Lines<'_, '_>>, i: u32, memo: Memo) {
-        let memo_lines = &mut self.memo;
+        let line_memo = &mut self.memo;
         if let Some(k) = lines.and_then(|l| l.key(i))
             && k.keyed
-            && let Some(slot) = (memo_lines.pending.as_mut()).and_then(|p| p.get_mut(i as usize))
-            && let Ok(at) = u32::try_from(memo_lines.fresh.len())
+            && let Some(slot) = (line_memo.pending.as_mut()).and_then(|p| p.get_mut(i as usize))
+            && let Ok(at) = u32::try_from(line_memo.fresh.len())
             && at < FRESH
         {
             *slot = FRESH | at;
-            memo_lines.fresh.push((k.hash, memo));
+            line_memo.fresh.push((k.hash, memo));
         }
     }
 

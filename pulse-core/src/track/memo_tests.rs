@@ -283,3 +283,43 @@ fn an_unchanged_body_is_recognised_line_by_line() {
     // all of those but the grown line.
     assert_eq!(both_paths_agree(&steps, 7), 11 + 10);
 }
+
+#[test]
+fn a_fleet_settles_every_targets_memo_when_the_round_is_done() {
+    let world: Vec<Series> = (0..6)
+        .map(|i| Series {
+            name: i % 3,
+            model: i % 2,
+            key: i / 3,
+            value: 10,
+            created: Some(1),
+        })
+        .collect();
+    let render = Render {
+        openmetrics: false,
+        reverse: false,
+        duplicate: None,
+        indent: None,
+        timestamp: None,
+        junk: false,
+        forget: false,
+    };
+    let text = write(&world, &render);
+    let memo_of = |f: &Fleet, t: &str| f.member(t).map(|t| t.scratch.memo.settled_lines());
+    let mut fleet = Fleet::new(Catalog::litellm());
+    for (round, at) in [(0, 1_000), (1, 61_000)] {
+        for target in ["a", "b"] {
+            let parsed = fleet.parse_body(target, text.as_bytes()).unwrap();
+            // The first round recognises nothing; the second, every line
+            // the first remembered (as in `an_unchanged_body_is_recognised_line_by_line`).
+            assert_eq!(parsed.remembered(), [0, 11][round], "{target}");
+            fleet.observe_parsed(target, &parsed, at, Some(at));
+        }
+        // Until the round is done, each memo is references into the last.
+        assert_eq!(memo_of(&fleet, "a"), Some(None));
+        assert_eq!(memo_of(&fleet, "b"), Some(None));
+        fleet.settle_memos();
+        assert_eq!(memo_of(&fleet, "a"), Some(Some(11)));
+        assert_eq!(memo_of(&fleet, "b"), Some(Some(11)));
+    }
+}
