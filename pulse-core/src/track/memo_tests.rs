@@ -251,9 +251,10 @@ proptest! {
     }
 }
 
-#[test]
-fn an_unchanged_body_is_recognised_line_by_line() {
-    let world: Vec<Series> = (0..6)
+/// Six counters over three names, two models and two keys, each with its
+/// `_created` line.
+fn six_series() -> Vec<Series> {
+    (0..6)
         .map(|i| Series {
             name: i % 3,
             model: i % 2,
@@ -261,8 +262,12 @@ fn an_unchanged_body_is_recognised_line_by_line() {
             value: 10,
             created: Some(1),
         })
-        .collect();
-    let plain = Render {
+        .collect()
+}
+
+/// A text body written plainly: in order, nothing added or broken.
+fn plain_render() -> Render {
+    Render {
         openmetrics: false,
         reverse: false,
         duplicate: None,
@@ -270,8 +275,13 @@ fn an_unchanged_body_is_recognised_line_by_line() {
         timestamp: None,
         junk: false,
         forget: false,
-    };
-    let adds = world.into_iter().map(Op::Add).collect();
+    }
+}
+
+#[test]
+fn an_unchanged_body_is_recognised_line_by_line() {
+    let plain = plain_render();
+    let adds = six_series().into_iter().map(Op::Add).collect();
     let steps = vec![
         (adds, plain.clone()),
         (vec![], plain.clone()),
@@ -286,25 +296,7 @@ fn an_unchanged_body_is_recognised_line_by_line() {
 
 #[test]
 fn a_fleet_settles_every_targets_memo_when_the_round_is_done() {
-    let world: Vec<Series> = (0..6)
-        .map(|i| Series {
-            name: i % 3,
-            model: i % 2,
-            key: i / 3,
-            value: 10,
-            created: Some(1),
-        })
-        .collect();
-    let render = Render {
-        openmetrics: false,
-        reverse: false,
-        duplicate: None,
-        indent: None,
-        timestamp: None,
-        junk: false,
-        forget: false,
-    };
-    let text = write(&world, &render);
+    let text = write(&six_series(), &plain_render());
     let memo_of = |f: &Fleet, t: &str| f.member(t).map(|t| t.scratch.memo.settled_lines());
     let mut fleet = Fleet::new(Catalog::litellm());
     for (round, at) in [(0, 1_000), (1, 61_000)] {
